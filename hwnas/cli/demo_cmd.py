@@ -1,0 +1,62 @@
+"""`hwnas demo`: profile -> search -> pareto -> export on the embedded default (digits)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+
+from hwnas import api
+from hwnas.cli import options
+from hwnas.cli.export_cmd import render_export
+from hwnas.cli.pareto_cmd import render_report
+from hwnas.cli.render import console, progress_bar
+from hwnas.search_config import SearchConfig
+
+# A small budget that fits in a few minutes on a 2-core CPU: the proxy trains at 16x16
+# (digits are 8x8 images, so nothing is lost) for 2 epochs on a fixed subset.
+DEMO_ESTIMATOR = {"epochs": 2, "resolution": 16, "train_subset": 768}
+DEMO_EVOLUTION = {"population": 8, "sample_size": 3}
+
+
+@click.command()
+@click.option("--budget", type=click.IntRange(min=2), default=16, show_default=True,
+              help="Candidates to evaluate.")
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Demo folder (default: runs/demo-N).")
+@options.seed
+def demo(budget, out, seed):
+    """Run the whole workflow on scikit-learn's digits with the ort-cpu backend."""
+    start = time.perf_counter()
+    root = Path(out) if out else _fresh_dir(Path("runs"), "demo")
+    console.rule("1/4 profile: every distinct op of the proxyless space on ort-cpu")
+    with progress_bar() as bar:
+        task = bar.add_task("profiling", total=None, info="")
+        table = api.profile("proxyless", {}, "ort-cpu", out=root / "latency_table.json",
+                            progress=lambda e: bar.update(task, total=e["total"],
+                                                          completed=e["index"] + 1,
+                                                          info=e["key"]))
+    console.print(f"table: {table.path} ({len(table.entries)} ops)")
+    console.rule(f"2/4 search: aging evolution, {budget} candidates, scratch-trained on digits")
+    config = SearchConfig(table=str(table.path), strategy="evolution",
+                          strategy_options=DEMO_EVOLUTION, estimator_options=DEMO_ESTIMATOR,
+                          budget=budget, seed=seed, run_dir=str(root / "search"))
+    with progress_bar() as bar:
+        task = bar.add_task("search", total=budget, info="")
+        run = api.search(config, progress=lambda e: bar.update(
+            task, advance=1, info=f"acc {e['record']['result']['accuracy']:.3f} lat "
+                                  f"{e['record']['result']['latency_ms']:.3f} ms"))
+    console.rule("3/4 pareto: accuracy vs predicted latency")
+    render_report(api.pareto([run.path]))
+    console.rule("4/4 export: the knee of the front to ONNX, checked and re-timed")
+    render_export(api.export(run.path))
+    console.print(f"demo finished in {time.perf_counter() - start:.0f} s; everything is in {root}")
+    console.print(f"next: hwnas export {run.path} --pick \"latency_ms<=X\"")
+
+
+def _fresh_dir(parent: Path, stem: str) -> Path:
+    n = 1
+    while (parent / f"{stem}-{n}").exists():
+        n += 1
+    return parent / f"{stem}-{n}"

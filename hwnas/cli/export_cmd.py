@@ -1,0 +1,44 @@
+"""`hwnas export`: one candidate of a run to ONNX, checked against PyTorch and re-timed."""
+
+from __future__ import annotations
+
+import click
+from rich.markup import escape
+
+from hwnas import api
+from hwnas.cli import options
+from hwnas.cli.render import console, print_json
+
+
+@click.command()
+@click.argument("run", type=click.Path(file_okay=False))
+@click.option("--pick", multiple=True, help="Constraint such as 'latency_ms<=3' (repeatable); "
+              "the most accurate candidate meeting all is exported.")
+@click.option("--arch", default=None, help="Architecture key (or unique prefix).")
+@click.option("--out", "-o", type=click.Path(dir_okay=False), default=None,
+              help="ONNX path (default: RUN/exports/<key>.onnx).")
+@options.backend(help_text="Backend that re-times the exported model (ort-cpu, ort-cuda, "
+                 "ort-tensorrt).")
+@options.threads
+@options.as_json
+def export(run, pick, arch, out, backend, threads, as_json):
+    """Export a candidate (default: the knee of the front) and prove the export."""
+    report = api.export(run, pick=list(pick), arch_key=arch, out=out, backend=backend, threads=threads)
+    if as_json:
+        print_json(report.to_dict())
+        return
+    render_export(report)
+
+
+def render_export(report) -> None:
+    m = report.measured_ms
+    console.print(f"exported {report.arch_key} to {report.onnx_path} ({report.weights} weights)")
+    console.print(f"  arch: {escape(report.arch)}")
+    console.print(f"  onnx.checker: ok; onnxruntime vs PyTorch max |diff| = "
+                  f"{report.max_abs_diff:.2e} (limit {report.tolerance:g})")
+    line = (f"  measured on {report.measured_backend}: p50 {m['p50']:.3f} ms, p90 "
+            f"{m['p90']:.3f} ms (n={m['n']})")
+    if report.predicted_ms is not None:
+        line += (f"; table ({report.table_backend}) predicted {report.predicted_ms:.3f} ms "
+                 f"({100 * report.prediction_error:+.1f}%)")
+    console.print(line)

@@ -1,0 +1,39 @@
+"""Options defined once and shared by the commands (click decorators)."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from hwnas.errors import BadInputError
+
+space = click.option("--space", default="proxyless", show_default=True,
+                     help="Search space (see `hwnas list spaces`).")
+space_opt = click.option("--space-opt", "space_opt", multiple=True, metavar="KEY=VALUE",
+                         help="Space option, e.g. resolution=32 or width_mult=0.5 (repeatable).")
+threads = click.option("--threads", type=click.IntRange(min=1), default=None,
+                       help="Threads for the backend (default: the runtime's own choice).")
+as_json = click.option("--json", "as_json", is_flag=True,
+                       help="Print machine-readable JSON instead of tables.")
+seed = click.option("--seed", type=int, default=0, show_default=True,
+                    help="Seed of every random component.")
+
+
+def backend(default: str = "ort-cpu", help_text: str = "Backend (see `hwnas list backends`)."):
+    return click.option("--backend", default=default, show_default=True, help=help_text)
+
+
+def parse_kv(pairs: tuple[str, ...] | list[str] | None, what: str) -> dict:
+    """('epochs=3', 'lr=0.1') -> {'epochs': 3, 'lr': 0.1}; values are JSON or plain strings."""
+    out = {}
+    for pair in pairs or ():
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip():
+            raise BadInputError(f"{what} {pair!r} must be KEY=VALUE, e.g. epochs=3")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        out[key.strip()] = value
+    return out

@@ -1,0 +1,70 @@
+"""`hwnas search`: run a strategy against a latency table and an accuracy estimator."""
+
+from __future__ import annotations
+
+import click
+
+from hwnas import api
+from hwnas.cli import options
+from hwnas.cli.pareto_cmd import render_report
+from hwnas.cli.render import console, print_json, progress_bar
+from hwnas.search_config import KEEP_WEIGHTS, SearchConfig
+
+PATH = click.Path(dir_okay=False)
+
+
+@click.command()
+@options.space
+@options.space_opt
+@click.option("--table", type=PATH, default=None,
+              help="Latency table JSON (from `hwnas profile`).")
+@click.option("--method", "--strategy", "method", default="evolution", show_default=True,
+              help="Strategy (see `hwnas list strategies`).")
+@click.option("--strategy-opt", multiple=True, metavar="KEY=VALUE",
+              help="Strategy option, e.g. population=20 (repeatable).")
+@click.option("--estimator", default="scratch", show_default=True, help="Accuracy estimator.")
+@click.option("--estimator-opt", multiple=True, metavar="KEY=VALUE",
+              help="Estimator option, e.g. epochs=3 (repeatable).")
+@click.option("--dataset", default="digits", show_default=True,
+              help="digits | cifar10:PATH | imagefolder:PATH")
+@click.option("--objectives", default="accuracy,latency_ms", show_default=True)
+@click.option("--budget", type=click.IntRange(min=1), default=20, show_default=True,
+              help="Candidates to evaluate.")
+@click.option("--ask", "batch", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Candidates asked per step.")
+@options.seed
+@click.option("--run-dir", type=click.Path(file_okay=False), default=None,
+              help="Where the run is written (default: runs/<space>-<method>-s<seed>-<time>).")
+@click.option("--keep-weights", type=click.Choice(KEEP_WEIGHTS), default="front",
+              show_default=True, help="Trained weights kept for export.")
+@click.option("--resume", type=click.Path(file_okay=False), default=None,
+              help="Continue the run in this directory (a larger --budget extends it).")
+@options.as_json
+def search(space, space_opt, table, method, strategy_opt, estimator, estimator_opt, dataset,
+           objectives, budget, batch, seed, run_dir, keep_weights, resume, as_json):
+    """Search a space; objectives accuracy (max) and table latency (min) by default."""
+    if table is None and resume is None:
+        raise click.UsageError("--table is required (make one with `hwnas profile`)")
+    config = SearchConfig(
+        table=table or "", space=space,
+        space_config=options.parse_kv(space_opt, "--space-opt"), strategy=method,
+        strategy_options=options.parse_kv(strategy_opt, "--strategy-opt"), estimator=estimator,
+        estimator_options=options.parse_kv(estimator_opt, "--estimator-opt"), dataset=dataset,
+        objectives=[o.strip() for o in objectives.split(",") if o.strip()], budget=budget,
+        batch=batch, seed=seed, run_dir=run_dir or "", keep_weights=keep_weights)
+    with progress_bar(quiet=as_json) as bar:
+        task = bar.add_task(f"search ({method})", total=budget, info="")
+
+        def on_candidate(event: dict) -> None:
+            r = event["record"]["result"]
+            bar.update(task, total=event["budget"], advance=1,
+                       info=f"acc {r['accuracy']:.3f}  lat {r['latency_ms']:.3f} ms")
+
+        run = api.search(config, resume=resume, progress=on_candidate)
+    report = api.pareto([run.path])
+    if as_json:
+        print_json({"run": str(run.path), "pareto": report})
+        return
+    console.print(f"run written to {run.path}")
+    render_report(report)
+    console.print(f"next: hwnas export {run.path} --pick \"latency_ms<=X\"")

@@ -1,0 +1,285 @@
+"""Datasets as in-memory tensors: embedded `digits`, `cifar10:PATH`, `imagefolder:PATH`.
+
+A search trains hundreds of small proxies, so every dataset is decoded once, resized to the asked
+resolution, normalised with the training split's per-channel mean/std and kept in memory
+(`load_dataset` is cached per process). Train/validation splits are fixed (seed 0) and do not
+depend on a search's seed, so every run and every candidate is scored on the same images.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import importlib
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from hwnas.errors import BadInputError
+
+ALLOWED_FORMS = ("digits", "cifar10:PATH", "imagefolder:PATH")
+_KINDS = ("digits", "cifar10", "imagefolder")
+SPLIT_SEED = 0  # fixed on purpose: independent of search seeds
+CIFAR_FOLDER = "cifar-10-batches-py"
+CIFAR_TRAIN = tuple(f"data_batch_{i}" for i in range(1, 6))
+CIFAR_TEST = "test_batch"
+CIFAR_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
+                 "truck")
+MAX_BYTES = 16 * 2**30  # refuse to materialise more than this rather than be killed for memory
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A parsed spec: `kind` is digits, cifar10 or imagefolder; `path` is None for digits."""
+
+    kind: str
+    path: Path | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """Normalised float32 images (N, 3, R, R), int64 labels. Shared by the cache: never mutate."""
+
+    name: str
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    val_x: torch.Tensor
+    val_y: torch.Tensor
+    num_classes: int
+    class_names: tuple[str, ...]
+
+    @property
+    def resolution(self) -> int:
+        return int(self.train_x.shape[-1])
+
+
+def parse_dataset_spec(spec: str) -> DatasetSpec:
+    """Check a spec's form and its folder layout (cheap file-system checks; nothing is decoded)."""
+    if not isinstance(spec, str) or not spec.strip():
+        raise BadInputError(f"dataset spec must be a non-empty string; allowed: {_allowed()}")
+    kind, sep, raw_path = spec.strip().partition(":")
+    if kind not in _KINDS:
+        close = difflib.get_close_matches(kind, _KINDS, n=1, cutoff=0.3)
+        hint = f"; did you mean {_form(close[0])!r}?" if close else ""
+        raise BadInputError(f"unknown dataset {spec!r}; allowed: {_allowed()}{hint}")
+    if kind == "digits":
+        if sep:
+            raise BadInputError(f"dataset 'digits' is embedded and takes no path; got {spec!r}")
+        return DatasetSpec("digits")
+    if not raw_path:
+        raise BadInputError(f"dataset {kind!r} needs a path: {_form(kind)} ({_expected(kind)})")
+    path = Path(raw_path).expanduser()
+    if not path.is_dir():
+        raise BadInputError(f"{kind} folder {str(path)!r} does not exist; {_expected(kind)}")
+    if kind == "cifar10":
+        path = _cifar_batches_dir(path)
+    return DatasetSpec(kind, path)
+
+
+def load_dataset(spec: str, resolution: int, *, val_fraction: float = 0.2) -> Dataset:
+    """Load `spec` at `resolution`×`resolution`, cached per (spec, resolution, val_fraction).
+
+    `val_fraction` is the validation share for digits and imagefolder (cifar10 validates on its
+    test set).
+    """
+    if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 1:
+        raise BadInputError(f"resolution must be an int >= 1; got {resolution!r}")
+    if not 0.0 < float(val_fraction) < 1.0:
+        raise BadInputError(f"val_fraction must be in (0, 1); got {val_fraction!r}")
+    parsed = parse_dataset_spec(spec)
+    return _load_cached(parsed, resolution, float(val_fraction))
+
+
+def stratified_split(labels, n_first: int, seed: int = SPLIT_SEED) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (first, rest), sorted; `first` has exactly `n_first` items in class proportions.
+
+    Per-class quotas use largest remainders so the total is exact even for tiny classes.
+    """
+    y = np.asarray(labels)
+    classes, counts = np.unique(y, return_counts=True)
+    share = counts * (n_first / len(y))
+    quota = np.floor(share).astype(int)
+    order = np.argsort(-(share - quota), kind="stable")
+    quota[order[: n_first - int(quota.sum())]] += 1
+    rng = np.random.default_rng(seed)
+    first = [rng.permutation(np.flatnonzero(y == c))[:q]
+             for c, q in zip(classes, quota, strict=True)]
+    chosen = np.sort(np.concatenate(first)) if first else np.zeros(0, dtype=int)
+    rest = np.setdiff1d(np.arange(len(y)), chosen)
+    return chosen, rest
+
+
+@functools.lru_cache(maxsize=8)
+def _load_cached(parsed: DatasetSpec, resolution: int, val_fraction: float) -> Dataset:
+    if parsed.kind == "cifar10":
+        (tr_x, tr_y), (va_x, va_y), names = _read_cifar(parsed.path, resolution)
+    else:
+        x, y, names = _read_digits(resolution) if parsed.kind == "digits" \
+            else _read_imagefolder(parsed.path, resolution)
+        n_val = int(round(len(y) * val_fraction))
+        if len(y) < 2 or not 0 < n_val < len(y):
+            raise BadInputError(f"{parsed.kind} dataset has {len(y)} image(s); need enough for a "
+                                f"train/validation split with val_fraction={val_fraction}")
+        val_idx, train_idx = stratified_split(y.numpy(), n_val)
+        tr_x, tr_y, va_x, va_y = x[train_idx], y[train_idx], x[val_idx], y[val_idx]
+    tr_x, va_x = _normalise(tr_x, va_x)
+    return Dataset(parsed.kind, tr_x, tr_y, va_x, va_y, len(names), tuple(names))
+
+
+def _normalise(train_x: torch.Tensor, val_x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    mean = train_x.mean(dim=(0, 2, 3), keepdim=True)
+    std = train_x.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)  # constant channels stay finite
+    return (train_x.sub_(mean).div_(std).contiguous(), val_x.sub_(mean).div_(std).contiguous())
+
+
+def _resize(x: torch.Tensor, resolution: int) -> torch.Tensor:
+    """Bilinear resize in chunks (bounded peak memory); antialiased when shrinking."""
+    if x.shape[-1] == resolution and x.shape[-2] == resolution:
+        return x
+    shrink = resolution < x.shape[-1]
+    return torch.cat([F.interpolate(c, size=(resolution, resolution), mode="bilinear",
+                                    align_corners=False, antialias=shrink)
+                      for c in x.split(4096)])
+
+
+def _check_memory(kind: str, n: int, resolution: int) -> None:
+    need = n * 3 * resolution * resolution * 4
+    if need > MAX_BYTES:
+        raise BadInputError(f"{kind} at resolution {resolution} needs {need / 2**30:.1f} GiB in "
+                            f"memory (limit {MAX_BYTES / 2**30:.0f} GiB); use a lower resolution")
+
+
+def _read_digits(resolution: int):
+    from sklearn.datasets import load_digits  # shipped inside scikit-learn: no download
+
+    bunch = load_digits()
+    x = torch.from_numpy(bunch.images.astype(np.float32) / 16.0).unsqueeze(1)  # values 0..16
+    x = _resize(x, resolution).expand(-1, 3, -1, -1).contiguous()
+    y = torch.from_numpy(bunch.target.astype(np.int64))
+    return x, y, [str(int(t)) for t in bunch.target_names]
+
+
+class _ArrayUnpickler(pickle.Unpickler):
+    """Unpickles only plain numpy arrays, lists, dicts, strings and numbers: no code runs.
+
+    CIFAR-10's python batches are pickles; torchvision unpickles them unrestricted (and checks
+    the official md5s), so hwnas reads them itself with this allow-list instead.
+    """
+
+    _ALLOWED = {("numpy", "ndarray"), ("numpy", "dtype"),
+                *((f"numpy.{core}.{mod}", name) for core in ("core", "_core")
+                  for mod, name in (("multiarray", "_reconstruct"), ("numeric", "_frombuffer")))}
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in self._ALLOWED:
+            raise pickle.UnpicklingError(f"refusing to unpickle {module}.{name}")
+        if name in ("ndarray", "dtype"):
+            return getattr(np, name)
+        sub = "multiarray" if name == "_reconstruct" else "numeric"
+        try:  # numpy >= 2 keeps these in numpy._core; numpy.core is its deprecated alias
+            mod = importlib.import_module(f"numpy._core.{sub}")
+        except ImportError:
+            mod = importlib.import_module(f"numpy.core.{sub}")
+        return getattr(mod, name)
+
+
+def _unpickle(path: Path, what: str):
+    try:
+        with open(path, "rb") as f:
+            # latin1: the official batches are Python 2 pickles holding numpy byte buffers
+            return _ArrayUnpickler(f, encoding="latin1").load()
+    except (pickle.UnpicklingError, EOFError, TypeError, ValueError, AttributeError) as e:
+        reason = _one_line(f"{type(e).__name__}: {e}")
+        raise BadInputError(f"{path} is not a CIFAR-10 {what} ({reason})") from None
+
+
+def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    entry = _unpickle(path, "python batch")
+    try:
+        data = np.asarray(entry["data"])
+        labels = np.asarray(entry.get("labels", entry.get("fine_labels")), dtype=np.int64)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        data, labels = np.zeros((0, 0), dtype=object), np.zeros(0)
+    ok = (data.dtype == np.uint8 and data.ndim == 2 and data.shape[1] == 3072
+          and labels.shape == (len(data),) and np.all((labels >= 0) & (labels <= 9)))
+    if not ok:
+        raise BadInputError(f"{path} is not a CIFAR-10 batch: expected a dict with uint8 'data' "
+                            f"(N, 3072) and N 'labels' in 0..9")
+    return data, labels
+
+
+def _read_cifar(folder: Path, resolution: int):
+    parts = [_read_batch(folder / name) for name in CIFAR_TRAIN]
+    tr_data = np.concatenate([p[0] for p in parts])
+    tr_y = np.concatenate([p[1] for p in parts])
+    va_data, va_y = _read_batch(folder / CIFAR_TEST)
+    if len(tr_y) == 0 or len(va_y) == 0:
+        raise BadInputError(f"CIFAR-10 folder {folder} has an empty train or test set")
+    _check_memory("cifar10", len(tr_y) + len(va_y), resolution)
+
+    def to_tensor(data: np.ndarray) -> torch.Tensor:
+        u8 = torch.from_numpy(data).view(-1, 3, 32, 32)
+        return torch.cat([_resize(c.float().div_(255.0), resolution) for c in u8.split(4096)])
+
+    names = list(CIFAR_CLASSES)
+    meta = folder / "batches.meta"
+    if meta.is_file():
+        entry = _unpickle(meta, "metadata file")
+        if not isinstance(entry, dict) or len(entry.get("label_names", ())) != 10:
+            raise BadInputError(f"{meta} is not CIFAR-10 metadata: expected 10 'label_names'")
+        names = [str(n) for n in entry["label_names"]]
+    return ((to_tensor(tr_data), torch.from_numpy(tr_y)),
+            (to_tensor(va_data), torch.from_numpy(va_y)), names)
+
+
+def _read_imagefolder(root: Path, resolution: int):
+    from torchvision import datasets, transforms
+
+    # Shorter side to `resolution`, then centre crop: the usual evaluation transform, no distortion.
+    tf = transforms.Compose([transforms.Resize(resolution), transforms.CenterCrop(resolution),
+                             transforms.ToTensor()])
+    try:
+        ds = datasets.ImageFolder(str(root), transform=tf)  # its loader converts to RGB
+    except (FileNotFoundError, RuntimeError) as e:
+        raise BadInputError(f"imagefolder:{root} must hold one sub-folder of images per class "
+                            f"(PATH/<class>/<image>.png); {_one_line(str(e), 160)}") from None
+    if len(ds.classes) < 2:
+        raise BadInputError(f"imagefolder:{root} has {len(ds.classes)} class folder(s); need >= 2")
+    _check_memory("imagefolder", len(ds), resolution)
+    x = torch.stack([ds[i][0] for i in range(len(ds))])
+    return x, torch.tensor(ds.targets, dtype=torch.int64), list(ds.classes)
+
+
+def _cifar_batches_dir(path: Path) -> Path:
+    """Accept PATH holding cifar-10-batches-py, or that folder itself."""
+    folder = path if path.name == CIFAR_FOLDER else path / CIFAR_FOLDER
+    missing = [n for n in (*CIFAR_TRAIN, CIFAR_TEST) if not (folder / n).is_file()]
+    if not folder.is_dir() or missing:
+        what = f"missing {', '.join(missing)} in {folder}" if folder.is_dir() else f"no {folder}"
+        raise BadInputError(f"cifar10:PATH must point at the folder holding {CIFAR_FOLDER} "
+                            f"(the extracted cifar-10-python.tar.gz); {what}")
+    return folder
+
+
+def _form(kind: str) -> str:
+    return kind if kind == "digits" else f"{kind}:PATH"
+
+
+def _allowed() -> str:
+    return ", ".join(ALLOWED_FORMS)
+
+
+def _expected(kind: str) -> str:
+    if kind == "cifar10":
+        return f"PATH is the folder holding {CIFAR_FOLDER}"
+    return "PATH is a folder with one sub-folder of images per class"
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    """Messages become one line, shortened: torchvision may list every folder it looked at."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."

@@ -1,0 +1,94 @@
+"""Export a network to ONNX and prove it: onnx.checker, onnxruntime parity, measured latency."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from hwnas.arch import Arch
+from hwnas.errors import BadInputError, HwnasRuntimeError
+from hwnas.fileio import atomic_write_bytes
+from hwnas.onnx_io import module_to_onnx
+from hwnas.spaces.base import SearchSpace
+
+PARITY_TOLERANCE = 1e-4
+PARITY_INPUTS = 4
+
+
+@dataclass(frozen=True)
+class ExportReport:
+    arch_key: str
+    arch: str
+    onnx_path: str
+    weights: str  # "trained" or "untrained (the run kept no weights for this architecture)"
+    max_abs_diff: float
+    tolerance: float
+    measured_backend: str
+    measured_ms: dict  # Measurement.to_dict(): p50/p90/mean/std/n
+    predicted_ms: float | None
+    table_backend: str | None
+
+    @property
+    def prediction_error(self) -> float | None:
+        """(predicted - measured) / measured, when there is a prediction."""
+        if self.predicted_ms is None:
+            return None
+        return (self.predicted_ms - self.measured_ms["p50"]) / self.measured_ms["p50"]
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "prediction_error": self.prediction_error}
+
+
+def export_arch(space: SearchSpace, arch: Arch, out: str | Path, *, state_dict: dict | None,
+                predicted_ms: float | None = None, table_backend: str | None = None,
+                backend: str = "ort-cpu", threads: int | None = None) -> ExportReport:
+    import onnx
+    import torch
+
+    model = space.build(arch)
+    if state_dict is not None:
+        model.load_state_dict(state_dict)
+    model.eval()
+    shape = (1, *space.input_shape)
+    data = module_to_onnx(model, shape)
+    onnx.checker.check_model(onnx.load_from_string(data), full_check=True)
+    diff = _parity(model, data, shape)
+    if not diff <= PARITY_TOLERANCE:
+        raise HwnasRuntimeError(f"onnxruntime output differs from PyTorch by {diff:.3g} "
+                                f"(> {PARITY_TOLERANCE:g}); the ONNX file was not written")
+    path = atomic_write_bytes(out, data)
+    measured = _measure(data, shape, backend, threads)
+    return ExportReport(arch.key, str(arch), str(path),
+                        "trained" if state_dict is not None else
+                        "untrained (the run kept no weights for this architecture)",
+                        diff, PARITY_TOLERANCE, backend, measured, predicted_ms, table_backend)
+
+
+def _parity(model, onnx_bytes: bytes, shape: tuple[int, ...]) -> float:
+    """Largest |onnxruntime - PyTorch| over several random inputs."""
+    import onnxruntime as ort
+    import torch
+
+    session = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
+    gen = torch.Generator().manual_seed(0)
+    worst = 0.0
+    for _ in range(PARITY_INPUTS):
+        x = torch.randn(*shape, generator=gen)
+        with torch.inference_mode():
+            expected = model(x).numpy()
+        got = session.run(None, {session.get_inputs()[0].name: x.numpy()})[0]
+        worst = max(worst, float(np.max(np.abs(got - expected))))
+    return worst
+
+
+def _measure(onnx_bytes: bytes, shape: tuple[int, ...], backend: str,
+             threads: int | None) -> dict:
+    from hwnas.latency.profile import make_backend
+
+    profiler = make_backend(backend, threads=threads)
+    if profiler.input_format != "onnx":
+        raise BadInputError(f"backend {backend!r} runs PyTorch modules, not the exported ONNX "
+                            "file; re-time with ort-cpu, ort-cuda or ort-tensorrt")
+    return profiler.measure(onnx_bytes, shape[1:]).to_dict()  # backends add the batch

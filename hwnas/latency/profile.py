@@ -1,0 +1,67 @@
+"""Turn OpSignatures into models the profilers measure, and measurements into a table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hwnas.errors import BackendUnavailableError, BadInputError
+from hwnas.latency.table import LatencyTable
+from hwnas.onnx_io import module_to_onnx
+from hwnas.ops import OpSignature
+from hwnas.registry import PROFILERS
+from hwnas.spaces.base import SearchSpace
+
+
+def make_backend(name: str, *, threads: int | None = None, batch: int = 1, dtype: str = "fp32"):
+    """A ready profiler backend, or one clear line on why it cannot run here."""
+    cls = PROFILERS.get(name)
+    reason = cls.unavailable_reason()
+    if reason is not None:
+        raise BackendUnavailableError(reason)
+    try:
+        return cls(threads=threads, batch=batch, dtype=dtype)
+    except ValueError as exc:
+        raise BadInputError(str(exc)) from None
+
+
+def measure_module(backend, module, sample_shape: tuple[int, ...]):
+    """Measure one torch module on a backend, exporting it to ONNX when the backend needs it."""
+    module = module.eval()
+    if backend.input_format == "onnx":
+        model = module_to_onnx(module, (backend.batch, *sample_shape), backend.dtype)
+    else:
+        model = module
+    return backend.measure(model, sample_shape)
+
+
+def profile_ops(space: SearchSpace, sigs: list[OpSignature], backend_name: str, *,
+                threads: int | None = None, batch: int = 1, dtype: str = "fp32",
+                progress=None, table: LatencyTable | None = None) -> LatencyTable:
+    """Measure each op once (in a fixed order) and return the table holding them."""
+    backend = make_backend(backend_name, threads=threads, batch=batch, dtype=dtype)
+    if table is None:
+        table = LatencyTable(backend=backend_name, device=backend.fingerprint(), batch=batch,
+                             dtype=dtype, threads=threads,
+                             space={"name": space.name, "config": space.config()})
+    for i, sig in enumerate(sigs):
+        import torch
+
+        torch.manual_seed(0)  # same weights for the same op, run to run
+        m = measure_module(backend, space.build_op(sig), (sig.cin, sig.h, sig.w))
+        table.entries[sig.key] = m.to_dict()
+        if progress:
+            progress({"event": "op", "index": i, "total": len(sigs), "key": sig.key,
+                      "p50": m.p50})
+    return table
+
+
+def default_table_path(tables_dir: str | Path, table: LatencyTable) -> Path:
+    """latency_tables/<device-slug>/<space>-<backend>-b<batch>-<dtype>[-<config>].json"""
+    from profilers import device_slug
+
+    space = table.space.get("name", "ops")
+    config = table.space.get("config", {})
+    suffix = "".join(f"-{k[0]}{v:g}" if isinstance(v, float) else f"-{k[0]}{v}"
+                     for k, v in sorted(config.items()))
+    name = f"{space}-{table.backend}-b{table.batch}-{table.dtype}{suffix}.json"
+    return Path(tables_dir) / device_slug(table.device) / name

@@ -1,0 +1,108 @@
+"""Objectives with their direction, scalarised rewards, and constraints such as `latency_ms<=3`."""
+
+from __future__ import annotations
+
+import difflib
+import math
+import operator
+import re
+from dataclasses import dataclass
+
+from hwnas.errors import BadInputError
+
+
+@dataclass(frozen=True)
+class Objective:
+    name: str
+    direction: str  # "min" or "max"
+    unit: str
+    description: str
+
+    @property
+    def sign(self) -> int:
+        """+1 when larger is better, -1 when smaller is better."""
+        return 1 if self.direction == "max" else -1
+
+
+OBJECTIVES = {o.name: o for o in (
+    Objective("accuracy", "max", "", "validation accuracy from the estimator"),
+    Objective("latency_ms", "min", "ms", "latency predicted by the latency table"),
+    Objective("params", "min", "", "trainable parameters"),
+    Objective("flops", "min", "", "FLOPs of one inference (torch's FLOP counter)"),
+)}
+
+DEFAULT_OBJECTIVES = ("accuracy", "latency_ms")
+
+
+def get_objective(name: str) -> Objective:
+    if name in OBJECTIVES:
+        return OBJECTIVES[name]
+    close = difflib.get_close_matches(name, list(OBJECTIVES), n=1, cutoff=0.3)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    raise BadInputError(f"unknown objective {name!r}; allowed: {', '.join(OBJECTIVES)}{hint}")
+
+
+def parse_objectives(names: str | list[str] | tuple[str, ...]) -> list[Objective]:
+    if isinstance(names, str):
+        names = [n.strip() for n in names.split(",") if n.strip()]
+    objectives = [get_objective(n) for n in names]
+    if len(objectives) < 2 or len({o.name for o in objectives}) != len(objectives):
+        raise BadInputError("--objectives needs at least two distinct objectives, e.g. "
+                            f"'accuracy,latency_ms'; got {','.join(names)!r}")
+    return objectives
+
+
+# -- scalarised rewards (for single-objective strategies) -----------------------------------
+def mnasnet_reward(accuracy: float, latency_ms: float, target_ms: float,
+                   alpha: float = -0.07, beta: float = -0.07) -> float:
+    """MnasNet: ACC(m) * (LAT(m)/T)^w, w = alpha if LAT <= T else beta.
+
+    alpha = beta = -0.07 is the paper's soft constraint; alpha = 0, beta = -1 its hard one.
+    """
+    if target_ms <= 0 or latency_ms <= 0:
+        raise BadInputError(f"MnasNet reward needs positive latency and target; got "
+                            f"latency {latency_ms}, target {target_ms}")
+    w = alpha if latency_ms <= target_ms else beta
+    return accuracy * (latency_ms / target_ms) ** w
+
+
+def weighted_reward(result: dict, objectives: list[Objective], weights: list[float],
+                    scales: dict[str, float] | None = None) -> float:
+    """Sum of sign * weight * value / scale: larger is better for every objective."""
+    scales = scales or {}
+    return sum(o.sign * w * result[o.name] / scales.get(o.name, 1.0)
+               for o, w in zip(objectives, weights, strict=True))
+
+
+# -- constraints ----------------------------------------------------------------------------
+_CMP = {"<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt,
+        "==": operator.eq}
+_CONSTRAINT = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(<=|>=|==|<|>)\s*([-+0-9.eE]+)\s*$")
+
+
+@dataclass(frozen=True)
+class Constraint:
+    name: str
+    op: str
+    bound: float
+
+    def holds(self, result: dict) -> bool:
+        value = result.get(self.name)
+        return value is not None and math.isfinite(value) and _CMP[self.op](value, self.bound)
+
+    def __str__(self) -> str:
+        return f"{self.name}{self.op}{self.bound:g}"
+
+
+def parse_constraint(text: str) -> Constraint:
+    """'latency_ms<=3' -> Constraint; values are never evaluated as code."""
+    match = _CONSTRAINT.match(text)
+    if not match:
+        raise BadInputError(f"cannot read constraint {text!r}; write NAME OP NUMBER with OP one "
+                            f"of {', '.join(_CMP)}, e.g. 'latency_ms<=3'")
+    name, op, bound = match.groups()
+    get_objective(name)
+    try:
+        return Constraint(name, op, float(bound))
+    except ValueError:
+        raise BadInputError(f"constraint {text!r}: {bound!r} is not a number") from None

@@ -1,0 +1,46 @@
+"""Choose one candidate of a run: by key, by constraints, or the knee of the front."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hwnas.errors import BadInputError
+from hwnas.objectives import parse_constraint, parse_objectives
+from hwnas.runs import RunDir
+
+
+def pick_record(run: RunDir, records: list[dict], objective_names: list[str], *,
+                pick: list[str] | None = None, arch_key: str | None = None) -> dict:
+    if not records:
+        raise BadInputError(f"run {run.path} has no evaluated candidates to export")
+    if arch_key:
+        matches = [r for r in records if r["arch_key"].startswith(arch_key)]
+        if len(matches) != 1:
+            keys = ", ".join(r["arch_key"] for r in records[:5])
+            what = "no" if not matches else "several"
+            raise BadInputError(f"{what} candidate of {run.path} has key {arch_key!r}; some "
+                                f"keys: {keys} (see `hwnas pareto {run.path}`)")
+        return matches[0]
+    objectives = parse_objectives(objective_names)
+    if pick:
+        return _best_under(run, records, objectives, [parse_constraint(p) for p in pick])
+    from hwnas.pareto import knee_index, non_dominated_mask
+
+    F = np.array([[r["result"][o.name] for o in objectives] for r in records], dtype=float)
+    directions = [o.direction for o in objectives]
+    front = np.flatnonzero(non_dominated_mask(F, directions))
+    return records[front[knee_index(F[front], directions)]]
+
+
+def _best_under(run, records, objectives, constraints) -> dict:
+    """Among candidates meeting every constraint: best first objective, then the others."""
+    ok = [r for r in records if all(c.holds(r["result"]) for c in constraints)]
+    if not ok:
+        c = constraints[0]
+        values = [r["result"].get(c.name) for r in records if r["result"].get(c.name) is not None]
+        best = min(values) if c.op.startswith("<") else max(values)
+        raise BadInputError(f"no candidate of {run.path} meets {' and '.join(map(str, constraints))}"
+                            f"; the closest has {c.name}={best:.4g} (see `hwnas pareto "
+                            f"{run.path}`)")
+    key = [tuple(-o.sign * r["result"][o.name] for o in objectives) for r in ok]
+    return ok[min(range(len(ok)), key=key.__getitem__)]

@@ -1,0 +1,117 @@
+"""SearchSpace: the contract every space fulfils, and the generic parts they share.
+
+A space is a list of labelled choices. Strategies see an integer vector (one index per label);
+profilers and latency tables see only `ops(arch)`; estimators see `build(arch)`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+
+import numpy as np
+
+from hwnas.arch import Arch
+from hwnas.errors import BadInputError
+from hwnas.ops import OpSignature
+
+
+class SearchSpace(ABC):
+    """Constructors only store and validate their arguments; nothing is built until asked."""
+
+    registry_name = "base"
+
+    @property
+    def name(self) -> str:
+        return self.registry_name
+
+    # -- what each space defines ------------------------------------------------------------
+    @abstractmethod
+    def choices(self) -> list[tuple[str, tuple]]:
+        """Ordered (label, options) pairs; every combination of options is a valid arch."""
+
+    @abstractmethod
+    def ops(self, arch: Arch) -> list[OpSignature]:
+        """The ops the network runs, in order; the latency of `arch` is read from these."""
+
+    @abstractmethod
+    def build_op(self, sig: OpSignature):
+        """A torch module for one op, rebuilt from its plain-data signature."""
+
+    @abstractmethod
+    def config(self) -> dict:
+        """Constructor arguments, so the space can be rebuilt: `SPACES.get(name)(**config)`."""
+
+    @property
+    @abstractmethod
+    def input_shape(self) -> tuple[int, int, int]:
+        """(channels, height, width) of one input image."""
+
+    # -- shared behaviour -------------------------------------------------------------------
+    def build(self, arch: Arch):
+        """The whole network: the chain of `build_op` over `ops(arch)`."""
+        import torch.nn as nn
+
+        return nn.Sequential(*(self.build_op(sig) for sig in self.ops(arch)))
+
+    def check(self, arch: Arch) -> Arch:
+        if arch.space != self.name:
+            raise BadInputError(f"architecture belongs to space {arch.space!r}, not {self.name!r}")
+        allowed = dict(self.choices())
+        if set(arch.values) != set(allowed):
+            missing = sorted(set(allowed) - set(arch.values))
+            extra = sorted(set(arch.values) - set(allowed))
+            raise BadInputError(f"architecture labels do not match space {self.name!r}: "
+                                f"missing {missing}, unexpected {extra}")
+        for label, value in arch.values.items():
+            if value not in allowed[label]:
+                raise BadInputError(f"{label}={value!r} is not a choice of {self.name}; "
+                                    f"allowed: {', '.join(map(str, allowed[label]))}")
+        return arch
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Inclusive integer bounds of the vector encoding."""
+        upper = np.array([len(opts) - 1 for _, opts in self.choices()], dtype=int)
+        return np.zeros_like(upper), upper
+
+    def encode(self, arch: Arch) -> np.ndarray:
+        self.check(arch)
+        return np.array([opts.index(arch.values[label]) for label, opts in self.choices()],
+                        dtype=int)
+
+    def decode(self, x: Sequence[float]) -> Arch:
+        """Round and clip into range, so any real vector from a pymoo operator is valid."""
+        pairs = self.choices()
+        if len(x) != len(pairs):
+            raise BadInputError(f"vector has {len(x)} entries; space {self.name} has {len(pairs)}")
+        values = {}
+        for (label, opts), xi in zip(pairs, x, strict=True):
+            values[label] = opts[int(np.clip(np.rint(xi), 0, len(opts) - 1))]
+        return Arch(self.name, values)
+
+    def sample(self, rng: np.random.Generator) -> Arch:
+        return Arch(self.name, {label: opts[rng.integers(len(opts))]
+                                for label, opts in self.choices()})
+
+    def size(self) -> int:
+        return int(np.prod([len(opts) for _, opts in self.choices()], dtype=object))
+
+    def default_arch(self) -> Arch:
+        return Arch(self.name, {label: opts[0] for label, opts in self.choices()})
+
+    def all_ops(self) -> list[OpSignature]:
+        """Every distinct op any architecture can run, for profiling.
+
+        Assumes ops at one label do not depend on the choice at another (true of chain spaces
+        whose stage shapes are fixed); a space where that fails overrides this.
+        """
+        seen: dict[str, OpSignature] = {}
+        base = dict(self.default_arch().values)
+        for label, opts in self.choices():
+            for opt in opts:
+                for sig in self.ops(Arch(self.name, {**base, label: opt})):
+                    seen.setdefault(sig.key, sig)
+        return list(seen.values())
+
+    def describe(self) -> str:
+        return f"{self.name}({', '.join(f'{k}={v}' for k, v in self.config().items())})"

@@ -1,0 +1,1 @@
+"""Sample-based search strategies (ask/tell); each module registers itself."""

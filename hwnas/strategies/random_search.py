@@ -1,0 +1,28 @@
+"""Random search: uniform samples of the space, without repeats while repeats are avoidable."""
+
+from __future__ import annotations
+
+from hwnas.arch import Arch
+from hwnas.registry import STRATEGIES
+from hwnas.strategies.base import Strategy
+
+
+@STRATEGIES.register("random")
+class RandomSearch(Strategy):
+    defaults = {"max_retries": 100}
+
+    def __init__(self, space, objectives, seed=0, **options):
+        super().__init__(space, objectives, seed, **options)
+        self._seen: set[str] = set()
+
+    def ask(self, n: int = 1) -> list[Arch]:
+        out = []
+        for _ in range(n):
+            arch = self.space.sample(self.rng)
+            for _ in range(self.options["max_retries"]):
+                if arch.key not in self._seen:
+                    break
+                arch = self.space.sample(self.rng)
+            self._seen.add(arch.key)
+            out.append(arch)
+        return out
