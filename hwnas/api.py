@@ -72,7 +72,9 @@ def search(config: SearchConfig, *, resume: str | Path | None = None,
             "versions": versions(), "created": _now()})
     _run_loop(run, config, strategy, Evaluator(space, estimator, table, config.latency_stat),
               progress)
-    pareto([run.path], write=True)
+    report = pareto([run.path], write=True)
+    if config.keep_weights == "front":
+        run.prune_weights({r["arch_key"] for r in report["runs"][0]["front"]})
     return run
 
 

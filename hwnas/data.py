@@ -172,19 +172,28 @@ class _ArrayUnpickler(pickle.Unpickler):
 
     _ALLOWED = {("numpy", "ndarray"), ("numpy", "dtype"),
                 *((f"numpy.{core}.{mod}", name) for core in ("core", "_core")
-                  for mod, name in (("multiarray", "_reconstruct"), ("numeric", "_frombuffer")))}
+                  for mod, name in (("multiarray", "_reconstruct"), ("numeric", "_frombuffer"))),
+                ("_codecs", "encode")}
 
     def find_class(self, module: str, name: str):
         if (module, name) not in self._ALLOWED:
             raise pickle.UnpicklingError(f"refusing to unpickle {module}.{name}")
         if name in ("ndarray", "dtype"):
             return getattr(np, name)
+        if module == "_codecs":  # how protocol-2 pickles written by Python 3 store bytes
+            return _latin1_encode
         sub = "multiarray" if name == "_reconstruct" else "numeric"
         try:  # numpy >= 2 keeps these in numpy._core; numpy.core is its deprecated alias
             mod = importlib.import_module(f"numpy._core.{sub}")
         except ImportError:
             mod = importlib.import_module(f"numpy.core.{sub}")
         return getattr(mod, name)
+
+
+def _latin1_encode(text: str, encoding: str = "latin1") -> bytes:
+    if encoding not in ("latin1", "latin-1") or not isinstance(text, str):
+        raise pickle.UnpicklingError(f"refusing to decode bytes as {encoding!r}")
+    return text.encode("latin1")
 
 
 def _unpickle(path: Path, what: str):

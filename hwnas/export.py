@@ -45,7 +45,6 @@ def export_arch(space: SearchSpace, arch: Arch, out: str | Path, *, state_dict: 
                 predicted_ms: float | None = None, table_backend: str | None = None,
                 backend: str = "ort-cpu", threads: int | None = None) -> ExportReport:
     import onnx
-    import torch
 
     model = space.build(arch)
     if state_dict is not None:

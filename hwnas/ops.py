@@ -42,7 +42,8 @@ class OpSignature:
             raise BadInputError(f"op name must be non-empty without '|' or '='; got {self.op!r}")
         for name in ("cin", "cout", "h", "w"):
             if getattr(self, name) <= 0:
-                raise BadInputError(f"OpSignature.{name} must be positive; got {getattr(self, name)}")
+                raise BadInputError(f"OpSignature.{name} must be positive; "
+                                    f"got {getattr(self, name)}")
         object.__setattr__(self, "extra", tuple(sorted((str(k), str(v)) for k, v in self.extra)))
 
     @property

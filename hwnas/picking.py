@@ -39,8 +39,8 @@ def _best_under(run, records, objectives, constraints) -> dict:
         c = constraints[0]
         values = [r["result"].get(c.name) for r in records if r["result"].get(c.name) is not None]
         best = min(values) if c.op.startswith("<") else max(values)
-        raise BadInputError(f"no candidate of {run.path} meets {' and '.join(map(str, constraints))}"
-                            f"; the closest has {c.name}={best:.4g} (see `hwnas pareto "
-                            f"{run.path}`)")
+        wanted = " and ".join(map(str, constraints))
+        raise BadInputError(f"no candidate of {run.path} meets {wanted}; the closest has "
+                            f"{c.name}={best:.4g} (see `hwnas pareto {run.path}`)")
     key = [tuple(-o.sign * r["result"][o.name] for o in objectives) for r in ok]
     return ok[min(range(len(ok)), key=key.__getitem__)]

@@ -23,7 +23,8 @@ from hwnas.cli.render import console, print_json
 @options.as_json
 def export(run, pick, arch, out, backend, threads, as_json):
     """Export a candidate (default: the knee of the front) and prove the export."""
-    report = api.export(run, pick=list(pick), arch_key=arch, out=out, backend=backend, threads=threads)
+    report = api.export(run, pick=list(pick), arch_key=arch, out=out, backend=backend,
+                        threads=threads)
     if as_json:
         print_json(report.to_dict())
         return

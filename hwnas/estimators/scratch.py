@@ -5,6 +5,11 @@ nets are fully convolutional) whose ranking of candidates is what a search needs
 final accuracy. Recipe: SGD with Nesterov momentum 0.9, per-step cosine decay of the learning
 rate to 0, label smoothing 0.1. Data stays in memory as tensors and is batched by hand: on a
 2-core CPU a DataLoader's workers and per-sample collation cost more than the small nets do.
+
+Default lr 0.2 (batch 64), measured on digits, 3 epochs, mean of seeds 0-2: a 6-block MBConv
+net (expand 4, ~51k params) reaches 0.967 / 0.981 / 0.971 validation accuracy at resolution
+8 / 16 / 32 (lr 0.1: 0.964 / 0.977 / 0.964; AdamW at its best lr 0.01: 0.966 / 0.975 at 8 / 16),
+and shallow nets gain most from the higher rate (a 2-conv net at 8: 0.93 vs 0.88 with lr 0.1).
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from hwnas.data import load_dataset, stratified_split
-from hwnas.errors import BadInputError
+from hwnas.errors import BadInputError, HwnasRuntimeError
 from hwnas.estimators.base import Estimate, Estimator, Option
 from hwnas.registry import ESTIMATORS
 
@@ -26,12 +31,16 @@ EVAL_BATCH = 512
 
 @ESTIMATORS.register("scratch")
 class ScratchEstimator(Estimator):
-    """Trains `space.build(arch)` from scratch; same seed and arch give the same accuracy (CPU)."""
+    """Trains `space.build(arch)` from scratch and reports validation accuracy.
+
+    Same seed + arch + options give the same accuracy, bit for bit, on the same device type and
+    thread count (a different `threads` can change float summation order and the last digits).
+    """
 
     option_specs = {
         "epochs": Option(3, int, low=1),
         "batch_size": Option(64, int, low=1),
-        "lr": Option(0.1, float, low=0, low_open=True),
+        "lr": Option(0.2, float, low=0, low_open=True),  # see module docstring
         "weight_decay": Option(5e-4, float, low=0),
         "label_smoothing": Option(0.1, float, low=0),
         "train_subset": Option(None, int, low=1, none_ok=True),
@@ -52,24 +61,35 @@ class ScratchEstimator(Estimator):
             raise BadInputError("The 'device' parameter of ScratchEstimator must be a torch "
                                 f"device such as 'cpu' or 'cuda:0'. Got {resolved['device']!r} "
                                 "instead.") from None
+        if device.type not in ("cpu", "cuda"):
+            raise BadInputError("The 'device' parameter of ScratchEstimator must be 'cpu' or a "
+                                f"CUDA device. Got {resolved['device']!r} instead.")
         if device.type == "cuda" and not torch.cuda.is_available():
             raise BadInputError(f"device {resolved['device']!r} asked for but CUDA is not "
                                 "available here; use device 'cpu'")
         return resolved
 
     def estimate(self, arch) -> Estimate:
+        """Build, train and evaluate; `seconds` leaves out the one-off dataset load."""
         opts = self.resolved_options()
-        start = time.perf_counter()
         train_x, train_y, val_x, val_y = self._data(opts)
-        with _threads(opts["threads"]), _fork_rng(torch.device(opts["device"])):
+        start = time.perf_counter()
+        device = torch.device(opts["device"])
+        with _threads(opts["threads"]), _fork_rng(device), _deterministic_cudnn(device):
             torch.manual_seed(self.seed)  # weight init; the global RNG is restored afterwards
-            model = self.space.build(arch).to(opts["device"])
-            shuffle = torch.Generator().manual_seed(self.seed)
-            loss, diverged = _train(model, train_x, train_y, opts, shuffle)
-            accuracy = _evaluate(model, val_x, val_y)
+            try:
+                model = self.space.build(arch).to(device)
+                shuffle = torch.Generator().manual_seed(self.seed)
+                loss, diverged = _train(model, train_x, train_y, opts, shuffle)
+                accuracy = _evaluate(model, val_x, val_y)
+            except RuntimeError as e:  # e.g. a proxy resolution too small for the net's pooling
+                first = " ".join(str(e).split())[:300]
+                raise HwnasRuntimeError(f"training {arch} at resolution {train_x.shape[-1]} "
+                                        f"failed: {first}") from e
         state = ({k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
                  if opts["keep_weights"] else None)
-        extra = {"train_loss": loss, "resolution": int(train_x.shape[-1]),
+        extra = {"train_loss": loss if math.isfinite(loss) else None,  # JSON has no NaN
+                 "resolution": int(train_x.shape[-1]),
                  "train_size": int(len(train_y)), "val_size": int(len(val_y))}
         if diverged:
             extra["diverged"] = True
@@ -144,6 +164,21 @@ def _threads(threads: int | None):
         yield
     finally:
         torch.set_num_threads(before)
+
+
+@contextlib.contextmanager
+def _deterministic_cudnn(device: torch.device):
+    """cuDNN picks non-deterministic conv kernels by default; force deterministic ones, then
+    restore the user's flags. (No-op on CPU, whose kernels are deterministic per thread count.)"""
+    if device.type != "cuda":
+        yield
+        return
+    before = (torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
+    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = before
 
 
 def _fork_rng(device: torch.device):

@@ -12,14 +12,15 @@ from hwnas.registry import PROFILERS
 from hwnas.spaces.base import SearchSpace
 
 
-def make_backend(name: str, *, threads: int | None = None, batch: int = 1, dtype: str = "fp32"):
+def make_backend(name: str, *, threads: int | None = None, batch: int = 1, dtype: str = "fp32",
+                 timing=None):
     """A ready profiler backend, or one clear line on why it cannot run here."""
     cls = PROFILERS.get(name)
     reason = cls.unavailable_reason()
     if reason is not None:
         raise BackendUnavailableError(reason)
     try:
-        return cls(threads=threads, batch=batch, dtype=dtype)
+        return cls(threads=threads, batch=batch, dtype=dtype, timing=timing)
     except ValueError as exc:
         raise BadInputError(str(exc)) from None
 
@@ -36,16 +37,16 @@ def measure_module(backend, module, sample_shape: tuple[int, ...]):
 
 def profile_ops(space: SearchSpace, sigs: list[OpSignature], backend_name: str, *,
                 threads: int | None = None, batch: int = 1, dtype: str = "fp32",
-                progress=None, table: LatencyTable | None = None) -> LatencyTable:
+                timing=None, progress=None, table: LatencyTable | None = None) -> LatencyTable:
     """Measure each op once (in a fixed order) and return the table holding them."""
-    backend = make_backend(backend_name, threads=threads, batch=batch, dtype=dtype)
+    backend = make_backend(backend_name, threads=threads, batch=batch, dtype=dtype, timing=timing)
     if table is None:
         table = LatencyTable(backend=backend_name, device=backend.fingerprint(), batch=batch,
                              dtype=dtype, threads=threads,
                              space={"name": space.name, "config": space.config()})
-    for i, sig in enumerate(sigs):
-        import torch
+    import torch
 
+    for i, sig in enumerate(sigs):
         torch.manual_seed(0)  # same weights for the same op, run to run
         m = measure_module(backend, space.build_op(sig), (sig.cin, sig.h, sig.w))
         table.entries[sig.key] = m.to_dict()

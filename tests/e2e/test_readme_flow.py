@@ -1,0 +1,91 @@
+"""The README flow through the real CLI: profile -> search -> pareto -> export (tiny budget)."""
+
+import json
+
+import onnx
+import pytest
+
+from tests.cli.helpers import hwnas
+
+SPACE = ("--space-opt", "resolution=16", "--space-opt", "width_mult=0.25")
+FAST_ESTIMATOR = ("--estimator-opt", "epochs=1", "--estimator-opt", "resolution=8",
+                  "--estimator-opt", "train_subset=300")
+
+
+@pytest.fixture(scope="module")
+def flow(tmp_path_factory):
+    root = tmp_path_factory.mktemp("flow")
+    table = root / "table.json"
+    proc = hwnas("profile", *SPACE, "--backend", "ort-cpu", "--threads", "1", "-o", str(table),
+                 "--json")
+    assert proc.returncode == 0, proc.stderr
+    run = root / "run"
+    proc = hwnas("search", *SPACE, "--table", str(table), "--method", "evolution",
+                 "--strategy-opt", "population=3", "--strategy-opt", "sample_size=2",
+                 *FAST_ESTIMATOR, "--budget", "5", "--run-dir", str(run), "--json")
+    assert proc.returncode == 0, proc.stderr
+    return root, table, run, json.loads(proc.stdout)
+
+
+def test_profile_wrote_a_complete_table(flow):
+    _, table, _, _ = flow
+    raw = json.loads(table.read_text())
+    assert raw["schema"] == 1 and raw["units"] == "ms" and raw["backend"] == "ort-cpu"
+    assert len(raw["entries"]) == 62 and raw["device"]["logical_cores"] >= 1
+
+
+def test_search_wrote_config_history_and_front(flow):
+    _, table, run, out = flow
+    config = json.loads((run / "config.json").read_text())
+    assert config["search"]["seed"] == 0 and config["search"]["table"] == str(table)
+    assert "torch" in config["versions"]
+    lines = (run / "history.jsonl").read_text().splitlines()
+    assert len(lines) == 5
+    for line in lines:
+        result = json.loads(line)["result"]
+        assert 0 <= result["accuracy"] <= 1 and result["latency_ms"] > 0
+        assert result["params"] > 0 and result["flops"] > 0
+    front = json.loads((run / "pareto.json").read_text())
+    assert 1 <= front["front_size"] <= 5 and front["hypervolume"] > 0
+    assert (run / "plots" / "pareto.png").stat().st_size > 1000
+    assert out["pareto"]["runs"][0]["front_size"] == front["front_size"]
+
+
+def test_resume_extends_without_re_evaluating(flow, tmp_path):
+    _, _, run, _ = flow
+    before = (run / "history.jsonl").read_text().splitlines()
+    proc = hwnas("search", "--resume", str(run), "--budget", "6", "--json")
+    assert proc.returncode == 0, proc.stderr
+    after = (run / "history.jsonl").read_text().splitlines()
+    assert after[:5] == before and len(after) == 6
+
+
+def test_pareto_compares_runs_side_by_side(flow):
+    root, _, run, _ = flow
+    proc = hwnas("pareto", str(run), str(run), "--json", "--plot", str(root / "cmp.png"))
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    a, b = report["runs"]
+    assert a["hypervolume"] == pytest.approx(b["hypervolume"]) and len(report["reference"]
+                                                                       ["ref_point"]) == 2
+    assert (root / "cmp.png").exists()
+
+
+def test_export_checks_parity_and_times_the_model(flow):
+    root, _, run, _ = flow
+    history = [json.loads(x) for x in (run / "history.jsonl").read_text().splitlines()]
+    bound = max(r["result"]["latency_ms"] for r in history)
+    out = root / "model.onnx"
+    proc = hwnas("export", str(run), "--pick", f"latency_ms<={bound}", "-o", str(out), "--json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    onnx.checker.check_model(onnx.load(str(out)))
+    assert report["max_abs_diff"] <= 1e-4 and report["weights"] == "trained"
+    assert report["measured_ms"]["p50"] > 0 and report["predicted_ms"] > 0
+    assert json.loads(out.with_suffix(".json").read_text())["arch_key"] == report["arch_key"]
+
+
+def test_export_pick_that_nothing_meets(flow):
+    _, _, run, _ = flow
+    proc = hwnas("export", str(run), "--pick", "latency_ms<=0.000001")
+    assert proc.returncode == 2 and "closest has latency_ms=" in proc.stderr
