@@ -79,12 +79,10 @@ def search(config: SearchConfig, *, resume: str | Path | None = None,
 
 
 def _prepare(config: SearchConfig, table: LatencyTable):
-    from hwnas.data import load_dataset
+    from hwnas.data import dataset_classes
 
     space_config = dict(config.space_config)
-    probe_space = build_space(config.space, space_config)
-    dataset = load_dataset(config.dataset, probe_space.resolution)
-    space_config.setdefault("num_classes", dataset.num_classes)
+    space_config.setdefault("num_classes", len(dataset_classes(config.dataset)))
     config.space_config = space_config
     space = build_space(config.space, space_config)
     objectives = parse_objectives(config.objectives)

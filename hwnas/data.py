@@ -94,6 +94,17 @@ def load_dataset(spec: str, resolution: int, *, val_fraction: float = 0.2) -> Da
     return _load_cached(parsed, resolution, float(val_fraction))
 
 
+def dataset_classes(spec: str) -> tuple[str, ...]:
+    """Class names of `spec` without decoding any image (to size a net's head cheaply)."""
+    parsed = parse_dataset_spec(spec)
+    if parsed.kind == "digits":
+        return tuple(str(i) for i in range(10))
+    if parsed.kind == "cifar10":
+        return tuple(_cifar_names(parsed.path))
+    # the same rule as torchvision's ImageFolder: every sub-folder is a class, sorted by name
+    return tuple(sorted(p.name for p in parsed.path.iterdir() if p.is_dir()))
+
+
 def stratified_split(labels, n_first: int, seed: int = SPLIT_SEED) -> tuple[np.ndarray, np.ndarray]:
     """Indices (first, rest), sorted; `first` has exactly `n_first` items in class proportions.
 
@@ -234,15 +245,18 @@ def _read_cifar(folder: Path, resolution: int):
         u8 = torch.from_numpy(data).view(-1, 3, 32, 32)
         return torch.cat([_resize(c.float().div_(255.0), resolution) for c in u8.split(4096)])
 
-    names = list(CIFAR_CLASSES)
-    meta = folder / "batches.meta"
-    if meta.is_file():
-        entry = _unpickle(meta, "metadata file")
-        if not isinstance(entry, dict) or len(entry.get("label_names", ())) != 10:
-            raise BadInputError(f"{meta} is not CIFAR-10 metadata: expected 10 'label_names'")
-        names = [str(n) for n in entry["label_names"]]
     return ((to_tensor(tr_data), torch.from_numpy(tr_y)),
-            (to_tensor(va_data), torch.from_numpy(va_y)), names)
+            (to_tensor(va_data), torch.from_numpy(va_y)), _cifar_names(folder))
+
+
+def _cifar_names(folder: Path) -> list[str]:
+    meta = folder / "batches.meta"
+    if not meta.is_file():
+        return list(CIFAR_CLASSES)
+    entry = _unpickle(meta, "metadata file")
+    if not isinstance(entry, dict) or len(entry.get("label_names", ())) != 10:
+        raise BadInputError(f"{meta} is not CIFAR-10 metadata: expected 10 'label_names'")
+    return [str(n) for n in entry["label_names"]]
 
 
 def _read_imagefolder(root: Path, resolution: int):

@@ -81,6 +81,7 @@ class ScratchEstimator(Estimator):
                 model = self.space.build(arch).to(device)
                 shuffle = torch.Generator().manual_seed(self.seed)
                 loss, diverged = _train(model, train_x, train_y, opts, shuffle)
+                _recalibrate_batchnorm(model, train_x, opts["batch_size"])
                 accuracy = _evaluate(model, val_x, val_y)
             except RuntimeError as e:  # e.g. a proxy resolution too small for the net's pooling
                 first = " ".join(str(e).split())[:300]
@@ -143,6 +144,30 @@ def _train(model, x, y, opts: dict, gen: torch.Generator) -> tuple[float, bool]:
         if not math.isfinite(epoch_loss):
             return epoch_loss, True  # further epochs cannot recover NaN weights
     return epoch_loss, False
+
+
+def _recalibrate_batchnorm(model, x, batch_size: int) -> None:
+    """Re-estimate BN running statistics with the final weights, as an exact average.
+
+    A short proxy run leaves running stats that mix early and late weights (momentum 0.1 over
+    a few dozen steps); evaluated in eval mode, such nets can score at chance although they fit
+    the data. One forward pass over the training set with cumulative averaging fixes that
+    (the same recalibration one-shot methods apply to sub-networks).
+    """
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return
+    saved = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative moving average
+    model.train()
+    with torch.no_grad():
+        for s in range(0, len(x), max(batch_size, 2)):
+            if len(x) - s >= 2 or s == 0:
+                model(x[s:s + max(batch_size, 2)])
+    for m, momentum in zip(norms, saved, strict=True):
+        m.momentum = momentum
 
 
 def _evaluate(model, x, y) -> float:

@@ -11,7 +11,13 @@ import torch
 from PIL import Image
 
 from hwnas import data as data_module
-from hwnas.data import DatasetSpec, load_dataset, parse_dataset_spec, stratified_split
+from hwnas.data import (
+    DatasetSpec,
+    dataset_classes,
+    load_dataset,
+    parse_dataset_spec,
+    stratified_split,
+)
 from hwnas.errors import BadInputError
 
 
@@ -182,6 +188,14 @@ def test_imagefolder_bad_layouts(tmp_path):
     Image.new("RGB", (8, 8)).save(tmp_path / "only" / "a.png")
     with pytest.raises(BadInputError, match="need >= 2"):
         load_dataset(f"imagefolder:{tmp_path}", 8)
+
+
+def test_dataset_classes_match_loaded_without_decoding(tmp_path):
+    assert dataset_classes("digits") == load_dataset("digits", 8).class_names
+    _write_images(tmp_path / "imgs")
+    assert dataset_classes(f"imagefolder:{tmp_path / 'imgs'}") == ("blue", "red")
+    _, _, names = _write_cifar(tmp_path / "c")
+    assert dataset_classes(f"cifar10:{tmp_path / 'c'}") == tuple(names)
 
 
 def test_parse_dataset_spec_forms(tmp_path):

@@ -85,7 +85,7 @@ def test_keep_weights_loads_into_fresh_build_and_reproduces_accuracy():
     data = load_dataset("digits", 8)
     with torch.inference_mode():
         acc = (model.eval()(data.val_x).argmax(1) == data.val_y).float().mean().item()
-    assert acc == pytest.approx(result.accuracy, abs=1e-9)
+    assert acc == pytest.approx(result.accuracy, abs=1e-6)  # float32 mean vs exact ratio
 
 
 def test_config_reports_resolved_defaults():
