@@ -139,6 +139,7 @@ def _evaluate_one(run: RunDir, config: SearchConfig, evaluator: Evaluator, arch:
         if estimate.state_dict is not None and config.keep_weights != "none":
             run.save_weights(arch.key, estimate.state_dict)
     return {"index": position, "arch_key": arch.key, "arch": arch.to_dict(), "arch_str": str(arch),
+            "arch_short": evaluator.space.compact(arch),
             "result": result, "cached": cached, "strategy": config.strategy,
             "estimator": config.estimator, "wall_seconds": time.perf_counter() - start,
             "time": _now()}

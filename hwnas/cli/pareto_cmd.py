@@ -39,7 +39,8 @@ def render_report(report: dict) -> None:
         for record in entry["front"]:
             r = record["result"]
             table.add_row(*(fmt(r[n], 4) for n in names), fmt(r.get("params", "")),
-                          record["arch_key"], escape(record["arch_str"]))
+                          record["arch_key"],
+                          escape(record.get("arch_short") or record["arch_str"]))
         console.print(table)
     ref = report["reference"]
     ref_text = ", ".join(f"{n}={v:.4g}" for n, v in zip(names, ref["ref_point"], strict=True))

@@ -113,5 +113,9 @@ class SearchSpace(ABC):
                     seen.setdefault(sig.key, sig)
         return list(seen.values())
 
+    def compact(self, arch: Arch) -> str:
+        """A short human form for tables; spaces with long labels override it."""
+        return " ".join(str(v) for v in arch.values.values())
+
     def describe(self) -> str:
         return f"{self.name}({', '.join(f'{k}={v}' for k, v in self.config().items())})"

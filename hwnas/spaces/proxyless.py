@@ -31,6 +31,8 @@ def parse_choice(choice: str) -> tuple[int, int]:
 
 @SPACES.register("proxyless")
 class ProxylessSpace(SearchSpace):
+    """ProxylessNAS/MobileNetV2 chain: 12 layers of MBConv k3/5/7 x e3/6 or zero, 5 stages."""
+
     def __init__(self, resolution: int = 32, width_mult: float = 1.0, num_classes: int = 10,
                  in_channels: int = 3):
         for name, value, low in (("resolution", resolution, 8), ("num_classes", num_classes, 2),
@@ -95,6 +97,15 @@ class ProxylessSpace(SearchSpace):
         sigs.append(OpSignature("head", cin, self._width(HEAD_WIDTH), hw, hw,
                                 classes=self.num_classes))
         return sigs
+
+    def compact(self, arch: Arch) -> str:
+        """'73 73|56 53 -|...': kernel and expansion per layer, '-' for zero, '|' between stages."""
+        stages: dict[str, list[str]] = {}
+        for label, _cin, _cout, _stride in self.layer_slots():
+            choice = arch.values[label]
+            short = "-" if choice == "zero" else "".join(map(str, parse_choice(choice)))
+            stages.setdefault(label.split(".")[0], []).append(short)
+        return "|".join(" ".join(layers) for layers in stages.values())
 
     def build_op(self, sig: OpSignature):
         return build_mbconv_op(sig)

@@ -18,6 +18,8 @@ from hwnas.strategies.base import Strategy
 
 @STRATEGIES.register("evolution")
 class AgingEvolution(Strategy):
+    """Aging evolution (AmoebaNet): tournament, mutate the winner, drop the oldest."""
+
     defaults = {"population": 20, "sample_size": 5, "fitness": "pareto", "target_ms": 0.0,
                 "w": -0.07}
 

@@ -9,6 +9,8 @@ from hwnas.strategies.base import Strategy
 
 @STRATEGIES.register("random")
 class RandomSearch(Strategy):
+    """Uniform random samples, no repeats while avoidable."""
+
     defaults = {"max_retries": 100}
 
     def __init__(self, space, objectives, seed=0, **options):

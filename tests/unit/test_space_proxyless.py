@@ -66,3 +66,10 @@ def test_bad_config_and_arch_are_one_line_errors():
     bad = Arch("proxyless", {**space.default_arch().values, "s1.b0": "zero"})
     with pytest.raises(BadInputError, match="not a choice"):
         space.ops(bad)
+
+
+def test_compact_form_lists_kernel_expansion_per_stage():
+    space = ProxylessSpace()
+    arch = Arch("proxyless", {**{label: "mb_k5_e6" for label, _ in space.choices()},
+                              "s2.b1": "zero"})
+    assert space.compact(arch) == "56 56|56 - 56|56 56 56|56 56|56 56"
