@@ -1,4 +1,4 @@
-"""PNG plots of Pareto fronts.
+"""PNG plots: Pareto fronts, and predicted vs measured latency.
 
 matplotlib is imported inside the function so that ``import hwnas`` stays fast, and the Agg
 canvas is attached to a bare ``Figure`` so no global pyplot state or GUI backend is touched.
@@ -101,3 +101,26 @@ def _save_atomic(fig, path: Path) -> Path:
             os.unlink(tmp)
         raise
     return path
+
+
+def plot_prediction_scatter(predicted, measured, title: str, path: str | os.PathLike) -> Path:
+    """Predicted vs measured latency with the y = x line and a +-10% band."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    pred, meas = np.asarray(predicted, float), np.asarray(measured, float)
+    fig = Figure(figsize=(5.5, 5), dpi=120)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    hi = float(max(pred.max(), meas.max())) * 1.05
+    lo = float(min(pred.min(), meas.min())) * 0.95
+    line = np.linspace(lo, hi, 50)
+    ax.plot(line, line, color="black", lw=1, label="y = x")
+    ax.fill_between(line, line * 0.9, line * 1.1, color="tab:green", alpha=0.15, label="±10%")
+    ax.scatter(meas, pred, s=12, color="tab:blue", label=f"networks ({len(pred)})")
+    ax.set_xlabel("measured latency (ms)")
+    ax.set_ylabel("predicted latency (ms)")
+    ax.set_title(title, fontsize=9)
+    ax.legend(loc="upper left", fontsize=8)
+    ax.grid(alpha=0.3)
+    return _save_atomic(fig, Path(path))

@@ -13,6 +13,7 @@ from hwnas.cli.list_cmd import list_
 from hwnas.cli.pareto_cmd import pareto
 from hwnas.cli.profile_cmd import profile
 from hwnas.cli.search_cmd import search
+from hwnas.cli.tables_cmd import tables
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -21,6 +22,7 @@ def app():
 
     \b
     hwnas profile --space proxyless --backend ort-cpu
+    hwnas tables validate latency_tables/<device>/<table>.json --samples 100
     hwnas search  --table latency_tables/<device>/<table>.json --method evolution
     hwnas pareto  runs/<run> [runs/<other> ...]
     hwnas export  runs/<run> --pick "latency_ms<=3"
@@ -28,7 +30,7 @@ def app():
     """
 
 
-for _command in (profile, search, pareto, export, demo, list_):
+for _command in (profile, tables, search, pareto, export, demo, list_):
     app.add_command(_command)
 
 

@@ -1,0 +1,80 @@
+"""Foundation benchmark: profiling time and size per CPU backend, `hwnas demo` wall time, and the
+exported model's measured vs predicted latency. Prints a markdown block for BENCHMARKS.md.
+
+    .venv/bin/python benchmarks/foundation.py [--tables-dir latency_tables] [--threads 1]
+
+Run it on an otherwise idle machine: the numbers are wall-clock times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def hwnas(*args: str) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, str(ROOT / "cli.py"), *args], cwd=ROOT,
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"hwnas {' '.join(args)} failed: {proc.stderr.strip()}")
+    return proc
+
+
+def profile_backends(tables_dir: str, threads: int) -> list[dict]:
+    rows = []
+    for backend in ("torch-cpu", "ort-cpu"):
+        start = time.perf_counter()
+        out = json.loads(hwnas("profile", "--backend", backend, "--threads", str(threads),
+                               "--json").stdout)
+        seconds = time.perf_counter() - start
+        path = Path(out["path"])
+        target = Path(tables_dir) / path.relative_to("latency_tables") \
+            if Path(tables_dir) != Path("latency_tables") else path
+        rows.append({"backend": backend, "entries": out["entries"], "seconds": seconds,
+                     "bytes": path.stat().st_size, "sum_p50_ms": out["sum_p50_ms"],
+                     "path": str(target)})
+    return rows
+
+
+def run_demo() -> tuple[float, dict]:
+    with tempfile.TemporaryDirectory(dir=ROOT / "runs" if (ROOT / "runs").exists() else None) \
+            as tmp:
+        start = time.perf_counter()
+        hwnas("demo", "--out", str(Path(tmp) / "demo"))
+        seconds = time.perf_counter() - start
+        report = next((Path(tmp) / "demo" / "search" / "exports").glob("*.json"))
+        return seconds, json.loads(report.read_text())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tables-dir", default="latency_tables")
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    rows = profile_backends(args.tables_dir, args.threads)
+    demo_seconds, export = run_demo()
+    print(f"machine: {platform.node()} {platform.processor() or platform.machine()}, "
+          f"python {platform.python_version()}")
+    print("\n| backend | ops | profiling time (s) | table size (KiB) | sum of p50 (ms) | table |")
+    print("|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['backend']} | {r['entries']} | {r['seconds']:.1f} | {r['bytes'] / 1024:.1f} "
+              f"| {r['sum_p50_ms']:.2f} | `{r['path']}` |")
+    m = export["measured_ms"]
+    print(f"\n`hwnas demo` wall time (including start-up): {demo_seconds:.0f} s")
+    print(f"exported knee model {export['arch_key']}: measured on {export['measured_backend']} "
+          f"p50 {m['p50']:.3f} ms (p90 {m['p90']:.3f}, n={m['n']}), table predicted "
+          f"{export['predicted_ms']:.3f} ms ({100 * export['prediction_error']:+.1f}%), "
+          f"ONNX vs PyTorch max |diff| {export['max_abs_diff']:.2e}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""`hwnas tables show|validate`: inspect a latency table and check it against whole networks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from hwnas.cli import options
+from hwnas.cli.render import console, print_json, progress_bar
+from hwnas.fileio import atomic_write_json
+from hwnas.latency.table import LatencyTable
+
+TABLE = click.Path(dir_okay=False)
+
+
+@click.group()
+def tables():
+    """Inspect and validate latency tables."""
+
+
+@tables.command()
+@click.argument("table", type=TABLE)
+@options.as_json
+def show(table, as_json):
+    """Print a table's device, backend and entries."""
+    t = LatencyTable.load(table)
+    if as_json:
+        print_json(t.to_dict())
+        return
+    console.print(f"{t.path}: {len(t.entries)} ops, backend {t.backend}, batch {t.batch}, "
+                  f"{t.dtype}, threads {t.threads}, made {t.created}")
+    console.print(f"device: {t.device.get('gpu') or t.device.get('cpu')} "
+                  f"({t.device.get('logical_cores')} logical cores)")
+    console.print(f"space: {t.space.get('name')} {t.space.get('config')}")
+    for key, entry in sorted(t.entries.items()):
+        console.print(f"  {key:<48} p50 {entry['p50']:8.4f}  p90 {entry['p90']:8.4f}  "
+                      f"n {entry['n']}")
+
+
+@tables.command()
+@click.argument("table", type=TABLE)
+@click.option("--samples", type=click.IntRange(min=2), default=100, show_default=True,
+              help="Random whole networks to measure.")
+@options.seed
+@click.option("--noise-samples", type=click.IntRange(min=0), default=10, show_default=True,
+              help="Networks re-measured at the end to estimate the noise floor.")
+@click.option("--out", type=TABLE, default=None,
+              help="Report JSON (default: beside the table, <table>.validation.json).")
+@options.as_json
+def validate(table, samples, seed, noise_samples, out, as_json):
+    """Measure random whole networks and compare with the table's predictions."""
+    from hwnas.latency.validate import validate_table
+    from hwnas.plots import plot_prediction_scatter
+
+    t = LatencyTable.load(table)
+    with progress_bar(quiet=as_json) as bar:
+        task = bar.add_task(f"validating on {t.backend}", total=samples, info="")
+        report = validate_table(t, samples=samples, seed=seed, noise_samples=noise_samples,
+                                progress=lambda e: bar.update(
+                                    task, completed=e["index"] + 1,
+                                    info=f"pred {e['predicted']:.3f} meas {e['measured']:.3f}"))
+    out = Path(out) if out else Path(table).with_suffix(".validation.json")
+    m = report.metrics
+    plot = plot_prediction_scatter(report.predicted_ms, report.measured_ms,
+                                   f"{t.backend} {Path(table).name}: {100 * m['within_10']:.0f}% "
+                                   f"within ±10%, τ={m['kendall_tau']:.2f}",
+                                   out.with_suffix(".png"))
+    atomic_write_json(out, {**report.to_dict(), "plot": str(plot)})
+    if as_json:
+        print_json({**report.to_dict(), "report": str(out), "plot": str(plot)})
+        return
+    nf = m["noise_floor"]
+    console.print(f"{samples} random networks on {t.backend}: MAPE {100 * m['mape']:.1f}%, "
+                  f"within ±5% {100 * m['within_5']:.0f}%, within ±10% "
+                  f"{100 * m['within_10']:.0f}%, Kendall τ {m['kendall_tau']:.3f}, median "
+                  f"error {100 * m['median_error']:+.1f}%")
+    console.print(f"noise floor (same network re-measured, n={nf['n']}): median "
+                  f"{100 * nf['median']:.1f}%, p90 {100 * nf['p90']:.1f}%")
+    for w in m["worst"]:
+        console.print(f"  worst: {w['arch_key']} predicted {w['predicted_ms']:.3f} ms, measured "
+                      f"{w['measured_ms']:.3f} ms ({100 * w['error']:+.1f}%)")
+    console.print(f"report: {out}; plot: {plot}")
