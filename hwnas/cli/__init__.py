@@ -13,7 +13,7 @@ from hwnas.cli.list_cmd import list_
 from hwnas.cli.pareto_cmd import pareto
 from hwnas.cli.profile_cmd import profile
 from hwnas.cli.search_cmd import search
-from hwnas.cli.tables_cmd import tables
+from hwnas.cli.tables import tables
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

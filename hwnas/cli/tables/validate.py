@@ -1,4 +1,4 @@
-"""`hwnas tables show|validate`: inspect a latency table and check it against whole networks."""
+"""`hwnas tables validate`: measure random whole networks and compare with the table."""
 
 from __future__ import annotations
 
@@ -14,31 +14,7 @@ from hwnas.latency.table import LatencyTable
 TABLE = click.Path(dir_okay=False)
 
 
-@click.group()
-def tables():
-    """Inspect and validate latency tables."""
-
-
-@tables.command()
-@click.argument("table", type=TABLE)
-@options.as_json
-def show(table, as_json):
-    """Print a table's device, backend and entries."""
-    t = LatencyTable.load(table)
-    if as_json:
-        print_json(t.to_dict())
-        return
-    console.print(f"{t.path}: {len(t.entries)} ops, backend {t.backend}, batch {t.batch}, "
-                  f"{t.dtype}, threads {t.threads}, made {t.created}")
-    console.print(f"device: {t.device.get('gpu') or t.device.get('cpu')} "
-                  f"({t.device.get('logical_cores')} logical cores)")
-    console.print(f"space: {t.space.get('name')} {t.space.get('config')}")
-    for key, entry in sorted(t.entries.items()):
-        console.print(f"  {key:<48} p50 {entry['p50']:8.4f}  p90 {entry['p90']:8.4f}  "
-                      f"n {entry['n']}")
-
-
-@tables.command()
+@click.command()
 @click.argument("table", type=TABLE)
 @click.option("--samples", type=click.IntRange(min=2), default=100, show_default=True,
               help="Random whole networks to measure.")
