@@ -15,6 +15,7 @@ from pathlib import Path
 
 from hwnas.errors import BadInputError, MissingLatencyError
 from hwnas.fileio import atomic_write_json
+from hwnas.latency import calibration
 from hwnas.ops import OpSignature
 
 SCHEMA = 1
@@ -48,16 +49,23 @@ class LatencyTable:
             raise MissingLatencyError([sig.key], self.path, self.fill_command())
         return float(entry[stat])
 
-    def predict_ops(self, sigs: list[OpSignature], stat: str = "p50") -> float:
-        """Sum of the ops' entries: the table's prediction for the whole network, in ms."""
+    def predict_ops(self, sigs: list[OpSignature], stat: str = "p50",
+                    calibrated: bool = True) -> float:
+        """The table's prediction for the whole network, in ms: the calibrated sum of the ops'
+        entries when the table carries a calibration, else the plain sum."""
+        if stat not in STATS:
+            raise BadInputError(f"unknown latency statistic {stat!r}; allowed: {', '.join(STATS)}")
         missing = self.missing(sigs)
         if missing:
             raise MissingLatencyError(missing, self.path, self.fill_command())
+        if calibrated and self.calibration:
+            return calibration.apply(self.calibration, sigs, self.entries, stat)
         return sum(float(self.entries[s.key][stat]) for s in sigs)
 
     def fill_command(self) -> str:
         name = self.space.get("name", "SPACE")
-        return f"hwnas profile --space {name} --backend {self.backend}"
+        options = "".join(f" --space-opt {k}={v}" for k, v in self.space.get("config", {}).items())
+        return f"hwnas profile --space {name}{options} --backend {self.backend}"
 
     def check_compatible(self, backend: str | None = None, batch: int | None = None,
                          dtype: str | None = None) -> None:
@@ -109,6 +117,8 @@ class LatencyTable:
             raise BadInputError(f"{where}: 'entries' must be an object of op key -> stats")
         for key, entry in entries.items():
             _check_entry(where, key, entry)
+        if raw.get("calibration") is not None:
+            calibration.check(raw["calibration"], where)
         return cls(backend=raw["backend"], device=raw["device"], batch=int(raw.get("batch", 1)),
                    dtype=raw.get("dtype", "fp32"), threads=raw.get("threads"),
                    space=raw.get("space", {}), entries=entries,
