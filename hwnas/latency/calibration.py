@@ -41,14 +41,23 @@ def fit(networks: Sequence[Sequence[OpSignature]], measured_ms: Sequence[float],
     types = sorted({sig.op for sigs in networks for sig in sigs})
     X = np.array([design_row(sigs, entries, types, stat) for sigs in networks])
     y = np.asarray(measured_ms, float)
+    # An op type every network runs identically (a fixed stem or head) is collinear with the
+    # intercept; its scale is pinned to 1 and its latency moved to the target side, so the
+    # coefficients stay meaningful instead of an arbitrary split.
+    constant = [j for j in range(len(types)) if np.ptp(X[:, 2 + j]) <= 1e-12 * (1 + X[0, 2 + j])]
+    free = [j for j in range(len(types)) if j not in constant]
+    target = y - X[:, [2 + j for j in constant]].sum(axis=1)
+    A = X[:, [0, 1] + [2 + j for j in free]]
     # Dividing each row by its measurement weights the fit by relative error, the quantity
     # the +-10% goal is stated in, so small networks count as much as large ones.
-    lower = np.r_[-np.inf, -np.inf, np.zeros(len(types))]
-    sol = lsq_linear(X / y[:, None], np.ones_like(y), bounds=(lower, np.full(len(lower), np.inf)))
+    lower = np.r_[-np.inf, -np.inf, np.zeros(len(free))]
+    sol = lsq_linear(A / y[:, None], target / y, bounds=(lower, np.full(len(lower), np.inf)))
+    scales = dict.fromkeys((types[j] for j in constant), 1.0)
+    scales.update({types[j]: float(s) for j, s in zip(free, sol.x[2:], strict=True)})
     coef = sol.x
     return {"kind": KIND, "stat": stat, "intercept_ms": float(coef[0]),
             "per_op_ms": float(coef[1]),
-            "scales": {t: float(s) for t, s in zip(types, coef[2:], strict=True)},
+            "scales": dict(sorted(scales.items())),
             "fitted_on": {"networks": len(y)}}
 
 

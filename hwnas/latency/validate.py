@@ -1,4 +1,5 @@
-"""Does a table predict whole networks? Measure random architectures end to end and compare.
+"""Does a table predict whole networks? Measure random architectures end to end and compare;
+fit a calibration on other random networks.
 
 Reports MAPE, the share of predictions within +-5% and +-10%, Kendall's tau between predicted
 and measured latency, the worst cases, and the noise floor: the same networks re-measured at the
@@ -57,38 +58,93 @@ def noise_floor(first, again) -> dict:
             "p90": float(np.quantile(rel, 0.9)) if len(a) else float("nan")}
 
 
-def validate_table(table: LatencyTable, *, samples: int = 100, seed: int = 0,
-                   noise_samples: int = 10, progress=None) -> ValidationReport:
-    if samples < 2:
-        raise BadInputError(f"The 'samples' parameter must be >= 2. Got {samples} instead.")
+def table_space(table: LatencyTable):
     if not table.space.get("name"):
         raise BadInputError(f"table {table.path} does not say which space it was made for")
-    space = SPACES.get(table.space["name"])(**table.space.get("config", {}))
-    backend = make_backend(table.backend, threads=table.threads, batch=table.batch,
-                           dtype=table.dtype)
+    return SPACES.get(table.space["name"])(**table.space.get("config", {}))
+
+
+def table_backend(table: LatencyTable):
+    """The table's own backend, threads, batch and dtype: validation must match measurement."""
+    return make_backend(table.backend, threads=table.threads, batch=table.batch,
+                        dtype=table.dtype)
+
+
+def sample_archs(space, n: int, seed: int, exclude: set[str] = frozenset()) -> list:
+    """`n` distinct random architectures, none of whose keys is in `exclude`."""
     rng = np.random.default_rng(seed)
-    archs, seen = [], set()
-    while len(archs) < samples:  # distinct architectures; the space is far larger than N
+    archs, seen = [], set(exclude)
+    for _ in range(100 * n):
         arch = space.sample(rng)
         if arch.key not in seen:
             seen.add(arch.key)
             archs.append(arch)
-    report = ValidationReport(str(table.path), table.backend, table.device, samples, seed)
+            if len(archs) == n:
+                return archs
+    raise BadInputError(f"could not draw {n} distinct architectures from {space.name}")
+
+
+def measure_networks(backend, space, archs, progress=None, predict=None) -> list[float]:
+    """p50 latency of each whole network, measured end to end on the backend."""
+    measured = []
     for i, arch in enumerate(archs):
-        report.arch_keys.append(arch.key)
-        report.predicted_ms.append(table.predict_ops(space.ops(arch)))
-        report.measured_ms.append(_measure(backend, space, arch))
+        measured.append(_measure(backend, space, arch))
         if progress:
-            progress({"event": "network", "index": i, "total": samples,
-                      "predicted": report.predicted_ms[-1], "measured": report.measured_ms[-1]})
-    for arch in archs[:noise_samples]:
-        report.remeasured_ms.append(_measure(backend, space, arch))
+            progress({"event": "network", "index": i, "total": len(archs),
+                      "measured": measured[-1],
+                      "predicted": predict(arch) if predict else float("nan")})
+    return measured
+
+
+def validate_table(table: LatencyTable, *, samples: int = 100, seed: int = 0,
+                   noise_samples: int = 10, progress=None) -> ValidationReport:
+    """Held out by construction: architectures the calibration was fitted on are skipped."""
+    if samples < 2:
+        raise BadInputError(f"The 'samples' parameter must be >= 2. Got {samples} instead.")
+    space, backend = table_space(table), table_backend(table)
+    fitted = set((table.calibration or {}).get("fitted_on", {}).get("arch_keys", []))
+    archs = sample_archs(space, samples, seed, exclude=fitted)
+    report = ValidationReport(str(table.path), table.backend, table.device, samples, seed)
+    report.arch_keys = [a.key for a in archs]
+    report.predicted_ms = [table.predict_ops(space.ops(a)) for a in archs]
+    report.measured_ms = measure_networks(
+        backend, space, archs, progress, predict=lambda a: table.predict_ops(space.ops(a)))
+    report.remeasured_ms = measure_networks(backend, space, archs[:noise_samples])
     report.metrics = {**accuracy_metrics(report.predicted_ms, report.measured_ms),
+                      "calibrated": bool(table.calibration),
                       "noise_floor": noise_floor(report.measured_ms[:noise_samples],
                                                  report.remeasured_ms)}
+    if table.calibration:  # what the plain sum would have scored on the same networks
+        plain = [table.predict_ops(space.ops(a), calibrated=False) for a in archs]
+        report.metrics["plain_sum"] = {k: v for k, v in accuracy_metrics(
+            plain, report.measured_ms).items() if k != "worst"}
     for worst in report.metrics["worst"]:
         worst["arch_key"] = report.arch_keys[worst["index"]]
     return report
+
+
+def calibrate_table(table: LatencyTable, *, samples: int = 60, seed: int = 1,
+                    progress=None) -> dict:
+    """Measure `samples` random networks and store a fitted calibration in the table."""
+    from hwnas.latency import calibration
+
+    space, backend = table_space(table), table_backend(table)
+    archs = sample_archs(space, samples, seed)
+    measured = measure_networks(backend, space, archs, progress,
+                                predict=lambda a: table.predict_ops(space.ops(a),
+                                                                    calibrated=False))
+    networks = [space.ops(a) for a in archs]
+    coefficients = calibration.fit(networks, measured, table.entries)
+    fitted = [calibration.apply(coefficients, sigs, table.entries, "p50") for sigs in networks]
+    plain = [table.predict_ops(sigs, calibrated=False) for sigs in networks]
+    coefficients["fitted_on"] = {
+        "networks": len(archs), "seed": seed, "arch_keys": [a.key for a in archs],
+        "fit_metrics": {k: v for k, v in accuracy_metrics(fitted, measured).items()
+                        if k != "worst"},
+        "plain_sum_metrics": {k: v for k, v in accuracy_metrics(plain, measured).items()
+                              if k != "worst"}}
+    table.calibration = coefficients
+    return coefficients
 
 
 def _measure(backend, space, arch) -> float:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from hwnas.cli.tables.calibrate import calibrate
 from hwnas.cli.tables.show import show
 from hwnas.cli.tables.validate import validate
 
@@ -13,5 +14,5 @@ def tables():
     """Inspect, validate and calibrate latency tables."""
 
 
-for _command in (show, validate):
+for _command in (show, validate, calibrate):
     tables.add_command(_command)

@@ -1,0 +1,41 @@
+"""`hwnas tables calibrate`: fit the table's correction on measured whole networks."""
+
+from __future__ import annotations
+
+import click
+
+from hwnas.cli import options
+from hwnas.cli.render import console, print_json, progress_bar
+from hwnas.latency.table import LatencyTable
+
+
+@click.command()
+@click.argument("table", type=click.Path(dir_okay=False))
+@click.option("--samples", type=click.IntRange(min=4), default=60, show_default=True,
+              help="Random whole networks to measure and fit on.")
+@click.option("--seed", type=int, default=1, show_default=True,
+              help="Seed of the fitting networks (validation skips them whatever its seed).")
+@options.as_json
+def calibrate(table, samples, seed, as_json):
+    """Measure random networks, fit intercept + per-op-type scales, store them in TABLE."""
+    from hwnas.latency.validate import calibrate_table
+
+    t = LatencyTable.load(table)
+    with progress_bar(quiet=as_json) as bar:
+        task = bar.add_task(f"calibrating on {t.backend}", total=samples, info="")
+        coefficients = calibrate_table(t, samples=samples, seed=seed, progress=lambda e: bar.update(
+            task, completed=e["index"] + 1,
+            info=f"sum {e['predicted']:.3f} meas {e['measured']:.3f}"))
+    t.save(table)
+    fit = coefficients["fitted_on"]
+    if as_json:
+        print_json({"table": str(table), "calibration": coefficients})
+        return
+    scales = ", ".join(f"{k} x{v:.3f}" for k, v in coefficients["scales"].items())
+    console.print(f"calibrated {table} on {fit['networks']} networks: intercept "
+                  f"{coefficients['intercept_ms']:+.4f} ms, per op "
+                  f"{coefficients['per_op_ms']:+.4f} ms, {scales}")
+    before, after = fit["plain_sum_metrics"]["within_10"], fit["fit_metrics"]["within_10"]
+    console.print(f"on the fitting networks: within ±10% {100 * before:.0f}% -> "
+                  f"{100 * after:.0f}% (plain sum -> calibrated); "
+                  f"validate on held-out networks with `hwnas tables validate {table}`")
