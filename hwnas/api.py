@@ -202,7 +202,7 @@ def _label(run: RunDir, taken: dict) -> str:
 # -- export ---------------------------------------------------------------------------------
 def export(run_path: str | Path, *, pick: list[str] | None = None, arch_key: str | None = None,
            out: str | Path | None = None, backend: str = "ort-cpu",
-           threads: int | None = None):
+           threads: int | None = None, allow_mismatch: bool = False):
     """Export one candidate of a run to ONNX: checked, parity-tested and re-timed."""
     from hwnas.export import export_arch
     from hwnas.picking import pick_record
@@ -214,23 +214,19 @@ def export(run_path: str | Path, *, pick: list[str] | None = None, arch_key: str
                          pick=pick, arch_key=arch_key)
     space = build_space(search_config.space, config["space_resolved"])
     arch = Arch.from_dict(record["arch"])
-    predicted, table_backend = record["result"].get("latency_ms"), None
-    try:
-        table = LatencyTable.load(search_config.table)
-        table_backend = table.backend
-        predicted = table.predict_ops(space.ops(arch), search_config.latency_stat)
-    except (OSError, ValueError):
-        pass  # the table moved since the search: keep the prediction recorded in the run
+    table = LatencyTable.load(search_config.table)
+    # The prediction is only comparable with the re-timing when both are the same conditions.
+    warnings = table.check_compatible(backend=backend, batch=1, allow=allow_mismatch)
+    predicted = table.predict_ops(space.ops(arch), search_config.latency_stat)
     out_path = Path(out) if out else run.path / "exports" / f"{arch.key}.onnx"
     report = export_arch(space, arch, out_path, state_dict=run.load_weights(arch.key),
-                         predicted_ms=predicted, table_backend=table_backend or
-                         config.get("table", {}).get("backend"), backend=backend,
+                         predicted_ms=predicted, table_backend=table.backend, backend=backend,
                          threads=threads if threads is not None else table_threads(config))
     from hwnas.fileio import atomic_write_json
 
-    atomic_write_json(out_path.with_suffix(".json"), {**report.to_dict(),
-                                                      "record": record})
-    return report
+    atomic_write_json(out_path.with_suffix(".json"), {**report.to_dict(), "record": record,
+                                                      "warnings": warnings})
+    return report, warnings
 
 
 def table_threads(config: dict) -> int | None:

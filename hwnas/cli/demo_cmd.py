@@ -50,7 +50,7 @@ def demo(budget, out, seed):
     console.rule("3/4 pareto: accuracy vs predicted latency")
     render_report(api.pareto([run.path]))
     console.rule("4/4 export: the knee of the front to ONNX, checked and re-timed")
-    render_export(api.export(run.path))
+    render_export(api.export(run.path)[0])
     console.print(f"demo finished in {time.perf_counter() - start:.0f} s; everything is in {root}")
     console.print(f"next: hwnas export {run.path} --pick \"latency_ms<=X\"")
 

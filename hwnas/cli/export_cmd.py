@@ -20,14 +20,17 @@ from hwnas.cli.render import console, print_json
 @options.backend(help_text="Backend that re-times the exported model (ort-cpu, ort-cuda, "
                  "ort-tensorrt).")
 @options.threads
+@options.allow_mismatch
 @options.as_json
-def export(run, pick, arch, out, backend, threads, as_json):
+def export(run, pick, arch, out, backend, threads, allow_mismatch, as_json):
     """Export a candidate (default: the knee of the front) and prove the export."""
-    report = api.export(run, pick=list(pick), arch_key=arch, out=out, backend=backend,
-                        threads=threads)
+    report, warnings = api.export(run, pick=list(pick), arch_key=arch, out=out, backend=backend,
+                                  threads=threads, allow_mismatch=allow_mismatch)
     if as_json:
-        print_json(report.to_dict())
+        print_json({**report.to_dict(), "warnings": warnings})
         return
+    for warning in warnings:
+        console.print(f"warning: {warning}")
     render_export(report)
 
 

@@ -16,6 +16,10 @@ threads = click.option("--threads", type=click.IntRange(min=1), default=None,
                        help="Threads for the backend (default: the runtime's own choice).")
 as_json = click.option("--json", "as_json", is_flag=True,
                        help="Print machine-readable JSON instead of tables.")
+allow_mismatch = click.option(
+    "--allow-mismatch", is_flag=True,
+    help="Use a table measured on another device/backend/batch/dtype anyway (warns what it "
+         "risks).")
 seed = click.option("--seed", type=int, default=0, show_default=True,
                     help="Seed of every random component.")
 

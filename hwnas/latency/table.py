@@ -68,14 +68,26 @@ class LatencyTable:
         return f"hwnas profile --space {name}{options} --backend {self.backend}"
 
     def check_compatible(self, backend: str | None = None, batch: int | None = None,
-                         dtype: str | None = None) -> None:
-        asked = {"backend": backend, "batch": batch, "dtype": dtype}
-        for name, want in asked.items():
-            have = getattr(self, name)
-            if want is not None and want != have:
-                raise BadInputError(f"latency table {self.path or ''} was measured with "
-                                    f"{name}={have!r}, not {want!r}; profile one with "
-                                    f"`{self.fill_command()}`")
+                         dtype: str | None = None, device_slug: str | None = None,
+                         allow: bool = False) -> list[str]:
+        """Refuse a table measured under other conditions than asked, naming the difference.
+
+        With `allow`, return one warning per difference instead: the caller proceeds and says
+        what it risks (latencies from one backend, batch, dtype or device do not transfer).
+        """
+        from profilers import device_slug as slug_of
+
+        have = {"backend": self.backend, "batch": self.batch, "dtype": self.dtype,
+                "device": slug_of(self.device)}
+        asked = {"backend": backend, "batch": batch, "dtype": dtype, "device": device_slug}
+        differences = [f"{name}={have[name]!r}, not {want!r}" for name, want in asked.items()
+                       if want is not None and want != have[name]]
+        if differences and not allow:
+            raise BadInputError(f"latency table {self.path or ''} was measured with "
+                                f"{'; '.join(differences)}; profile one with "
+                                f"`{self.fill_command()}` (or pass --allow-mismatch)")
+        return [f"using a table measured with {d}: its latencies may not transfer "
+                "(ranking and absolute values can both be off)" for d in differences]
 
     # -- persistence ------------------------------------------------------------------------
     def to_dict(self) -> dict:

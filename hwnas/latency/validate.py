@@ -64,10 +64,16 @@ def table_space(table: LatencyTable):
     return SPACES.get(table.space["name"])(**table.space.get("config", {}))
 
 
-def table_backend(table: LatencyTable):
-    """The table's own backend, threads, batch and dtype: validation must match measurement."""
-    return make_backend(table.backend, threads=table.threads, batch=table.batch,
-                        dtype=table.dtype)
+def table_backend(table: LatencyTable, allow_mismatch: bool = False):
+    """The table's own backend, threads, batch and dtype, on the device the table was made on
+    (another device is refused unless allowed: its networks would not match its entries)."""
+    from profilers import device_slug
+
+    backend = make_backend(table.backend, threads=table.threads, batch=table.batch,
+                           dtype=table.dtype)
+    warnings = table.check_compatible(device_slug=device_slug(backend.fingerprint()),
+                                      allow=allow_mismatch)
+    return backend, warnings
 
 
 def sample_archs(space, n: int, seed: int, exclude: set[str] = frozenset()) -> list:
@@ -97,11 +103,12 @@ def measure_networks(backend, space, archs, progress=None, predict=None) -> list
 
 
 def validate_table(table: LatencyTable, *, samples: int = 100, seed: int = 0,
-                   noise_samples: int = 10, progress=None) -> ValidationReport:
+                   noise_samples: int = 10, progress=None,
+                   allow_mismatch: bool = False) -> ValidationReport:
     """Held out by construction: architectures the calibration was fitted on are skipped."""
     if samples < 2:
         raise BadInputError(f"The 'samples' parameter must be >= 2. Got {samples} instead.")
-    space, backend = table_space(table), table_backend(table)
+    space, (backend, warnings) = table_space(table), table_backend(table, allow_mismatch)
     fitted = set((table.calibration or {}).get("fitted_on", {}).get("arch_keys", []))
     archs = sample_archs(space, samples, seed, exclude=fitted)
     report = ValidationReport(str(table.path), table.backend, table.device, samples, seed)
@@ -111,7 +118,7 @@ def validate_table(table: LatencyTable, *, samples: int = 100, seed: int = 0,
         backend, space, archs, progress, predict=lambda a: table.predict_ops(space.ops(a)))
     report.remeasured_ms = measure_networks(backend, space, archs[:noise_samples])
     report.metrics = {**accuracy_metrics(report.predicted_ms, report.measured_ms),
-                      "calibrated": bool(table.calibration),
+                      "calibrated": bool(table.calibration), "warnings": warnings,
                       "noise_floor": noise_floor(report.measured_ms[:noise_samples],
                                                  report.remeasured_ms)}
     if table.calibration:  # what the plain sum would have scored on the same networks
@@ -124,11 +131,11 @@ def validate_table(table: LatencyTable, *, samples: int = 100, seed: int = 0,
 
 
 def calibrate_table(table: LatencyTable, *, samples: int = 60, seed: int = 1,
-                    progress=None) -> dict:
+                    progress=None, allow_mismatch: bool = False) -> dict:
     """Measure `samples` random networks and store a fitted calibration in the table."""
     from hwnas.latency import calibration
 
-    space, backend = table_space(table), table_backend(table)
+    space, (backend, warnings) = table_space(table), table_backend(table, allow_mismatch)
     archs = sample_archs(space, samples, seed)
     measured = measure_networks(backend, space, archs, progress,
                                 predict=lambda a: table.predict_ops(space.ops(a),
@@ -139,6 +146,7 @@ def calibrate_table(table: LatencyTable, *, samples: int = 60, seed: int = 1,
     plain = [table.predict_ops(sigs, calibrated=False) for sigs in networks]
     coefficients["fitted_on"] = {
         "networks": len(archs), "seed": seed, "arch_keys": [a.key for a in archs],
+        "warnings": warnings,
         "fit_metrics": {k: v for k, v in accuracy_metrics(fitted, measured).items()
                         if k != "worst"},
         "plain_sum_metrics": {k: v for k, v in accuracy_metrics(plain, measured).items()

@@ -64,5 +64,12 @@ def test_unreadable_and_absent_tables(tmp_path):
 def test_using_a_table_for_another_backend_is_an_error(tiny_table_path):
     table = LatencyTable.load(tiny_table_path)
     table.check_compatible(backend="ort-cpu", batch=1, dtype="fp32")
-    with pytest.raises(BadInputError, match="backend='ort-cpu', not 'torch-cpu'"):
+    with pytest.raises(BadInputError, match="backend=.ort-cpu., not .torch-cpu.*allow-mismatch"):
         table.check_compatible(backend="torch-cpu")
+
+
+def test_allow_mismatch_returns_what_it_risks(tiny_table_path):
+    table = LatencyTable.load(tiny_table_path)
+    warnings = table.check_compatible(batch=8, device_slug="other-device", allow=True)
+    assert len(warnings) == 2 and all("may not transfer" in w for w in warnings)
+    assert "batch=1, not 8" in warnings[0] and "other-device" in warnings[1]

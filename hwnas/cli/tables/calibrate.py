@@ -15,22 +15,29 @@ from hwnas.latency.table import LatencyTable
               help="Random whole networks to measure and fit on.")
 @click.option("--seed", type=int, default=1, show_default=True,
               help="Seed of the fitting networks (validation skips them whatever its seed).")
+@options.allow_mismatch
 @options.as_json
-def calibrate(table, samples, seed, as_json):
+def calibrate(table, samples, seed, allow_mismatch, as_json):
     """Measure random networks, fit intercept + per-op-type scales, store them in TABLE."""
     from hwnas.latency.validate import calibrate_table
 
     t = LatencyTable.load(table)
     with progress_bar(quiet=as_json) as bar:
         task = bar.add_task(f"calibrating on {t.backend}", total=samples, info="")
-        coefficients = calibrate_table(t, samples=samples, seed=seed, progress=lambda e: bar.update(
-            task, completed=e["index"] + 1,
-            info=f"sum {e['predicted']:.3f} meas {e['measured']:.3f}"))
+
+        def on_network(event: dict) -> None:
+            bar.update(task, completed=event["index"] + 1,
+                       info=f"sum {event['predicted']:.3f} meas {event['measured']:.3f}")
+
+        coefficients = calibrate_table(t, samples=samples, seed=seed,
+                                       allow_mismatch=allow_mismatch, progress=on_network)
     t.save(table)
     fit = coefficients["fitted_on"]
     if as_json:
         print_json({"table": str(table), "calibration": coefficients})
         return
+    for warning in fit.get("warnings", []):
+        console.print(f"warning: {warning}")
     scales = ", ".join(f"{k} x{v:.3f}" for k, v in coefficients["scales"].items())
     console.print(f"calibrated {table} on {fit['networks']} networks: intercept "
                   f"{coefficients['intercept_ms']:+.4f} ms, per op "

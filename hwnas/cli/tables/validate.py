@@ -23,8 +23,9 @@ TABLE = click.Path(dir_okay=False)
               help="Networks re-measured at the end to estimate the noise floor.")
 @click.option("--out", type=TABLE, default=None,
               help="Report JSON (default: beside the table, <table>.validation.json).")
+@options.allow_mismatch
 @options.as_json
-def validate(table, samples, seed, noise_samples, out, as_json):
+def validate(table, samples, seed, noise_samples, out, allow_mismatch, as_json):
     """Measure random whole networks and compare with the table's predictions."""
     from hwnas.latency.validate import validate_table
     from hwnas.plots import plot_prediction_scatter
@@ -33,6 +34,7 @@ def validate(table, samples, seed, noise_samples, out, as_json):
     with progress_bar(quiet=as_json) as bar:
         task = bar.add_task(f"validating on {t.backend}", total=samples, info="")
         report = validate_table(t, samples=samples, seed=seed, noise_samples=noise_samples,
+                                allow_mismatch=allow_mismatch,
                                 progress=lambda e: bar.update(
                                     task, completed=e["index"] + 1,
                                     info=f"pred {e['predicted']:.3f} meas {e['measured']:.3f}"))
@@ -46,6 +48,8 @@ def validate(table, samples, seed, noise_samples, out, as_json):
     if as_json:
         print_json({**report.to_dict(), "report": str(out), "plot": str(plot)})
         return
+    for warning in m["warnings"]:
+        console.print(f"warning: {warning}")
     nf = m["noise_floor"]
     console.print(f"{samples} random networks on {t.backend}: MAPE {100 * m['mape']:.1f}%, "
                   f"within ±5% {100 * m['within_5']:.0f}%, within ±10% "
