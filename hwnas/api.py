@@ -15,7 +15,7 @@ import numpy as np
 
 from hwnas.arch import Arch
 from hwnas.errors import HwnasRuntimeError, MissingLatencyError
-from hwnas.evaluator import Evaluator
+from hwnas.evaluator import Evaluator, check_objective_columns
 from hwnas.latency.table import LatencyTable
 from hwnas.objectives import parse_objectives
 from hwnas.registry import ESTIMATORS, SPACES, STRATEGIES
@@ -38,13 +38,15 @@ def _now() -> str:
 def profile(space: str = "proxyless", space_config: dict | None = None, backend: str = "ort-cpu",
             *, threads: int | None = None, batch: int = 1, dtype: str = "fp32",
             out: str | Path | None = None, tables_dir: str | Path = "latency_tables",
-            progress: Progress = None) -> LatencyTable:
-    """Measure every distinct op of the space once and write a LatencyTable."""
+            progress: Progress = None, memory: bool = False,
+            energy: bool = False) -> LatencyTable:
+    """Measure every distinct op of the space once and write a LatencyTable (optionally with
+    peak-memory and energy columns, where the device can measure them)."""
     from hwnas.latency.profile import default_table_path, profile_ops
 
     space_obj = build_space(space, space_config)
     table = profile_ops(space_obj, space_obj.all_ops(), backend, threads=threads, batch=batch,
-                        dtype=dtype, progress=progress)
+                        dtype=dtype, progress=progress, memory=memory, energy=energy)
     table.save(out or default_table_path(tables_dir, table))
     return table
 
@@ -86,6 +88,7 @@ def _prepare(config: SearchConfig, table: LatencyTable):
     config.space_config = space_config
     space = build_space(config.space, space_config)
     objectives = parse_objectives(config.objectives)
+    check_objective_columns(table, objectives)  # energy_mj/peak_mem_mb need the table's column
     missing = table.missing(space.all_ops())
     if missing:  # fail before any training, naming what to measure
         raise MissingLatencyError(missing, table.path, table.fill_command())
@@ -175,7 +178,7 @@ def pareto(run_paths: list[str | Path], *, objectives: list[str] | None = None,
     series = {e["label"]: (points[e["label"]], np.array([[r["result"][n] for n in names]
                                                          for r in e["front"]]))
               for e in report["runs"]}
-    report["plot"] = str(plot_fronts(series, tuple(names[:2]), directions[:2], plot_path))
+    report["plot"] = str(plot_fronts(series, tuple(names[:2]), directions, plot_path))
     if write:
         for run, entry in zip(runs, report["runs"], strict=True):
             run.write_pareto({"objectives": names, "directions": directions,

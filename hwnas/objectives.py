@@ -17,6 +17,7 @@ class Objective:
     direction: str  # "min" or "max"
     unit: str
     description: str
+    column: str | None = None  # the latency-table cost column it needs, if any
 
     @property
     def sign(self) -> int:
@@ -29,6 +30,11 @@ OBJECTIVES = {o.name: o for o in (
     Objective("latency_ms", "min", "ms", "latency predicted by the latency table"),
     Objective("params", "min", "", "trainable parameters"),
     Objective("flops", "min", "", "FLOPs of one inference (torch's FLOP counter)"),
+    Objective("energy_mj", "min", "mJ", "energy per inference: sum of the table's per-op energy",
+              column="energy_mj"),
+    Objective("peak_mem_mb", "min", "MB",
+              "peak activation memory: largest per-op peak in the table (weights excluded)",
+              column="peak_mem_mb"),
 )}
 
 DEFAULT_OBJECTIVES = ("accuracy", "latency_ms")

@@ -9,9 +9,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
-from . import BACKENDS, BackendUnavailable, device_fingerprint, device_slug
+from . import BACKENDS, BackendUnavailable, TimingConfig, device_fingerprint, device_slug
+from .bundle import BundleError, MeasureError, measure_bundle, write_json_atomic
 
 
 def _backend_report(name: str) -> dict[str, Any]:
@@ -51,6 +53,64 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fail(message: str, code: int) -> int:
+    print(f"profilers: error: {' '.join(str(message).split())}", file=sys.stderr)
+    return code
+
+
+def _cmd_measure(args: argparse.Namespace) -> int:
+    out = Path(args.out) if args.out else Path(args.bundle).with_suffix(f".{args.backend}.json")
+
+    def progress(i: int, total: int, key: str, p50: float) -> None:
+        if not args.quiet:
+            print(f"[{i + 1}/{total}] {key}  p50 {p50:.4f} ms", file=sys.stderr, flush=True)
+
+    try:
+        timing = TimingConfig(time_budget_s=args.time_budget, max_repeats=args.max_repeats,
+                              min_repeats=min(10, args.max_repeats))
+        table = measure_bundle(args.bundle, args.backend, threads=args.threads, timing=timing,
+                               progress=progress)
+    except (BundleError, BackendUnavailable, ValueError) as exc:
+        return _fail(exc, 2)  # a bad bundle or request, not a failed measurement
+    except MeasureError as exc:
+        return _fail(exc, 1)
+    write_json_atomic(out, table)
+    total = sum(e["p50"] for e in table["entries"].values())
+    print(f"wrote {out}: {len(table['entries'])} ops on {args.backend} "
+          f"({device_slug(table['device'])}); sum of p50 = {total:.3f} ms")
+    print(f"next: copy it back and run `hwnas tables import {out.name}`")
+    return 0
+
+
+def _add_measure(commands) -> None:
+    measure = commands.add_parser(
+        "measure", help="time every op of a bundle from `hwnas profile --bundle`, write a table"
+    )
+    measure.add_argument("bundle", help="the zip written by `hwnas profile --bundle`")
+    measure.add_argument("--backend", default="ort-cpu",
+                         help="an ONNX backend: ort-cpu, ort-cuda, ort-tensorrt (default ort-cpu)")
+    measure.add_argument("--threads", type=_positive_int, default=None,
+                         help="intra-op threads (default: the runtime's own choice)")
+    measure.add_argument("-o", "--out", default=None,
+                         help="table JSON to write (default: <bundle>.<backend>.json)")
+    measure.add_argument("--time-budget", type=float, default=0.5, metavar="S",
+                         help="seconds of timed repeats per op (default 0.5)")
+    measure.add_argument("--max-repeats", type=_positive_int, default=200,
+                         help="timed repeats per op at most (default 200)")
+    measure.add_argument("--quiet", action="store_true", help="no per-op progress lines")
+    measure.set_defaults(func=_cmd_measure)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an int") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not >= 1")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m profilers",
@@ -65,6 +125,7 @@ def _parser() -> argparse.ArgumentParser:
         help="report only this backend (repeatable); default: all",
     )
     info.set_defaults(func=_cmd_info)
+    _add_measure(commands)
     return parser
 
 

@@ -8,6 +8,7 @@ lazily inside methods; hwnas is never imported: dependencies point one way.
 from __future__ import annotations
 
 import abc
+import dataclasses
 import difflib
 import gc
 import math
@@ -18,10 +19,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .device import device_fingerprint, device_slug
+from .device import device_fingerprint, device_slug, visible_gpu_id
 
 __all__ = [
     "BACKENDS",
+    "COST_COLUMNS",
     "Backend",
     "BackendUnavailable",
     "Measurement",
@@ -35,10 +37,17 @@ __all__ = [
 ]
 
 _STAT_FIELDS = ("p50", "p90", "mean", "std")
+# Costs a backend measures on request (measure_memory/measure_energy), kept in `extra`.
+COST_COLUMNS = ("peak_mem_mb", "energy_mj")
 
 
 def _is_int(value: Any, minimum: int = 1) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= minimum
+
+
+def _is_cost(value: Any) -> bool:
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and math.isfinite(value) and value >= 0)
 
 
 def _bad(owner: str, name: str, must: str, value: Any) -> ValueError:
@@ -62,6 +71,19 @@ class Measurement:
         out["n"] = self.n
         if self.extra:
             out["extra"] = dict(self.extra)
+        return out
+
+    def table_entry(self) -> dict[str, Any]:
+        """A latency-table entry: the statistics, each measured cost column at the top level,
+        and the rest of ``extra``. A cost that was not measured is absent, never 0."""
+        out = self.to_dict()
+        extra = out.pop("extra", {})
+        for column in COST_COLUMNS:
+            value = extra.pop(column, None)
+            if _is_cost(value):
+                out[column] = float(value)
+        if extra:
+            out["extra"] = extra
         return out
 
     @classmethod
@@ -271,6 +293,9 @@ class Backend(abc.ABC):
         timing: TimingConfig | None = None,
         batch: int = 1,
         dtype: str = "fp32",
+        *,
+        measure_memory: bool = False,
+        measure_energy: bool = False,
     ) -> None:
         kind = type(self).__name__
         if threads is not None and not _is_int(threads):
@@ -281,10 +306,17 @@ class Backend(abc.ABC):
             raise _bad(kind, "dtype", f"one of {list(self.supported_dtypes)}", dtype)
         if timing is not None and not isinstance(timing, TimingConfig):
             raise _bad(kind, "timing", "a TimingConfig or None", timing)
+        for name, value in (("measure_memory", measure_memory), ("measure_energy", measure_energy)):
+            if not isinstance(value, bool):
+                raise _bad(kind, name, "a bool", value)
         self.threads = None if threads is None else int(threads)
         self.timing = timing or TimingConfig()
         self.batch = int(batch)
         self.dtype = dtype
+        self.measure_memory = measure_memory
+        self.measure_energy = measure_energy
+        self._energy_counter: Any = None
+        self._check_costs_available()
 
     @classmethod
     @abc.abstractmethod
@@ -299,7 +331,55 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     def measure(self, model: Any, input_shape: tuple[int, ...]) -> Measurement:
-        """Warm up, repeat until stable and return the latency statistics in ms."""
+        """Warm up, repeat until stable and return the latency statistics in ms (and the
+        opted-in costs in ``extra``, see :meth:`with_costs`)."""
+
+    # -- opt-in cost columns: memory and energy ---------------------------------------------
+    @classmethod
+    def memory_unavailable_reason(cls) -> str | None:
+        """None when ``measure_memory`` works here, else one line why not."""
+        return f"memory: {cls.name} cannot report the peak memory of a model"
+
+    @classmethod
+    def energy_unavailable_reason(cls) -> str | None:
+        """None when ``measure_energy`` works here, else one line why not."""
+        from .energy import unavailable_reason
+
+        return unavailable_reason(cls.device_kind, cls.energy_gpu_id())
+
+    @classmethod
+    def energy_gpu_id(cls) -> str:
+        """The GPU whose energy counter is read, as nvidia-smi names it (CUDA device 0)."""
+        return visible_gpu_id(0)
+
+    def _check_costs_available(self) -> None:
+        # Asked-for columns the device cannot give fail here, in one line, before a single op
+        # is measured, rather than as a table that lacks them after an hour of profiling. A
+        # backend that cannot run at all says so itself, in measure().
+        if not (self.measure_memory or self.measure_energy) or self.unavailable_reason():
+            return
+        for asked, reason in ((self.measure_memory, self.memory_unavailable_reason),
+                              (self.measure_energy, self.energy_unavailable_reason)):
+            if asked and (why := reason()) is not None:
+                raise BackendUnavailable(f"{self.name}: {why}")
+
+    def with_costs(self, m: Measurement, peak_memory: Callable[[], dict[str, Any]],
+                   run: Callable[[], Any]) -> Measurement:
+        """``m`` plus the opted-in costs, measured after the timing loop so they never perturb
+        it. ``peak_memory()`` returns ``{"peak_mem_mb": ..., ...}``; ``run()`` is one complete
+        (synchronised) inference, repeated for the energy window."""
+        if not (self.measure_memory or self.measure_energy):
+            return m
+        extra = dict(m.extra)
+        if self.measure_memory:
+            extra.update(peak_memory())
+        if self.measure_energy:
+            from .energy import energy_per_call, open_counter
+
+            if self._energy_counter is None:
+                self._energy_counter = open_counter(self.device_kind, self.energy_gpu_id())
+            extra.update(energy_per_call(run, self._energy_counter))
+        return dataclasses.replace(m, extra=extra)
 
     def runtime_info(self) -> dict[str, Any]:
         """Versions of the runtime (and the GPU, for CUDA backends) this backend uses."""

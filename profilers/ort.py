@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from . import memory
 from .base import Backend, BackendUnavailable, Measurement, register_backend, time_callable
 from .device import nvidia_gpu_info, visible_gpu_id
 
@@ -151,12 +152,29 @@ class OrtBackend(Backend):
         feed = {session.get_inputs()[0].name: self._input_array(session, input_shape)}
         # The first run is never timed: TensorRT builds its engine here, CUDA picks kernels.
         session.run(None, feed)
-        return time_callable(lambda: session.run(None, feed), config=self.timing)
+        m = time_callable(lambda: session.run(None, feed), config=self.timing)
+        return self.with_costs(m, lambda: self._peak_memory(bytes(model), feed),
+                               lambda: session.run(None, feed))
 
-    def _session(self, model_bytes: bytes) -> Any:
+    def _peak_memory(self, model_bytes: bytes, feed: dict[str, np.ndarray]) -> dict[str, Any]:
+        """Peak RSS growth of one run, in a session of its own without ORT's CPU arena.
+
+        The arena keeps every buffer it ever allocated, so after the first run the timed session
+        allocates nothing and would read ~0 MB. Without it tensors are malloc'ed and freed per
+        run, and the peak is that of the run itself. The input is copied inside the measured
+        call so the peak counts it too.
+        """
+        session = self._session(model_bytes, arena=False)
+        session.run(None, feed)  # one-off initialisation stays out of the peak
+        name, array = next(iter(feed.items()))
+        return {"peak_mem_mb": memory.cpu_peak_growth_mb(
+            lambda: session.run(None, {name: array.copy()}))}
+
+    def _session(self, model_bytes: bytes, arena: bool = True) -> Any:
         import onnxruntime as ort
 
         options = ort.SessionOptions()
+        options.enable_cpu_mem_arena = arena
         options.intra_op_num_threads = self.threads or 0  # 0: ORT's default, one per core
         # One op at a time: per-op timings then add up the way a sequential network runs.
         options.inter_op_num_threads = 1
@@ -204,6 +222,11 @@ class _OrtGpuBackend(OrtBackend):
     device_kind = "cuda"
     supported_dtypes = ("fp32", "fp16")
 
+    @classmethod
+    def memory_unavailable_reason(cls) -> str | None:
+        return (f"memory: {cls.name} cannot report a peak (onnxruntime exposes no statistics "
+                "of its CUDA allocator); measure GPU memory with torch-cuda")
+
     def runtime_info(self) -> dict[str, Any]:
         info = nvidia_gpu_info(visible_gpu_id(0))
         info.update(super().runtime_info())
@@ -221,6 +244,10 @@ class OrtCPU(OrtBackend):
     device_kind = "cpu"
     supported_dtypes = ("fp32",)
     provider = _CPU
+
+    @classmethod
+    def memory_unavailable_reason(cls) -> str | None:
+        return memory.cpu_unavailable_reason()
 
 
 @register_backend("ort-cuda")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 from typing import Any
 
+from . import memory
 from .base import Backend, Measurement, register_backend, time_callable
 
 
@@ -21,6 +22,10 @@ class TorchCPU(Backend):
         if importlib.util.find_spec("torch") is None:
             return f"{cls.name}: torch is not installed"
         return None
+
+    @classmethod
+    def memory_unavailable_reason(cls) -> str | None:
+        return memory.cpu_unavailable_reason()
 
     def runtime_info(self) -> dict[str, Any]:
         import torch
@@ -45,7 +50,11 @@ class TorchCPU(Backend):
                 torch.set_num_threads(self.threads)
             model.eval()
             with torch.inference_mode():
-                return time_callable(lambda: model(x), config=self.timing)
+                m = time_callable(lambda: model(x), config=self.timing)
+                # The input is cloned inside the measured call so the peak counts it too.
+                return self.with_costs(m, lambda: {
+                    "peak_mem_mb": memory.cpu_peak_growth_mb(lambda: model(x.clone())),
+                    "weights_mb": memory.module_mb(model)}, lambda: model(x))
         finally:
             # The caller's process and module are left as they were found.
             torch.set_num_threads(previous_threads)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from . import memory
 from .base import Backend, Measurement, collect_samples, register_backend
 from .device import nvidia_gpu_info, visible_gpu_id
 
@@ -36,6 +37,16 @@ class TorchCUDA(Backend):
                 f"(torch {torch.__version__}, built for {built})"
             )
         return None
+
+    @classmethod
+    def memory_unavailable_reason(cls) -> str | None:
+        return None  # torch's caching allocator keeps its own peak
+
+    @classmethod
+    def energy_gpu_id(cls) -> str:
+        import torch
+
+        return visible_gpu_id(torch.cuda.current_device())
 
     def runtime_info(self) -> dict[str, Any]:
         import torch
@@ -83,6 +94,15 @@ class TorchCUDA(Backend):
                 # cuDNN autotunes on the first call with a new shape; that call is never timed.
                 net(x)
                 torch.cuda.synchronize(device)
-                return collect_samples(sample, self.timing)
+                m = collect_samples(sample, self.timing)
+
+                def run() -> None:
+                    net(x)
+                    torch.cuda.synchronize(device)
+
+                # The input is cloned inside the measured call so the peak counts it too.
+                return self.with_costs(m, lambda: {
+                    "peak_mem_mb": memory.cuda_peak_growth_mb(lambda: net(x.clone()), device),
+                    "weights_mb": memory.module_mb(net)}, run)
         finally:
             torch.backends.cudnn.benchmark = previous_benchmark

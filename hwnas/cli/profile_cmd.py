@@ -20,9 +20,24 @@ from hwnas.cli.render import console, print_json, progress_bar
               help="fp16 on GPU backends only.")
 @click.option("--out", "-o", type=click.Path(dir_okay=False), default=None,
               help="Table path (default: latency_tables/<device>/<space>-<backend>-....json).")
+@click.option("--bundle", type=click.Path(dir_okay=False), default=None,
+              help="Measure nothing: write every unique op as ONNX into this zip, for "
+                   "`python -m profilers measure` on a remote device.")
+@click.option("--memory", is_flag=True,
+              help="Also measure each op's peak activation memory (column peak_mem_mb).")
+@click.option("--energy", is_flag=True,
+              help="Also measure each op's energy per inference, >= 1 s per op (column "
+                   "energy_mj; NVML on NVIDIA GPUs, RAPL on CPUs).")
 @options.as_json
-def profile(space, space_opt, backend, threads, batch, dtype, out, as_json):
-    """Measure each unique op of a space on a backend and write a LatencyTable JSON."""
+def profile(space, space_opt, backend, threads, batch, dtype, out, bundle, memory, energy,
+            as_json):
+    """Measure each unique op of a space on a backend and write a LatencyTable JSON.
+
+    With --bundle, export the ops for a remote device instead of measuring them here.
+    """
+    if bundle:
+        _write_bundle(space, space_opt, threads, batch, dtype, out, bundle, as_json)
+        return
     with progress_bar(quiet=as_json) as bar:
         task = bar.add_task(f"profiling {space} on {backend}", total=None, info="")
 
@@ -31,7 +46,8 @@ def profile(space, space_opt, backend, threads, batch, dtype, out, as_json):
                        info=f"{event['key']}  {event['p50']:.3f} ms")
 
         table = api.profile(space, options.parse_kv(space_opt, "--space-opt"), backend,
-                            threads=threads, batch=batch, dtype=dtype, out=out, progress=on_op)
+                            threads=threads, batch=batch, dtype=dtype, out=out, progress=on_op,
+                            memory=memory, energy=energy)
     total = sum(e["p50"] for e in table.entries.values())
     if as_json:
         print_json({"path": str(table.path), "entries": len(table.entries),
@@ -40,3 +56,29 @@ def profile(space, space_opt, backend, threads, batch, dtype, out, as_json):
     console.print(f"wrote {table.path}: {len(table.entries)} ops on {table.backend} "
                   f"(batch {table.batch}, {table.dtype}); sum of p50 = {total:.2f} ms")
     console.print(f"next: hwnas search --space {space} --table {table.path}")
+
+
+def _write_bundle(space, space_opt, threads, batch, dtype, out, bundle, as_json) -> None:
+    from hwnas.errors import BadInputError
+    from hwnas.latency.bundle import export_bundle
+
+    # The device chooses its own threads and writes the table: refuse options that would
+    # silently do nothing here.
+    if out or threads:
+        raise BadInputError("--bundle measures nothing here, so --out/--threads do not apply; "
+                            "pass them on the device: `python -m profilers measure "
+                            f"{bundle} --threads N -o table.json`")
+    with progress_bar(quiet=as_json) as bar:
+        task = bar.add_task(f"exporting {space} ops", total=None, info="")
+        manifest = export_bundle(
+            space, options.parse_kv(space_opt, "--space-opt"), bundle, batch=batch, dtype=dtype,
+            progress=lambda e: bar.update(task, total=e["total"], completed=e["index"] + 1,
+                                          info=e["key"]))
+    if as_json:
+        print_json({"bundle": str(bundle), "ops": len(manifest["ops"]),
+                    "space": manifest["space"], "batch": batch, "dtype": dtype})
+        return
+    console.print(f"wrote {bundle}: {len(manifest['ops'])} ops of {space} as ONNX "
+                  f"(batch {batch}, {dtype})")
+    console.print(f"next, on the device: python -m profilers measure {bundle} --backend ort-cpu "
+                  "-o table.json; then here: hwnas tables import table.json")

@@ -28,6 +28,10 @@ PATH = click.Path(dir_okay=False)
 @click.option("--dataset", default="digits", show_default=True,
               help="digits | cifar10:PATH | imagefolder:PATH")
 @click.option("--objectives", default="accuracy,latency_ms", show_default=True)
+@click.option("--latency-stat", type=click.Choice(["p50", "p90"]), default="p50",
+              show_default=True,
+              help="Table statistic behind latency_ms (objective and constraints): p90 for a "
+                   "tail-latency budget.")
 @click.option("--budget", type=click.IntRange(min=1), default=20, show_default=True,
               help="Candidates to evaluate.")
 @click.option("--ask", "batch", type=click.IntRange(min=1), default=1, show_default=True,
@@ -41,7 +45,8 @@ PATH = click.Path(dir_okay=False)
               help="Continue the run in this directory (a larger --budget extends it).")
 @options.as_json
 def search(space, space_opt, table, method, strategy_opt, estimator, estimator_opt, dataset,
-           objectives, budget, batch, seed, run_dir, keep_weights, resume, as_json):
+           objectives, latency_stat, budget, batch, seed, run_dir, keep_weights, resume,
+           as_json):
     """Search a space; objectives accuracy (max) and table latency (min) by default."""
     if table is None and resume is None:
         raise click.UsageError("--table is required (make one with `hwnas profile`)")
@@ -50,7 +55,8 @@ def search(space, space_opt, table, method, strategy_opt, estimator, estimator_o
         space_config=options.parse_kv(space_opt, "--space-opt"), strategy=method,
         strategy_options=options.parse_kv(strategy_opt, "--strategy-opt"), estimator=estimator,
         estimator_options=options.parse_kv(estimator_opt, "--estimator-opt"), dataset=dataset,
-        objectives=[o.strip() for o in objectives.split(",") if o.strip()], budget=budget,
+        objectives=[o.strip() for o in objectives.split(",") if o.strip()],
+        latency_stat=latency_stat, budget=budget,
         batch=batch, seed=seed, run_dir=run_dir or "", keep_weights=keep_weights)
     with progress_bar(quiet=as_json) as bar:
         task = bar.add_task(f"search ({method})", total=budget, info="")

@@ -5,24 +5,29 @@ from __future__ import annotations
 from pathlib import Path
 
 from hwnas.errors import BackendUnavailableError, BadInputError
+from hwnas.latency.columns import entry_from_measurement
 from hwnas.latency.table import LatencyTable
 from hwnas.onnx_io import module_to_onnx
 from hwnas.ops import OpSignature
 from hwnas.registry import PROFILERS
 from hwnas.spaces.base import SearchSpace
+from profilers import BackendUnavailable
 
 
 def make_backend(name: str, *, threads: int | None = None, batch: int = 1, dtype: str = "fp32",
-                 timing=None):
+                 timing=None, memory: bool = False, energy: bool = False):
     """A ready profiler backend, or one clear line on why it cannot run here."""
     cls = PROFILERS.get(name)
     reason = cls.unavailable_reason()
     if reason is not None:
         raise BackendUnavailableError(reason)
     try:
-        return cls(threads=threads, batch=batch, dtype=dtype, timing=timing)
+        return cls(threads=threads, batch=batch, dtype=dtype, timing=timing,
+                   measure_memory=memory, measure_energy=energy)
     except ValueError as exc:
         raise BadInputError(str(exc)) from None
+    except BackendUnavailable as exc:  # --memory/--energy on a device that cannot measure it
+        raise BackendUnavailableError(str(exc)) from None
 
 
 def measure_module(backend, module, sample_shape: tuple[int, ...]):
@@ -37,9 +42,12 @@ def measure_module(backend, module, sample_shape: tuple[int, ...]):
 
 def profile_ops(space: SearchSpace, sigs: list[OpSignature], backend_name: str, *,
                 threads: int | None = None, batch: int = 1, dtype: str = "fp32",
-                timing=None, progress=None, table: LatencyTable | None = None) -> LatencyTable:
-    """Measure each op once (in a fixed order) and return the table holding them."""
-    backend = make_backend(backend_name, threads=threads, batch=batch, dtype=dtype, timing=timing)
+                timing=None, progress=None, table: LatencyTable | None = None,
+                memory: bool = False, energy: bool = False) -> LatencyTable:
+    """Measure each op once (in a fixed order) and return the table holding them; with
+    `memory`/`energy` its entries also get peak_mem_mb/energy_mj (hwnas.latency.columns)."""
+    backend = make_backend(backend_name, threads=threads, batch=batch, dtype=dtype, timing=timing,
+                           memory=memory, energy=energy)
     if table is None:
         table = LatencyTable(backend=backend_name, device=backend.fingerprint(), batch=batch,
                              dtype=dtype, threads=threads,
@@ -49,7 +57,7 @@ def profile_ops(space: SearchSpace, sigs: list[OpSignature], backend_name: str, 
     for i, sig in enumerate(sigs):
         torch.manual_seed(0)  # same weights for the same op, run to run
         m = measure_module(backend, space.build_op(sig), (sig.cin, sig.h, sig.w))
-        table.entries[sig.key] = m.to_dict()
+        table.entries[sig.key] = entry_from_measurement(m)  # cost columns only if measured
         if progress:
             progress({"event": "op", "index": i, "total": len(sigs), "key": sig.key,
                       "p50": m.p50})

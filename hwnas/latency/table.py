@@ -65,7 +65,8 @@ class LatencyTable:
     def fill_command(self) -> str:
         name = self.space.get("name", "SPACE")
         options = "".join(f" --space-opt {k}={v}" for k, v in self.space.get("config", {}).items())
-        return f"hwnas profile --space {name}{options} --backend {self.backend}"
+        profile = f"hwnas profile --space {name}{options} --backend {self.backend}"
+        return f"hwnas tables fill {self.path}` or `{profile}" if self.path else profile
 
     def check_compatible(self, backend: str | None = None, batch: int | None = None,
                          dtype: str | None = None, device_slug: str | None = None,
@@ -141,7 +142,9 @@ class LatencyTable:
 def _check_entry(where: str, key: str, entry) -> None:
     if not isinstance(entry, dict):
         raise BadInputError(f"{where}: entry {key!r} must be an object with {', '.join(STATS)}")
-    for stat in ("p50", "p90", "mean", "std", "n"):
+    # cost columns are optional (absent unless measured) but, when present, checked alike
+    costs = [c for c in ("peak_mem_mb", "energy_mj") if c in entry]
+    for stat in ("p50", "p90", "mean", "std", "n", *costs):
         value = entry.get(stat)
         if not isinstance(value, (int, float)) or isinstance(value, bool) \
                 or not math.isfinite(value) or value < 0:

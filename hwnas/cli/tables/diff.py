@@ -1,0 +1,44 @@
+"""`hwnas tables diff`: how two tables differ, op by op and in their headers."""
+
+from __future__ import annotations
+
+import click
+
+from hwnas.cli import options
+from hwnas.cli.render import console, print_json
+from hwnas.latency.table import LatencyTable
+
+TABLE = click.Path(dir_okay=False)
+
+
+@click.command()
+@click.argument("a", type=TABLE)
+@click.argument("b", type=TABLE)
+@options.as_json
+def diff(a, b, as_json):
+    """Compare table B with table A: p50 ratios B/A, keys on one side only, header changes."""
+    from hwnas.latency.diff import diff_tables
+
+    report = diff_tables(LatencyTable.load(a), LatencyTable.load(b))
+    if as_json:
+        print_json(report)
+        return
+    r = report["ratio"]
+    if r:
+        console.print(f"{report['common']} common ops, p50 ratio B/A: median {r['median']:.3f}, "
+                      f"min {r['min']:.3f}, max {r['max']:.3f}, geomean {r['geomean']:.3f}, "
+                      f"sum {r['sum']:.3f}")
+    else:
+        console.print(f"{report['common']} common ops: no ratio to report")
+    for d in report["most_different"]:
+        console.print(f"  {d['key']:<48} A {d['a']:8.4f}  B {d['b']:8.4f}  x{d['ratio']:.3f}")
+    for side in ("a", "b"):
+        keys = report[f"only_in_{side}"]
+        shown = ", ".join(keys[:3]) + (f" (+{len(keys) - 3} more)" if len(keys) > 3 else "")
+        console.print(f"only in {side.upper()}: {len(keys)}" + (f": {shown}" if keys else ""))
+    if report["zero_in_common"]:
+        console.print(f"0 ms in A or B (no ratio): {len(report['zero_in_common'])}")
+    for name, pair in report["header"].items():
+        console.print(f"header {name}: A {pair['a']!r}  B {pair['b']!r}")
+    if not report["header"]:
+        console.print("headers: same backend, batch, dtype, threads, device and space")
