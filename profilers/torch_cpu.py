@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 from typing import Any
 
-from . import memory
+from . import cpu_stability, memory
 from .base import Backend, Measurement, register_backend, time_callable
 
 
@@ -45,11 +45,12 @@ class TorchCPU(Backend):
         x = torch.randn(shape, generator=generator, dtype=torch.float32)
         was_training = model.training
         previous_threads = torch.get_num_threads()
+        cpu_stability.fix_malloc_thresholds()
         try:
             if self.threads is not None:
                 torch.set_num_threads(self.threads)
             model.eval()
-            with torch.inference_mode():
+            with torch.inference_mode(), cpu_stability.pinned_to_one_core(self.threads):
                 m = time_callable(lambda: model(x), config=self.timing)
                 # The input is cloned inside the measured call so the peak counts it too.
                 return self.with_costs(m, lambda: {

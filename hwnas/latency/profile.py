@@ -40,12 +40,24 @@ def measure_module(backend, module, sample_shape: tuple[int, ...]):
     return backend.measure(model, sample_shape)
 
 
+DEFAULT_PASSES = 3
+
+
 def profile_ops(space: SearchSpace, sigs: list[OpSignature], backend_name: str, *,
                 threads: int | None = None, batch: int = 1, dtype: str = "fp32",
                 timing=None, progress=None, table: LatencyTable | None = None,
-                memory: bool = False, energy: bool = False) -> LatencyTable:
-    """Measure each op once (in a fixed order) and return the table holding them; with
-    `memory`/`energy` its entries also get peak_mem_mb/energy_mj (hwnas.latency.columns)."""
+                memory: bool = False, energy: bool = False,
+                passes: int = DEFAULT_PASSES) -> LatencyTable:
+    """Measure every op in `passes` sweeps and keep, per op, the sweep with the median p50.
+
+    One sweep is not enough on a shared machine: an op timed while the process or the host is
+    in a slow state (allocator, caches, a neighbour) can read 30-50% off, and every network
+    containing it inherits the error. Sweeping all ops several times spreads such states
+    across ops instead of concentrating them in one entry. With `memory`/`energy` entries also
+    get peak_mem_mb/energy_mj (hwnas.latency.columns), from the kept sweep.
+    """
+    if passes < 1:
+        raise BadInputError(f"The 'passes' parameter must be >= 1. Got {passes} instead.")
     backend = make_backend(backend_name, threads=threads, batch=batch, dtype=dtype, timing=timing,
                            memory=memory, energy=energy)
     if table is None:
@@ -54,13 +66,18 @@ def profile_ops(space: SearchSpace, sigs: list[OpSignature], backend_name: str, 
                              space={"name": space.name, "config": space.config()})
     import torch
 
-    for i, sig in enumerate(sigs):
-        torch.manual_seed(0)  # same weights for the same op, run to run
-        m = measure_module(backend, space.build_op(sig), (sig.cin, sig.h, sig.w))
-        table.entries[sig.key] = entry_from_measurement(m)  # cost columns only if measured
-        if progress:
-            progress({"event": "op", "index": i, "total": len(sigs), "key": sig.key,
-                      "p50": m.p50})
+    sweeps: dict[str, list] = {sig.key: [] for sig in sigs}
+    for sweep in range(passes):
+        for i, sig in enumerate(sigs):
+            torch.manual_seed(0)  # same weights for the same op, run to run
+            m = measure_module(backend, space.build_op(sig), (sig.cin, sig.h, sig.w))
+            sweeps[sig.key].append(m)
+            if progress:
+                progress({"event": "op", "index": sweep * len(sigs) + i,
+                          "total": passes * len(sigs), "key": sig.key, "p50": m.p50})
+    for key, measurements in sweeps.items():
+        kept = sorted(measurements, key=lambda m: m.p50)[(len(measurements) - 1) // 2]
+        table.entries[key] = {**entry_from_measurement(kept), "passes": len(measurements)}
     return table
 
 
