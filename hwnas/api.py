@@ -15,7 +15,7 @@ import numpy as np
 
 from hwnas.arch import Arch
 from hwnas.errors import HwnasRuntimeError, MissingLatencyError
-from hwnas.evaluator import Evaluator, check_objective_columns
+from hwnas.evaluator import Evaluator
 from hwnas.latency.table import LatencyTable
 from hwnas.objectives import parse_objectives
 from hwnas.registry import ESTIMATORS, SPACES, STRATEGIES
@@ -61,26 +61,27 @@ def search(config: SearchConfig, *, resume: str | Path | None = None,
         saved.budget = max(saved.budget, config.budget) if config.budget else saved.budget
         config = saved
     config.validate()
-    table = LatencyTable.load(config.table)
-    space, objectives, estimator = _prepare(config, table)
+    table = LatencyTable.load(config.table) if config.table else None
+    space, objectives, estimator, evaluator = _prepare(config, table)
     strategy = STRATEGIES.get(config.strategy)(space, objectives, seed=config.seed,
                                                **config.strategy_options)
     if not resume:
         run = RunDir.create(config.run_dir or _default_run_dir(config), {
             "search": config.to_dict(), "space_resolved": space.config(),
             "strategy_resolved": strategy.config(), "estimator_resolved": estimator.config(),
-            "table": {"path": str(config.table), "backend": table.backend, "batch": table.batch,
-                      "dtype": table.dtype, "device": table.device},
+            "table": None if table is None else {
+                "path": str(config.table), "backend": table.backend, "batch": table.batch,
+                "dtype": table.dtype, "device": table.device},
             "versions": versions(), "created": _now()})
-    _run_loop(run, config, strategy, Evaluator(space, estimator, table, config.latency_stat),
-              progress)
+    _run_loop(run, config, strategy, evaluator, progress)
     report = pareto([run.path], write=True)
     if config.keep_weights == "front":
         run.prune_weights({r["arch_key"] for r in report["runs"][0]["front"]})
     return run
 
 
-def _prepare(config: SearchConfig, table: LatencyTable):
+def _prepare(config: SearchConfig, table: LatencyTable | None):
+    """Everything checked before the run directory exists: a refusal writes nothing."""
     from hwnas.data import dataset_classes
 
     space_config = dict(config.space_config)
@@ -88,14 +89,18 @@ def _prepare(config: SearchConfig, table: LatencyTable):
     config.space_config = space_config
     space = build_space(config.space, space_config)
     objectives = parse_objectives(config.objectives)
-    check_objective_columns(table, objectives)  # energy_mj/peak_mem_mb need the table's column
-    missing = table.missing(space.all_ops())
-    if missing:  # fail before any training, naming what to measure
-        raise MissingLatencyError(missing, table.path, table.fill_command())
-    options = {"keep_weights": config.keep_weights != "none", **config.estimator_options}
-    estimator = ESTIMATORS.get(config.estimator)(space, dataset=config.dataset,
-                                                 seed=config.seed, **options)
-    return space, objectives, estimator
+    if table is not None:
+        missing = table.missing(space.all_ops())
+        if missing:  # fail before any training, naming what to measure
+            raise MissingLatencyError(missing, table.path, table.fill_command())
+    estimator_cls = ESTIMATORS.get(config.estimator)
+    options = dict(config.estimator_options)
+    if "keep_weights" in getattr(estimator_cls, "option_specs", {}):
+        options.setdefault("keep_weights", config.keep_weights != "none")
+    estimator = estimator_cls(space, dataset=config.dataset, seed=config.seed, **options)
+    estimator.config()  # validates the options now, not at the first candidate
+    evaluator = Evaluator(space, estimator, table, config.latency_stat, objectives)
+    return space, objectives, estimator, evaluator
 
 
 def _default_run_dir(config: SearchConfig) -> str:
@@ -217,13 +222,16 @@ def export(run_path: str | Path, *, pick: list[str] | None = None, arch_key: str
                          pick=pick, arch_key=arch_key)
     space = build_space(search_config.space, config["space_resolved"])
     arch = Arch.from_dict(record["arch"])
-    table = LatencyTable.load(search_config.table)
-    # The prediction is only comparable with the re-timing when both are the same conditions.
-    warnings = table.check_compatible(backend=backend, batch=1, allow=allow_mismatch)
-    predicted = table.predict_ops(space.ops(arch), search_config.latency_stat)
+    predicted, warnings, table = None, [], None
+    if search_config.table:  # a run on a tabular benchmark has no table to predict with
+        table = LatencyTable.load(search_config.table)
+        # The prediction is only comparable with the re-timing under the same conditions.
+        warnings = table.check_compatible(backend=backend, batch=1, allow=allow_mismatch)
+        predicted = table.predict_ops(space.ops(arch), search_config.latency_stat)
     out_path = Path(out) if out else run.path / "exports" / f"{arch.key}.onnx"
     report = export_arch(space, arch, out_path, state_dict=run.load_weights(arch.key),
-                         predicted_ms=predicted, table_backend=table.backend, backend=backend,
+                         predicted_ms=predicted, table_backend=table and table.backend,
+                         backend=backend,
                          threads=threads if threads is not None else table_threads(config))
     from hwnas.fileio import atomic_write_json
 
@@ -234,4 +242,4 @@ def export(run_path: str | Path, *, pick: list[str] | None = None, arch_key: str
 
 def table_threads(config: dict) -> int | None:
     """Re-time with the thread count the table was measured with, so the two compare."""
-    return config.get("table", {}).get("device", {}).get("threads")
+    return ((config.get("table") or {}).get("device") or {}).get("threads")

@@ -23,6 +23,10 @@ LATENCY_STATS = ("p50", "p90", "mean")  # std is a spread, not a latency
 _COLUMN_PREDICTORS = {"energy_mj": predict_energy, "peak_mem_mb": predict_peak_memory}
 
 
+TABLE_OBJECTIVES = {"latency_ms", *_COLUMN_PREDICTORS}
+MODEL_OBJECTIVES = {"params", "flops"}
+
+
 def check_objective_columns(table: LatencyTable, objectives: list[Objective]) -> None:
     """One-line BadInputError when an objective needs a cost column ``table`` lacks."""
     for objective in objectives:
@@ -30,36 +34,55 @@ def check_objective_columns(table: LatencyTable, objectives: list[Objective]) ->
             require_column(table, objective.column)
 
 
-class Evaluator:
-    """Accuracy from the estimator; latency (and energy/peak memory where the table has those
-    columns) from the table; params/FLOPs from torch.
+def check_objectives_provided(objectives: list[Objective], estimator: Estimator,
+                              table: LatencyTable | None) -> None:
+    """Every objective must come from somewhere: the estimator, the table, or the model."""
+    provided = set(estimator.provides()) | MODEL_OBJECTIVES
+    if table is not None:
+        check_objective_columns(table, objectives)
+        provided |= TABLE_OBJECTIVES
+    for objective in objectives:
+        if objective.name not in provided:
+            source = ("a latency table (--table, made by `hwnas profile`)"
+                      if objective.name in TABLE_OBJECTIVES else
+                      "an estimator that provides it (e.g. --estimator tabular with a "
+                      "benchmark that has the column)")
+            raise BadInputError(f"objective {objective.name!r} needs {source}; this search "
+                                f"provides {', '.join(sorted(provided))}")
 
-    With ``objectives``, a table lacking a column an objective needs is refused here, in one
-    line, before anything is trained.
+
+class Evaluator:
+    """Accuracy (and benchmark costs, for tabular estimators) from the estimator; latency,
+    energy and peak memory from the latency table when there is one; params/FLOPs from torch.
+
+    With ``objectives``, a missing source is refused here, in one line, before any training.
     """
 
-    def __init__(self, space: SearchSpace, estimator: Estimator, table: LatencyTable,
+    def __init__(self, space: SearchSpace, estimator: Estimator, table: LatencyTable | None,
                  stat: str = "p50", objectives: list[Objective] | None = None):
         if stat not in LATENCY_STATS:
             raise BadInputError(f"The 'latency_stat' parameter must be one of "
                                 f"{', '.join(LATENCY_STATS)}. Got {stat!r} instead.")
-        check_objective_columns(table, objectives or [])
+        check_objectives_provided(objectives or [], estimator, table)
         self.space = space
         self.estimator = estimator
         self.table = table
         self.stat = stat
         # Filled only when every entry has the column: a partial sum would understate.
-        self.columns = sorted(set(_COLUMN_PREDICTORS) & available_columns(table))
+        self.columns = (sorted(set(_COLUMN_PREDICTORS) & available_columns(table))
+                        if table is not None else [])
 
     def costs(self, arch: Arch) -> dict:
-        """Everything but accuracy: cheap, and checked before any training starts."""
-        sigs = self.space.ops(arch)
+        """Everything but the estimator's numbers: cheap, and checked before any training."""
         model = self.space.build(arch)
-        result = {"latency_ms": self.table.predict_ops(sigs, self.stat),
-                  "params": count_params(model),
-                  "flops": count_flops(model, (self.table.batch, *self.space.input_shape))}
-        for column in self.columns:
-            result[column] = _COLUMN_PREDICTORS[column](self.table, sigs)
+        batch = self.table.batch if self.table is not None else 1
+        result = {"params": count_params(model),
+                  "flops": count_flops(model, (batch, *self.space.input_shape))}
+        if self.table is not None:
+            sigs = self.space.ops(arch)
+            result["latency_ms"] = self.table.predict_ops(sigs, self.stat)
+            for column in self.columns:
+                result[column] = _COLUMN_PREDICTORS[column](self.table, sigs)
         return result
 
     def evaluate(self, arch: Arch) -> tuple[dict, Estimate]:
@@ -67,5 +90,6 @@ class Evaluator:
         result = self.costs(arch)
         estimate = self.estimator.estimate(arch)
         result["accuracy"] = estimate.accuracy
+        result.update(estimate.extra.get("objectives", {}))  # e.g. a benchmark's device costs
         result["eval_seconds"] = time.perf_counter() - start
         return result, estimate

@@ -40,12 +40,22 @@ OBJECTIVES = {o.name: o for o in (
 DEFAULT_OBJECTIVES = ("accuracy", "latency_ms")
 
 
+# Costs a tabular benchmark measured on named devices: `latency:pixel3`, `energy:fpga`.
+DEVICE_COSTS = {"latency": ("ms", "latency on a benchmark's device"),
+                "energy": ("mJ", "energy per inference on a benchmark's device")}
+
+
 def get_objective(name: str) -> Objective:
     if name in OBJECTIVES:
         return OBJECTIVES[name]
+    kind, sep, device = name.partition(":")
+    if sep and kind in DEVICE_COSTS and re.fullmatch(r"[A-Za-z0-9_.-]+", device):
+        unit, what = DEVICE_COSTS[kind]
+        return Objective(name, "min", unit, f"{what} ({device})")
     close = difflib.get_close_matches(name, list(OBJECTIVES), n=1, cutoff=0.3)
     hint = f"; did you mean {close[0]!r}?" if close else ""
-    raise BadInputError(f"unknown objective {name!r}; allowed: {', '.join(OBJECTIVES)}{hint}")
+    raise BadInputError(f"unknown objective {name!r}; allowed: {', '.join(OBJECTIVES)}, or "
+                        f"latency:DEVICE / energy:DEVICE from a tabular benchmark{hint}")
 
 
 def parse_objectives(names: str | list[str] | tuple[str, ...]) -> list[Objective]:
@@ -83,7 +93,8 @@ def weighted_reward(result: dict, objectives: list[Objective], weights: list[flo
 # -- constraints ----------------------------------------------------------------------------
 _CMP = {"<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt,
         "==": operator.eq}
-_CONSTRAINT = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(<=|>=|==|<|>)\s*([-+0-9.eE]+)\s*$")
+_CONSTRAINT = re.compile(
+    r"^\s*([A-Za-z_][A-Za-z0-9_]*(?::[A-Za-z0-9_.-]+)?)\s*(<=|>=|==|<|>)\s*([-+0-9.eE]+)\s*$")
 
 
 @dataclass(frozen=True)

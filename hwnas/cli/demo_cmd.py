@@ -12,12 +12,16 @@ from hwnas.cli import options
 from hwnas.cli.export_cmd import render_export
 from hwnas.cli.pareto_cmd import render_report
 from hwnas.cli.render import console, progress_bar
+from hwnas.latency.validate import calibrate_table
 from hwnas.search_config import SearchConfig
 
 # A small budget that fits in a few minutes on a 2-core CPU: the proxy trains at 16x16
 # (digits are 8x8 images, so nothing is lost) for 2 epochs on a fixed subset.
 DEMO_ESTIMATOR = {"epochs": 2, "resolution": 16, "train_subset": 768}
 DEMO_EVOLUTION = {"population": 8, "sample_size": 3}
+# One thread: on a small shared machine it is the setting whose latency repeats (BENCHMARKS.md).
+DEMO_THREADS = 1
+DEMO_CALIBRATION = 30
 
 
 @click.command()
@@ -30,14 +34,23 @@ def demo(budget, out, seed):
     """Run the whole workflow on scikit-learn's digits with the ort-cpu backend."""
     start = time.perf_counter()
     root = Path(out) if out else _fresh_dir(Path("runs"), "demo")
-    console.rule("1/4 profile: every distinct op of the proxyless space on ort-cpu")
+    console.rule("1/4 profile: every distinct op of the proxyless space on ort-cpu, then "
+                 "calibrate the table on whole networks")
     with progress_bar() as bar:
         task = bar.add_task("profiling", total=None, info="")
-        table = api.profile("proxyless", {}, "ort-cpu", out=root / "latency_table.json",
+        table = api.profile("proxyless", {}, "ort-cpu", threads=DEMO_THREADS,
+                            out=root / "latency_table.json",
                             progress=lambda e: bar.update(task, total=e["total"],
                                                           completed=e["index"] + 1,
                                                           info=e["key"]))
-    console.print(f"table: {table.path} ({len(table.entries)} ops)")
+        task = bar.add_task("calibrating", total=DEMO_CALIBRATION, info="")
+        fit = calibrate_table(table, samples=DEMO_CALIBRATION, progress=lambda e: bar.update(
+            task, completed=e["index"] + 1))["fitted_on"]
+        table.save(table.path)
+    plain, fitted = fit["plain_sum_metrics"]["within_10"], fit["fit_metrics"]["within_10"]
+    console.print(f"table: {table.path} ({len(table.entries)} ops); on {DEMO_CALIBRATION} "
+                  f"networks, within ±10%: plain sum {100 * plain:.0f}%, calibrated "
+                  f"{100 * fitted:.0f}%")
     console.rule(f"2/4 search: aging evolution, {budget} candidates, scratch-trained on digits")
     config = SearchConfig(table=str(table.path), strategy="evolution",
                           strategy_options=DEMO_EVOLUTION, estimator_options=DEMO_ESTIMATOR,

@@ -48,8 +48,6 @@ def search(space, space_opt, table, method, strategy_opt, estimator, estimator_o
            objectives, latency_stat, budget, batch, seed, run_dir, keep_weights, resume,
            as_json):
     """Search a space; objectives accuracy (max) and table latency (min) by default."""
-    if table is None and resume is None:
-        raise click.UsageError("--table is required (make one with `hwnas profile`)")
     config = SearchConfig(
         table=table or "", space=space,
         space_config=options.parse_kv(space_opt, "--space-opt"), strategy=method,

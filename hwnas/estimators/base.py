@@ -97,6 +97,11 @@ class Estimator(ABC):
     def estimate(self, arch) -> Estimate:
         """Score one architecture of `self.space`."""
 
+    def provides(self) -> set[str]:
+        """Objective names `estimate()` reports: accuracy, plus any costs it looks up (a
+        tabular benchmark's `latency:DEVICE`) in `Estimate.extra["objectives"]`."""
+        return {"accuracy"}
+
     def resolved_options(self) -> dict[str, Any]:
         """Defaults merged with the given options, validated (once; treat attributes as frozen)."""
         cached = self.__dict__.get("_resolved")
