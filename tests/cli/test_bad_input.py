@@ -64,3 +64,9 @@ def test_unknown_command_and_option():
 def test_export_of_a_non_run(tmp_path):
     proc = hwnas("export", str(tmp_path))
     assert_one_line_error(proc, 2, "not a run directory")
+
+
+def test_search_without_a_table_needs_one_for_latency(tmp_path):
+    proc = hwnas("search", "--run-dir", str(tmp_path / "run"))
+    assert_one_line_error(proc, 2, "objective 'latency_ms' needs a latency table", "hwnas profile")
+    assert not (tmp_path / "run").exists()

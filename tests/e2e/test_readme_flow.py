@@ -93,3 +93,10 @@ def test_export_pick_that_nothing_meets(flow):
     _, _, run, _ = flow
     proc = hwnas("export", str(run), "--pick", "latency_ms<=0.000001")
     assert proc.returncode == 2 and "closest has latency_ms=" in proc.stderr
+
+
+def test_export_refuses_another_backend_than_the_tables_unless_allowed(flow):
+    root, _, run, _ = flow
+    proc = hwnas("export", str(run), "--backend", "torch-cpu", "-o", str(root / "x.onnx"))
+    assert proc.returncode == 2 and "backend='ort-cpu', not 'torch-cpu'" in proc.stderr
+    assert "--allow-mismatch" in proc.stderr and not (root / "x.onnx").exists()

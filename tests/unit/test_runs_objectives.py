@@ -56,3 +56,14 @@ def test_objectives_need_two_known_names():
         parse_objectives("accuracy,latency")
     with pytest.raises(BadInputError, match="at least two"):
         parse_objectives("accuracy")
+
+
+def test_benchmark_device_costs_are_objectives_and_constraints():
+    from hwnas.objectives import get_objective
+
+    objective = get_objective("latency:pixel3")
+    assert objective.direction == "min" and objective.unit == "ms"
+    assert get_objective("energy:fpga").unit == "mJ"
+    assert parse_constraint("latency:pixel3<=5").holds({"latency:pixel3": 4.0})
+    with pytest.raises(BadInputError, match="latency:DEVICE"):
+        get_objective("speed:pixel3")

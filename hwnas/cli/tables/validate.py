@@ -41,8 +41,9 @@ def validate(table, samples, seed, noise_samples, out, allow_mismatch, as_json):
     out = Path(out) if out else Path(table).with_suffix(".validation.json")
     m = report.metrics
     plot = plot_prediction_scatter(report.predicted_ms, report.measured_ms,
-                                   f"{t.backend} {Path(table).name}: {100 * m['within_10']:.0f}% "
-                                   f"within ±10%, τ={m['kendall_tau']:.2f}",
+                                   f"{Path(table).name}\n{t.backend}: {100 * m['within_10']:.0f}% "
+                                   f"within ±10%, τ={m['kendall_tau']:.3f}, MAPE "
+                                   f"{100 * m['mape']:.1f}%",
                                    out.with_suffix(".png"))
     atomic_write_json(out, {**report.to_dict(), "plot": str(plot)})
     if as_json:
