@@ -34,6 +34,9 @@ def _table(space, columns=("peak_mem_mb", "energy_mj")) -> LatencyTable:
 class _NoTraining:
     """An estimator that must never be reached by the checks under test."""
 
+    def provides(self):
+        return {"accuracy"}
+
     def estimate(self, arch):
         raise AssertionError("the estimator was called")
 
