@@ -69,6 +69,10 @@ def table_backend(table: LatencyTable, allow_mismatch: bool = False):
     (another device is refused unless allowed: its networks would not match its entries)."""
     from profilers import device_slug
 
+    if table.device.get("source") == "HW-NAS-Bench":
+        raise BadInputError(f"table {table.path} holds HW-NAS-Bench's published per-block costs "
+                            f"for {table.device.get('device')}, which cannot be measured here; "
+                            "validate a table you profiled (`hwnas profile --space fbnet`)")
     backend = make_backend(table.backend, threads=table.threads, batch=table.batch,
                            dtype=table.dtype)
     warnings = table.check_compatible(device_slug=device_slug(backend.fingerprint()),

@@ -22,8 +22,11 @@ def show(table, as_json):
         return
     console.print(f"{t.path}: {len(t.entries)} ops, backend {t.backend}, batch {t.batch}, "
                   f"{t.dtype}, threads {t.threads}, made {t.created}")
-    console.print(f"device: {t.device.get('gpu') or t.device.get('cpu')} "
-                  f"({t.device.get('logical_cores')} logical cores)")
+    name = (t.device.get("gpu") or t.device.get("cpu") or t.device.get("hardware")
+            or t.device.get("machine"))
+    cores = t.device.get("logical_cores")
+    console.print(f"device: {name}" + (f" ({cores} logical cores)" if cores else "")
+                  + (f"; {t.device['note']}" if t.device.get("note") else ""))
     console.print(f"space: {t.space.get('name')} {t.space.get('config')}")
     for key, entry in sorted(t.entries.items()):
         console.print(f"  {key:<48} p50 {entry['p50']:8.4f}  p90 {entry['p90']:8.4f}  "
