@@ -68,16 +68,23 @@ class Evaluator:
         self.estimator = estimator
         self.table = table
         self.stat = stat
+        self.wants_model = bool(MODEL_OBJECTIVES & {o.name for o in objectives or []})
         # Filled only when every entry has the column: a partial sum would understate.
         self.columns = (sorted(set(_COLUMN_PREDICTORS) & available_columns(table))
                         if table is not None else [])
 
     def costs(self, arch: Arch) -> dict:
-        """Everything but the estimator's numbers: cheap, and checked before any training."""
-        model = self.space.build(arch)
-        batch = self.table.batch if self.table is not None else 1
-        result = {"params": count_params(model),
-                  "flops": count_flops(model, (batch, *self.space.input_shape))}
+        """Everything but the estimator's numbers: cheap, and checked before any training.
+
+        Params and FLOPs need the network built; with no latency table (a tabular benchmark,
+        where a lookup takes microseconds) they are computed only when an objective asks.
+        """
+        result = {}
+        if self.table is not None or self.wants_model:
+            model = self.space.build(arch)
+            batch = self.table.batch if self.table is not None else 1
+            result = {"params": count_params(model),
+                      "flops": count_flops(model, (batch, *self.space.input_shape))}
         if self.table is not None:
             sigs = self.space.ops(arch)
             result["latency_ms"] = self.table.predict_ops(sigs, self.stat)

@@ -61,8 +61,8 @@ def search(space, space_opt, table, method, strategy_opt, estimator, estimator_o
 
         def on_candidate(event: dict) -> None:
             r = event["record"]["result"]
-            bar.update(task, total=event["budget"], advance=1,
-                       info=f"acc {r['accuracy']:.3f}  lat {r['latency_ms']:.3f} ms")
+            info = "  ".join(f"{o} {r[o]:.4g}" for o in config.objectives if o in r)
+            bar.update(task, total=event["budget"], advance=1, info=info)
 
         run = api.search(config, resume=resume, progress=on_candidate)
     report = api.pareto([run.path])

@@ -1,0 +1,229 @@
+"""`nb201`: the NAS-Bench-201 cell space (Dong & Yang, ICLR 2020), 5^6 = 15,625 architectures.
+
+A cell is a DAG of 4 nodes; each of its 6 edges (i -> j, i < j) picks one op of `CELL_OPS`;
+a node is the sum of its incoming edges and node 3 is the cell's output. Every cell of a network
+is the same. Macro skeleton: stem (3x3 conv C + BN), 3 stages of N cells with C / 2C / 4C
+channels separated by stride-2 basic ResNet blocks, then BN + ReLU, global pool, linear.
+
+Latency-table granularity (`ops`): one signature per ReLU-Conv-BN / pool edge instance, one
+`sum` per node that adds two or more incoming tensors, plus stem, reduction blocks and head.
+`none` edges run nothing; `skip_connect` edges run no compute of their own (an identity: their
+cost is the extra input of the node's `sum`). Edge ops of one stage see the same shapes wherever
+they sit in the cell, so they share a key: a table needs 19 entries for the whole space.
+
+Edges into a node that cannot reach the cell output (node 2 when op_2to3 is `none`, ...) are
+built and listed as `none`: they cannot change the output and ONNX export drops them (counting
+them, a table's sum ranked 12 random nets on ort-cpu with Kendall tau 0.55 instead of 0.85).
+Outputs equal NB201's network; `params` is below NB201's figure for such cells.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+
+from hwnas.arch import Arch
+from hwnas.errors import BadInputError
+from hwnas.ops import OpSignature
+from hwnas.registry import SPACES
+from hwnas.spaces.base import SearchSpace
+from hwnas.spaces.cell_ops import (
+    CELL_OPS,
+    CONV_KERNELS,
+    EDGES,
+    Cell,
+    Nb201Network,
+    build_cell_op,
+    edge_module,
+    used_nodes,
+)
+
+LABELS = tuple(label for label, _, _ in EDGES)
+_OP = "(?:" + "|".join(CELL_OPS) + ")"
+# The whole string at once: validates a benchmark's 15,625 strings in milliseconds.
+ARCH_PATTERN = re.compile(
+    r"\+".join(r"\|" + r"\|".join(f"{_OP}~{i}" for i in range(j)) + r"\|" for j in (1, 2, 3)))
+EXAMPLE = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|none~1|none~2|"
+
+
+def arch_to_string(arch: Arch) -> str:
+    """NB201's string: `|op~0|+|op~0|op~1|+|op~0|op~1|op~2|` (node j's inputs, in order)."""
+    nodes = ("|".join(f"{arch.values[f'op_{i}to{j}']}~{i}" for i in range(j)) for j in (1, 2, 3))
+    return "+".join(f"|{node}|" for node in nodes)
+
+
+def arch_from_string(text: str) -> Arch:
+    """Parse NB201's arch string; one-line BadInputError saying what is wrong."""
+    if not isinstance(text, str):
+        _bad_string(text, "not a string")
+    nodes = text.strip().split("+")
+    if len(nodes) != 3:
+        _bad_string(text, f"{len(nodes)} node(s) separated by '+', expected 3")
+    values = {}
+    for j, node in enumerate(nodes, start=1):
+        if len(node) < 2 or node[0] != "|" or node[-1] != "|":
+            _bad_string(text, f"node {j} {node!r} must start and end with '|'")
+        items = node[1:-1].split("|")
+        if len(items) != j:
+            _bad_string(text, f"node {j} needs {j} input(s), got {len(items)}")
+        for i, item in enumerate(items):
+            op, _, source = item.partition("~")
+            if source != str(i):
+                _bad_string(text, f"input {i} of node {j} is {item!r}, expected 'OP~{i}'")
+            if op not in CELL_OPS:
+                close = difflib.get_close_matches(op, CELL_OPS, n=1, cutoff=0.3)
+                hint = f" (closest: {close[0]!r})" if close else ""
+                _bad_string(text, f"unknown op {op!r}{hint}")
+            values[f"op_{i}to{j}"] = op
+    return Arch("nb201", values)
+
+
+def live_choices(arch: Arch) -> dict[str, str]:
+    """The edges' ops in `EDGES` order, with `none` for edges whose result never reaches the
+    cell output (e.g. every edge into node 2 when op_2to3 is `none`)."""
+    active = [arch.values[label] != "none" for label in LABELS]
+    used = used_nodes(active)
+    return {label: arch.values[label] if on and used[j] else "none"
+            for (label, _i, j), on in zip(EDGES, active, strict=True)}
+
+
+def _bad_string(text, reason: str):
+    raise BadInputError(f"cannot read NB201 arch string {text!r}: {reason}; write e.g. "
+                        f"'{EXAMPLE}' with ops {', '.join(CELL_OPS)}")
+
+
+@SPACES.register("nb201")
+class Nb201Space(SearchSpace):
+    """NAS-Bench-201 cell DAG: 6 edges x 5 ops (none/skip/conv1x1/conv3x3/avgpool), 15,625 nets.
+
+    Defaults are the benchmark's: C=16, N=5, 32x32x3 input, 10 classes. `is_chain` is False:
+    the network is not the chain of its ops, though it holds exactly their modules."""
+
+    is_chain = False
+
+    def __init__(self, C: int = 16, N: int = 5, resolution: int = 32, num_classes: int = 10,
+                 in_channels: int = 3):
+        for name, value, low in (("C", C, 1), ("N", N, 1), ("resolution", resolution, 4),
+                                 ("num_classes", num_classes, 2), ("in_channels", in_channels, 1)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise BadInputError(f"The {name!r} parameter of nb201 must be an int >= {low}. "
+                                    f"Got {value!r} instead.")
+        if resolution % 4:
+            # Two stride-2 reductions whose conv and pool paths must agree on the output size.
+            raise BadInputError("The 'resolution' parameter of nb201 must be a multiple of 4. "
+                                f"Got {resolution!r} instead.")
+        self.C = C
+        self.N = N
+        self.resolution = resolution
+        self.num_classes = num_classes
+        self.in_channels = in_channels
+
+    def config(self) -> dict:
+        return {"C": self.C, "N": self.N, "resolution": self.resolution,
+                "num_classes": self.num_classes, "in_channels": self.in_channels}
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return (self.in_channels, self.resolution, self.resolution)
+
+    def choices(self) -> list[tuple[str, tuple]]:
+        return [(label, CELL_OPS) for label in LABELS]
+
+    # -- strings ------------------------------------------------------------------------------
+    def to_string(self, arch: Arch) -> str:
+        return arch_to_string(self.check(arch))
+
+    def from_string(self, text: str) -> Arch:
+        return arch_from_string(text)
+
+    def compact(self, arch: Arch) -> str:
+        return self.to_string(arch)
+
+    # -- ops ----------------------------------------------------------------------------------
+    def stages(self) -> list[tuple[int, int]]:
+        """(channels, spatial size) of the cells of each stage."""
+        return [(self.C * 2 ** s, self.resolution // 2 ** s) for s in range(3)]
+
+    def stem_sig(self) -> OpSignature:
+        r = self.resolution
+        return OpSignature("conv_bn", self.in_channels, self.C, r, r, kernel=3)
+
+    def reduction_sig(self, stage: int) -> OpSignature:
+        """The ResNet block entering `stage` (1 or 2)."""
+        (cin, hw), (cout, _) = self.stages()[stage - 1], self.stages()[stage]
+        return OpSignature("resnet_basic", cin, cout, hw, hw, kernel=3, stride=2)
+
+    def head_sig(self) -> OpSignature:
+        channels, hw = self.stages()[-1]
+        return OpSignature("bn_relu_gap_fc", channels, channels, hw, hw, classes=self.num_classes)
+
+    @staticmethod
+    def edge_sig(choice: str, channels: int, hw: int) -> OpSignature | None:
+        """The op one edge runs in a stage of this shape; None for `none` and `skip_connect`.
+        Also what a supernet's expected latency needs per (edge, choice)."""
+        if choice in CONV_KERNELS:
+            return OpSignature("relu_conv_bn", channels, channels, hw, hw,
+                               kernel=CONV_KERNELS[choice])
+        if choice == "avg_pool_3x3":
+            return OpSignature("avg_pool", channels, channels, hw, hw, kernel=3)
+        return None
+
+    @staticmethod
+    def sum_sig(inputs: int, channels: int, hw: int) -> OpSignature:
+        return OpSignature("sum", channels, channels, hw, hw, extra=(("inputs", inputs),))
+
+    def cell_ops(self, arch: Arch, channels: int, hw: int) -> list[OpSignature]:
+        """One cell's ops in execution order: each node's live edge ops, then its sum if it
+        adds two or more tensors."""
+        choices = live_choices(arch)
+        sigs = []
+        for j in (1, 2, 3):
+            inputs = 0
+            for label, _i, target in EDGES:
+                if target != j or choices[label] == "none":
+                    continue
+                inputs += 1
+                sig = self.edge_sig(choices[label], channels, hw)
+                if sig is not None:
+                    sigs.append(sig)
+            if inputs >= 2:
+                sigs.append(self.sum_sig(inputs, channels, hw))
+        return sigs
+
+    def ops(self, arch: Arch) -> list[OpSignature]:
+        self.check(arch)
+        sigs = [self.stem_sig()]
+        for stage, (channels, hw) in enumerate(self.stages()):
+            if stage:
+                sigs.append(self.reduction_sig(stage))
+            sigs.extend(self.cell_ops(arch, channels, hw) * self.N)  # every cell is the same
+        sigs.append(self.head_sig())
+        return sigs
+
+    def all_ops(self) -> list[OpSignature]:
+        """Every op of the space (19 at any config): the base's one-label-at-a-time walk would
+        miss the 2- and 3-input sums, which need several live edges at once."""
+        sigs = [self.stem_sig(), self.reduction_sig(1), self.reduction_sig(2), self.head_sig()]
+        for channels, hw in self.stages():
+            sigs += [sig for c in CELL_OPS if (sig := self.edge_sig(c, channels, hw)) is not None]
+            sigs += [self.sum_sig(n, channels, hw) for n in (2, 3)]
+        return sigs
+
+    # -- modules ------------------------------------------------------------------------------
+    def build_op(self, sig: OpSignature):
+        return build_cell_op(sig)
+
+    def build(self, arch: Arch):
+        """The network; modules are created in the order of `ops(arch)` (sums have no weights),
+        so under one seed its weights equal those of the ops built one by one."""
+        self.check(arch)
+        choices = list(live_choices(arch).values())
+        stem = self.build_op(self.stem_sig())
+        blocks = []
+        for stage, (channels, hw) in enumerate(self.stages()):
+            if stage:
+                blocks.append(self.build_op(self.reduction_sig(stage)))
+            for _ in range(self.N):
+                blocks.append(Cell([edge_module(c, self.edge_sig(c, channels, hw))
+                                    for c in choices]))
+        return Nb201Network(stem, blocks, self.build_op(self.head_sig()))
