@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from hwnas.cli.bench_cmd import bench
 from hwnas.cli.demo_cmd import demo
 from hwnas.cli.errors import run_app
 from hwnas.cli.export_cmd import export
@@ -30,7 +31,7 @@ def app():
     """
 
 
-for _command in (profile, tables, search, pareto, export, demo, list_):
+for _command in (profile, tables, search, pareto, export, demo, list_, bench):
     app.add_command(_command)
 
 

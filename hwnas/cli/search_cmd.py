@@ -71,4 +71,4 @@ def search(space, space_opt, table, method, strategy_opt, estimator, estimator_o
         return
     console.print(f"run written to {run.path}")
     render_report(report)
-    console.print(f"next: hwnas export {run.path} --pick \"latency_ms<=X\"")
+    console.print(f"next: hwnas export {run.path} --pick \"{config.objectives[-1]}<=X\"")

@@ -1,0 +1,283 @@
+"""`hwnas bench`: every sample-based strategy × seeds at one evaluation budget on a tabular
+benchmark, scored against the benchmark's TRUE Pareto front.
+
+Rules every method is held to (stated in results.json and league.md too):
+
+* Budget: every architecture a strategy asks for is one evaluation of the budget, repeats
+  included: a real search would spend a step on it too (hwnas search looks a repeat up, but it
+  still takes a place in the budget). Unique evaluations are reported beside it.
+* Infeasible: a table row lacking any chosen objective (NaN) is not on the true front and adds
+  nothing to a method's score. A strategy that asks for one still spends an evaluation and is
+  told a finite "very bad" result: each objective one full range beyond the worst available
+  value, so every available row dominates it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from hwnas.bench_metrics import TrueFront, aggregate, run_metrics, versus
+from hwnas.errors import BadInputError
+from hwnas.objectives import Objective, get_objective
+from hwnas.registry import STRATEGIES
+from hwnas.strategies.base import Strategy
+
+REPEATS_POLICY = ("every proposal counts as one evaluation of the budget, repeats included; "
+                  "unique evaluations are reported separately")
+INFEASIBLE_POLICY = ("rows missing an objective (NaN) are excluded from the true front and "
+                     "score nothing; a strategy proposing one spends an evaluation and is told "
+                     "each objective one full range beyond the worst available value")
+BASELINE = "random"
+
+
+def bench_objective(name: str) -> Objective:
+    """`accuracy` or `accuracy:DATASET` (max), or any hwnas objective such as latency:DEVICE."""
+    kind = name.partition(":")[0]
+    if kind == "accuracy":
+        return Objective(name, "max", "", "test accuracy from the benchmark table")
+    return get_objective(name)
+
+
+def parse_bench_objectives(names: str | Sequence[str]) -> list[Objective]:
+    if isinstance(names, str):
+        names = [n.strip() for n in names.split(",") if n.strip()]
+    objectives = [bench_objective(n) for n in names]
+    if len(objectives) < 2 or len({o.name for o in objectives}) != len(objectives):
+        raise BadInputError("--objectives needs at least two distinct objectives, e.g. "
+                            f"'accuracy:cifar10,latency:pixel3'; got {','.join(names)!r}")
+    return objectives
+
+
+def sample_based_methods() -> list[str]:
+    """Registered strategies driven by ask/tell (all of STRATEGIES today)."""
+    return [n for n in STRATEGIES.names()
+            if isinstance(STRATEGIES.get(n), type) and issubclass(STRATEGIES.get(n), Strategy)]
+
+
+def resolve_methods(methods: str | Sequence[str] | None) -> list[str]:
+    if not methods:
+        return sample_based_methods()
+    if isinstance(methods, str):
+        methods = [m.strip() for m in methods.split(",") if m.strip()]
+    for m in methods:
+        STRATEGIES.get(m)  # one line naming the closest valid name
+    if len(set(methods)) != len(methods):
+        raise BadInputError(f"--methods lists a method twice: {','.join(methods)}")
+    return list(methods)
+
+
+@dataclass
+class BenchProblem:
+    """A space, a benchmark table and objectives: everything a run needs, looked up once."""
+
+    space: object
+    table: object
+    objectives: list[Objective]
+    truth: TrueFront
+    penalty: dict  # the result told for an infeasible architecture
+
+    @classmethod
+    def build(cls, space, table, objectives: list[Objective]) -> BenchProblem:
+        for o in objectives:
+            table.resolve(o.name)  # unknown or absent objective -> one-line BadInputError
+        table.row_of(space.sample(np.random.default_rng(0)))  # a space the table does not
+        # cover fails here, in one line, not in the middle of the first run
+        F = np.column_stack([np.asarray(table.objective_values(o.name), dtype=float)
+                             for o in objectives])
+        F[~np.asarray(table.available([o.name for o in objectives]), dtype=bool)] = np.nan
+        try:
+            truth = TrueFront.of(F, [o.direction for o in objectives])
+        except ValueError:
+            raise BadInputError("no benchmark row has all of "
+                                f"{', '.join(o.name for o in objectives)}; pick objectives "
+                                "the table covers together") from None
+        return cls(space, table, objectives, truth, _penalty(F, objectives))
+
+    def row(self, arch, cache: dict) -> int:
+        key = arch.key
+        if key not in cache:
+            cache[key] = int(self.table.row_of(arch))
+        return cache[key]
+
+    def result(self, row: int) -> dict:
+        f = self.truth.F[row]
+        if not np.isfinite(f).all():
+            return dict(self.penalty)
+        return {o.name: float(v) for o, v in zip(self.objectives, f, strict=True)}
+
+
+def _penalty(F: np.ndarray, objectives: list[Objective]) -> dict:
+    ok = F[np.isfinite(F).all(axis=1)]
+    lo, hi = ok.min(axis=0), ok.max(axis=0)
+    span = np.where(hi > lo, hi - lo, 1.0)
+    return {o.name: float(lo[j] - span[j] if o.direction == "max" else hi[j] + span[j])
+            for j, o in enumerate(objectives)}
+
+
+def run_once(problem: BenchProblem, method: str, seed: int, budget: int, batch: int = 1,
+             options: dict | None = None, cache: dict | None = None) -> tuple[list[int], float]:
+    """The ask/tell loop of one run; returns the evaluated rows in order and its wall time."""
+    cache = {} if cache is None else cache
+    start = time.perf_counter()
+    strategy = STRATEGIES.get(method)(problem.space, problem.objectives, seed=seed,
+                                      **(options or {}))
+    rows: list[int] = []
+    while len(rows) < budget:
+        archs = strategy.ask(min(batch, budget - len(rows)))[: budget - len(rows)]
+        if not archs:
+            raise RuntimeError(f"strategy {method} proposed nothing after {len(rows)} evals")
+        new = [problem.row(a, cache) for a in archs]
+        strategy.tell(archs, [problem.result(r) for r in new])
+        rows += new
+    return rows, time.perf_counter() - start
+
+
+def bench(problem: BenchProblem, methods: Sequence[str], seeds: int, budget: int, *,
+          batch: int = 1, every: int = 10, options: dict | None = None,
+          progress: Callable[[str, int], None] | None = None) -> dict:
+    """Every method × seeds 0..seeds-1; returns the JSON-ready results (no I/O here)."""
+    if budget < 1 or seeds < 1 or batch < 1:
+        raise BadInputError(f"budget, seeds and batch must be >= 1; got budget={budget}, "
+                            f"seeds={seeds}, batch={batch}")
+    options = options or {}
+    per_method: dict[str, list[dict]] = {}
+    cache: dict = {}  # arch key -> row, shared: a lookup is the same whoever asks
+    for method in methods:
+        runs = []
+        for seed in range(seeds):
+            rows, wall = run_once(problem, method, seed, budget, batch,
+                                  options.get(method), cache)
+            runs.append({"seed": seed, **run_metrics(problem.truth, rows, every),
+                         "wall_s": wall})
+            if progress:
+                progress(method, seed)
+        per_method[method] = runs
+    return _results(problem, per_method, seeds, budget, batch, options)
+
+
+def _results(problem, per_method, seeds, budget, batch, options) -> dict:
+    truth = problem.truth
+    methods = {}
+    for name, runs in per_method.items():
+        methods[name] = {"options": options.get(name, {}), "is_baseline": name == BASELINE,
+                         **aggregate(runs), "per_seed": runs}
+        if BASELINE in per_method and name != BASELINE:
+            methods[name]["vs_random"] = versus(runs, per_method[BASELINE])
+    league = sorted(methods, key=lambda m: -(methods[m]["hv_ratio"]["mean"] or 0.0))
+    signs = np.where(np.array(truth.directions) == "max", -1.0, 1.0)
+    return {
+        "objectives": [{"name": o.name, "direction": o.direction} for o in problem.objectives],
+        "budget": budget, "seeds": seeds, "batch": batch,
+        "repeats_policy": REPEATS_POLICY, "infeasible_policy": INFEASIBLE_POLICY,
+        "true_front": {
+            "size": int(truth.rows.size),
+            "rows_available": int(np.isfinite(truth.F).all(axis=1).sum()),
+            "rows_total": int(len(truth.F)), "hv": truth.hv,
+            "ideal": (truth.normaliser.ideal * signs).tolist(),
+            "nadir": (truth.normaliser.nadir * signs).tolist(), "ref_point_normalised": 1.1,
+            "points": [{"row": int(r), "arch": str(problem.table.arch_of(int(r))),
+                        "values": truth.F[r].tolist()} for r in truth.rows],
+        },
+        "methods": methods, "league": league,
+    }
+
+
+def parse_method_options(pairs: Sequence[str], methods: Sequence[str]) -> dict:
+    """('nsga2:pop_size=40', ...) -> {'nsga2': {'pop_size': 40}}; values are JSON or text."""
+    import json
+
+    out: dict[str, dict] = {}
+    for pair in pairs or ():
+        method, sep, kv = pair.partition(":")
+        key, eq, raw = kv.partition("=")
+        if not sep or not eq or not key.strip():
+            raise BadInputError(f"--strategy-opt {pair!r} must be METHOD:KEY=VALUE, "
+                                "e.g. nsga2:pop_size=40")
+        if method not in methods:
+            raise BadInputError(f"--strategy-opt {pair!r} names {method!r}, which is not "
+                                f"benchmarked; methods: {', '.join(methods)}")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        out.setdefault(method, {})[key.strip()] = value
+    return out
+
+
+def prepare(benchmark: str | Path, objectives: str | Sequence[str], *, space: str | None = None,
+            methods: str | Sequence[str] | None = None, strategy_opts: Sequence[str] = ()
+            ) -> tuple[BenchProblem, list[str], dict]:
+    """Every input checked (cheapest first) before any run: a refusal costs nothing."""
+    from hwnas.registry import SPACES
+
+    names = resolve_methods(methods)
+    objs = parse_bench_objectives(objectives)
+    options = parse_method_options(strategy_opts, names)
+    space_cls = SPACES.get(space) if space else None
+    path = Path(benchmark)
+    if not path.is_file():
+        raise BadInputError(f"benchmark file {str(path)!r} does not exist; give a tabular "
+                            "benchmark CSV, e.g. --benchmark "
+                            "../shared/benchmarks/nb201_hw/nb201_hw.csv")
+    from hwnas.tabular import BenchmarkTable
+
+    table = BenchmarkTable.load(path)
+    space_obj = (space_cls or SPACES.get(table.space_name))()  # default: the table's own
+    problem = BenchProblem.build(space_obj, table, objs)
+    for name in names:  # unknown or invalid strategy options fail here, not mid-league
+        STRATEGIES.get(name)(problem.space, objs, seed=0, **options.get(name, {}))
+    return problem, names, options
+
+
+def machine() -> dict:
+    import os
+    import platform
+
+    from hwnas.versions import versions
+
+    return {"platform": platform.platform(), "processor": _cpu_model(),
+            "cpus": os.cpu_count(), "versions": versions()}
+
+
+def _cpu_model() -> str:
+    import platform
+
+    try:  # platform.processor() is empty on most Linux systems; /proc/cpuinfo names the CPU
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def write_outputs(results: dict, out: str | Path) -> dict:
+    """results.json, hv.png and league.md in `out` (each written atomically)."""
+    from hwnas.bench_metrics import league_markdown, plot_hv
+    from hwnas.fileio import atomic_write_bytes, atomic_write_json
+
+    out = Path(out)
+    paths = {"results": str(out / "results.json"), "plot": str(out / "hv.png"),
+             "league": str(out / "league.md")}
+    results = {**results, "outputs": paths}
+    atomic_write_json(paths["results"], finite(results))
+    plot_hv(results, paths["plot"])
+    atomic_write_bytes(paths["league"], league_markdown(results).encode())
+    return results
+
+
+def finite(obj):
+    """JSON has no inf/NaN: an IGD with no feasible point yet (inf) is written as null."""
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite(v) for v in obj]
+    return obj

@@ -1,0 +1,78 @@
+"""`hwnas bench`: every strategy × seeds on a tabular benchmark, scored against its true front."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import shlex
+import sys
+
+import click
+from rich.table import Table
+
+from hwnas import bench as bench_api
+from hwnas.bench_metrics import LEAGUE_HEADER, league_rows, not_beating_random
+from hwnas.cli import options
+from hwnas.cli.render import console, print_json, progress_bar
+
+
+@click.command()
+@click.option("--benchmark", required=True, type=click.Path(dir_okay=False),
+              help="Tabular benchmark CSV, e.g. ../shared/benchmarks/nb201_hw/nb201_hw.csv.")
+@click.option("--space", default=None, help="Search space (default: the benchmark's, nb201).")
+@click.option("--objectives", default="accuracy:cifar10,latency:pixel3", show_default=True,
+              help="Comma-separated: accuracy[:DATASET] (max), latency:DEVICE, energy:DEVICE.")
+@click.option("--budget", type=click.IntRange(min=1), default=500, show_default=True,
+              help="Evaluations per run (repeated architectures count).")
+@click.option("--seeds", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Runs per method, seeds 0..N-1.")
+@click.option("--methods", default=None,
+              help="Comma-separated strategies (default: every registered one).")
+@click.option("--strategy-opt", multiple=True, metavar="METHOD:KEY=VALUE",
+              help="Option of one method, e.g. nsga2:pop_size=40 (repeatable).")
+@click.option("--ask", "batch", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Candidates asked per step.")
+@click.option("--every", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Curves are sampled every N evaluations.")
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Output folder (default: runs/bench-<time>).")
+@options.as_json
+def bench(benchmark, space, objectives, budget, seeds, methods, strategy_opt, batch, every,
+          out, as_json):
+    """League of search strategies at an equal evaluation budget on a tabular benchmark."""
+    problem, names, opts = bench_api.prepare(benchmark, objectives, space=space,
+                                             methods=methods, strategy_opts=strategy_opt)
+    out = out or f"runs/bench-{_dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    with progress_bar(quiet=as_json) as bar:
+        task = bar.add_task("bench", total=len(names) * seeds, info="")
+
+        def on_run(method: str, seed: int) -> None:
+            bar.update(task, advance=1, info=f"{method} seed {seed}")
+
+        results = bench_api.bench(problem, names, seeds, budget, batch=batch, every=every,
+                                  options=opts, progress=on_run)
+    results = {"benchmark": str(benchmark), "space": problem.space.name,
+               "command": "hwnas " + shlex.join(sys.argv[1:]), "machine": bench_api.machine(),
+               "created": _dt.datetime.now().isoformat(timespec="seconds"), **results}
+    results = bench_api.write_outputs(results, out)
+    if as_json:
+        print_json(bench_api.finite(results))
+        return
+    render_league(results)
+
+
+def render_league(results: dict) -> None:
+    objs = " × ".join(o["name"] for o in results["objectives"])
+    tf = results["true_front"]
+    table = Table(title=f"{objs}: {results['budget']} evaluations × {results['seeds']} seeds; "
+                        f"true front {tf['size']} of {tf['rows_available']} rows")
+    for i, head in enumerate(LEAGUE_HEADER):
+        table.add_column(head, justify="left" if i == 1 else "right")
+    for row in league_rows(results):
+        table.add_row(*row)
+    console.print(table)
+    behind = not_beating_random(results)
+    if behind:
+        console.print(f"not better than random (one-sided Mann-Whitney, p >= 0.05): "
+                      f"{', '.join(behind)}")
+    outs = results["outputs"]
+    console.print(f"written: {outs['results']}, {outs['league']}, {outs['plot']}")
