@@ -46,9 +46,12 @@ def export_arch(space: SearchSpace, arch: Arch, out: str | Path, *, state_dict: 
                 backend: str = "ort-cpu", threads: int | None = None) -> ExportReport:
     import onnx
 
+    profiler = _onnx_profiler(backend, threads)  # a wrong backend is refused before any write
     model = space.build(arch)
     if state_dict is not None:
         model.load_state_dict(state_dict)
+    else:
+        _estimate_batchnorm_statistics(model, (8, *space.input_shape))
     model.eval()
     shape = (1, *space.input_shape)
     data = module_to_onnx(model, shape)
@@ -58,11 +61,24 @@ def export_arch(space: SearchSpace, arch: Arch, out: str | Path, *, state_dict: 
         raise HwnasRuntimeError(f"onnxruntime output differs from PyTorch by {diff:.3g} "
                                 f"(> {PARITY_TOLERANCE:g}); the ONNX file was not written")
     path = atomic_write_bytes(out, data)
-    measured = _measure(data, shape, backend, threads)
+    # the backend adds the batch dimension
+    measured = profiler.measure(data, shape[1:]).to_dict()
     return ExportReport(arch.key, str(arch), str(path),
                         "trained" if state_dict is not None else
                         "untrained (the run kept no weights for this architecture)",
                         diff, PARITY_TOLERANCE, backend, measured, predicted_ms, table_backend)
+
+
+def _estimate_batchnorm_statistics(model, shape: tuple[int, ...]) -> None:
+    """An untrained network gets BN statistics of its own activations on random inputs: with
+    the defaults its eval-mode output would not depend on its input, and parity would prove
+    nothing (seen on nb201: two inputs gave outputs 2e-8 apart)."""
+    import torch
+
+    from hwnas.batchnorm import recalibrate_batchnorm
+
+    gen = torch.Generator().manual_seed(0)
+    recalibrate_batchnorm(model, (torch.randn(*shape, generator=gen) for _ in range(4)))
 
 
 def _parity(model, onnx_bytes: bytes, shape: tuple[int, ...]) -> float:
@@ -82,12 +98,11 @@ def _parity(model, onnx_bytes: bytes, shape: tuple[int, ...]) -> float:
     return worst
 
 
-def _measure(onnx_bytes: bytes, shape: tuple[int, ...], backend: str,
-             threads: int | None) -> dict:
+def _onnx_profiler(backend: str, threads: int | None):
     from hwnas.latency.profile import make_backend
 
     profiler = make_backend(backend, threads=threads)
     if profiler.input_format != "onnx":
         raise BadInputError(f"backend {backend!r} runs PyTorch modules, not the exported ONNX "
                             "file; re-time with ort-cpu, ort-cuda or ort-tensorrt")
-    return profiler.measure(onnx_bytes, shape[1:]).to_dict()  # backends add the batch
+    return profiler

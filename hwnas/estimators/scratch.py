@@ -21,6 +21,7 @@ import time
 import torch
 import torch.nn.functional as F
 
+from hwnas.batchnorm import recalibrate_batchnorm
 from hwnas.data import load_dataset, stratified_split
 from hwnas.errors import BadInputError, HwnasRuntimeError
 from hwnas.estimators.base import Estimate, Estimator, Option
@@ -147,27 +148,10 @@ def _train(model, x, y, opts: dict, gen: torch.Generator) -> tuple[float, bool]:
 
 
 def _recalibrate_batchnorm(model, x, batch_size: int) -> None:
-    """Re-estimate BN running statistics with the final weights, as an exact average.
-
-    A short proxy run leaves running stats that mix early and late weights (momentum 0.1 over
-    a few dozen steps); evaluated in eval mode, such nets can score at chance although they fit
-    the data. One forward pass over the training set with cumulative averaging fixes that
-    (the same recalibration one-shot methods apply to sub-networks).
-    """
-    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
-    if not norms:
-        return
-    saved = [m.momentum for m in norms]
-    for m in norms:
-        m.reset_running_stats()
-        m.momentum = None  # cumulative moving average
-    model.train()
-    with torch.no_grad():
-        for s in range(0, len(x), max(batch_size, 2)):
-            if len(x) - s >= 2 or s == 0:
-                model(x[s:s + max(batch_size, 2)])
-    for m, momentum in zip(norms, saved, strict=True):
-        m.momentum = momentum
+    """BN statistics from the final weights over the training set (hwnas.batchnorm)."""
+    step = max(batch_size, 2)  # BN needs 2 samples per batch in train mode
+    recalibrate_batchnorm(model, (x[s:s + step] for s in range(0, len(x), step)
+                                  if len(x) - s >= 2 or s == 0))
 
 
 def _evaluate(model, x, y) -> float:
