@@ -1,7 +1,7 @@
 """Foundation benchmark: profiling time and size per CPU backend, `hwnas demo` wall time, and the
 exported model's measured vs predicted latency. Prints a markdown block for BENCHMARKS.md.
 
-    .venv/bin/python benchmarks/foundation.py [--tables-dir latency_tables] [--threads 1]
+    .venv/bin/python benchmarks/foundation.py [--write-tables] [--threads 1]
 
 Run it on an otherwise idle machine: the numbers are wall-clock times.
 """
@@ -28,19 +28,21 @@ def hwnas(*args: str) -> subprocess.CompletedProcess:
     return proc
 
 
-def profile_backends(tables_dir: str, threads: int) -> list[dict]:
+def profile_backends(out_dir: str | None, threads: int) -> list[dict]:
+    """Profile the default space on each CPU backend. Tables go to `out_dir` (the committed
+    ones under latency_tables/ are only replaced when it is asked for explicitly)."""
     rows = []
-    for backend in ("torch-cpu", "ort-cpu"):
-        start = time.perf_counter()
-        out = json.loads(hwnas("profile", "--backend", backend, "--threads", str(threads),
-                               "--json").stdout)
-        seconds = time.perf_counter() - start
-        path = Path(out["path"])
-        target = Path(tables_dir) / path.relative_to("latency_tables") \
-            if Path(tables_dir) != Path("latency_tables") else path
-        rows.append({"backend": backend, "entries": out["entries"], "seconds": seconds,
-                     "bytes": path.stat().st_size, "sum_p50_ms": out["sum_p50_ms"],
-                     "path": str(target)})
+    with tempfile.TemporaryDirectory() as scratch:
+        for backend in ("torch-cpu", "ort-cpu"):
+            args = ["--out", str(Path(scratch) / f"{backend}.json")] if out_dir is None else []
+            start = time.perf_counter()
+            out = json.loads(hwnas("profile", "--backend", backend, "--threads", str(threads),
+                                   *args, "--json").stdout)
+            seconds = time.perf_counter() - start
+            path = Path(out["path"])
+            rows.append({"backend": backend, "entries": out["entries"], "seconds": seconds,
+                         "bytes": path.stat().st_size, "sum_p50_ms": out["sum_p50_ms"],
+                         "path": str(path) if out_dir is not None else "(temporary)"})
     return rows
 
 
@@ -56,10 +58,11 @@ def run_demo() -> tuple[float, dict]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tables-dir", default="latency_tables")
+    parser.add_argument("--write-tables", action="store_true",
+                        help="write the tables under latency_tables/ (replacing committed ones)")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
-    rows = profile_backends(args.tables_dir, args.threads)
+    rows = profile_backends("latency_tables" if args.write_tables else None, args.threads)
     demo_seconds, export = run_demo()
     print(f"machine: {platform.node()} {platform.processor() or platform.machine()}, "
           f"python {platform.python_version()}")
