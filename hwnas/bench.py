@@ -23,7 +23,7 @@ import numpy as np
 
 from hwnas.bench_metrics import TrueFront, aggregate, run_metrics, versus
 from hwnas.errors import BadInputError
-from hwnas.objectives import Objective, get_objective
+from hwnas.objectives import Objective, parse_objectives
 from hwnas.registry import STRATEGIES
 from hwnas.strategies.base import Strategy
 
@@ -33,24 +33,6 @@ INFEASIBLE_POLICY = ("rows missing an objective (NaN) are excluded from the true
                      "score nothing; a strategy proposing one spends an evaluation and is told "
                      "each objective one full range beyond the worst available value")
 BASELINE = "random"
-
-
-def bench_objective(name: str) -> Objective:
-    """`accuracy` or `accuracy:DATASET` (max), or any hwnas objective such as latency:DEVICE."""
-    kind = name.partition(":")[0]
-    if kind == "accuracy":
-        return Objective(name, "max", "", "test accuracy from the benchmark table")
-    return get_objective(name)
-
-
-def parse_bench_objectives(names: str | Sequence[str]) -> list[Objective]:
-    if isinstance(names, str):
-        names = [n.strip() for n in names.split(",") if n.strip()]
-    objectives = [bench_objective(n) for n in names]
-    if len(objectives) < 2 or len({o.name for o in objectives}) != len(objectives):
-        raise BadInputError("--objectives needs at least two distinct objectives, e.g. "
-                            f"'accuracy:cifar10,latency:pixel3'; got {','.join(names)!r}")
-    return objectives
 
 
 def sample_based_methods() -> list[str]:
@@ -216,7 +198,7 @@ def prepare(benchmark: str | Path, objectives: str | Sequence[str], *, space: st
     from hwnas.registry import SPACES
 
     names = resolve_methods(methods)
-    objs = parse_bench_objectives(objectives)
+    objs = parse_objectives(objectives)
     options = parse_method_options(strategy_opts, names)
     space_cls = SPACES.get(space) if space else None
     path = Path(benchmark)

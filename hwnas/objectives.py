@@ -49,13 +49,16 @@ def get_objective(name: str) -> Objective:
     if name in OBJECTIVES:
         return OBJECTIVES[name]
     kind, sep, device = name.partition(":")
+    if sep and kind == "accuracy" and re.fullmatch(r"[A-Za-z0-9_.-]+", device):
+        return Objective(name, "max", "", f"accuracy on {device} from a tabular benchmark")
     if sep and kind in DEVICE_COSTS and re.fullmatch(r"[A-Za-z0-9_.-]+", device):
         unit, what = DEVICE_COSTS[kind]
         return Objective(name, "min", unit, f"{what} ({device})")
     close = difflib.get_close_matches(name, list(OBJECTIVES), n=1, cutoff=0.3)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     raise BadInputError(f"unknown objective {name!r}; allowed: {', '.join(OBJECTIVES)}, or "
-                        f"latency:DEVICE / energy:DEVICE from a tabular benchmark{hint}")
+                        "accuracy:DATASET, latency:DEVICE, energy:DEVICE from a tabular "
+                        f"benchmark{hint}")
 
 
 def parse_objectives(names: str | list[str] | tuple[str, ...]) -> list[Objective]:

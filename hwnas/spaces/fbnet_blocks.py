@@ -20,15 +20,13 @@ import torch
 import torch.nn as nn
 
 from hwnas.ops import OpSignature
+from hwnas.spaces.mbconv import conv_bn_act
 
 
 def conv_bn(cin: int, cout: int, kernel: int, stride: int = 1, groups: int = 1,
             relu: bool = True) -> list[nn.Module]:
-    layers = [nn.Conv2d(cin, cout, kernel, stride, kernel // 2, groups=groups, bias=False),
-              nn.BatchNorm2d(cout)]
-    if relu:
-        layers.append(nn.ReLU(inplace=True))
-    return layers
+    """HW-NAS-Bench's FBNet blocks use ReLU where MobileNetV2's use ReLU6."""
+    return conv_bn_act(cin, cout, kernel, stride, groups, act=relu, activation=nn.ReLU)
 
 
 class ChannelShuffle(nn.Module):

@@ -18,11 +18,12 @@ def make_divisible(value: float, divisor: int = 8) -> int:
 
 
 def conv_bn_act(cin: int, cout: int, kernel: int, stride: int = 1, groups: int = 1,
-                act: bool = True) -> list[nn.Module]:
+                act: bool = True, activation: type[nn.Module] = nn.ReLU6) -> list[nn.Module]:
+    """Conv (same padding, no bias) + BN (+ activation): the unit every block is made of."""
     layers = [nn.Conv2d(cin, cout, kernel, stride, kernel // 2, groups=groups, bias=False),
               nn.BatchNorm2d(cout)]
     if act:
-        layers.append(nn.ReLU6(inplace=True))
+        layers.append(activation(inplace=True))
     return layers
 
 

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 from hwnas.arch import Arch
-from hwnas.bench import BenchProblem, bench, parse_bench_objectives, run_once, write_outputs
+from hwnas.bench import BenchProblem, bench, run_once, write_outputs
 from hwnas.bench_metrics import TrueFront, checkpoints, evals_to, hv_trajectory, run_metrics
 from hwnas.errors import BadInputError
+from hwnas.objectives import parse_objectives
 from hwnas.pareto import hypervolume
 from hwnas.spaces.base import SearchSpace
 
@@ -66,7 +67,7 @@ class FakeTable:
 
 
 SPACE = ToySpace()
-OBJECTIVES = parse_bench_objectives("accuracy:toy,latency:dev")
+OBJECTIVES = parse_objectives("accuracy:toy,latency:dev")
 
 
 def make_table(seed: int = 0) -> FakeTable:
@@ -168,6 +169,6 @@ def test_budget_counts_repeats():
 
 def test_unknown_objective_is_one_line_bad_input():
     with pytest.raises(BadInputError, match="unknown objective"):
-        BenchProblem.build(SPACE, make_table(), parse_bench_objectives("accuracy:toy,latency:x"))
+        BenchProblem.build(SPACE, make_table(), parse_objectives("accuracy:toy,latency:x"))
     with pytest.raises(BadInputError, match="at least two"):
-        parse_bench_objectives("accuracy:toy")
+        parse_objectives("accuracy:toy")
