@@ -1,0 +1,60 @@
+"""DPP-Net, Device-aware Progressive search for Pareto-optimal networks (Dong et al., 2018).
+
+DPP-Net follows PNAS's progressive expansion (hwnas.strategies.pnas: levels, expansions,
+pool caps and the shared MLP-ensemble surrogate are the same) but chooses the K candidates of
+each step by Pareto optimality over (predicted accuracy, device objectives) instead of a
+single score: non-dominated sorting, whole fronts in order, the front that does not fit
+whole cut by crowding distance (as NSGA-II does) so the chosen K spread along it.
+
+In the paper the device costs of a candidate are computed (a latency/FLOPs model) and only
+accuracy is predicted. In hwnas's ask/tell contract every objective arrives only through
+tell(), so the surrogate predicts the device objectives too; HW-NAS-Bench latencies are close
+to additive over the ops, which a one-hot model learns from a few dozen results.
+The beam of each level is chosen the same way, on the evaluated (true) objectives.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hwnas.pareto import non_dominated_mask
+from hwnas.registry import STRATEGIES
+from hwnas.strategies.pnas import ProgressiveStrategy
+
+
+def crowding_distance(F: np.ndarray) -> np.ndarray:
+    """NSGA-II's crowding distance of each point of one front (boundaries infinite)."""
+    n, m = F.shape
+    dist = np.zeros(n)
+    if n <= 2:
+        return np.full(n, np.inf)
+    for j in range(m):
+        order = np.argsort(F[:, j], kind="stable")
+        span = F[order[-1], j] - F[order[0], j]
+        dist[order[0]] = dist[order[-1]] = np.inf
+        if span > 0:
+            dist[order[1:-1]] += (F[order[2:], j] - F[order[:-2], j]) / span
+    return dist
+
+
+def pareto_select(F: np.ndarray, k: int) -> np.ndarray:
+    """Indices of k points of F (all minimised): fronts in order, the last cut by crowding."""
+    remaining = np.arange(len(F))
+    chosen: list[int] = []
+    while remaining.size and len(chosen) < k:
+        front = remaining[non_dominated_mask(F[remaining], ["min"] * F.shape[1])]
+        room = k - len(chosen)
+        if len(front) > room:
+            cd = crowding_distance(F[front])
+            front = front[np.argsort(-cd, kind="stable")[:room]]
+        chosen += front.tolist()
+        remaining = np.setdiff1d(remaining, front)
+    return np.array(chosen, dtype=int)
+
+
+@STRATEGIES.register("dppnet")
+class DPPNet(ProgressiveStrategy):
+    """DPP-Net: progressive search, K per step by predicted Pareto fronts + crowding."""
+
+    def _select(self, F: np.ndarray, k: int) -> np.ndarray:
+        return pareto_select(F, k)

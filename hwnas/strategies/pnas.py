@@ -1,0 +1,206 @@
+"""PNAS, Progressive Neural Architecture Search (Liu et al., 2018), as an ask/tell strategy.
+
+PNAS grows cells one block at a time: it evaluates every cell of 1 block, then repeatedly
+expands the K best cells of b blocks by one block, lets a surrogate (an ensemble of predictors
+refit on everything evaluated so far) score every expansion, and evaluates the top K.
+
+Blocks in hwnas's label spaces. A label whose options include a neutral op ("none" in nb201,
+"zero" in proxyless, "skip" in fbnet) can be switched off; the level of an architecture is
+its number of non-neutral such labels (labels without a neutral option are always "on" and
+do not count). Level 0 sets every neutral-capable label to neutral; an expansion changes one
+neutral label to a non-neutral op, so a child has level b + 1. The search starts with
+`n_initial` distinct architectures of level 0 and 1 (all of them where that many exist: 25 in
+nb201) and climbs one level per step. Past the last level ("any refinement"): every
+single-label change of the beam, to any op, neutral included.
+
+Pool. Only the beam's children are generated (never the space), repeats and archs already
+handed out are dropped, and at most `max_pool` are scored (a seeded sample of them), so
+proxyless (6.4e9 archs) or fbnet cost the same per step as nb201.
+
+Score. PNAS optimises one number; hwnas has several objectives, so PNAS here ranks by an
+equal-weight sum of the objectives, each min-max normalised over the evaluated results and
+turned to "smaller is better" — the same scalar for evaluated cells (beam) and predictions.
+DPP-Net (hwnas.strategies.dppnet) is the multi-objective sibling: Pareto selection instead.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+
+from hwnas.arch import Arch
+from hwnas.errors import BadInputError
+from hwnas.registry import STRATEGIES
+from hwnas.strategies.base import Strategy
+from hwnas.strategies.surrogate import EnsembleSurrogate
+
+NEUTRAL = ("none", "zero", "skip")
+
+
+def neutral_of(opts) -> object | None:
+    """The neutral option of a label, or None when it has none."""
+    return next((o for o in opts if o in NEUTRAL), None)
+
+
+def level(space, arch: Arch) -> int:
+    """Number of neutral-capable labels set to a non-neutral op."""
+    return sum(1 for label, opts in space.choices()
+               if (n := neutral_of(opts)) is not None and arch.values[label] != n)
+
+
+def max_level(space) -> int:
+    return sum(1 for _, opts in space.choices() if neutral_of(opts) is not None)
+
+
+def expansions(space, arch: Arch) -> list[Arch]:
+    """Children one level up: one neutral label switched to each of its non-neutral ops."""
+    out = []
+    for label, opts in space.choices():
+        n = neutral_of(opts)
+        if n is not None and arch.values[label] == n:
+            out += [Arch(arch.space, {**arch.values, label: o}) for o in opts if o != n]
+    return out
+
+
+def refinements(space, arch: Arch) -> list[Arch]:
+    """Every single-label change, to any other option (the last level's expansion)."""
+    return [Arch(arch.space, {**arch.values, label: o})
+            for label, opts in space.choices() for o in opts if o != arch.values[label]]
+
+
+class ProgressiveStrategy(Strategy):
+    """Shared progressive machinery; subclasses define how K of a set are chosen (`_select`)."""
+
+    # n_models 3, hidden 32, max_pool 500: 5 / 64 / 2000 took >100 s per 500-eval run on 2 CPUs.
+    defaults = {"k": 25, "n_initial": 30, "n_models": 3, "hidden": 32, "max_pool": 500}
+
+    def __init__(self, space, objectives, seed=0, **options):
+        super().__init__(space, objectives, seed, **options)
+        for name in self.defaults:
+            value = self.options[name]
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise BadInputError(f"The '{name}' option of {self.registry_name} must be an "
+                                    f"integer >= 1. Got {value!r} instead.")
+        self._signs = np.array([-1.0 if o.direction == "max" else 1.0 for o in objectives])
+        self._surrogate = EnsembleSurrogate(space, self.options["n_models"],
+                                            self.options["hidden"], seed=seed)
+        self._queue: deque[Arch] = deque()
+        self._handed: set[str] = set()
+        self._archs: list[Arch] = []  # evaluated, finite results only (what the model sees)
+        self._Y: list[np.ndarray] = []  # their objectives, min-form
+        self._level = 1  # the level whose evaluated archs form the next beam
+        self._top = max_level(space)
+
+    # -- ask/tell ---------------------------------------------------------------------------
+    def ask(self, n: int = 1) -> list[Arch]:
+        out = []
+        while len(out) < n:
+            if not self._queue:
+                self._refill()
+            arch = self._queue.popleft()
+            self._handed.add(arch.key)
+            out.append(arch)
+        return out
+
+    def tell(self, archs: list[Arch], results: list[dict]) -> None:
+        super().tell(archs, results)
+        for arch, result in zip(archs, results, strict=True):
+            y = np.array([float(result[o.name]) for o in self.objectives]) * self._signs
+            if np.isfinite(y).all():  # a non-finite result teaches the model nothing usable
+                self._archs.append(arch)
+                self._Y.append(y)
+
+    # -- one step: beam -> children -> predictions -> K to evaluate --------------------------
+    def _refill(self) -> None:
+        if not self._handed:
+            self._queue.extend(self._initial())
+            return
+        pool = self._children()
+        k = self.options["k"]
+        if len(pool) > k and len(self._archs) >= 2:
+            self._surrogate.fit(self._archs, np.array(self._Y))
+            mean, _ = self._surrogate.predict(pool)
+            pool = [pool[i] for i in self._select(mean, k)]
+        self._queue.extend(pool[:k] or self._random_unseen(k))
+
+    def _children(self) -> list[Arch]:
+        """Unseen children of the beam; climbs a level, or refines once at the top."""
+        pool: list[Arch] = []
+        while not pool and self._level < self._top:
+            beam = self._beam(self._level)
+            if not beam:  # that level's results are not told yet: do not skip past it
+                break
+            pool = self._unseen(expansions, beam)
+            self._level += 1
+        if not pool:
+            pool = self._unseen(refinements, self._beam(None))
+        if len(pool) > self.options["max_pool"]:  # keep each step's cost bounded
+            idx = self.rng.choice(len(pool), size=self.options["max_pool"], replace=False)
+            pool = [pool[i] for i in np.sort(idx)]
+        return pool
+
+    def _beam(self, at_level: int | None) -> list[Arch]:
+        """The K best evaluated archs of `at_level` (None: of any level)."""
+        idx = [i for i, a in enumerate(self._archs)
+               if at_level is None or level(self.space, a) == at_level]
+        if not idx:
+            return []
+        chosen = self._select(np.array([self._Y[i] for i in idx]), self.options["k"])
+        return [self._archs[idx[i]] for i in chosen]
+
+    def _unseen(self, children, beam: list[Arch]) -> list[Arch]:
+        out: dict[str, Arch] = {}
+        for parent in beam:
+            for child in children(self.space, parent):
+                if child.key not in self._handed:
+                    out.setdefault(child.key, child)
+        return list(out.values())
+
+    def _initial(self) -> list[Arch]:
+        """`n_initial` distinct archs of level 0 and 1: all of them when there are few."""
+        n = self.options["n_initial"]
+        base = {label: neutral_of(opts) for label, opts in self.space.choices()
+                if neutral_of(opts) is not None}
+        free = [opts for _, opts in self.space.choices() if neutral_of(opts) is None]
+        if int(np.prod([len(o) for o in free], dtype=object)) == 1:  # one level-0 arch
+            root = Arch(self.space.name, {**self.space.default_arch().values, **base})
+            archs = [root, *expansions(self.space, root)]
+            if len(archs) <= n:
+                return archs
+        out: dict[str, Arch] = {}
+        for _ in range(100 * n):
+            if len(out) == n:
+                break
+            arch = Arch(self.space.name, {**self.space.sample(self.rng).values, **base})
+            kids = expansions(self.space, arch)
+            if kids and self.rng.random() < 0.5:
+                arch = kids[self.rng.integers(len(kids))]
+            out.setdefault(arch.key, arch)
+        return list(out.values())
+
+    def _random_unseen(self, k: int) -> list[Arch]:
+        """Nothing left to expand (a tiny space): unseen random archs while any remain."""
+        out: dict[str, Arch] = {}
+        for _ in range(100 * k):
+            arch = self.space.sample(self.rng)
+            if arch.key not in self._handed:
+                out.setdefault(arch.key, arch)
+            if len(out) == k:
+                break
+        return list(out.values()) or [self.space.sample(self.rng)]
+
+    def _select(self, F: np.ndarray, k: int) -> np.ndarray:
+        raise NotImplementedError
+
+
+@STRATEGIES.register("pnas")
+class PNAS(ProgressiveStrategy):
+    """PNAS: progressive block-by-block search, top-K by an MLP-ensemble surrogate's score."""
+
+    def _select(self, F: np.ndarray, k: int) -> np.ndarray:
+        """Indices of the k smallest equal-weight sums of normalised (min-form) objectives."""
+        Y = np.array(self._Y)
+        lo, hi = Y.min(axis=0), Y.max(axis=0)
+        score = ((F - lo) / np.where(hi > lo, hi - lo, 1.0)).mean(axis=1)
+        return np.argsort(score, kind="stable")[:k]
