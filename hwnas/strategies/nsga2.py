@@ -36,7 +36,8 @@ def _history_elimination(seen: set):
     class HistoryDuplicateElimination(DefaultDuplicateElimination):
         def do(self, pop, *args, return_indices=False, to_itself=True):
             if return_indices:  # not used by NSGA-II's mating or initialisation
-                raise NotImplementedError("history elimination returns no indices")
+                raise RuntimeError("history duplicate elimination cannot return indices; "
+                                   "NSGA-II's mating and initialisation never ask for them")
             pop = super().do(pop, *args, to_itself=to_itself)
             if len(pop):
                 pop = pop[[_vec(x) not in seen for x in pop.get("X")]]

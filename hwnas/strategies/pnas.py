@@ -25,6 +25,7 @@ DPP-Net (hwnas.strategies.dppnet) is the multi-objective sibling: Pareto selecti
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections import deque
 
 import numpy as np
@@ -190,8 +191,9 @@ class ProgressiveStrategy(Strategy):
                 break
         return list(out.values()) or [self.space.sample(self.rng)]
 
+    @abstractmethod
     def _select(self, F: np.ndarray, k: int) -> np.ndarray:
-        raise NotImplementedError
+        """Indices of the `k` candidates to evaluate, given their predicted objectives `F`."""
 
 
 @STRATEGIES.register("pnas")
