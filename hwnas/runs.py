@@ -13,7 +13,6 @@ import json
 import os
 from pathlib import Path
 
-from hwnas.arch import Arch
 from hwnas.errors import BadInputError
 from hwnas.fileio import atomic_write_bytes, atomic_write_json
 
@@ -115,6 +114,3 @@ class RunDir:
     def write_pareto(self, payload: dict) -> Path:
         return atomic_write_json(self.path / "pareto.json", payload)
 
-
-def record_arch(record: dict) -> Arch:
-    return Arch.from_dict(record["arch"])

@@ -1,4 +1,4 @@
-"""The backend contract and registry; re-exports measurements, timing and the device fingerprint.
+"""The backend contract and the backend registry.
 
 Everything here needs only the standard library and numpy, so the package can be copied to a
 remote or edge device and run there. Backends import their runtime (torch, onnxruntime)
@@ -13,25 +13,9 @@ import difflib
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from .device import device_fingerprint, device_slug, visible_gpu_id
-
-__all__ = [
-    "BACKENDS",
-    "COST_COLUMNS",
-    "Backend",
-    "BackendUnavailable",
-    "Measurement",
-    "TimingConfig",
-    "collect_samples",
-    "device_fingerprint",
-    "device_slug",
-    "get_backend",
-    "register_backend",
-    "time_callable",
-]
-
-from .measurement import COST_COLUMNS, Measurement, _bad, _is_cost, _is_int  # noqa: F401
-from .timing import TimingConfig, collect_samples, time_callable  # noqa: F401
+from .device import device_fingerprint, visible_gpu_id
+from .measurement import Measurement, _bad, _is_int
+from .timing import TimingConfig
 
 
 class BackendUnavailable(RuntimeError):

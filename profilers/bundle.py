@@ -20,7 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .base import BackendUnavailable, TimingConfig, get_backend
+from .base import BackendUnavailable, get_backend
+from .timing import TimingConfig
 
 MANIFEST = "manifest.json"
 SCHEMA = 1

@@ -27,8 +27,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 from . import memory
-from .base import Backend, BackendUnavailable, Measurement, register_backend, time_callable
+from .base import Backend, BackendUnavailable, register_backend
 from .device import nvidia_gpu_info, visible_gpu_id
+from .measurement import Measurement
+from .timing import time_callable
 
 _CPU = "CPUExecutionProvider"
 

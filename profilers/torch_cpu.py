@@ -6,7 +6,9 @@ import importlib.util
 from typing import Any
 
 from . import cpu_stability, memory
-from .base import Backend, Measurement, register_backend, time_callable
+from .base import Backend, register_backend
+from .measurement import Measurement
+from .timing import time_callable
 
 
 @register_backend("torch-cpu")

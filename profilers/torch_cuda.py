@@ -14,8 +14,10 @@ import copy
 from typing import Any
 
 from . import memory
-from .base import Backend, Measurement, collect_samples, register_backend
+from .base import Backend, register_backend
 from .device import nvidia_gpu_info, visible_gpu_id
+from .measurement import Measurement
+from .timing import collect_samples
 
 
 @register_backend("torch-cuda")

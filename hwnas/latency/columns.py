@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from hwnas.errors import BadInputError, MissingLatencyError
 from hwnas.latency.table import STATS, LatencyTable
 from hwnas.ops import OpSignature
-from profilers.base import COST_COLUMNS as _MEASURED
+from profilers.measurement import COST_COLUMNS as _MEASURED
 
 # column -> the `hwnas profile` flag that measures it (profilers names the columns)
 COST_COLUMNS = {c: {"peak_mem_mb": "--memory", "energy_mj": "--energy"}[c] for c in _MEASURED}

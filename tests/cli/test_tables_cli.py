@@ -10,24 +10,13 @@ import pytest
 
 from hwnas.latency.table import LatencyTable
 from tests.cli.helpers import ROOT, assert_one_line_error, hwnas
+from tests.table_helpers import partial_table
 
 TINY_OPTS = ("--space-opt", "resolution=16", "--space-opt", "width_mult=0.25")
 
 
-def _drop(tmp_path, tiny_table_path, n, device=None):
-    raw = json.loads(tiny_table_path.read_text())
-    removed = sorted(raw["entries"])[:n]
-    for key in removed:
-        del raw["entries"][key]
-    if device:
-        raw["device"]["cpu"] = device
-    path = tmp_path / "partial.json"
-    path.write_text(json.dumps(raw))
-    return path, removed
-
-
 def test_fill_measures_only_the_missing(tmp_path, tiny_table_path):
-    path, removed = _drop(tmp_path, tiny_table_path, 2)
+    path, removed = partial_table(tmp_path, tiny_table_path, 2)
     proc = hwnas("tables", "fill", str(path), "--json")
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
@@ -38,7 +27,7 @@ def test_fill_measures_only_the_missing(tmp_path, tiny_table_path):
 
 
 def test_fill_on_another_device(tmp_path, tiny_table_path):
-    path, removed = _drop(tmp_path, tiny_table_path, 1, device="Fake CPU 9000")
+    path, removed = partial_table(tmp_path, tiny_table_path, 1, device="Fake CPU 9000")
     assert_one_line_error(hwnas("tables", "fill", str(path)), 2, "fake-9000",
                           "--allow-other-device")
     proc = hwnas("tables", "fill", str(path), "--allow-other-device")

@@ -12,6 +12,7 @@ from hwnas.latency.fill import fill_table
 from hwnas.latency.imports import Z90, convert_lut, import_table, parse_block_key
 from hwnas.latency.table import LatencyTable
 from profilers import TimingConfig
+from tests.table_helpers import partial_table
 
 QUICK = TimingConfig(warmup_s=0.0, min_warmup_iters=2, min_repeats=5, max_repeats=10,
                      time_budget_s=0.01)
@@ -139,21 +140,11 @@ def test_import_refuses_overwrite_and_space_for_hwnas_json(tmp_path, tiny_table_
 
 
 # -- fill ------------------------------------------------------------------------------------
-def _partial(tmp_path, tiny_table_path, drop=3, device=None):
-    raw = json.loads(tiny_table_path.read_text())
-    removed = sorted(raw["entries"])[:drop]
-    for key in removed:
-        del raw["entries"][key]
-    if device:
-        raw["device"]["cpu"] = device
-    path = tmp_path / "partial.json"
-    path.write_text(json.dumps(raw))
-    return path, removed
 
 
 def test_fill_measures_exactly_the_missing_keys_and_keeps_the_rest(tmp_path, tiny_table_path,
                                                                     tiny_space):
-    path, removed = _partial(tmp_path, tiny_table_path)
+    path, removed = partial_table(tmp_path, tiny_table_path, 3)
     before = LatencyTable.load(path)
     report = fill_table(LatencyTable.load(path), timing=QUICK)
     assert sorted(report["measured"]) == removed and report["kept"] == 41
@@ -168,7 +159,7 @@ def test_fill_measures_exactly_the_missing_keys_and_keeps_the_rest(tmp_path, tin
 
 
 def test_fill_refuses_another_device_unless_allowed(tmp_path, tiny_table_path):
-    path, removed = _partial(tmp_path, tiny_table_path, drop=1, device="Fake CPU 9000")
+    path, removed = partial_table(tmp_path, tiny_table_path, 1, device="Fake CPU 9000")
     data = path.read_bytes()
     with pytest.raises(BadInputError, match="'fake-9000-.*--allow-other-device"):
         fill_table(LatencyTable.load(path), timing=QUICK)
