@@ -113,6 +113,16 @@ class SearchSpace(ABC):
                     seen.setdefault(sig.key, sig)
         return list(seen.values())
 
+    def derived_choices(self) -> list[tuple[str, tuple]]:
+        """Extra categorical labels a surrogate model may read beside `choices()`: facts an
+        architecture's labels imply but a model would otherwise have to learn from few
+        results (e.g. which edges of a cell are dead). None by default."""
+        return []
+
+    def derived(self, arch: Arch) -> dict:
+        """Values of `derived_choices()` for `arch`."""
+        return {}
+
     def compact(self, arch: Arch) -> str:
         """A short human form for tables; spaces with long labels override it."""
         return " ".join(str(v) for v in arch.values.values())

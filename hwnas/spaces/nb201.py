@@ -87,6 +87,19 @@ def live_choices(arch: Arch) -> dict[str, str]:
             for (label, _i, j), on in zip(EDGES, active, strict=True)}
 
 
+def effective_choices(arch: Arch) -> dict[str, str]:
+    """Like `live_choices`, but also `none` for edges whose source node gets no input: what
+    the cell computes. Cells with equal effective choices are the same network (NB201
+    trained each separately, so their accuracies differ by training noise only)."""
+    live = live_choices(arch)
+    fed = {0}
+    for label, i, j in sorted(EDGES, key=lambda e: e[1]):
+        if live[label] != "none" and i in fed:
+            fed.add(j)
+    return {label: op if i in fed else "none" for (label, i, _j), op
+            in zip(EDGES, live.values(), strict=True)}
+
+
 def _bad_string(text, reason: str):
     raise BadInputError(f"cannot read NB201 arch string {text!r}: {reason}; write e.g. "
                         f"'{EXAMPLE}' with ops {', '.join(CELL_OPS)}")
@@ -128,6 +141,16 @@ class Nb201Space(SearchSpace):
 
     def choices(self) -> list[tuple[str, tuple]]:
         return [(label, CELL_OPS) for label in LABELS]
+
+    def derived_choices(self) -> list[tuple[str, tuple]]:
+        """Per edge: the op if it reaches the output (what a device runs), and the op if it
+        also gets input (what is trained)."""
+        return [(f"{kind}_{label}", CELL_OPS) for kind in ("runs", "trains") for label in LABELS]
+
+    def derived(self, arch: Arch) -> dict:
+        runs, trains = live_choices(arch), effective_choices(arch)
+        return {**{f"runs_{k}": v for k, v in runs.items()},
+                **{f"trains_{k}": v for k, v in trains.items()}}
 
     # -- strings ------------------------------------------------------------------------------
     def to_string(self, arch: Arch) -> str:

@@ -20,12 +20,13 @@ from hwnas.arch import Arch
 
 
 class OneHot:
-    """Arch -> 0/1 vector with one block per label (one column per option)."""
+    """Arch -> 0/1 vector with one block per label (one column per option), the space's
+    derived labels included (e.g. nb201's dead edges: learnt from few results otherwise)."""
 
     def __init__(self, space):
         self.space = space
         self._index: dict[tuple[str, object], int] = {}
-        for label, opts in space.choices():
+        for label, opts in [*space.choices(), *space.derived_choices()]:
             for opt in opts:
                 self._index[(label, opt)] = len(self._index)
 
@@ -36,7 +37,8 @@ class OneHot:
     def __call__(self, archs: list[Arch]) -> np.ndarray:
         X = np.zeros((len(archs), self.width))
         for i, arch in enumerate(archs):
-            X[i, [self._index[item] for item in arch.values.items()]] = 1.0
+            items = [*arch.values.items(), *self.space.derived(arch).items()]
+            X[i, [self._index[item] for item in items]] = 1.0
         return X
 
 

@@ -188,6 +188,23 @@ def test_edges_that_cannot_reach_the_output_are_not_built():
     assert model.cells[0].used == [True, True, False, True]
 
 
+def test_derived_labels_say_which_edges_run_and_which_are_trained():
+    space = Nb201Space()
+    # node 2 gets no input (op_0to2, op_1to2 none) but feeds the output through a conv: that
+    # conv runs (on zeros) yet cannot change what the cell computes.
+    arch = space.from_string("|skip_connect~0|+|none~0|none~1|"
+                             "+|none~0|skip_connect~1|nor_conv_3x3~2|")
+    derived = space.derived(arch)
+    assert derived["runs_op_2to3"] == "nor_conv_3x3"
+    assert derived["trains_op_2to3"] == "none"
+    assert derived["trains_op_0to1"] == derived["runs_op_0to1"] == "skip_connect"
+    assert set(derived) == {label for label, _ in space.derived_choices()}
+    # a dead edge (its target never reaches the output) neither runs nor trains
+    dead = space.from_string("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|"
+                             "+|nor_conv_3x3~0|nor_conv_3x3~1|none~2|")
+    assert space.derived(dead)["runs_op_0to2"] == space.derived(dead)["trains_op_0to2"] == "none"
+
+
 @pytest.mark.parametrize("text", [
     BEST,
     "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|",
