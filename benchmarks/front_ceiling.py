@@ -138,22 +138,26 @@ def analyse(key: str, args) -> str:
     found = np.array([r["found_share"] for r in runs])
 
     names = [o.name for o in problem.objectives]
+    errors = ", ".join(f"{n} {m:.3g}" for n, m in zip(names, mae, strict=True))
+    duplicates = (
+        f"- Duplicates: {len(members)} distinct effective cells among {len(archs)}. "
+        f"{in_classes} of the {len(front)} true-front cells share their effective cell with "
+        f"other cells (class sizes {sorted(set(sizes) - {1})}); {names[0]} spread inside "
+        f"those classes, training noise only: median {np.median(spread):.2f}, max "
+        f"{np.max(spread):.2f} (percentage points for accuracy)."
+        if spread else "- Duplicates: none on the front.")
     return "\n".join([
         f"### ({key}) {', '.join(names)}: true front {len(front)} of {int(feasible.sum())} "
         "cells",
         "",
-        f"- Duplicates: {len(members)} distinct effective cells among {len(archs)}. "
-        f"{in_classes} of the {len(front)} true-front cells share their effective cell with "
-        f"other cells (class sizes {sorted(set(sizes) - {1})}); {names[0]} spread "
-        f"inside those classes, training noise only: median {np.median(spread):.2f}, max "
-        f"{np.max(spread):.2f} (percentage points for accuracy)." if spread else "- Duplicates: none on the front.",
+        duplicates,
         f"- Near-ties: {near[EPSILONS[0]]} cells off the front lie within additive epsilon "
         f"{EPSILONS[0]} of it (normalised objectives), {near[EPSILONS[1]]} within "
         f"{EPSILONS[1]} ({ties} of them tie a front cell in one objective).",
         f"- Strong-surrogate reference ({args.seeds} seeds, {args.budget} evaluations; "
-        f"out-of-fold mean absolute error {', '.join(f'{n} {m:.3g}' for n, m in zip(names, mae, strict=True))}): "
-        f"HV ratio {hv.mean():.4f} ± {hv.std():.4f}, true front found "
-        f"{100 * found.mean():.1f}% ± {100 * found.std():.1f}%.",
+        f"out-of-fold mean absolute error {errors}): HV ratio {hv.mean():.4f} ± "
+        f"{hv.std():.4f}, true front found {100 * found.mean():.1f}% ± "
+        f"{100 * found.std():.1f}%.",
         "",
     ])
 
