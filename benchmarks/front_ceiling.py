@@ -4,8 +4,9 @@ The league's goal asks the best strategy for >= 50% of the true-front cells at 5
 evaluations. This script measures what stands in the way, on the same problems and with the
 same scoring as `hwnas bench` (hwnas.bench_metrics):
 
-1. Duplicates. Many NB201 cells compute the same network: an edge whose source gets no input
-   or whose result never reaches the cell output changes nothing. Cells with the same
+1. Duplicates. Many NB201 cells compute the same network: an edge whose result never reaches
+   the cell output changes nothing, one whose source gets no input adds at most a constant
+   (its BatchNorm's shift). Cells with the same
    effective edges form a class; the benchmark trained every cell separately, so the
    accuracies inside a class differ by training noise only. A true-front cell whose class has
    many members is on the front because its noise was lucky, which no model of the

@@ -89,8 +89,9 @@ def live_choices(arch: Arch) -> dict[str, str]:
 
 def effective_choices(arch: Arch) -> dict[str, str]:
     """Like `live_choices`, but also `none` for edges whose source node gets no input: what
-    the cell computes. Cells with equal effective choices are the same network (NB201
-    trained each separately, so their accuracies differ by training noise only)."""
+    the cell computes (such an edge adds at most its BatchNorm's constant shift). Cells with
+    equal effective choices are the same network up to that constant; NB201 trained each
+    separately, so their accuracies differ by training noise."""
     live = live_choices(arch)
     fed = {0}
     for label, i, j in sorted(EDGES, key=lambda e: e[1]):
