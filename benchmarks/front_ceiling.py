@@ -6,11 +6,10 @@ same scoring as `hwnas bench` (hwnas.bench_metrics):
 
 1. Duplicates. Many NB201 cells compute the same network: an edge whose result never reaches
    the cell output changes nothing, one whose source gets no input adds at most a constant
-   (its BatchNorm's shift). Cells with the same
-   effective edges form a class; the benchmark trained every cell separately, so the
-   accuracies inside a class differ by training noise only. A true-front cell whose class has
-   many members is on the front because its noise was lucky, which no model of the
-   architecture can predict.
+   (its BatchNorm's shift). Cells with the same effective edges form a class; the benchmark
+   trained every cell separately, so the accuracies inside a class differ by training noise.
+   A true-front cell whose class has many members is on the front because its noise was
+   lucky, which no model of the architecture can predict.
 2. Near-ties. How many other cells lie within a small additive epsilon of the true front
    (normalised as the league normalises): the cells a method must tell apart from it.
 3. A strong-surrogate reference. An adaptive search given a surrogate fitted on 80% of the
@@ -19,7 +18,7 @@ same scoring as `hwnas bench` (hwnas.bench_metrics):
    predictions would move the evaluated front furthest (signed additive epsilon). No real
    strategy has such a model, so its score is a generous reference, not a proof of a bound.
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/front_ceiling.py   # about 2 min
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/front_ceiling.py   # about 3 min
 """
 
 from __future__ import annotations
@@ -37,8 +36,8 @@ sys.path.insert(0, str(ROOT))
 from hwnas.bench import prepare  # noqa: E402
 from hwnas.bench_metrics import run_metrics  # noqa: E402
 from hwnas.pareto import non_dominated_mask, to_min  # noqa: E402
-from hwnas.spaces.cell_ops import EDGES  # noqa: E402
-from hwnas.spaces.nb201 import effective_choices, live_choices  # noqa: E402
+from hwnas.spaces.nb201 import effective_choices  # noqa: E402
+from hwnas.strategies.surrogate import OneHot  # noqa: E402
 
 DEFAULT_BENCHMARK = ROOT.parent / "shared" / "benchmarks" / "nb201_hw" / "nb201_hw.csv"
 PROBLEMS = {"a": "accuracy:cifar10,latency:pixel3", "b": "accuracy:cifar100,latency:raspi4",
@@ -58,20 +57,6 @@ def signed_epsilon(P: np.ndarray, A: np.ndarray) -> np.ndarray:
     """Additive epsilon of each min-form point against front A: > 0 dominated by that much,
     <= 0 not dominated (the more negative, the further it would push the front)."""
     return np.min(P[:, None, :] - A[None, :, :], axis=2).max(axis=1)
-
-
-def one_hot(archs, keys) -> np.ndarray:
-    """The strong surrogate's features, one-hot: raw edge ops, ops of the edges that reach
-    the output (what a device runs: latency) and effective ops (what is trained: accuracy)."""
-    labels = [label for label, _, _ in EDGES]
-    blocks = [[tuple(a.values[label] for label in labels) for a in archs],
-              [tuple(live_choices(a).values()) for a in archs], keys]
-    ops = sorted({op for row in blocks[0] for op in row})
-    X = np.zeros((len(archs), len(blocks) * len(labels) * len(ops)))
-    for r, row in enumerate(zip(*blocks, strict=True)):
-        for e, op in enumerate(sum(row, ())):
-            X[r, e * len(ops) + ops.index(op)] = 1.0
-    return X
 
 
 def out_of_fold(X: np.ndarray, Y: np.ndarray, folds: int = 5, seed: int = 0) -> np.ndarray:
@@ -131,7 +116,8 @@ def analyse(key: str, args) -> str:
     ties = int(np.sum(off & (eps <= 0)))  # weakly dominated: equal to a front cell somewhere
 
     F_min = to_min(np.where(feasible[:, None], F, np.nanmax(np.abs(F)) * 10), truth.directions)
-    P_min = out_of_fold(one_hot(archs, keys), F_min)
+    # the strategies' encoding: raw labels plus which edges run and which are trained
+    P_min = out_of_fold(OneHot(problem.space)(archs), F_min)
     mae = np.abs(P_min - F_min)[feasible].mean(axis=0)
     runs = [run_metrics(truth, adaptive_run(F_min, P_min, s, args.budget), args.budget)
             for s in range(args.seeds)]
