@@ -2,7 +2,7 @@
 
 The league's goal asks the best strategy for >= 50% of the true-front cells at 500
 evaluations. This script measures what stands in the way, on the same problems and with the
-same scoring as `hwnas bench` (hwnas.bench_metrics):
+same scoring as `hwnas bench` (hwnas.league.metrics):
 
 1. Duplicates. Many NB201 cells compute the same network: an edge whose result never reaches
    the cell output changes nothing, one whose source gets no input adds at most a constant
@@ -33,9 +33,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from hwnas.bench import prepare  # noqa: E402
-from hwnas.bench_metrics import run_metrics  # noqa: E402
-from hwnas.pareto import non_dominated_mask, to_min  # noqa: E402
+from hwnas.analysis.pareto import non_dominated_mask, to_min  # noqa: E402
+from hwnas.league.metrics import run_metrics  # noqa: E402
+from hwnas.league.runner import prepare  # noqa: E402
 from hwnas.spaces.nb201 import effective_choices  # noqa: E402
 from hwnas.strategies.surrogate import OneHot  # noqa: E402
 

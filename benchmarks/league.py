@@ -24,8 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from hwnas.bench import bench, machine, prepare, write_outputs  # noqa: E402
-from hwnas.bench_metrics import league_markdown, scoring_notes  # noqa: E402
+from hwnas.league.metrics import league_markdown, scoring_notes  # noqa: E402
+from hwnas.league.runner import bench, machine, prepare, write_outputs  # noqa: E402
 
 DEFAULT_BENCHMARK = ROOT.parent / "shared" / "benchmarks" / "nb201_hw" / "nb201_hw.csv"
 PROBLEMS = {

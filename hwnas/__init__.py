@@ -17,7 +17,7 @@ from hwnas.objectives import OBJECTIVES, Constraint, Objective, mnasnet_reward
 from hwnas.ops import OpSignature
 from hwnas.registry import ESTIMATORS, PROFILERS, SPACES, STRATEGIES, Registry
 from hwnas.runs import RunDir
-from hwnas.search_config import SearchConfig
+from hwnas.search.config import SearchConfig
 from hwnas.spaces.base import SearchSpace
 
 __all__ = [

@@ -15,12 +15,12 @@ import numpy as np
 
 from hwnas.arch import Arch
 from hwnas.errors import HwnasRuntimeError, MissingLatencyError
-from hwnas.evaluator import Evaluator
+from hwnas.evaluation.scorer import Evaluator
 from hwnas.latency.table import LatencyTable
 from hwnas.objectives import parse_objectives
 from hwnas.registry import ESTIMATORS, SPACES, STRATEGIES
 from hwnas.runs import RunDir
-from hwnas.search_config import SearchConfig
+from hwnas.search.config import SearchConfig
 from hwnas.versions import versions
 
 Progress = Callable[[dict], None] | None
@@ -42,7 +42,7 @@ def profile(space: str = "proxyless", space_config: dict | None = None, backend:
             energy: bool = False) -> LatencyTable:
     """Measure every distinct op of the space once and write a LatencyTable (optionally with
     peak-memory and energy columns, where the device can measure them)."""
-    from hwnas.latency.profile import default_table_path, profile_ops
+    from hwnas.tables.profile import default_table_path, profile_ops
 
     space_obj = build_space(space, space_config)
     table = profile_ops(space_obj, space_obj.all_ops(), backend, threads=threads, batch=batch,
@@ -157,8 +157,8 @@ def _evaluate_one(run: RunDir, config: SearchConfig, evaluator: Evaluator, arch:
 def pareto(run_paths: list[str | Path], *, objectives: list[str] | None = None,
            plot: str | Path | None = None, write: bool = False) -> dict:
     """Front, hypervolume (one shared reference point) and plot over one or several runs."""
-    from hwnas.pareto import compare_runs
-    from hwnas.plots import plot_fronts
+    from hwnas.analysis.pareto import compare_runs
+    from hwnas.analysis.plots import plot_fronts
 
     runs = [RunDir.open(p) for p in run_paths]
     objs = parse_objectives(objectives or runs[0].config()["search"]["objectives"])
@@ -212,8 +212,8 @@ def export(run_path: str | Path, *, pick: list[str] | None = None, arch_key: str
            out: str | Path | None = None, backend: str = "ort-cpu",
            threads: int | None = None, allow_mismatch: bool = False):
     """Export one candidate of a run to ONNX: checked, parity-tested and re-timed."""
-    from hwnas.export import export_arch
-    from hwnas.picking import pick_record
+    from hwnas.analysis.picking import pick_record
+    from hwnas.nn.export import export_arch
 
     run = RunDir.open(run_path)
     config = run.config()

@@ -70,4 +70,4 @@ def _load_plugins() -> None:
         package = importlib.import_module(package_name)
         for info in pkgutil.iter_modules(package.__path__):
             importlib.import_module(f"{package_name}.{info.name}")
-    importlib.import_module("hwnas.latency.backends")  # the standalone profilers' backends
+    importlib.import_module("hwnas.tables.backends")  # the standalone profilers' backends

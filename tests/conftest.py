@@ -21,7 +21,7 @@ def tiny_space():
 @pytest.fixture(scope="session")
 def tiny_table_path(tmp_path_factory, tiny_space):
     """A real ort-cpu table of the tiny space, measured with a short timing budget."""
-    from hwnas.latency.profile import profile_ops
+    from hwnas.tables.profile import profile_ops
     from profilers import TimingConfig
 
     table = profile_ops(tiny_space, tiny_space.all_ops(), "ort-cpu", threads=1,

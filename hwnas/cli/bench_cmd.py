@@ -9,10 +9,10 @@ import sys
 import click
 from rich.table import Table
 
-from hwnas import bench as bench_api
-from hwnas.bench_metrics import LEAGUE_HEADER, league_rows, not_beating_random
 from hwnas.cli import options
 from hwnas.cli.render import console, print_json, progress_bar
+from hwnas.league import runner as bench_api
+from hwnas.league.metrics import LEAGUE_HEADER, league_rows, not_beating_random
 
 
 @click.command()

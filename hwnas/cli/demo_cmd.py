@@ -12,8 +12,8 @@ from hwnas.cli import options
 from hwnas.cli.export_cmd import render_export
 from hwnas.cli.pareto_cmd import render_report
 from hwnas.cli.render import console, progress_bar
-from hwnas.latency.validate import calibrate_table
-from hwnas.search_config import SearchConfig
+from hwnas.search.config import SearchConfig
+from hwnas.tables.validate import calibrate_table
 
 # A small budget that fits in a few minutes on a 2-core CPU: the proxy trains at 16x16
 # (digits are 8x8 images, so nothing is lost) for 2 epochs on a fixed subset.

@@ -60,7 +60,7 @@ def profile(space, space_opt, backend, threads, batch, dtype, out, bundle, memor
 
 def _write_bundle(space, space_opt, threads, batch, dtype, out, bundle, as_json) -> None:
     from hwnas.errors import BadInputError
-    from hwnas.latency.bundle import export_bundle
+    from hwnas.tables.bundle import export_bundle
 
     # The device chooses its own threads and writes the table: refuse options that would
     # silently do nothing here.

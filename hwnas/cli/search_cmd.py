@@ -8,7 +8,7 @@ from hwnas import api
 from hwnas.cli import options
 from hwnas.cli.pareto_cmd import render_report
 from hwnas.cli.render import console, print_json, progress_bar
-from hwnas.search_config import KEEP_WEIGHTS, SearchConfig
+from hwnas.search.config import KEEP_WEIGHTS, SearchConfig
 
 PATH = click.Path(dir_okay=False)
 

@@ -21,10 +21,10 @@ import time
 import torch
 import torch.nn.functional as F
 
-from hwnas.batchnorm import recalibrate_batchnorm
 from hwnas.data import load_dataset, stratified_split
 from hwnas.errors import BadInputError, HwnasRuntimeError
 from hwnas.estimators.base import Estimate, Estimator, Option
+from hwnas.nn.batchnorm import recalibrate_batchnorm
 from hwnas.registry import ESTIMATORS
 
 EVAL_BATCH = 512
@@ -148,7 +148,7 @@ def _train(model, x, y, opts: dict, gen: torch.Generator) -> tuple[float, bool]:
 
 
 def _recalibrate_batchnorm(model, x, batch_size: int) -> None:
-    """BN statistics from the final weights over the training set (hwnas.batchnorm)."""
+    """BN statistics from the final weights over the training set (hwnas.nn.batchnorm)."""
     step = max(batch_size, 2)  # BN needs 2 samples per batch in train mode
     recalibrate_batchnorm(model, (x[s:s + step] for s in range(0, len(x), step)
                                   if len(x) - s >= 2 or s == 0))

@@ -19,7 +19,7 @@ import numpy as np
 from hwnas.errors import BadInputError
 from hwnas.estimators.base import Estimate, Estimator, Option
 from hwnas.registry import ESTIMATORS
-from hwnas.tabular import BenchmarkTable, is_accuracy_column
+from hwnas.tabular.benchmark import BenchmarkTable, is_accuracy_column
 
 EXAMPLE_PATH = "../shared/benchmarks/nb201_hw/nb201_hw.csv"
 # Space options that change the trained network, hence the benchmark's numbers. (Resolution,

@@ -72,7 +72,7 @@ class Strategy(ABC):
             return int(np.argmax(rewards))
         if fitness != "pareto":
             raise BadInputError(f"unknown fitness {fitness!r}; allowed: {', '.join(FITNESS)}")
-        from hwnas.pareto import non_dominated_mask
+        from hwnas.analysis.pareto import non_dominated_mask
 
         F = np.array([[r[o.name] for o in self.objectives] for r in results], dtype=float)
         candidates = np.flatnonzero(non_dominated_mask(F, [o.direction for o in self.objectives]))

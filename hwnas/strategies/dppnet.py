@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hwnas.pareto import non_dominated_mask
+from hwnas.analysis.pareto import non_dominated_mask
 from hwnas.registry import STRATEGIES
 from hwnas.strategies.pnas import ProgressiveStrategy
 

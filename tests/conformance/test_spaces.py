@@ -6,7 +6,7 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from hwnas.onnx_io import module_to_onnx
+from hwnas.nn.onnx_io import module_to_onnx
 from hwnas.registry import SPACES
 
 SMALL = {"proxyless": {"resolution": 16, "width_mult": 0.25},

@@ -1,4 +1,4 @@
-"""hwnas.bench on a hand-made table whose true front is known (a fake of hwnas.tabular's API)."""
+"""hwnas.league.runner on a hand-made table whose true front is known (a fake table)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ import json
 import numpy as np
 import pytest
 
+from hwnas.analysis.pareto import hypervolume
 from hwnas.arch import Arch
-from hwnas.bench import BenchProblem, bench, run_once, write_outputs
-from hwnas.bench_metrics import TrueFront, checkpoints, evals_to, hv_trajectory, run_metrics
 from hwnas.errors import BadInputError
+from hwnas.league.metrics import TrueFront, checkpoints, evals_to, hv_trajectory, run_metrics
+from hwnas.league.runner import BenchProblem, bench, run_once, write_outputs
 from hwnas.objectives import parse_objectives
-from hwnas.pareto import hypervolume
 from hwnas.spaces.base import SearchSpace
 
 
@@ -37,7 +37,7 @@ class ToySpace(SearchSpace):
 
 
 class FakeTable:
-    """The slice of hwnas.tabular.BenchmarkTable that bench uses, over every toy arch."""
+    """The slice of hwnas.tabular.benchmark.BenchmarkTable that bench uses, over every toy arch."""
 
     def __init__(self, space, columns: dict[str, np.ndarray]):
         self.archs = [Arch(space.name, dict(zip([lb for lb, _ in space.choices()], combo,

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from hwnas.errors import BadInputError
-from hwnas.latency.bundle import export_bundle
 from hwnas.latency.table import LatencyTable
+from hwnas.tables.bundle import export_bundle
 from profilers import TimingConfig
 from profilers.bundle import BundleError, measure_bundle
 from tests.conftest import TINY_SPACE

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from hwnas.errors import BadInputError, MissingLatencyError
-from hwnas.evaluator import Evaluator
+from hwnas.evaluation.scorer import Evaluator
 from hwnas.latency.columns import (
     available_columns,
     entry_from_measurement,

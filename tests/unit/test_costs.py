@@ -1,11 +1,11 @@
-"""hwnas.costs: parameter count and FLOPs as torch's FlopCounterMode reports them."""
+"""hwnas.nn.model_costs: parameter count and FLOPs as torch's FlopCounterMode reports them."""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from hwnas.costs import count_flops, count_params
+from hwnas.nn.model_costs import count_flops, count_params
 
 
 def _net():

@@ -3,7 +3,7 @@ import onnxruntime as ort
 import pytest
 
 from hwnas.errors import BadInputError
-from hwnas.export import export_arch
+from hwnas.nn.export import export_arch
 from hwnas.registry import SPACES
 
 

@@ -9,9 +9,9 @@ import pytest
 
 from hwnas.errors import BadInputError
 from hwnas.latency.columns import predict_energy
-from hwnas.latency.hwnasbench import LATENCY_METRICS, import_fbnet, import_fbnet_table
 from hwnas.latency.table import LatencyTable
 from hwnas.spaces.fbnet import FBNetSpace
+from hwnas.tables.hwnasbench import LATENCY_METRICS, import_fbnet, import_fbnet_table
 from tests.cli.helpers import assert_one_line_error, hwnas
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "benchmarks" / "nb201_hw"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from hwnas.analysis.pareto import Normaliser, hypervolume, to_min
 from hwnas.errors import BadInputError
 from hwnas.objectives import parse_objectives
-from hwnas.pareto import Normaliser, hypervolume, to_min
 from hwnas.registry import STRATEGIES
 from hwnas.spaces.proxyless import ProxylessSpace
 from tests.unit.test_bench import ToySpace

@@ -1,4 +1,4 @@
-"""Unit tests for hwnas.pareto and hwnas.plots: known fronts, hand-computed indicators."""
+"""hwnas.analysis.pareto and hwnas.analysis.plots: known fronts, hand-computed indicators."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from hwnas.pareto import (
+from hwnas.analysis.pareto import (
     HypervolumeResult,
     Normaliser,
     compare_runs,
@@ -249,7 +249,7 @@ def test_compare_runs_rejects_mismatched_objectives():
 
 
 def test_plot_fronts_writes_png(tmp_path):
-    from hwnas.plots import plot_fronts
+    from hwnas.analysis.plots import plot_fronts
 
     F = np.array([[0.9, 10.0], [0.8, 5.0], [0.85, 12.0], [0.7, 6.0]])
     dirs = ("max", "min")
@@ -262,7 +262,7 @@ def test_plot_fronts_writes_png(tmp_path):
 
 
 def test_plot_fronts_needs_two_objectives(tmp_path):
-    from hwnas.plots import plot_fronts
+    from hwnas.analysis.plots import plot_fronts
 
     F = np.array([[1.0], [2.0]])
     with pytest.raises(ValueError, match="two objectives"):

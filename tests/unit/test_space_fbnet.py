@@ -7,7 +7,7 @@ import torch
 
 from hwnas.arch import Arch
 from hwnas.errors import BadInputError
-from hwnas.onnx_io import module_to_onnx
+from hwnas.nn.onnx_io import module_to_onnx
 from hwnas.registry import SPACES
 from hwnas.spaces.fbnet import CHOICES, FBNetSpace, hwnas_bench_key
 from hwnas.spaces.fbnet_blocks import ChannelShuffle

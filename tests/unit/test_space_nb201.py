@@ -10,7 +10,7 @@ import torch
 
 from hwnas.arch import Arch
 from hwnas.errors import BadInputError
-from hwnas.onnx_io import module_to_onnx
+from hwnas.nn.onnx_io import module_to_onnx
 from hwnas.registry import SPACES
 from hwnas.spaces.nb201 import LABELS, Nb201Space, arch_from_string
 

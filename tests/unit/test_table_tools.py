@@ -7,10 +7,10 @@ import shutil
 import pytest
 
 from hwnas.errors import BadInputError
-from hwnas.latency.diff import diff_tables
-from hwnas.latency.fill import fill_table
-from hwnas.latency.imports import Z90, convert_lut, import_table, parse_block_key
 from hwnas.latency.table import LatencyTable
+from hwnas.tables.diff import diff_tables
+from hwnas.tables.fill import fill_table
+from hwnas.tables.imports import Z90, convert_lut, import_table, parse_block_key
 from profilers import TimingConfig
 from tests.table_helpers import partial_table
 

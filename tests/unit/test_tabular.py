@@ -6,7 +6,7 @@ import pytest
 
 from hwnas.errors import BadInputError
 from hwnas.registry import ESTIMATORS, SPACES
-from hwnas.tabular import BenchmarkTable
+from hwnas.tabular.benchmark import BenchmarkTable
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "benchmarks" / "nb201_hw" / \
     "nb201_hw.csv"

@@ -19,7 +19,7 @@ from hwnas.latency.table import LatencyTable
 @options.as_json
 def calibrate(table, samples, seed, allow_mismatch, as_json):
     """Measure random networks, fit intercept + per-op-type scales, store them in TABLE."""
-    from hwnas.latency.validate import calibrate_table
+    from hwnas.tables.validate import calibrate_table
 
     t = LatencyTable.load(table)
     with progress_bar(quiet=as_json) as bar:

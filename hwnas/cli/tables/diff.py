@@ -17,7 +17,7 @@ TABLE = click.Path(dir_okay=False)
 @options.as_json
 def diff(a, b, as_json):
     """Compare table B with table A: p50 ratios B/A, keys on one side only, header changes."""
-    from hwnas.latency.diff import diff_tables
+    from hwnas.tables.diff import diff_tables
 
     report = diff_tables(LatencyTable.load(a), LatencyTable.load(b))
     if as_json:

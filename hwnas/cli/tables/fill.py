@@ -19,7 +19,7 @@ TABLE = click.Path(dir_okay=False)
 @options.as_json
 def fill(table, allow_other_device, as_json):
     """Measure the missing entries of TABLE on its own backend, threads, batch and dtype."""
-    from hwnas.latency.fill import fill_table, plan_fill
+    from hwnas.tables.fill import fill_table, plan_fill
 
     t = LatencyTable.load(table)
     plan = plan_fill(t, allow_other_device)  # refuse before any progress bar is drawn

@@ -77,7 +77,7 @@ def import_(file, out, tables_dir, fmt, metric, setting, space, space_opt, backe
 
 def _import_fbnet(path, metric, setting, out, tables_dir, force) -> dict:
     from hwnas.errors import BadInputError
-    from hwnas.latency.hwnasbench import LATENCY_METRICS, import_fbnet
+    from hwnas.tables.hwnasbench import LATENCY_METRICS, import_fbnet
 
     if not metric:
         raise BadInputError("--format hwnas-bench-fbnet needs --metric, one of "
@@ -89,7 +89,7 @@ def _import_fbnet(path, metric, setting, out, tables_dir, force) -> dict:
 def _import_other(file, out, tables_dir, space, space_opt, backend, device, device_kind,
                   force) -> dict:
     from hwnas.errors import BadInputError
-    from hwnas.latency.imports import import_table
+    from hwnas.tables.imports import import_table
 
     if space_opt and not space:
         raise BadInputError("--space-opt needs --space, e.g. --space proxyless "

@@ -27,8 +27,8 @@ TABLE = click.Path(dir_okay=False)
 @options.as_json
 def validate(table, samples, seed, noise_samples, out, allow_mismatch, as_json):
     """Measure random whole networks and compare with the table's predictions."""
-    from hwnas.latency.validate import validate_table
-    from hwnas.plots import plot_prediction_scatter
+    from hwnas.analysis.plots import plot_prediction_scatter
+    from hwnas.tables.validate import validate_table
 
     t = LatencyTable.load(table)
     with progress_bar(quiet=as_json) as bar:

@@ -7,7 +7,7 @@ from pathlib import Path
 from hwnas.errors import BackendUnavailableError, BadInputError
 from hwnas.latency.columns import entry_from_measurement
 from hwnas.latency.table import LatencyTable
-from hwnas.onnx_io import module_to_onnx
+from hwnas.nn.onnx_io import module_to_onnx
 from hwnas.ops import OpSignature
 from hwnas.registry import PROFILERS
 from hwnas.spaces.base import SearchSpace

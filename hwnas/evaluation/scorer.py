@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 from hwnas.arch import Arch
-from hwnas.costs import count_flops, count_params
 from hwnas.errors import BadInputError
 from hwnas.estimators.base import Estimate, Estimator
 from hwnas.latency.columns import (
@@ -15,6 +14,7 @@ from hwnas.latency.columns import (
     require_column,
 )
 from hwnas.latency.table import LatencyTable
+from hwnas.nn.model_costs import count_flops, count_params
 from hwnas.objectives import Objective
 from hwnas.spaces.base import SearchSpace
 

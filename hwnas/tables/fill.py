@@ -10,9 +10,9 @@ from collections.abc import Callable
 
 from hwnas.errors import BadInputError
 from hwnas.latency.columns import available_columns
-from hwnas.latency.profile import make_backend, profile_ops
 from hwnas.latency.table import LatencyTable
 from hwnas.registry import SPACES
+from hwnas.tables.profile import make_backend, profile_ops
 
 
 def table_space(table: LatencyTable):

@@ -10,7 +10,7 @@ import numpy as np
 from hwnas.arch import Arch
 from hwnas.errors import BadInputError, HwnasRuntimeError
 from hwnas.fileio import atomic_write_bytes
-from hwnas.onnx_io import module_to_onnx
+from hwnas.nn.onnx_io import module_to_onnx
 from hwnas.spaces.base import SearchSpace
 
 PARITY_TOLERANCE = 1e-4
@@ -75,7 +75,7 @@ def _estimate_batchnorm_statistics(model, shape: tuple[int, ...]) -> None:
     nothing (seen on nb201: two inputs gave outputs 2e-8 apart)."""
     import torch
 
-    from hwnas.batchnorm import recalibrate_batchnorm
+    from hwnas.nn.batchnorm import recalibrate_batchnorm
 
     gen = torch.Generator().manual_seed(0)
     recalibrate_batchnorm(model, (torch.randn(*shape, generator=gen) for _ in range(4)))
@@ -99,7 +99,7 @@ def _parity(model, onnx_bytes: bytes, shape: tuple[int, ...]) -> float:
 
 
 def _onnx_profiler(backend: str, threads: int | None):
-    from hwnas.latency.profile import make_backend
+    from hwnas.tables.profile import make_backend
 
     profiler = make_backend(backend, threads=threads)
     if profiler.input_format != "onnx":

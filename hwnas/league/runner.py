@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hwnas.bench_metrics import TrueFront, aggregate, run_metrics, versus
 from hwnas.errors import BadInputError
+from hwnas.league.metrics import TrueFront, aggregate, run_metrics, versus
 from hwnas.objectives import Objective, parse_objectives
 from hwnas.registry import STRATEGIES
 from hwnas.strategies.base import Strategy
@@ -206,7 +206,7 @@ def prepare(benchmark: str | Path, objectives: str | Sequence[str], *, space: st
         raise BadInputError(f"benchmark file {str(path)!r} does not exist; give a tabular "
                             "benchmark CSV, e.g. --benchmark "
                             "../shared/benchmarks/nb201_hw/nb201_hw.csv")
-    from hwnas.tabular import BenchmarkTable
+    from hwnas.tabular.benchmark import BenchmarkTable
 
     table = BenchmarkTable.load(path)
     space_obj = (space_cls or SPACES.get(table.space_name))()  # default: the table's own
@@ -241,8 +241,8 @@ def _cpu_model() -> str:
 
 def write_outputs(results: dict, out: str | Path) -> dict:
     """results.json, hv.png and league.md in `out` (each written atomically)."""
-    from hwnas.bench_metrics import league_markdown, plot_hv
     from hwnas.fileio import atomic_write_bytes, atomic_write_json
+    from hwnas.league.metrics import league_markdown, plot_hv
 
     out = Path(out)
     paths = {"results": str(out / "results.json"), "plot": str(out / "hv.png"),

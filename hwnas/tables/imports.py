@@ -28,10 +28,10 @@ import math
 from pathlib import Path
 
 from hwnas.errors import BadInputError
-from hwnas.latency.profile import default_table_path
 from hwnas.latency.table import LatencyTable
 from hwnas.ops import OpSignature
 from hwnas.registry import SPACES
+from hwnas.tables.profile import default_table_path
 
 YAML_SUFFIXES = (".yaml", ".yml")
 Z90 = 1.2815515655446004  # standard normal 90th percentile

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from hwnas.analysis.pareto import _as_matrix, _signs
 from hwnas.errors import BadInputError
-from hwnas.pareto import _as_matrix, _signs
 
 _ARROW = {"min": "↓ better", "max": "↑ better"}
 

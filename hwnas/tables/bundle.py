@@ -14,7 +14,7 @@ from pathlib import Path
 
 from hwnas.errors import BadInputError
 from hwnas.fileio import atomic_write_bytes
-from hwnas.onnx_io import OPSET, module_to_onnx
+from hwnas.nn.onnx_io import OPSET, module_to_onnx
 from hwnas.registry import SPACES
 
 SCHEMA = 1

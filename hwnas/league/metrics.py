@@ -2,7 +2,7 @@
 league report (markdown table, HV-vs-evaluations plot) built from them.
 
 Every indicator uses the TRUE front's normalisation: min-max with the true front's ideal and
-nadir, reference point 1.1 in every normalised objective (hwnas.pareto's convention). So a
+nadir, reference point 1.1 in every normalised objective (hwnas.analysis.pareto's convention). So a
 method's hypervolume ratio is HV(its evaluated points) / HV(true front) on one fixed scale,
 and 1.0 means it found points dominating as much as the whole front does.
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hwnas.pareto import Normaliser, hypervolume, igd, non_dominated_mask, to_min
+from hwnas.analysis.pareto import Normaliser, hypervolume, igd, non_dominated_mask, to_min
 
 HV_TARGETS = (0.95, 0.99)
 
@@ -243,7 +243,7 @@ def plot_hv(results: dict, path) -> None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from hwnas.plots import _save_atomic
+    from hwnas.analysis.plots import _save_atomic
 
     fig = Figure(figsize=(11, 4.5), dpi=120)
     FigureCanvasAgg(fig)

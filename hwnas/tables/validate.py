@@ -13,9 +13,9 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from hwnas.errors import BadInputError
-from hwnas.latency.profile import make_backend, measure_module
 from hwnas.latency.table import LatencyTable
 from hwnas.registry import SPACES
+from hwnas.tables.profile import make_backend, measure_module
 
 
 @dataclass

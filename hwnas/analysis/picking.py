@@ -24,7 +24,7 @@ def pick_record(run: RunDir, records: list[dict], objective_names: list[str], *,
     objectives = parse_objectives(objective_names)
     if pick:
         return _best_under(run, records, objectives, [parse_constraint(p) for p in pick])
-    from hwnas.pareto import knee_index, non_dominated_mask
+    from hwnas.analysis.pareto import knee_index, non_dominated_mask
 
     F = np.array([[r["result"][o.name] for o in objectives] for r in records], dtype=float)
     directions = [o.direction for o in objectives]

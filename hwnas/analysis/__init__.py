@@ -1,0 +1,1 @@
+"""Reading runs: Pareto fronts and hypervolume (pymoo), plots, picking one candidate."""

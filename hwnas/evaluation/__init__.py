@@ -1,0 +1,1 @@
+"""Evaluating candidates: the scorer (estimator + cost models) and evaluator plug-ins."""

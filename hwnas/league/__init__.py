@@ -1,0 +1,1 @@
+"""`hwnas bench`: strategies × seeds on a tabular benchmark, scored against its true front."""

@@ -1,0 +1,1 @@
+"""Tabular NAS benchmarks (one row per architecture) and the formats hwnas can read."""
