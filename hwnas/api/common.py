@@ -1,0 +1,28 @@
+"""Small helpers the api modules share."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Callable
+
+Progress = Callable[[dict], None] | None
+
+
+def build_space(name: str, config: dict | None = None):
+    from hwnas.registry import SPACES
+
+    return SPACES.get(name)(**(config or {}))
+
+
+def now() -> str:
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+
+
+def unique_records(history: list[dict]) -> list[dict]:
+    """The first record of each architecture, in history order (repeats are lookups)."""
+    seen, out = set(), []
+    for record in history:
+        if record["arch_key"] not in seen:
+            seen.add(record["arch_key"])
+            out.append(record)
+    return out

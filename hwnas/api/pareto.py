@@ -1,0 +1,58 @@
+"""`pareto()`: front, hypervolume and plot over one or several runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from hwnas.api.common import unique_records
+from hwnas.errors import HwnasRuntimeError
+from hwnas.objectives import parse_objectives
+from hwnas.runs import RunDir
+
+
+def pareto(run_paths: list[str | Path], *, objectives: list[str] | None = None,
+           plot: str | Path | None = None, write: bool = False) -> dict:
+    """Front, hypervolume (one shared reference point) and plot over one or several runs."""
+    from hwnas.analysis.pareto import compare_runs
+    from hwnas.analysis.plots import plot_fronts
+
+    runs = [RunDir.open(p) for p in run_paths]
+    objs = parse_objectives(objectives or runs[0].config()["search"]["objectives"])
+    names, directions = [o.name for o in objs], [o.direction for o in objs]
+    points, records = {}, {}
+    for run in runs:
+        label = _label(run, points)
+        records[label] = unique_records(run.history())
+        if not records[label]:
+            raise HwnasRuntimeError(f"run {run.path} has no evaluated candidates yet")
+        points[label] = np.array([[r["result"][n] for n in names] for r in records[label]],
+                                 dtype=float)
+    comparison = compare_runs(points, directions)
+    per_run = comparison.pop("runs")
+    report = {"objectives": names, "directions": directions, "reference": comparison, "runs": []}
+    for run, label in zip(runs, points, strict=True):
+        stats = per_run[label]
+        front = [records[label][i] for i in stats.pop("front_indices")]
+        report["runs"].append({"run": str(run.path), "label": label, "front": front, **stats})
+    default_plot = "pareto.png" if len(runs) == 1 else "pareto_compare.png"
+    plot_path = Path(plot) if plot else runs[0].path / "plots" / default_plot
+    series = {e["label"]: (points[e["label"]], np.array([[r["result"][n] for n in names]
+                                                         for r in e["front"]]))
+              for e in report["runs"]}
+    report["plot"] = str(plot_fronts(series, tuple(names[:2]), directions, plot_path))
+    if write:
+        for run, entry in zip(runs, report["runs"], strict=True):
+            run.write_pareto({"objectives": names, "directions": directions,
+                              "reference": comparison, **entry})
+    return report
+
+
+def _label(run: RunDir, taken: dict) -> str:
+    label, n = run.name, 2
+    while label in taken:
+        label, n = f"{run.name}#{n}", n + 1
+    return label
+
+

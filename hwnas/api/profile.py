@@ -1,0 +1,26 @@
+"""`profile()`: measure every distinct op of a space into a latency table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hwnas.api.common import Progress, build_space
+from hwnas.latency.table import LatencyTable
+
+
+def profile(space: str = "proxyless", space_config: dict | None = None, backend: str = "ort-cpu",
+            *, threads: int | None = None, batch: int = 1, dtype: str = "fp32",
+            out: str | Path | None = None, tables_dir: str | Path = "latency_tables",
+            progress: Progress = None, memory: bool = False,
+            energy: bool = False) -> LatencyTable:
+    """Measure every distinct op of the space once and write a LatencyTable (optionally with
+    peak-memory and energy columns, where the device can measure them)."""
+    from hwnas.tables.profile import default_table_path, profile_ops
+
+    space_obj = build_space(space, space_config)
+    table = profile_ops(space_obj, space_obj.all_ops(), backend, threads=threads, batch=batch,
+                        dtype=dtype, progress=progress, memory=memory, energy=energy)
+    table.save(out or default_table_path(tables_dir, table))
+    return table
+
+

@@ -1,0 +1,193 @@
+"""One option system for every plug-in kind: constraints declared as data, one error template.
+
+A plug-in class (space, strategy, estimator, evaluator, ...) declares `option_specs`, a dict of
+option name -> `Option`. `resolve_options(owner, specs, given)` merges the defaults with what a
+user gave and checks each value against its declaration, answering a bad one in one line:
+
+    The 'population' option of strategy 'evolution' must be an int >= 2. Got 'abc' instead.
+
+An unknown name is answered with the allowed names and the closest one. Constraints that tie
+several options together (sample_size <= population) are checked by the plug-in's
+`check_options(resolved)` hook with the same template (`option_error`). `Option.invalid_values`
+generates values a declaration must refuse, so the conformance tests can try every option of
+every registered plug-in (the scikit-learn common-tests idea).
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from hwnas.errors import BadInputError
+
+_KIND_TEXT = {int: "an int", float: "a float", bool: "a bool", str: "a str"}
+
+
+@dataclass(frozen=True)
+class Option:
+    """One declared option: its default, its type and the values allowed.
+
+    `kind` is int, float, bool or str; a float option also takes an int (2 means 2.0), an int
+    option never takes a float or a bool. `low`/`high` bound numbers (open or closed),
+    `choices` lists the allowed values, `none_ok` admits None.
+    """
+
+    default: Any
+    kind: type
+    low: float | None = None
+    low_open: bool = False
+    high: float | None = None
+    high_open: bool = False
+    choices: tuple | None = None
+    none_ok: bool = False
+    help: str = ""
+
+    def describe(self) -> str:
+        if self.choices is not None:
+            text = "one of " + ", ".join(repr(c) for c in self.choices)
+        else:
+            text = _KIND_TEXT[self.kind]
+            if self.low is not None and self.high is not None:
+                text += (f" in {'(' if self.low_open else '['}{self.low:g}, "
+                         f"{self.high:g}{')' if self.high_open else ']'}")
+            elif self.low is not None:
+                text += f" {'>' if self.low_open else '>='} {self.low:g}"
+            elif self.high is not None:
+                text += f" {'<' if self.high_open else '<='} {self.high:g}"
+        return text + (" or None" if self.none_ok else "")
+
+    def accepts(self, value: Any) -> bool:
+        if value is None:
+            return self.none_ok
+        if self.kind is bool:
+            return isinstance(value, bool)
+        if isinstance(value, bool):  # bool is an int subclass; `epochs=true` is a mistake
+            return False
+        kinds = (int, float) if self.kind is float else (self.kind,)
+        if not isinstance(value, kinds):
+            return False
+        if isinstance(value, float) and not math.isfinite(value):
+            return False
+        if self.choices is not None and value not in self.choices:
+            return False
+        if self.low is not None and (value <= self.low if self.low_open else value < self.low):
+            return False
+        if self.high is not None and (value >= self.high if self.high_open
+                                      else value > self.high):
+            return False
+        return True
+
+    def coerce(self, value: Any) -> Any:
+        """The resolved value: floats stay floats (an int given for a float becomes one)."""
+        return float(value) if self.kind is float and value is not None else value
+
+    def invalid_values(self) -> list:
+        """Values this declaration must refuse (at least one wrong type)."""
+        wrong_type = {int: ["abc", 2.5, True], float: ["abc", True, float("nan")],
+                      bool: ["abc", 1], str: [3, True]}[self.kind]
+        out = list(wrong_type)
+        if not self.none_ok:
+            out.append(None)
+        if self.choices is not None:
+            out.append("not-a-choice" if self.kind is str else _outside(self.choices))
+        if self.low is not None:
+            out.append(self.low if self.low_open else _below(self.low, self.kind))
+        if self.high is not None:
+            out.append(self.high if self.high_open else _above(self.high, self.kind))
+        return [v for v in out if not self.accepts(v)]
+
+
+@dataclass(frozen=True)
+class StrList(Option):
+    """A list of names, or one comma-separated str (how the command line passes them)."""
+
+    def describe(self) -> str:
+        return "a list of names or a comma-separated str"
+
+    def accepts(self, value: Any) -> bool:
+        if isinstance(value, str):
+            return True
+        return isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
+
+    def coerce(self, value: Any) -> list[str]:
+        return split_names(value)
+
+    def invalid_values(self) -> list:
+        return [3, [1, 2]]
+
+
+def split_names(value: str | list | tuple) -> list[str]:
+    parts = value.split(",") if isinstance(value, str) else value
+    return [p.strip() for p in parts if p.strip()]
+
+
+def _below(low: float, kind: type):
+    return int(math.floor(low)) - 1 if kind is int else low - 1.0
+
+
+def _above(high: float, kind: type):
+    return int(math.ceil(high)) + 1 if kind is int else high + 1.0
+
+
+def _outside(choices: tuple):
+    numbers = [c for c in choices if isinstance(c, (int, float)) and not isinstance(c, bool)]
+    return (max(numbers) + 1) if numbers else "not-a-choice"
+
+
+def option_error(name: str, owner: str, allowed: str, got: Any, hint: str = "") -> BadInputError:
+    """The one template: "The 'x' option of OWNER must be Z. Got W instead." (+ a hint)."""
+    return BadInputError(f"The {name!r} option of {owner} must be {allowed}. Got {got!r} "
+                         f"instead.{' ' + hint if hint else ''}")
+
+
+def resolve_options(owner: str, specs: Mapping[str, Option], given: Mapping[str, Any] | None,
+                    hint: str = "") -> dict[str, Any]:
+    """Defaults merged with `given`, each value checked against its declaration."""
+    given = dict(given or {})
+    unknown = sorted(set(given) - set(specs))
+    if unknown:
+        allowed = sorted(specs)
+        close = difflib.get_close_matches(unknown[0], allowed, n=1, cutoff=0.5)
+        closest = f"; did you mean {close[0]!r}?" if close else ""
+        raise BadInputError(f"unknown option {unknown[0]!r} for {owner}; allowed: "
+                            f"{', '.join(allowed) or '(none)'}{closest}"
+                            f"{' ' + hint if hint else ''}")
+    resolved = {}
+    for name, spec in specs.items():
+        value = given.get(name, spec.default)
+        if not spec.accepts(value):
+            raise option_error(name, owner, spec.describe(), value, hint)
+        resolved[name] = spec.coerce(value)
+    return resolved
+
+
+class Configurable:
+    """Mixin of every plug-in class: `option_specs` as data, resolved in one place.
+
+    `kind` names the plug-in kind in messages ("strategy"); `registry_name` is set when the
+    class registers itself. `check_options` is the hook for constraints between options.
+    """
+
+    kind: ClassVar[str] = "plug-in"
+    option_specs: ClassVar[dict[str, Option]] = {}
+    registry_name: ClassVar[str] = ""
+    list_command: ClassVar[str] = ""
+
+    @classmethod
+    def owner(cls) -> str:
+        name = cls.registry_name or cls.__name__
+        return f"{cls.kind} {name!r}"
+
+    @classmethod
+    def resolve_options(cls, given: Mapping[str, Any] | None) -> dict[str, Any]:
+        hint = f"(options: `{cls.list_command}`)" if cls.list_command else ""
+        resolved = resolve_options(cls.owner(), cls.option_specs, given, hint)
+        cls.check_options(resolved)
+        return resolved
+
+    @classmethod
+    def check_options(cls, resolved: dict[str, Any]) -> None:
+        """Constraints between options; raise `option_error(...)` when one fails."""
