@@ -52,7 +52,17 @@ class Registry:
 SPACES = Registry("search space", "hwnas list spaces")
 STRATEGIES = Registry("strategy", "hwnas list strategies")
 ESTIMATORS = Registry("estimator", "hwnas list estimators")
+EVALUATORS = Registry("evaluator", "hwnas list evaluators")
+BENCHMARK_FORMATS = Registry("benchmark format", "hwnas list formats")
 PROFILERS = Registry("backend", "hwnas list backends")
+
+# Packages whose every module registers plug-ins where they are defined.
+PLUGIN_PACKAGES = ("hwnas.spaces", "hwnas.strategies", "hwnas.estimators",
+                   "hwnas.evaluation.evaluators", "hwnas.tabular.formats")
+# Modules outside hwnas that register plug-ins: comma-separated import names in this variable,
+# or modules advertised under the `hwnas.plugins` entry-point group of an installed package.
+PLUGINS_ENV = "HWNAS_PLUGINS"
+ENTRY_POINT_GROUP = "hwnas.plugins"
 
 _loaded = False
 
@@ -64,10 +74,21 @@ def _load_plugins() -> None:
         return
     _loaded = True
     import importlib
+    import os
     import pkgutil
+    from importlib.metadata import entry_points
 
-    for package_name in ("hwnas.spaces", "hwnas.strategies", "hwnas.estimators"):
+    for package_name in PLUGIN_PACKAGES:
         package = importlib.import_module(package_name)
         for info in pkgutil.iter_modules(package.__path__):
             importlib.import_module(f"{package_name}.{info.name}")
     importlib.import_module("hwnas.tables.backends")  # the standalone profilers' backends
+    for name in filter(None, (n.strip() for n in os.environ.get(PLUGINS_ENV, "").split(","))):
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            raise BadInputError(f"plug-in module {name!r} named in {PLUGINS_ENV} cannot be "
+                                f"imported ({exc}); fix {PLUGINS_ENV} or install the module"
+                                ) from None
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        entry.load()
