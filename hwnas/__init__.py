@@ -1,24 +1,33 @@
 """hwnas: hardware-aware multi-objective neural architecture search.
 
 The public API, re-exported explicitly. The CLI (`hwnas ...`) is a thin layer over `hwnas.api`.
+
+Names are loaded on first use (PEP 562), so `import hwnas` costs milliseconds and `hwnas --help`
+never pays for numpy, torch or pymoo; `from hwnas import search, LatencyTable` works as usual.
 """
 
-from hwnas.api import export, pareto, profile, search
-from hwnas.arch import Arch
-from hwnas.errors import (
-    BackendUnavailableError,
-    BadInputError,
-    HwnasError,
-    HwnasRuntimeError,
-    MissingLatencyError,
-)
-from hwnas.latency.table import LatencyTable
-from hwnas.objectives import OBJECTIVES, Constraint, Objective, mnasnet_reward
-from hwnas.ops import OpSignature
-from hwnas.registry import ESTIMATORS, PROFILERS, SPACES, STRATEGIES, Registry
-from hwnas.runs import RunDir
-from hwnas.search.config import SearchConfig
-from hwnas.spaces.base import SearchSpace
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+# public name -> the module that defines it
+_EXPORTS = {
+    "export": "hwnas.api.export", "pareto": "hwnas.api.pareto", "profile": "hwnas.api.profile",
+    "search": "hwnas.api.search",
+    "Arch": "hwnas.arch",
+    **dict.fromkeys(("BackendUnavailableError", "BadInputError", "HwnasError",
+                     "HwnasRuntimeError", "MissingLatencyError"), "hwnas.errors"),
+    "LatencyTable": "hwnas.latency.table",
+    **dict.fromkeys(("OBJECTIVES", "Constraint", "Objective", "mnasnet_reward"),
+                    "hwnas.objectives"),
+    "OpSignature": "hwnas.ops",
+    **dict.fromkeys(("ESTIMATORS", "PROFILERS", "SPACES", "STRATEGIES", "Registry"),
+                    "hwnas.registry"),
+    "RunDir": "hwnas.runs",
+    "SearchConfig": "hwnas.search.config",
+    "SearchSpace": "hwnas.spaces.base",
+}
 
 __all__ = [
     "ESTIMATORS", "OBJECTIVES", "PROFILERS", "SPACES", "STRATEGIES", "Arch",
@@ -27,3 +36,45 @@ __all__ = [
     "SearchConfig", "SearchSpace", "export", "mnasnet_reward", "pareto", "profile", "search",
 ]
 __version__ = "0.1.0"
+
+# `search` is both the public function and the package hwnas.search. Importing a package sets
+# it as an attribute of its parent, which would hide the function the first time anything
+# imports hwnas.search.* after `import hwnas`. Load the (empty) package now and drop the
+# attribute, so that `hwnas.search` is resolved by __getattr__ below, as the function.
+importlib.import_module("hwnas.search")
+del globals()["search"]
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'hwnas' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups are plain attribute reads
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # what static tools see; at run time __getattr__ loads these
+    from hwnas.api.export import export
+    from hwnas.api.pareto import pareto
+    from hwnas.api.profile import profile
+    from hwnas.api.search import search
+    from hwnas.arch import Arch
+    from hwnas.errors import (
+        BackendUnavailableError,
+        BadInputError,
+        HwnasError,
+        HwnasRuntimeError,
+        MissingLatencyError,
+    )
+    from hwnas.latency.table import LatencyTable
+    from hwnas.objectives import OBJECTIVES, Constraint, Objective, mnasnet_reward
+    from hwnas.ops import OpSignature
+    from hwnas.registry import ESTIMATORS, PROFILERS, SPACES, STRATEGIES, Registry
+    from hwnas.runs import RunDir
+    from hwnas.search.config import SearchConfig
+    from hwnas.spaces.base import SearchSpace

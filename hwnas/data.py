@@ -14,12 +14,14 @@ import importlib
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from hwnas.errors import BadInputError
+
+if TYPE_CHECKING:  # torch is imported where images are decoded: parsing a spec must stay light
+    import torch
 
 ALLOWED_FORMS = ("digits", "cifar10:PATH", "imagefolder:PATH")
 _KINDS = ("digits", "cifar10", "imagefolder")
@@ -151,6 +153,9 @@ def _resize(x: torch.Tensor, resolution: int) -> torch.Tensor:
     """Bilinear resize in chunks (bounded peak memory); antialiased when shrinking."""
     if x.shape[-1] == resolution and x.shape[-2] == resolution:
         return x
+    import torch
+    import torch.nn.functional as F
+
     shrink = resolution < x.shape[-1]
     return torch.cat([F.interpolate(c, size=(resolution, resolution), mode="bilinear",
                                     align_corners=False, antialias=shrink)
@@ -165,6 +170,7 @@ def _check_memory(kind: str, n: int, resolution: int) -> None:
 
 
 def _read_digits(resolution: int):
+    import torch
     from sklearn.datasets import load_digits  # shipped inside scikit-learn: no download
 
     bunch = load_digits()
@@ -233,6 +239,8 @@ def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _read_cifar(folder: Path, resolution: int):
+    import torch
+
     parts = [_read_batch(folder / name) for name in CIFAR_TRAIN]
     tr_data = np.concatenate([p[0] for p in parts])
     tr_y = np.concatenate([p[1] for p in parts])
@@ -260,6 +268,7 @@ def _cifar_names(folder: Path) -> list[str]:
 
 
 def _read_imagefolder(root: Path, resolution: int):
+    import torch
     from torchvision import datasets, transforms
 
     # Shorter side to `resolution`, then centre crop: the usual evaluation transform, no distortion.

@@ -85,6 +85,31 @@ def mnasnet_reward(accuracy: float, latency_ms: float, target_ms: float,
     return accuracy * (latency_ms / target_ms) ** w
 
 
+def reward_terms(objectives: list[Objective], accuracy: str | None = None,
+                 latency: str | None = None) -> tuple[str, str]:
+    """The run's objectives a MnasNet-style reward reads: (accuracy name, latency name).
+
+    Defaults: the first objective to maximise, and the first to minimise whose name says
+    latency (`latency_ms`, `latency:pixel3`), else the first to minimise. Names given must be
+    objectives of the run; rewards never assume `accuracy` / `latency_ms` exist.
+    """
+    names = [o.name for o in objectives]
+    if accuracy is None:
+        accuracy = next((o.name for o in objectives if o.direction == "max"), None)
+    if latency is None:
+        mins = [o.name for o in objectives if o.direction == "min"]
+        latency = next((n for n in mins if n.startswith("latency")), mins[0] if mins else None)
+    for role, name in (("accuracy", accuracy), ("latency", latency)):
+        if name is None or name not in names:
+            raise BadInputError(f"the MnasNet reward needs a {role} objective of the run; "
+                                f"got {name!r}, the run's objectives are {', '.join(names)} "
+                                f"(set the strategy option {role}=NAME)")
+    if accuracy == latency:
+        raise BadInputError(f"the MnasNet reward needs two different objectives; got "
+                            f"{accuracy!r} for both accuracy and latency")
+    return accuracy, latency
+
+
 def weighted_reward(result: dict, objectives: list[Objective], weights: list[float],
                     scales: dict[str, float] | None = None) -> float:
     """Sum of sign * weight * value / scale: larger is better for every objective."""

@@ -137,10 +137,15 @@ def _outside(choices: tuple):
     return (max(numbers) + 1) if numbers else "not-a-choice"
 
 
-def option_error(name: str, owner: str, allowed: str, got: Any, hint: str = "") -> BadInputError:
-    """The one template: "The 'x' option of OWNER must be Z. Got W instead." (+ a hint)."""
+def option_error(name: str, owner: str, allowed: str, got: Any, hint: str = "",
+                 choices: tuple | list = ()) -> BadInputError:
+    """The one template: "The 'x' option of OWNER must be Z. Got W instead." (+ the closest of
+    `choices` to a str `got`, + a hint naming the next command)."""
+    close = (difflib.get_close_matches(got, [str(c) for c in choices], n=1, cutoff=0.3)
+             if isinstance(got, str) and choices else [])
+    closest = f" Did you mean {close[0]!r}?" if close else ""
     return BadInputError(f"The {name!r} option of {owner} must be {allowed}. Got {got!r} "
-                         f"instead.{' ' + hint if hint else ''}")
+                         f"instead.{closest}{' ' + hint if hint else ''}")
 
 
 def resolve_options(owner: str, specs: Mapping[str, Option], given: Mapping[str, Any] | None,
@@ -159,7 +164,7 @@ def resolve_options(owner: str, specs: Mapping[str, Option], given: Mapping[str,
     for name, spec in specs.items():
         value = given.get(name, spec.default)
         if not spec.accepts(value):
-            raise option_error(name, owner, spec.describe(), value, hint)
+            raise option_error(name, owner, spec.describe(), value, hint, spec.choices or ())
         resolved[name] = spec.coerce(value)
     return resolved
 

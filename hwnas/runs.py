@@ -20,6 +20,7 @@ from hwnas.fileio import atomic_write_bytes, atomic_write_json
 class RunDir:
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
+        self._tail_checked = False  # append() looks for a torn tail once per RunDir
 
     # -- creation and loading ---------------------------------------------------------------
     @classmethod
@@ -58,28 +59,36 @@ class RunDir:
 
     # -- history ----------------------------------------------------------------------------
     def append(self, record: dict) -> None:
-        """One candidate per line; flushed and synced so a crash loses at most the next one."""
-        line = json.dumps(record, sort_keys=True, allow_nan=False) + "\n"
-        with open(self.history_path, "a", encoding="utf-8") as fh:
+        """One candidate per line; flushed and synced so a crash loses at most the next one.
+
+        The only writer of the history. Its first call on this RunDir first cuts a torn tail
+        (bytes after the last newline, left by a crash mid-write), so that a resumed run's
+        first record starts a line of its own instead of being glued onto the fragment.
+        """
+        line = (json.dumps(record, sort_keys=True, allow_nan=False) + "\n").encode()
+        with open(self.history_path, "a+b") as fh:
+            if not self._tail_checked:
+                _cut_torn_tail(fh)
+                self._tail_checked = True
             fh.write(line)
             fh.flush()
             os.fsync(fh.fileno())
 
     def history(self) -> list[dict]:
-        """Every complete record; a torn last line (a crash mid-write) is dropped and healed."""
+        """Every complete record, in order. Never writes: a last line without its newline (a
+        record being appended right now, or one torn by a crash) is left out, not removed;
+        `append` heals a torn tail when the run is written to again."""
         if not self.history_path.exists():
             return []
-        records, good_bytes = [], 0
+        records = []
         with open(self.history_path, "rb") as fh:
             for raw in fh:
+                if not raw.endswith(b"\n"):
+                    break  # only the last line can lack its newline
                 try:
                     records.append(json.loads(raw))
                 except json.JSONDecodeError:
                     break
-                good_bytes += len(raw)
-        if good_bytes != self.history_path.stat().st_size:
-            with open(self.history_path, "r+b") as fh:
-                fh.truncate(good_bytes)
         return records
 
     # -- artefacts --------------------------------------------------------------------------
@@ -114,3 +123,20 @@ class RunDir:
     def write_pareto(self, payload: dict) -> Path:
         return atomic_write_json(self.path / "pareto.json", payload)
 
+
+
+def _cut_torn_tail(fh, chunk: int = 1 << 16) -> None:
+    """Truncate `fh` (opened a+b) just after its last newline; a file without one is empty
+    of complete records and is cut to nothing. Scans backwards: a history can be large."""
+    end = fh.seek(0, os.SEEK_END)
+    pos = keep = end
+    while pos > 0:
+        start = max(0, pos - chunk)
+        fh.seek(start)
+        newline = fh.read(pos - start).rfind(b"\n")
+        if newline >= 0:
+            keep = start + newline + 1
+            break
+        pos = keep = start
+    if keep != end:
+        fh.truncate(keep)

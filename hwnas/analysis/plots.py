@@ -7,7 +7,6 @@ canvas is attached to a bare ``Figure`` so no global pyplot state or GUI backend
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import numpy as np
 
 from hwnas.analysis.pareto import _as_matrix, _signs
 from hwnas.errors import BadInputError
+from hwnas.fileio import atomic_write
 
 _ARROW = {"min": "↓ better", "max": "↑ better"}
 
@@ -88,18 +88,9 @@ def plot_fronts(
 
 
 def _save_atomic(fig, path: Path) -> Path:
-    # Write next to the target, then rename: readers never see a half-written image.
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fmt = path.suffix.lstrip(".").lower() or "png"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fig.savefig(fh, format=fmt)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    # Readers never see a half-written image, and it gets the mode of the tool's other files.
+    with atomic_write(path) as fh:
+        fig.savefig(fh, format=path.suffix.lstrip(".").lower() or "png")
     return path
 
 

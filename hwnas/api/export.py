@@ -6,7 +6,6 @@ from pathlib import Path
 
 from hwnas.api.common import build_space, unique_records
 from hwnas.arch import Arch
-from hwnas.latency.table import LatencyTable
 from hwnas.runs import RunDir
 from hwnas.search.config import SearchConfig
 
@@ -16,6 +15,8 @@ def export(run_path: str | Path, *, pick: list[str] | None = None, arch_key: str
            threads: int | None = None, allow_mismatch: bool = False):
     """Export one candidate of a run to ONNX: checked, parity-tested and re-timed."""
     from hwnas.analysis.picking import pick_record
+    from hwnas.fileio import atomic_write_json
+    from hwnas.latency.table import LatencyTable  # numpy: loaded when exporting, not at import
     from hwnas.nn.export import export_arch
 
     run = RunDir.open(run_path)
@@ -36,8 +37,6 @@ def export(run_path: str | Path, *, pick: list[str] | None = None, arch_key: str
                          predicted_ms=predicted, table_backend=table and table.backend,
                          backend=backend,
                          threads=threads if threads is not None else table_threads(config))
-    from hwnas.fileio import atomic_write_json
-
     atomic_write_json(out_path.with_suffix(".json"), {**report.to_dict(), "record": record,
                                                       "warnings": warnings})
     return report, warnings

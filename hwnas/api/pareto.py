@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from hwnas.api.common import unique_records
 from hwnas.errors import HwnasRuntimeError
 from hwnas.objectives import parse_objectives
@@ -15,6 +13,8 @@ from hwnas.runs import RunDir
 def pareto(run_paths: list[str | Path], *, objectives: list[str] | None = None,
            plot: str | Path | None = None, write: bool = False) -> dict:
     """Front, hypervolume (one shared reference point) and plot over one or several runs."""
+    import numpy as np
+
     from hwnas.analysis.pareto import compare_runs
     from hwnas.analysis.plots import plot_fronts
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hwnas.api.common import Progress, build_space
-from hwnas.latency.table import LatencyTable
+
+if TYPE_CHECKING:  # numpy and the profilers load when a profile is taken, not at import
+    from hwnas.latency.table import LatencyTable
 
 
 def profile(space: str = "proxyless", space_config: dict | None = None, backend: str = "ort-cpu",

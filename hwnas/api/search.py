@@ -1,55 +1,64 @@
-"""`search()`: the ask/tell loop over a space, a strategy, an estimator and cost models."""
+"""`search()`: a strategy, an evaluator and a run directory, driven by the one loop.
+
+Everything is checked before the run directory exists, cheapest first (a refusal writes
+nothing): the configuration, the space, the objectives, the strategy's and the evaluator's
+options, then the evaluator itself (which loads the table and checks the estimator), then the
+strategy, given the evaluator's cost model. Heavy libraries are imported by the plug-ins that
+need them, not here.
+"""
 
 from __future__ import annotations
 
 import datetime as _dt
-import time
 from pathlib import Path
 
 from hwnas.api.common import Progress, build_space
 from hwnas.api.common import now as _now
-from hwnas.api.pareto import pareto
-from hwnas.arch import Arch
-from hwnas.errors import HwnasRuntimeError, MissingLatencyError
-from hwnas.evaluation.scorer import Evaluator
-from hwnas.latency.table import LatencyTable
+from hwnas.evaluation.task import EvaluationTask
 from hwnas.objectives import parse_objectives
-from hwnas.registry import ESTIMATORS, STRATEGIES
+from hwnas.registry import EVALUATORS, STRATEGIES
 from hwnas.runs import RunDir
 from hwnas.search.config import SearchConfig
-from hwnas.versions import versions
+from hwnas.search.loop import Candidate, Recorded, run_loop
 
 
 def search(config: SearchConfig, *, resume: str | Path | None = None,
            progress: Progress = None) -> RunDir:
-    """The ask/tell loop of DESIGN.md; history.jsonl is appended and flushed per candidate."""
+    """Run (or resume) a search; history.jsonl is appended and flushed per candidate."""
+    from hwnas.api.pareto import pareto
+
     if resume:
         run = RunDir.open(resume)
         saved = SearchConfig.from_dict(run.config()["search"])
         saved.budget = max(saved.budget, config.budget) if config.budget else saved.budget
         config = saved
     config.validate()
-    table = LatencyTable.load(config.table) if config.table else None
-    space, objectives, estimator, evaluator = _prepare(config, table)
-    strategy = STRATEGIES.get(config.strategy)(space, objectives, seed=config.seed,
-                                               **config.strategy_options)
-    if not resume:
-        run = RunDir.create(config.run_dir or _default_run_dir(config), {
-            "search": config.to_dict(), "space_resolved": space.config(),
-            "strategy_resolved": strategy.config(), "estimator_resolved": estimator.config(),
-            "table": None if table is None else {
-                "path": str(config.table), "backend": table.backend, "batch": table.batch,
-                "dtype": table.dtype, "device": table.device},
-            "versions": versions(), "created": _now()})
-    _run_loop(run, config, strategy, evaluator, progress)
+    space, strategy, evaluator = _prepare(config)
+    try:
+        if not resume:
+            run = RunDir.create(config.run_dir or _default_run_dir(config),
+                                _run_config(config, space, strategy, evaluator))
+        replay = [Recorded(rec["arch_key"], rec["result"]) for rec in run.history()]
+        run_loop(strategy, evaluator, config.budget, batch=config.batch, replay=replay,
+                 on_candidate=_recorder(run, config, space, progress), name=config.strategy)
+    finally:
+        evaluator.close()
     report = pareto([run.path], write=True)
     if config.keep_weights == "front":
         run.prune_weights({r["arch_key"] for r in report["runs"][0]["front"]})
     return run
 
 
-def _prepare(config: SearchConfig, table: LatencyTable | None):
-    """Everything checked before the run directory exists: a refusal writes nothing."""
+def evaluation_task(config: SearchConfig) -> EvaluationTask:
+    return EvaluationTask(
+        space=config.space, space_config=dict(config.space_config), estimator=config.estimator,
+        estimator_options=dict(config.estimator_options), dataset=config.dataset,
+        seed=config.seed, objectives=list(config.objectives), table=config.table,
+        latency_stat=config.latency_stat, keep_weights=config.keep_weights != "none")
+
+
+def _prepare(config: SearchConfig):
+    """Space, strategy and evaluator, every input checked; nothing written."""
     from hwnas.data import dataset_classes
 
     space_config = dict(config.space_config)
@@ -57,18 +66,29 @@ def _prepare(config: SearchConfig, table: LatencyTable | None):
     config.space_config = space_config
     space = build_space(config.space, space_config)
     objectives = parse_objectives(config.objectives)
-    if table is not None:
-        missing = table.missing(space.all_ops())
-        if missing:  # fail before any training, naming what to measure
-            raise MissingLatencyError(missing, table.path, table.fill_command())
-    estimator_cls = ESTIMATORS.get(config.estimator)
-    options = dict(config.estimator_options)
-    if "keep_weights" in getattr(estimator_cls, "option_specs", {}):
-        options.setdefault("keep_weights", config.keep_weights != "none")
-    estimator = estimator_cls(space, dataset=config.dataset, seed=config.seed, **options)
-    estimator.config()  # validates the options now, not at the first candidate
-    evaluator = Evaluator(space, estimator, table, config.latency_stat, objectives)
-    return space, objectives, estimator, evaluator
+    strategy_cls = STRATEGIES.get(config.strategy)
+    strategy_cls.resolve_options(config.strategy_options)  # cheap: before any table is read
+    evaluator_cls = EVALUATORS.get(config.evaluator)
+    evaluator_cls.resolve_options(config.evaluator_options)
+    evaluator = evaluator_cls(evaluation_task(config), **config.evaluator_options)
+    strategy = strategy_cls(space, objectives, seed=config.seed, costs=evaluator.cost_model(),
+                            **config.strategy_options)
+    return space, strategy, evaluator
+
+
+def _run_config(config: SearchConfig, space, strategy, evaluator) -> dict:
+    from hwnas.versions import versions
+
+    scorer = evaluator.driver_scorer()
+    table = scorer.table
+    return {"search": config.to_dict(), "space_resolved": space.config(),
+            "strategy_resolved": strategy.config(),
+            "estimator_resolved": scorer.estimator.config(),
+            "evaluator_resolved": evaluator.config(),
+            "table": None if table is None else {
+                "path": str(config.table), "backend": table.backend, "batch": table.batch,
+                "dtype": table.dtype, "device": table.device},
+            "versions": versions(), "created": _now()}
 
 
 def _default_run_dir(config: SearchConfig) -> str:
@@ -76,48 +96,32 @@ def _default_run_dir(config: SearchConfig) -> str:
     return f"runs/{config.space}-{config.strategy}-s{config.seed}-{stamp}"
 
 
-def _run_loop(run: RunDir, config: SearchConfig, strategy, evaluator: Evaluator,
-              progress: Progress) -> None:
-    history = run.history()
-    known = {rec["arch_key"]: rec["result"] for rec in history}
-    position = 0
-    while position < config.budget:
-        archs = strategy.ask(min(config.batch, config.budget - position))
-        results = []
-        for arch in archs:
-            if position < len(history):  # resuming: replay what was already evaluated
-                record = history[position]
-                if record["arch_key"] != arch.key:
-                    raise HwnasRuntimeError(
-                        f"run {run.path} does not replay: candidate {position} was "
-                        f"{record['arch_key']}, the strategy now proposes {arch.key}")
-            else:
-                record = _evaluate_one(run, config, evaluator, arch, position, known)
-                run.append(record)
-            known[arch.key] = record["result"]
-            results.append(record["result"])
-            position += 1
-            if progress:
-                progress({"event": "candidate", "record": record, "budget": config.budget,
-                          "replayed": position <= len(history)})
-        strategy.tell(archs, results)
+def _recorder(run: RunDir, config: SearchConfig, space, progress: Progress):
+    """What happens to each candidate of a search: weights saved, one history line, progress."""
+
+    def on_candidate(candidate: Candidate) -> None:
+        if candidate.replayed:
+            record = {"result": candidate.result, "arch_key": candidate.arch.key}
+        else:
+            outcome = candidate.outcome
+            if outcome is not None and outcome.state_dict is not None \
+                    and config.keep_weights != "none":
+                run.save_weights(candidate.arch.key, outcome.state_dict)
+            record = history_record(candidate, config, space)
+            run.append(record)
+        if progress:
+            progress({"event": "candidate", "record": record, "budget": config.budget,
+                      "replayed": candidate.replayed})
+
+    return on_candidate
 
 
-def _evaluate_one(run: RunDir, config: SearchConfig, evaluator: Evaluator, arch: Arch,
-                  position: int, known: dict) -> dict:
-    """An architecture already evaluated in this run is looked up, not retrained."""
-    cached = arch.key in known
-    start = time.perf_counter()
-    if cached:
-        result = dict(known[arch.key])
-    else:
-        result, estimate = evaluator.evaluate(arch)
-        if estimate.state_dict is not None and config.keep_weights != "none":
-            run.save_weights(arch.key, estimate.state_dict)
-    return {"index": position, "arch_key": arch.key, "arch": arch.to_dict(), "arch_str": str(arch),
-            "arch_short": evaluator.space.compact(arch),
-            "result": result, "cached": cached, "strategy": config.strategy,
-            "estimator": config.estimator, "wall_seconds": time.perf_counter() - start,
+def history_record(candidate: Candidate, config: SearchConfig, space) -> dict:
+    arch = candidate.arch
+    return {"index": candidate.index, "arch_key": arch.key, "arch": arch.to_dict(),
+            "arch_str": str(arch), "arch_short": space.compact(arch),
+            "result": candidate.result, "cached": candidate.cached,
+            "strategy": config.strategy, "estimator": config.estimator,
+            "evaluator": config.evaluator,
+            "wall_seconds": candidate.outcome.seconds if candidate.outcome else 0.0,
             "time": _now()}
-
-

@@ -1,23 +1,62 @@
-"""The `hwnas` command line: one file per command; the only package importing click/rich."""
+"""The `hwnas` command line: one file per command; the only package importing click/rich.
+
+Commands are loaded on demand: `hwnas --help` lists them from the summaries below and imports
+none of them, and `hwnas list` imports only `list_cmd`, so neither pays for the api, numpy,
+torch or pymoo. Each summary is the first paragraph of its command's docstring
+(tests/unit/test_imports.py checks that the two agree).
+"""
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import click
 
-from hwnas.cli.bench_cmd import bench
-from hwnas.cli.demo_cmd import demo
 from hwnas.cli.errors import run_app
-from hwnas.cli.export_cmd import export
-from hwnas.cli.list_cmd import list_
-from hwnas.cli.pareto_cmd import pareto
-from hwnas.cli.profile_cmd import profile
-from hwnas.cli.search_cmd import search
-from hwnas.cli.tables import tables
+
+# name -> (module, attribute, summary shown by `hwnas --help`)
+COMMANDS = {
+    "bench": ("hwnas.cli.bench_cmd", "bench", "League of search strategies at an equal "
+              "evaluation budget on a tabular benchmark."),
+    "demo": ("hwnas.cli.demo_cmd", "demo", "Run the whole workflow on scikit-learn's digits "
+             "with the ort-cpu backend."),
+    "export": ("hwnas.cli.export_cmd", "export", "Export a candidate (default: the knee of the "
+               "front) and prove the export."),
+    "list": ("hwnas.cli.list_cmd", "list_", "List spaces, strategies, estimators, evaluators, "
+             "formats and backends (KIND: one of them, or all)."),
+    "pareto": ("hwnas.cli.pareto_cmd", "pareto", "Print each run's Pareto front and "
+               "hypervolume, and write a plot (RUNS side by side)."),
+    "profile": ("hwnas.cli.profile_cmd", "profile", "Measure each unique op of a space on a "
+                "backend and write a LatencyTable JSON."),
+    "search": ("hwnas.cli.search_cmd", "search", "Search a space; objectives accuracy (max) "
+               "and table latency (min) by default."),
+    "tables": ("hwnas.cli.tables", "tables", "Inspect, validate and calibrate latency tables."),
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """A click group whose commands are imported when they are run (or asked for help)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context | None, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None  # click answers "No such command"; errors.py adds the closest name
+        module, attribute, _ = COMMANDS[name]
+        return getattr(importlib.import_module(module), attribute)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # As click.Group does, but from the summaries: listing must not import the commands.
+        limit = formatter.width - 6 - max(len(name) for name in COMMANDS)
+        rows = [(name, click.Command(name, help=COMMANDS[name][2]).get_short_help_str(limit))
+                for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def app():
     """Hardware-aware multi-objective neural architecture search.
 
@@ -29,10 +68,6 @@ def app():
     hwnas export  runs/<run> --pick "latency_ms<=3"
     hwnas demo
     """
-
-
-for _command in (profile, tables, search, pareto, export, demo, list_, bench):
-    app.add_command(_command)
 
 
 def main(argv: list[str] | None = None) -> None:

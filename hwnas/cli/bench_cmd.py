@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import datetime as _dt
 import shlex
 import sys
 
 import click
-from rich.table import Table
 
+from hwnas import api
 from hwnas.cli import options
 from hwnas.cli.render import console, print_json, progress_bar
-from hwnas.league import runner as bench_api
-from hwnas.league.metrics import LEAGUE_HEADER, league_rows, not_beating_random
 
 
 @click.command()
@@ -39,28 +36,30 @@ from hwnas.league.metrics import LEAGUE_HEADER, league_rows, not_beating_random
 def bench(benchmark, space, objectives, budget, seeds, methods, strategy_opt, batch, every,
           out, as_json):
     """League of search strategies at an equal evaluation budget on a tabular benchmark."""
-    problem, names, opts = bench_api.prepare(benchmark, objectives, space=space,
-                                             methods=methods, strategy_opts=strategy_opt)
-    out = out or f"runs/bench-{_dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    plan = api.prepare_bench(benchmark, objectives, space=space, methods=methods,
+                             strategy_opts=strategy_opt)  # refused before a bar is drawn
     with progress_bar(quiet=as_json) as bar:
-        task = bar.add_task("bench", total=len(names) * seeds, info="")
+        task = bar.add_task("bench", total=len(plan.methods) * seeds, info="")
 
-        def on_run(method: str, seed: int) -> None:
-            bar.update(task, advance=1, info=f"{method} seed {seed}")
+        def on_run(event: dict) -> None:
+            bar.update(task, completed=event["done"],
+                       info=f"{event['method']} seed {event['seed']}")
 
-        results = bench_api.bench(problem, names, seeds, budget, batch=batch, every=every,
-                                  options=opts, progress=on_run)
-    results = {"benchmark": str(benchmark), "space": problem.space.name,
-               "command": "hwnas " + shlex.join(sys.argv[1:]), "machine": bench_api.machine(),
-               "created": _dt.datetime.now().isoformat(timespec="seconds"), **results}
-    results = bench_api.write_outputs(results, out)
+        results = api.run_bench(plan, budget=budget, seeds=seeds, batch=batch, every=every,
+                                out=out, command="hwnas " + shlex.join(sys.argv[1:]),
+                                progress=on_run)
     if as_json:
-        print_json(bench_api.finite(results))
+        print_json(api.json_ready(results))
         return
     render_league(results)
 
 
 def render_league(results: dict) -> None:
+    from rich.table import Table
+
+    # The league's own text helpers: the same rows league.md is written with.
+    from hwnas.league.metrics import LEAGUE_HEADER, league_rows, not_beating_random
+
     objs = " × ".join(o["name"] for o in results["objectives"])
     tf = results["true_front"]
     table = Table(title=f"{objs}: {results['budget']} evaluations × {results['seeds']} seeds; "

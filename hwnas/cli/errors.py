@@ -12,7 +12,7 @@ from hwnas.errors import HwnasError
 
 
 def run_app(app, argv: list[str] | None = None) -> int:
-    """Run the Typer app; return the exit code (2 bad input, 1 runtime failure)."""
+    """Run the click app; return the exit code (2 bad input, 1 runtime failure)."""
     try:
         result = app.main(args=argv, standalone_mode=False, prog_name="hwnas")
         return result if isinstance(result, int) else 0
@@ -38,7 +38,8 @@ def _usage_line(exc: click.exceptions.UsageError) -> str:
     ctx = exc.ctx
     command = ctx.command_path if ctx else "hwnas"
     if isinstance(exc, click.exceptions.UsageError) and "No such command" in message and ctx:
-        names = list(getattr(ctx.command, "commands", {}))
+        # list_commands, not .commands: the top-level group loads its commands lazily
+        names = ctx.command.list_commands(ctx) if isinstance(ctx.command, click.Group) else []
         bad = message.split("'")[1] if "'" in message else ""
         close = difflib.get_close_matches(bad, names, n=1, cutoff=0.3)
         if close and "Did you mean" not in message:

@@ -8,8 +8,33 @@ import click
 
 from hwnas.errors import BadInputError
 
-space = click.option("--space", default="proxyless", show_default=True,
-                     help="Search space (see `hwnas list spaces`).")
+
+class PluginName(click.ParamType):
+    """The name of a registered plug-in. `--help` shows the registry's names, so a plug-in
+    registered anywhere (hwnas.registry) is a choice of every command that takes its kind; the
+    registry is loaded only when a command's help or value needs it, never by `hwnas --help`.
+    An unknown name is the registry's one-line error (allowed names, the closest one)."""
+
+    name = "name"
+
+    def __init__(self, registry: str):
+        self.registry = registry  # attribute of hwnas.registry: "SPACES", "STRATEGIES", ...
+
+    def _get(self):
+        from hwnas import registry
+
+        return getattr(registry, self.registry)
+
+    def get_metavar(self, param, ctx=None) -> str:
+        return "[" + "|".join(self._get().names()) + "]"
+
+    def convert(self, value, param, ctx):
+        self._get().get(value)  # raises BadInputError (exit 2) naming the closest
+        return value
+
+
+space = click.option("--space", type=PluginName("SPACES"), default="proxyless",
+                     show_default=True, help="Search space (see `hwnas list spaces`).")
 space_opt = click.option("--space-opt", "space_opt", multiple=True, metavar="KEY=VALUE",
                          help="Space option, e.g. resolution=32 or width_mult=0.5 (repeatable).")
 threads = click.option("--threads", type=click.IntRange(min=1), default=None,

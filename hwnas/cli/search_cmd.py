@@ -18,13 +18,20 @@ PATH = click.Path(dir_okay=False)
 @options.space_opt
 @click.option("--table", type=PATH, default=None,
               help="Latency table JSON (from `hwnas profile`).")
-@click.option("--method", "--strategy", "method", default="evolution", show_default=True,
+@click.option("--method", "--strategy", "method", type=options.PluginName("STRATEGIES"),
+              default="evolution", show_default=True,
               help="Strategy (see `hwnas list strategies`).")
 @click.option("--strategy-opt", multiple=True, metavar="KEY=VALUE",
               help="Strategy option, e.g. population=20 (repeatable).")
-@click.option("--estimator", default="scratch", show_default=True, help="Accuracy estimator.")
+@click.option("--estimator", type=options.PluginName("ESTIMATORS"), default="scratch",
+              show_default=True, help="Accuracy estimator (see `hwnas list estimators`).")
 @click.option("--estimator-opt", multiple=True, metavar="KEY=VALUE",
               help="Estimator option, e.g. epochs=3 (repeatable).")
+@click.option("--evaluator", type=options.PluginName("EVALUATORS"), default="local",
+              show_default=True,
+              help="Where candidates are evaluated (see `hwnas list evaluators`).")
+@click.option("--evaluator-opt", multiple=True, metavar="KEY=VALUE",
+              help="Evaluator option (repeatable).")
 @click.option("--dataset", default="digits", show_default=True,
               help="digits | cifar10:PATH | imagefolder:PATH")
 @click.option("--objectives", default="accuracy,latency_ms", show_default=True)
@@ -44,15 +51,17 @@ PATH = click.Path(dir_okay=False)
 @click.option("--resume", type=click.Path(file_okay=False), default=None,
               help="Continue the run in this directory (a larger --budget extends it).")
 @options.as_json
-def search(space, space_opt, table, method, strategy_opt, estimator, estimator_opt, dataset,
-           objectives, latency_stat, budget, batch, seed, run_dir, keep_weights, resume,
-           as_json):
+def search(space, space_opt, table, method, strategy_opt, estimator, estimator_opt, evaluator,
+           evaluator_opt, dataset, objectives, latency_stat, budget, batch, seed, run_dir,
+           keep_weights, resume, as_json):
     """Search a space; objectives accuracy (max) and table latency (min) by default."""
     config = SearchConfig(
         table=table or "", space=space,
         space_config=options.parse_kv(space_opt, "--space-opt"), strategy=method,
         strategy_options=options.parse_kv(strategy_opt, "--strategy-opt"), estimator=estimator,
-        estimator_options=options.parse_kv(estimator_opt, "--estimator-opt"), dataset=dataset,
+        estimator_options=options.parse_kv(estimator_opt, "--estimator-opt"),
+        evaluator=evaluator, evaluator_options=options.parse_kv(evaluator_opt, "--evaluator-opt"),
+        dataset=dataset,
         objectives=[o.strip() for o in objectives.split(",") if o.strip()],
         latency_stat=latency_stat, budget=budget,
         batch=batch, seed=seed, run_dir=run_dir or "", keep_weights=keep_weights)

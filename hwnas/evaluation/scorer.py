@@ -1,4 +1,4 @@
-"""Evaluator: one architecture -> its objective values (estimator + cost models)."""
+"""Scorer: one architecture -> its objective values (estimator + cost models)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import time
 from hwnas.arch import Arch
 from hwnas.errors import BadInputError
 from hwnas.estimators.base import Estimate, Estimator
+from hwnas.evaluation.costs import CostModel
 from hwnas.latency.columns import (
     available_columns,
     predict_energy,
@@ -14,7 +15,6 @@ from hwnas.latency.columns import (
     require_column,
 )
 from hwnas.latency.table import LatencyTable
-from hwnas.nn.model_costs import count_flops, count_params
 from hwnas.objectives import Objective
 from hwnas.spaces.base import SearchSpace
 
@@ -51,7 +51,7 @@ def check_objectives_provided(objectives: list[Objective], estimator: Estimator,
                                 f"provides {', '.join(sorted(provided))}")
 
 
-class Evaluator:
+class Scorer:
     """Accuracy (and benchmark costs, for tabular estimators) from the estimator; latency,
     energy and peak memory from the latency table when there is one; params/FLOPs from torch.
 
@@ -65,6 +65,7 @@ class Evaluator:
                                 f"{', '.join(LATENCY_STATS)}. Got {stat!r} instead.")
         check_objectives_provided(objectives or [], estimator, table)
         self.space = space
+        self.objectives = list(objectives or [])
         self.estimator = estimator
         self.table = table
         self.stat = stat
@@ -79,6 +80,8 @@ class Evaluator:
         Params and FLOPs need the network built; with no latency table (a tabular benchmark,
         where a lookup takes microseconds) they are computed only when an objective asks.
         """
+        from hwnas.nn.model_costs import count_flops, count_params
+
         result = {}
         if self.table is not None or self.wants_model:
             model = self.space.build(arch)
@@ -91,6 +94,20 @@ class Evaluator:
             for column in self.columns:
                 result[column] = _COLUMN_PREDICTORS[column](self.table, sigs)
         return result
+
+    def cost_model(self) -> CostModel:
+        """The run's objectives known without training, for strategies (hwnas.evaluation.costs):
+        the table's, params/FLOPs, and what the estimator looks up (a benchmark's costs)."""
+        names = {o.name for o in self.objectives}
+        from_costs = names & (MODEL_OBJECTIVES | (TABLE_OBJECTIVES if self.table else set()))
+        from_costs &= {"params", "flops", "latency_ms", *self.columns}
+        cheap = names & set(self.estimator.cheap_cost_names())
+
+        def compute(arch: Arch) -> dict:
+            values = self.costs(arch) if from_costs else {}
+            return {**values, **(self.estimator.cheap_costs(arch) if cheap else {})}
+
+        return CostModel(from_costs | cheap, compute)
 
     def evaluate(self, arch: Arch) -> tuple[dict, Estimate]:
         start = time.perf_counter()

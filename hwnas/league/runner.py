@@ -22,9 +22,11 @@ from pathlib import Path
 import numpy as np
 
 from hwnas.errors import BadInputError
+from hwnas.evaluation.costs import CostModel
 from hwnas.league.metrics import TrueFront, aggregate, run_metrics, versus
 from hwnas.objectives import Objective, parse_objectives
 from hwnas.registry import STRATEGIES
+from hwnas.search.loop import Outcome, run_loop
 from hwnas.strategies.base import Strategy
 
 REPEATS_POLICY = ("every proposal counts as one evaluation of the budget, repeats included; "
@@ -101,21 +103,35 @@ def _penalty(F: np.ndarray, objectives: list[Objective]) -> dict:
             for j, o in enumerate(objectives)}
 
 
+class ProblemEvaluator:
+    """The loop's evaluator for a benchmark problem: a lookup per architecture."""
+
+    def __init__(self, problem: BenchProblem, cache: dict):
+        self.problem, self.cache = problem, cache
+
+    def map(self, archs: list) -> list[Outcome]:
+        return [Outcome(self.problem.result(self.problem.row(a, self.cache))) for a in archs]
+
+    def cost_model(self) -> CostModel:
+        """The benchmark's device costs (every objective but accuracies), as a search's
+        tabular estimator would give them to strategies."""
+        costs = [o.name for o in self.problem.objectives if not o.name.startswith("accuracy")]
+        return CostModel(costs, lambda arch: self.problem.result(self.problem.row(arch,
+                                                                                  self.cache)))
+
+
 def run_once(problem: BenchProblem, method: str, seed: int, budget: int, batch: int = 1,
              options: dict | None = None, cache: dict | None = None) -> tuple[list[int], float]:
-    """The ask/tell loop of one run; returns the evaluated rows in order and its wall time."""
+    """One run through the search loop; returns the evaluated rows in order and its wall
+    time."""
     cache = {} if cache is None else cache
     start = time.perf_counter()
+    evaluator = ProblemEvaluator(problem, cache)
     strategy = STRATEGIES.get(method)(problem.space, problem.objectives, seed=seed,
-                                      **(options or {}))
+                                      costs=evaluator.cost_model(), **(options or {}))
     rows: list[int] = []
-    while len(rows) < budget:
-        archs = strategy.ask(min(batch, budget - len(rows)))[: budget - len(rows)]
-        if not archs:
-            raise RuntimeError(f"strategy {method} proposed nothing after {len(rows)} evals")
-        new = [problem.row(a, cache) for a in archs]
-        strategy.tell(archs, [problem.result(r) for r in new])
-        rows += new
+    run_loop(strategy, evaluator, budget, batch=batch, name=method,
+             on_candidate=lambda c: rows.append(problem.row(c.arch, cache)))
     return rows, time.perf_counter() - start
 
 

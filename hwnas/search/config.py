@@ -19,6 +19,8 @@ class SearchConfig:
     strategy_options: dict = field(default_factory=dict)
     estimator: str = "scratch"
     estimator_options: dict = field(default_factory=dict)
+    evaluator: str = "local"
+    evaluator_options: dict = field(default_factory=dict)
     dataset: str = "digits"
     objectives: list[str] = field(default_factory=lambda: ["accuracy", "latency_ms"])
     latency_stat: str = "p50"

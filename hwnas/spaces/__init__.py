@@ -1,5 +1,5 @@
 """Search spaces; each module registers itself in `hwnas.registry.SPACES`."""
 
-from hwnas.spaces.base import SearchSpace
+from hwnas.spaces.base import Position, SearchSpace
 
-__all__ = ["SearchSpace"]
+__all__ = ["Position", "SearchSpace"]

@@ -1,29 +1,90 @@
 """SearchSpace: the contract every space fulfils, and the generic parts they share.
 
 A space is a list of labelled choices. Strategies see an integer vector (one index per label);
-profilers and latency tables see only `ops(arch)`; estimators see `build(arch)`.
+profilers and latency tables see only `ops(arch)`; estimators see `build(arch)`; supernets and a
+differentiable expected latency see `positions()` and `fixed_ops()`.
+
+Contract the rest of hwnas relies on (checked for every registered space by
+tests/conformance/test_spaces.py):
+- options are declared as data (`option_specs`, hwnas.options) and include `num_classes`, the
+  classifier's outputs: `hwnas search` sets it from the dataset;
+- an instance has `num_classes` (int) and `input_shape` (channels, height, width): the scratch
+  estimator checks the one against the dataset and feeds inputs of the other;
+- `SPACES.get(name)(**space.config())` rebuilds the space.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, ClassVar
 
 import numpy as np
 
 from hwnas.arch import Arch
 from hwnas.errors import BadInputError
 from hwnas.ops import OpSignature
+from hwnas.options import Configurable, Option
 
 
-class SearchSpace(ABC):
-    """Constructors only store and validate their arguments; nothing is built until asked."""
+@dataclass(frozen=True)
+class Position:
+    """One searchable position: its label, its options (the values and order of `choices()`)
+    and, per option, the ops that option runs at this position in the whole network.
 
+    `ops[option]` is a tuple of OpSignatures, empty where the option runs nothing (`zero`,
+    `none`, an identity `skip_connect`); a position repeated through the network (an NB201 edge
+    in every cell) lists every instance. Hashing uses label and options only.
+    """
+
+    label: str
+    options: tuple
+    ops: Mapping[Any, tuple[OpSignature, ...]] = field(hash=False)
+
+    def __post_init__(self):
+        options = tuple(self.options)
+        if set(self.ops) != set(options) or len(set(options)) != len(options):
+            raise ValueError(f"position {self.label!r}: ops must give exactly one entry per "
+                             f"option; options {list(options)}, ops for {list(self.ops)}")
+        # Read-only, so a supernet built from a position cannot change what the space says.
+        ops = MappingProxyType({opt: tuple(self.ops[opt]) for opt in options})
+        object.__setattr__(self, "options", options)
+        object.__setattr__(self, "ops", ops)
+
+    def to_dict(self) -> dict:
+        """Plain JSON data; `ops` is keyed by `str(option)`, `options` keeps the values."""
+        return {"label": self.label, "options": list(self.options),
+                "ops": {str(opt): [sig.to_dict() for sig in self.ops[opt]]
+                        for opt in self.options}}
+
+
+class SearchSpace(Configurable, ABC):
+    """Constructors only resolve and store their options; nothing is built until asked.
+
+    The default constructor resolves `**options` against `option_specs` and stores each as an
+    attribute of the same name; `config()` returns them.
+    """
+
+    kind: ClassVar[str] = "search space"
+    list_command: ClassVar[str] = "hwnas list spaces"
+    option_specs: ClassVar[dict[str, Option]] = {}
     registry_name = "base"
+    num_classes: int
+
+    def __init__(self, **options):
+        self.options = self.resolve_options(options)
+        for name, value in self.options.items():
+            setattr(self, name, value)
 
     @property
     def name(self) -> str:
         return self.registry_name
+
+    def config(self) -> dict:
+        """Constructor arguments, so the space can be rebuilt: `SPACES.get(name)(**config)`."""
+        return dict(self.options)
 
     # -- what each space defines ------------------------------------------------------------
     @abstractmethod
@@ -38,14 +99,23 @@ class SearchSpace(ABC):
     def build_op(self, sig: OpSignature):
         """A torch module for one op, rebuilt from its plain-data signature."""
 
-    @abstractmethod
-    def config(self) -> dict:
-        """Constructor arguments, so the space can be rebuilt: `SPACES.get(name)(**config)`."""
-
     @property
     @abstractmethod
     def input_shape(self) -> tuple[int, int, int]:
         """(channels, height, width) of one input image."""
+
+    def positions(self) -> list[Position]:
+        """One `Position` per label of `choices()`, in the same order.
+
+        Not abstract, so a space made for a test or a table alone need not define it; every
+        registered space does (tests/conformance/test_spaces.py)."""
+        raise NotImplementedError(f"{self.owner()} does not define positions(); supernets and "
+                                  "the expected latency need it (hwnas.spaces.base.Position)")
+
+    def fixed_ops(self) -> list[OpSignature]:
+        """The ops that run whatever is chosen (stem, head, fixed reduction blocks)."""
+        raise NotImplementedError(f"{self.owner()} does not define fixed_ops(); supernets and "
+                                  "the expected latency need it (hwnas.spaces.base.Position)")
 
     # -- shared behaviour -------------------------------------------------------------------
     def build(self, arch: Arch):

@@ -13,11 +13,9 @@ import torch.nn as nn
 
 from hwnas.ops import OpSignature
 
-# The edge ops of an NB201 cell, in the benchmark's order (this order is the integer encoding).
-CELL_OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
-CONV_KERNELS = {"nor_conv_1x1": 1, "nor_conv_3x3": 3}
-# (label, from node, to node) of the cell's 6 edges in NAS-Bench-201's order, by target node.
-EDGES = tuple((f"op_{i}to{j}", i, j) for j in (1, 2, 3) for i in range(j))
+# The cell's graph is plain data in the space's module, so listing spaces needs no torch; the
+# names stay importable from here too.
+from hwnas.spaces.nb201 import CELL_OPS, CONV_KERNELS, EDGES, used_nodes  # noqa: F401
 
 
 class ReLUConvBN(nn.Module):
@@ -83,16 +81,6 @@ class Head(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = nn.functional.adaptive_avg_pool2d(self.lastact(x), 1)
         return self.classifier(torch.flatten(x, 1))
-
-
-def used_nodes(active: list[bool]) -> list[bool]:
-    """Which nodes reach the cell output (node 3) through active (non-`none`) edges. An edge
-    into an unused node cannot change the output: ONNX export drops it, so it is not built."""
-    used = [False, False, False, True]
-    for (_label, i, j), on in sorted(zip(EDGES, active, strict=True), key=lambda e: -e[0][2]):
-        if on and used[j]:
-            used[i] = True
-    return used
 
 
 class Cell(nn.Module):

@@ -22,15 +22,15 @@ projection, which the lookup table prices like any block (e.g. Skip_H32_W32_Cin1
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from numbers import Integral
 
 from hwnas.arch import Arch
 from hwnas.errors import BadInputError
 from hwnas.ops import OpSignature
+from hwnas.options import Option, option_error
 from hwnas.registry import SPACES
-from hwnas.spaces.base import SearchSpace
+from hwnas.spaces.base import Position, SearchSpace
 
 CHOICES = ("k3_e1", "k3_e1_g2", "k3_e3", "k3_e6", "k5_e1", "k5_e1_g2", "k5_e3", "k5_e6", "skip")
 STAGE_WIDTHS = (16, 24, 32, 64, 112, 184, 352)
@@ -52,18 +52,6 @@ SETTINGS = {
     "cifar100": Setting(32, 1, (1, 1, 2, 2, 1, 2, 1), 1504, 100),
     "ImageNet": Setting(224, 2, (1, 2, 2, 2, 1, 2, 1), 1984, 1000),
 }
-
-
-def parse_setting(setting: str) -> str:
-    """The canonical setting name; case is forgiven ('imagenet' -> 'ImageNet')."""
-    by_lower = {name.lower(): name for name in SETTINGS}
-    if isinstance(setting, str) and setting.lower() in by_lower:
-        return by_lower[setting.lower()]
-    close = difflib.get_close_matches(str(setting), list(SETTINGS), n=1, cutoff=0.3)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    raise BadInputError(f"The 'setting' parameter of fbnet must be one of "
-                        f"{', '.join(SETTINGS)} (--setting, or --space-opt setting=...). "
-                        f"Got {setting!r} instead{hint}")
 
 
 def parse_choice(choice: str) -> tuple[int, int, int]:
@@ -95,31 +83,42 @@ def hwnas_bench_key(sig: OpSignature) -> str:
 class FBNetSpace(SearchSpace):
     """HW-NAS-Bench's FBNet space: 22 layers x 9 blocks (k3/k5, e1/e3/e6, 2-group, skip)."""
 
-    def __init__(self, setting: str = "cifar100", num_classes: int | None = None):
-        self.setting = parse_setting(setting)
+    option_specs = {
+        "setting": Option("cifar100", str, choices=tuple(SETTINGS),
+                          help="HW-NAS-Bench's input size, strides and head"),
+        # None: the setting's own classifier, the one HW-NAS-Bench prices
+        "num_classes": Option(None, int, low=2, none_ok=True, help="classifier outputs"),
+    }
+    setting: str
+
+    def __init__(self, setting: str = "cifar100", **options):
+        # `setting` stays positional: HW-NAS-Bench's tools name it first (FBNetSpace("ImageNet")).
+        super().__init__(setting=self._canonical_setting(setting), **options)
         # hwnas's search sets num_classes from the dataset; HW-NAS-Bench prices only its own
         # classifiers (FC 1504->100 and 1504->10 for cifar100, 1984->1000 for ImageNet)
-        if num_classes is None:
-            num_classes = SETTINGS[self.setting].num_classes
-        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
-            raise BadInputError("The 'num_classes' parameter of fbnet must be an int >= 2. "
-                                f"Got {num_classes!r} instead.")
-        self._classes = num_classes
+        if self.num_classes is None:
+            self.num_classes = self.options["num_classes"] = self._s.num_classes
+
+    @classmethod
+    def _canonical_setting(cls, setting):
+        """Case is forgiven ('imagenet' -> 'ImageNet'); an unknown name gets the closest one.
+        Anything but a str is left for `resolve_options` to refuse with the template."""
+        if not isinstance(setting, str):
+            return setting
+        by_lower = {name.lower(): name for name in SETTINGS}
+        if setting.lower() in by_lower:
+            return by_lower[setting.lower()]
+        spec = cls.option_specs["setting"]
+        raise option_error("setting", cls.owner(), spec.describe(), setting,
+                           f"(options: `{cls.list_command}`)", tuple(SETTINGS))
 
     @property
     def _s(self) -> Setting:
         return SETTINGS[self.setting]
 
-    def config(self) -> dict:
-        return {"setting": self.setting, "num_classes": self._classes}
-
     @property
     def resolution(self) -> int:
         return self._s.resolution
-
-    @property
-    def num_classes(self) -> int:
-        return self._classes
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -139,17 +138,32 @@ class FBNetSpace(SearchSpace):
     def choices(self) -> list[tuple[str, tuple]]:
         return [(label, CHOICES) for label, *_ in self.layer_slots()]
 
+    def stem_sig(self) -> OpSignature:
+        r = self.resolution
+        return OpSignature("fb_convnorm", 3, STEM_WIDTH, r, r, kernel=3, stride=self._s.stem_stride)
+
+    def head_sigs(self) -> list[OpSignature]:
+        """1x1 conv, average pool and linear: three ops, as HW-NAS-Bench's table prices them."""
+        *_, (_label, _cin, _cout, stride, hw) = self.layer_slots()
+        hw, head = -(-hw // stride), self._s.head_width
+        return [OpSignature("fb_convnorm", STAGE_WIDTHS[-1], head, hw, hw, kernel=1),
+                OpSignature("fb_avgpool", head, head, hw, hw, kernel=hw),
+                OpSignature("fb_fc", head, self.num_classes, 1, 1)]
+
     def ops(self, arch: Arch) -> list[OpSignature]:
         self.check(arch)
-        r, s = self.resolution, self._s
-        sigs = [OpSignature("fb_convnorm", 3, STEM_WIDTH, r, r, kernel=3, stride=s.stem_stride)]
-        for label, cin, cout, stride, hw in self.layer_slots():
-            sigs.append(self._layer_op(arch.values[label], cin, cout, stride, hw))
-        hw, head = sigs[-1].out_hw[0], s.head_width
-        sigs += [OpSignature("fb_convnorm", STAGE_WIDTHS[-1], head, hw, hw, kernel=1),
-                 OpSignature("fb_avgpool", head, head, hw, hw, kernel=hw),
-                 OpSignature("fb_fc", head, self._classes, 1, 1)]
-        return sigs
+        layers = [self._layer_op(arch.values[label], *shape)
+                  for label, *shape in self.layer_slots()]
+        return [self.stem_sig(), *layers, *self.head_sigs()]
+
+    def fixed_ops(self) -> list[OpSignature]:
+        return [self.stem_sig(), *self.head_sigs()]
+
+    def positions(self) -> list[Position]:
+        """Every option runs one op, `skip` included: where the layer keeps its shape the
+        identity `fb_skip` is still listed, as in `ops`, because the table prices it."""
+        return [Position(label, CHOICES, {c: (self._layer_op(c, *shape),) for c in CHOICES})
+                for label, *shape in self.layer_slots()]
 
     @staticmethod
     def _layer_op(choice: str, cin: int, cout: int, stride: int, hw: int) -> OpSignature:

@@ -11,12 +11,6 @@ import torch.nn as nn
 from hwnas.ops import OpSignature
 
 
-def make_divisible(value: float, divisor: int = 8) -> int:
-    """Round a channel count to a multiple of `divisor`, never below 90% of it (MobileNetV2)."""
-    rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
-    return rounded + divisor if rounded < 0.9 * value else rounded
-
-
 def conv_bn_act(cin: int, cout: int, kernel: int, stride: int = 1, groups: int = 1,
                 act: bool = True, activation: type[nn.Module] = nn.ReLU6) -> list[nn.Module]:
     """Conv (same padding, no bias) + BN (+ activation): the unit every block is made of."""

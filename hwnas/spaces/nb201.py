@@ -25,18 +25,26 @@ import re
 from hwnas.arch import Arch
 from hwnas.errors import BadInputError
 from hwnas.ops import OpSignature
+from hwnas.options import Option, option_error
 from hwnas.registry import SPACES
-from hwnas.spaces.base import SearchSpace
-from hwnas.spaces.cell_ops import (
-    CELL_OPS,
-    CONV_KERNELS,
-    EDGES,
-    Cell,
-    Nb201Network,
-    build_cell_op,
-    edge_module,
-    used_nodes,
-)
+from hwnas.spaces.base import Position, SearchSpace
+
+# The edge ops of an NB201 cell, in the benchmark's order (this order is the integer encoding).
+CELL_OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
+CONV_KERNELS = {"nor_conv_1x1": 1, "nor_conv_3x3": 3}
+# (label, from node, to node) of the cell's 6 edges in NAS-Bench-201's order, by target node.
+EDGES = tuple((f"op_{i}to{j}", i, j) for j in (1, 2, 3) for i in range(j))
+
+
+def used_nodes(active: list[bool]) -> list[bool]:
+    """Which nodes reach the cell output (node 3) through active (non-`none`) edges. An edge
+    into an unused node cannot change the output: ONNX export drops it, so it is not built."""
+    used = [False, False, False, True]
+    for (_label, i, j), on in sorted(zip(EDGES, active, strict=True), key=lambda e: -e[0][2]):
+        if on and used[j]:
+            used[i] = True
+    return used
+
 
 LABELS = tuple(label for label, _, _ in EDGES)
 _OP = "(?:" + "|".join(CELL_OPS) + ")"
@@ -115,26 +123,24 @@ class Nb201Space(SearchSpace):
 
     is_chain = False
 
-    def __init__(self, C: int = 16, N: int = 5, resolution: int = 32, num_classes: int = 10,
-                 in_channels: int = 3):
-        for name, value, low in (("C", C, 1), ("N", N, 1), ("resolution", resolution, 4),
-                                 ("num_classes", num_classes, 2), ("in_channels", in_channels, 1)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise BadInputError(f"The {name!r} parameter of nb201 must be an int >= {low}. "
-                                    f"Got {value!r} instead.")
-        if resolution % 4:
-            # Two stride-2 reductions whose conv and pool paths must agree on the output size.
-            raise BadInputError("The 'resolution' parameter of nb201 must be a multiple of 4. "
-                                f"Got {resolution!r} instead.")
-        self.C = C
-        self.N = N
-        self.resolution = resolution
-        self.num_classes = num_classes
-        self.in_channels = in_channels
+    option_specs = {
+        "C": Option(16, int, low=1, help="channels of the first stage's cells"),
+        "N": Option(5, int, low=1, help="cells per stage"),
+        "resolution": Option(32, int, low=4, help="input height and width"),
+        "num_classes": Option(10, int, low=2, help="classifier outputs"),
+        "in_channels": Option(3, int, low=1, help="input channels"),
+    }
+    C: int
+    N: int
+    resolution: int
+    in_channels: int
 
-    def config(self) -> dict:
-        return {"C": self.C, "N": self.N, "resolution": self.resolution,
-                "num_classes": self.num_classes, "in_channels": self.in_channels}
+    @classmethod
+    def check_options(cls, resolved: dict) -> None:
+        if resolved["resolution"] % 4:
+            # Two stride-2 reductions whose conv and pool paths must agree on the output size.
+            raise option_error("resolution", cls.owner(), "a multiple of 4",
+                               resolved["resolution"], f"(options: `{cls.list_command}`)")
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -233,13 +239,42 @@ class Nb201Space(SearchSpace):
             sigs += [self.sum_sig(n, channels, hw) for n in (2, 3)]
         return sigs
 
+    def fixed_ops(self) -> list[OpSignature]:
+        """Stem, the two reduction blocks and the head."""
+        return [self.stem_sig(), self.reduction_sig(1), self.reduction_sig(2), self.head_sig()]
+
+    def positions(self) -> list[Position]:
+        """The 6 edges; an option's ops are its edge op in every cell (N per stage, each
+        stage's shape), none for `none` and `skip_connect`.
+
+        Two things in `ops(arch)` depend on several edges at once, so no position holds them:
+        - the node sums (`sum` ops, one per node that adds two or more live inputs): they are
+          the arch-dependent remainder `ops(arch) - fixed_ops() - Σ positions` (live edges
+          only), to be priced per architecture (e.g. the derived one), not per position;
+        - an edge into a node that does not reach the cell output runs nothing: for an arch,
+          count a position's ops under `live_choices(arch)[label]` (`none` for such edges),
+          not under its own value. An expected latency that weighs every edge independently
+          overestimates by those edges."""
+        positions = []
+        for label in LABELS:
+            ops = {}
+            for choice in CELL_OPS:
+                sigs = (self.edge_sig(choice, channels, hw) for channels, hw in self.stages())
+                ops[choice] = tuple(sig for sig in sigs if sig is not None for _ in range(self.N))
+            positions.append(Position(label, CELL_OPS, ops))
+        return positions
+
     # -- modules ------------------------------------------------------------------------------
     def build_op(self, sig: OpSignature):
+        from hwnas.spaces.cell_ops import build_cell_op  # torch only when a module is built
+
         return build_cell_op(sig)
 
     def build(self, arch: Arch):
         """The network; modules are created in the order of `ops(arch)` (sums have no weights),
         so under one seed its weights equal those of the ops built one by one."""
+        from hwnas.spaces.cell_ops import Cell, Nb201Network, edge_module
+
         self.check(arch)
         choices = list(live_choices(arch).values())
         stem = self.build_op(self.stem_sig())

@@ -8,11 +8,10 @@ picks an MBConv block (kernel 3/5/7 x expansion 3/6) or, where its input and out
 from __future__ import annotations
 
 from hwnas.arch import Arch
-from hwnas.errors import BadInputError
 from hwnas.ops import OpSignature
+from hwnas.options import Option
 from hwnas.registry import SPACES
-from hwnas.spaces.base import SearchSpace
-from hwnas.spaces.mbconv import build_mbconv_op, make_divisible
+from hwnas.spaces.base import Position, SearchSpace
 
 # (width, layers, stride of the first layer) per stage, before the width multiplier.
 STAGES = ((24, 2, 1), (40, 3, 2), (80, 3, 2), (96, 2, 1), (192, 2, 2))
@@ -21,6 +20,12 @@ HEAD_WIDTH = 256
 KERNELS = (3, 5, 7)
 EXPANSIONS = (3, 6)
 MB_CHOICES = tuple(f"mb_k{k}_e{e}" for k in KERNELS for e in EXPANSIONS)
+
+
+def make_divisible(value: float, divisor: int = 8) -> int:
+    """Round a channel count to a multiple of `divisor`, never below 90% of it (MobileNetV2)."""
+    rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
+    return rounded + divisor if rounded < 0.9 * value else rounded
 
 
 def parse_choice(choice: str) -> tuple[int, int]:
@@ -33,24 +38,15 @@ def parse_choice(choice: str) -> tuple[int, int]:
 class ProxylessSpace(SearchSpace):
     """ProxylessNAS/MobileNetV2 chain: 12 layers of MBConv k3/5/7 x e3/6 or zero, 5 stages."""
 
-    def __init__(self, resolution: int = 32, width_mult: float = 1.0, num_classes: int = 10,
-                 in_channels: int = 3):
-        for name, value, low in (("resolution", resolution, 8), ("num_classes", num_classes, 2),
-                                 ("in_channels", in_channels, 1)):
-            if not isinstance(value, int) or value < low:
-                raise BadInputError(f"The {name!r} parameter of proxyless must be an int >= {low}."
-                                    f" Got {value!r} instead.")
-        if not 0.1 <= float(width_mult) <= 4.0:
-            raise BadInputError("The 'width_mult' parameter of proxyless must be in [0.1, 4]. "
-                                f"Got {width_mult!r} instead.")
-        self.resolution = resolution
-        self.width_mult = float(width_mult)
-        self.num_classes = num_classes
-        self.in_channels = in_channels
-
-    def config(self) -> dict:
-        return {"resolution": self.resolution, "width_mult": self.width_mult,
-                "num_classes": self.num_classes, "in_channels": self.in_channels}
+    option_specs = {
+        "resolution": Option(32, int, low=8, help="input height and width"),
+        "width_mult": Option(1.0, float, low=0.1, high=4.0, help="channel multiplier"),
+        "num_classes": Option(10, int, low=2, help="classifier outputs"),
+        "in_channels": Option(3, int, low=1, help="input channels"),
+    }
+    resolution: int
+    width_mult: float
+    in_channels: int
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -77,26 +73,51 @@ class ProxylessSpace(SearchSpace):
         return [(label, MB_CHOICES + (("zero",) if cin == cout and stride == 1 else ()))
                 for label, cin, cout, stride in self.layer_slots()]
 
+    def _sized_slots(self):
+        """(label, cin, cout, stride, input size) of every searchable layer. The size is fixed
+        per layer because `zero` is allowed only where it would not change the shape."""
+        hw = self.stem_sig().out_hw[0]
+        for label, cin, cout, stride in self.layer_slots():
+            yield label, cin, cout, stride, hw
+            hw = -(-hw // stride)
+
+    def stem_sig(self) -> OpSignature:
+        hw = self.resolution
+        return OpSignature("stem", self.in_channels, self._width(STEM_WIDTH), hw, hw, kernel=3,
+                           stride=self.stem_stride)
+
+    def head_sig(self) -> OpSignature:
+        *_, (_label, _cin, cout, stride, hw) = self._sized_slots()
+        hw = -(-hw // stride)
+        return OpSignature("head", cout, self._width(HEAD_WIDTH), hw, hw,
+                           classes=self.num_classes)
+
+    @staticmethod
+    def layer_sig(choice: str, cin: int, cout: int, stride: int, hw: int) -> OpSignature | None:
+        """The op one layer runs for `choice`; None for `zero`, which removes the layer."""
+        if choice == "zero":
+            return None
+        kernel, expand = parse_choice(choice)
+        return OpSignature("mbconv", cin, cout, hw, hw, kernel=kernel, stride=stride,
+                           expand=expand)
+
     def ops(self, arch: Arch) -> list[OpSignature]:
         self.check(arch)
-        hw = self.resolution
-        stem = OpSignature("stem", self.in_channels, self._width(STEM_WIDTH), hw, hw, kernel=3,
-                           stride=self.stem_stride)
-        sigs = [stem]
-        hw = stem.out_hw[0]
-        cin = stem.cout
-        for label, _cin, cout, stride in self.layer_slots():
-            choice = arch.values[label]
-            if choice == "zero":
-                continue
-            kernel, expand = parse_choice(choice)
-            sig = OpSignature("mbconv", cin, cout, hw, hw, kernel=kernel, stride=stride,
-                              expand=expand)
-            sigs.append(sig)
-            hw, cin = sig.out_hw[0], cout
-        sigs.append(OpSignature("head", cin, self._width(HEAD_WIDTH), hw, hw,
-                                classes=self.num_classes))
-        return sigs
+        layers = (self.layer_sig(arch.values[label], *shape)
+                  for label, *shape in self._sized_slots())
+        return [self.stem_sig(), *(sig for sig in layers if sig is not None), self.head_sig()]
+
+    def fixed_ops(self) -> list[OpSignature]:
+        return [self.stem_sig(), self.head_sig()]
+
+    def positions(self) -> list[Position]:
+        options = dict(self.choices())
+        out = []
+        for label, *shape in self._sized_slots():
+            sigs = {opt: self.layer_sig(opt, *shape) for opt in options[label]}
+            out.append(Position(label, options[label], {opt: () if sig is None else (sig,)
+                                                        for opt, sig in sigs.items()}))
+        return out
 
     def compact(self, arch: Arch) -> str:
         """'73 73|56 53 -|...': kernel and expansion per layer, '-' for zero, '|' between stages."""
@@ -108,4 +129,6 @@ class ProxylessSpace(SearchSpace):
         return "|".join(" ".join(layers) for layers in stages.values())
 
     def build_op(self, sig: OpSignature):
+        from hwnas.spaces.mbconv import build_mbconv_op  # torch only when a module is built
+
         return build_mbconv_op(sig)

@@ -1,38 +1,45 @@
 """Strategy: the ask/tell contract of every sample-based search strategy.
 
 A strategy proposes architectures and learns from their results; it never trains, times or
-writes anything itself. The loop lives outside (hwnas.api.search), as in pymoo.
+writes anything itself. The loop lives outside (hwnas.search.loop), as in pymoo. Options are
+declared as data (`option_specs`, hwnas.options). A strategy may read the cheap costs of any
+architecture before proposing it (`self.costs`: table latency and columns, params/FLOPs, a
+benchmark's device costs) — what DPP-Net's device model is in its paper.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import ClassVar
 
 import numpy as np
 
 from hwnas.arch import Arch
 from hwnas.errors import BadInputError
-from hwnas.objectives import Objective, mnasnet_reward
+from hwnas.evaluation.costs import NO_COSTS, CostModel
+from hwnas.objectives import Objective, mnasnet_reward, reward_terms
+from hwnas.options import Configurable, Option, option_error
 from hwnas.spaces.base import SearchSpace
 
 FITNESS = ("pareto", "mnasnet")
 
 
-class Strategy(ABC):
-    """Subclasses declare `defaults` (option -> default value); unknown options are an error."""
+class Strategy(Configurable, ABC):
+    """Subclasses declare `option_specs` (name -> Option) and implement `ask` (and `tell`)."""
 
-    defaults: dict = {}
+    kind: ClassVar[str] = "strategy"
+    list_command: ClassVar[str] = "hwnas list strategies"
+    option_specs: ClassVar[dict[str, Option]] = {}
 
     def __init__(self, space: SearchSpace, objectives: list[Objective], seed: int = 0,
-                 **options):
-        unknown = sorted(set(options) - set(self.defaults))
-        if unknown:
-            raise BadInputError(f"strategy {self.registry_name} has no option(s) "
-                                f"{', '.join(unknown)}; allowed: {', '.join(self.defaults)}")
+                 costs: CostModel | None = None, **options):
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise option_error("seed", self.owner(), "an int >= 0", seed)
+        self.options = self.resolve_options(options)
         self.space = space
         self.objectives = list(objectives)
         self.seed = seed
-        self.options = {**self.defaults, **options}
+        self.costs = costs if costs is not None else NO_COSTS
         self.rng = np.random.default_rng(seed)
         self.n_told = 0
 
@@ -41,7 +48,8 @@ class Strategy(ABC):
 
     @abstractmethod
     def ask(self, n: int = 1) -> list[Arch]:
-        """Propose `n` architectures to evaluate next."""
+        """Propose up to `n` architectures to evaluate next. Fewer is allowed when the next
+        proposals depend on results not told yet (the loop tells, then asks again)."""
 
     def tell(self, archs: list[Arch], results: list[dict]) -> None:
         """Learn from evaluated architectures; `results[i]` maps objective name -> value."""
@@ -62,13 +70,15 @@ class Strategy(ABC):
 
         `pareto` (default): a uniformly chosen member of the non-dominated subset, so no single
         scalarisation biases a multi-objective search. `mnasnet`: the largest MnasNet reward
-        accuracy * (latency/target)^w, with `target_ms` and `w` options.
+        ACC * (LAT/target)^w over the run's own accuracy and latency objectives
+        (hwnas.objectives.reward_terms), with `target_ms` and `w` options.
         """
         fitness = self.options.get("fitness", "pareto")
         if fitness == "mnasnet":
+            acc, lat = reward_terms(self.objectives, self.options.get("accuracy"),
+                                    self.options.get("latency"))
             target, w = float(self.options["target_ms"]), float(self.options["w"])
-            rewards = [mnasnet_reward(r["accuracy"], r["latency_ms"], target, w, w)
-                       for r in results]
+            rewards = [mnasnet_reward(r[acc], r[lat], target, w, w) for r in results]
             return int(np.argmax(rewards))
         if fitness != "pareto":
             raise BadInputError(f"unknown fitness {fitness!r}; allowed: {', '.join(FITNESS)}")

@@ -6,10 +6,11 @@ each step by Pareto optimality over (predicted accuracy, device objectives) inst
 single score: non-dominated sorting, whole fronts in order, the front that does not fit
 whole cut by crowding distance (as NSGA-II does) so the chosen K spread along it.
 
-In the paper the device costs of a candidate are computed (a latency/FLOPs model) and only
-accuracy is predicted. In hwnas's ask/tell contract every objective arrives only through
-tell(), so the surrogate predicts the device objectives too; HW-NAS-Bench latencies are close
-to additive over the ops, which a one-hot model learns from a few dozen results.
+As in the paper, the device costs of a candidate are computed, not predicted: by default
+(`device_costs=auto`) the search's cost model supplies every objective it knows — the latency
+table's prediction, params/FLOPs, a tabular benchmark's device costs — and the surrogate
+predicts only accuracy. Where the cost model knows nothing (or `device_costs=predicted`), the
+surrogate predicts the device objectives too.
 The beam of each level is chosen the same way, on the evaluated (true) objectives.
 """
 
@@ -18,8 +19,9 @@ from __future__ import annotations
 import numpy as np
 
 from hwnas.analysis.pareto import non_dominated_mask
+from hwnas.options import Option
 from hwnas.registry import STRATEGIES
-from hwnas.strategies.pnas import ProgressiveStrategy
+from hwnas.strategies.pnas import DEVICE_COSTS, ProgressiveStrategy
 
 
 def crowding_distance(F: np.ndarray) -> np.ndarray:
@@ -59,7 +61,8 @@ class DPPNet(ProgressiveStrategy):
     # K 10 rather than PNAS's 25: refitting the surrogate every 10 evaluations found more of
     # NB201's true front (C10 x pixel3, 5 seeds: 28.6% vs 25.5%, HV 0.9978 vs 0.9975) at about
     # twice the time per run (benchmarks/league.py).
-    defaults = {**ProgressiveStrategy.defaults, "k": 10}
+    option_specs = {**ProgressiveStrategy.option_specs, "k": Option(10, int, low=1),
+                    "device_costs": Option("auto", str, choices=DEVICE_COSTS)}
 
     def _select(self, F: np.ndarray, k: int) -> np.ndarray:
         return pareto_select(F, k)

@@ -14,27 +14,42 @@ from __future__ import annotations
 from collections import deque
 
 from hwnas.arch import Arch
-from hwnas.errors import BadInputError
+from hwnas.objectives import reward_terms
+from hwnas.options import Option, option_error
 from hwnas.registry import STRATEGIES
-from hwnas.strategies.base import Strategy
+from hwnas.strategies.base import FITNESS, Strategy
 
 
 @STRATEGIES.register("evolution")
 class AgingEvolution(Strategy):
     """Aging evolution (AmoebaNet): tournament, mutate the winner, drop the oldest."""
 
-    defaults = {"population": 50, "sample_size": 50, "fitness": "pareto", "target_ms": 0.0,
-                "w": -0.07}
+    option_specs = {
+        "population": Option(50, int, low=2),
+        "sample_size": Option(50, int, low=1),
+        "fitness": Option("pareto", str, choices=FITNESS),
+        # MnasNet reward ACC * (LAT/target_ms)^w over the run's objectives named here
+        # (None: the first to maximise, and the first latency-like one to minimise).
+        "target_ms": Option(0.0, float, low=0),
+        "w": Option(-0.07, float),
+        "accuracy": Option(None, str, none_ok=True),
+        "latency": Option(None, str, none_ok=True),
+    }
 
-    def __init__(self, space, objectives, seed=0, **options):
-        super().__init__(space, objectives, seed, **options)
-        pop, sample = int(self.options["population"]), int(self.options["sample_size"])
-        if pop < 2 or not 1 <= sample <= pop:
-            raise BadInputError("evolution needs population >= 2 and 1 <= sample_size <= "
-                                f"population; got population={pop}, sample_size={sample}")
-        if self.options["fitness"] == "mnasnet" and float(self.options["target_ms"]) <= 0:
-            raise BadInputError("evolution with fitness=mnasnet needs target_ms > 0 "
-                                "(e.g. --option target_ms=5)")
+    @classmethod
+    def check_options(cls, resolved: dict) -> None:
+        if resolved["sample_size"] > resolved["population"]:
+            raise option_error("sample_size", cls.owner(),
+                               f"<= population ({resolved['population']})",
+                               resolved["sample_size"])
+        if resolved["fitness"] == "mnasnet" and resolved["target_ms"] <= 0:
+            raise option_error("target_ms", cls.owner(), "> 0 with fitness='mnasnet'",
+                               resolved["target_ms"], "e.g. --strategy-opt target_ms=5")
+
+    def __init__(self, space, objectives, seed=0, costs=None, **options):
+        super().__init__(space, objectives, seed, costs, **options)
+        if self.options["fitness"] == "mnasnet":  # names checked now, not at the 51st child
+            reward_terms(self.objectives, self.options["accuracy"], self.options["latency"])
         self._population: deque[tuple[Arch, dict]] = deque()
         self._n_asked = 0
 

@@ -18,7 +18,7 @@ from collections import deque
 import numpy as np
 
 from hwnas.arch import Arch
-from hwnas.errors import BadInputError
+from hwnas.options import Option
 from hwnas.registry import STRATEGIES
 from hwnas.strategies.base import Strategy
 
@@ -60,12 +60,17 @@ class NSGA2Strategy(Strategy):
     # its siblings); "history" (default) also refuses anything handed out before, so no
     # evaluation of the budget goes to a repeat. On NB201 x HW-NAS-Bench at 500 evaluations
     # it finds 2-3 more true-front points (of 42-76) than pymoo's (benchmarks/league.py).
-    defaults = {"pop_size": 20, "eta_c": 3.0, "prob_c": 1.0, "eta_m": 3.0, "prob_m": 1.0,
-                "dedup": "history"}
+    option_specs = {
+        "pop_size": Option(20, int, low=2),
+        "eta_c": Option(3.0, float, low=0, low_open=True),
+        "prob_c": Option(1.0, float, low=0, high=1),
+        "eta_m": Option(3.0, float, low=0, low_open=True),
+        "prob_m": Option(1.0, float, low=0, high=1),
+        "dedup": Option("history", str, choices=DEDUP),
+    }
 
-    def __init__(self, space, objectives, seed=0, **options):
-        super().__init__(space, objectives, seed, **options)
-        self._check_options()
+    def __init__(self, space, objectives, seed=0, costs=None, **options):
+        super().__init__(space, objectives, seed, costs, **options)
         self._signs = np.array([-1.0 if o.direction == "max" else 1.0 for o in self.objectives])
         self._algorithm = None  # built lazily: constructors only store (and check) arguments
         self._generation = None  # the pymoo Population being evaluated
@@ -73,24 +78,6 @@ class NSGA2Strategy(Strategy):
         self._slots: dict[str, list[int]] = {}  # arch key -> indices handed out, not told
         self._buffer: deque[tuple[int, Arch]] = deque()  # (index, arch) not yet handed out
         self._seen: set[tuple[int, ...]] = set()  # every vector handed out (dedup=history)
-
-    def _check_options(self) -> None:
-        o = self.options
-        if isinstance(o["pop_size"], bool) or not (isinstance(o["pop_size"], int)
-                                                   and o["pop_size"] >= 2):
-            raise BadInputError(f"The 'pop_size' option of nsga2 must be an integer >= 2. "
-                                f"Got {o['pop_size']!r} instead.")
-        for name in ("eta_c", "eta_m"):
-            if not (isinstance(o[name], (int, float)) and o[name] > 0):
-                raise BadInputError(f"The '{name}' option of nsga2 must be a number > 0. "
-                                    f"Got {o[name]!r} instead.")
-        for name in ("prob_c", "prob_m"):
-            if not (isinstance(o[name], (int, float)) and 0 <= o[name] <= 1):
-                raise BadInputError(f"The '{name}' option of nsga2 must be in [0, 1]. "
-                                    f"Got {o[name]!r} instead.")
-        if o["dedup"] not in DEDUP:
-            raise BadInputError(f"The 'dedup' option of nsga2 must be one of "
-                                f"{', '.join(DEDUP)}. Got {o['dedup']!r} instead.")
 
     def _build(self):
         from pymoo.algorithms.moo.nsga2 import NSGA2

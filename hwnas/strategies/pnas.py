@@ -17,6 +17,15 @@ Pool. Only the beam's children are generated (never the space), repeats and arch
 handed out are dropped, and at most `max_pool` are scored (a seeded sample of them), so
 proxyless (6.4e9 archs) or fbnet cost the same per step as nb201.
 
+Batches. A step's pool is built only once every result of the previous step is told: `ask(n)`
+returns fewer than `n` (as NSGA-II does) rather than guess, so proposals do not depend on the
+batch size.
+
+Device costs. `device_costs=predicted` (PNAS's default) lets the surrogate predict every
+objective; `exact` reads the objectives the search's cost model knows (table latency,
+params/FLOPs, a benchmark's device costs) and predicts only the rest (accuracy); `auto` is
+`exact` when the cost model knows every objective but one, else `predicted`.
+
 Score. PNAS optimises one number; hwnas has several objectives, so PNAS here ranks by an
 equal-weight sum of the objectives, each min-max normalised over the evaluated results and
 turned to "smaller is better" — the same scalar for evaluated cells (beam) and predictions.
@@ -26,17 +35,19 @@ DPP-Net (hwnas.strategies.dppnet) is the multi-objective sibling: Pareto selecti
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections import deque
+from collections import Counter, deque
 
 import numpy as np
 
 from hwnas.arch import Arch
 from hwnas.errors import BadInputError
+from hwnas.options import Option
 from hwnas.registry import STRATEGIES
 from hwnas.strategies.base import Strategy
 from hwnas.strategies.surrogate import EnsembleSurrogate
 
 NEUTRAL = ("none", "zero", "skip")
+DEVICE_COSTS = ("predicted", "exact", "auto")
 
 
 def neutral_of(opts) -> object | None:
@@ -74,20 +85,20 @@ class ProgressiveStrategy(Strategy):
     """Shared progressive machinery; subclasses define how K of a set are chosen (`_select`)."""
 
     # n_models 3, hidden 32, max_pool 500: 5 / 64 / 2000 took >100 s per 500-eval run on 2 CPUs.
-    defaults = {"k": 25, "n_initial": 30, "n_models": 3, "hidden": 32, "max_pool": 500}
+    option_specs = {"k": Option(25, int, low=1), "n_initial": Option(30, int, low=1),
+                    "n_models": Option(3, int, low=1), "hidden": Option(32, int, low=1),
+                    "max_pool": Option(500, int, low=1),
+                    "device_costs": Option("predicted", str, choices=DEVICE_COSTS)}
 
-    def __init__(self, space, objectives, seed=0, **options):
-        super().__init__(space, objectives, seed, **options)
-        for name in self.defaults:
-            value = self.options[name]
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise BadInputError(f"The '{name}' option of {self.registry_name} must be an "
-                                    f"integer >= 1. Got {value!r} instead.")
+    def __init__(self, space, objectives, seed=0, costs=None, **options):
+        super().__init__(space, objectives, seed, costs, **options)
+        self._exact = self._exact_columns()
         self._signs = np.array([-1.0 if o.direction == "max" else 1.0 for o in objectives])
         self._surrogate = EnsembleSurrogate(space, self.options["n_models"],
                                             self.options["hidden"], seed=seed)
         self._queue: deque[Arch] = deque()
         self._handed: set[str] = set()
+        self._pending: Counter[str] = Counter()  # handed out, result not told yet
         self._archs: list[Arch] = []  # evaluated, finite results only (what the model sees)
         self._Y: list[np.ndarray] = []  # their objectives, min-form
         self._level = 1  # the level whose evaluated archs form the next beam
@@ -98,15 +109,22 @@ class ProgressiveStrategy(Strategy):
         out = []
         while len(out) < n:
             if not self._queue:
+                if self._pending:  # the next step depends on results not told yet
+                    break
                 self._refill()
             arch = self._queue.popleft()
             self._handed.add(arch.key)
+            self._pending[arch.key] += 1
             out.append(arch)
         return out
 
     def tell(self, archs: list[Arch], results: list[dict]) -> None:
         super().tell(archs, results)
         for arch, result in zip(archs, results, strict=True):
+            if arch.key in self._pending:
+                self._pending[arch.key] -= 1
+                if not self._pending[arch.key]:
+                    del self._pending[arch.key]
             y = np.array([float(result[o.name]) for o in self.objectives]) * self._signs
             if np.isfinite(y).all():  # a non-finite result teaches the model nothing usable
                 self._archs.append(arch)
@@ -120,10 +138,38 @@ class ProgressiveStrategy(Strategy):
         pool = self._children()
         k = self.options["k"]
         if len(pool) > k and len(self._archs) >= 2:
-            self._surrogate.fit(self._archs, np.array(self._Y))
-            mean, _ = self._surrogate.predict(pool)
-            pool = [pool[i] for i in self._select(mean, k)]
+            pool = [pool[i] for i in self._select(self._predict(pool), k)]
         self._queue.extend(pool[:k] or self._random_unseen(k))
+
+    def _exact_columns(self) -> list[int]:
+        """Indices of the objectives read from the cost model instead of predicted."""
+        mode = self.options["device_costs"]
+        names = [o.name for o in self.objectives]
+        known = [j for j, name in enumerate(names) if name in self.costs.provides]
+        if mode == "predicted":
+            return []
+        if mode == "exact" and not known:
+            raise BadInputError(f"{self.registry_name} with device_costs='exact' needs a cost "
+                                f"model that knows some of {', '.join(names)}; this search's "
+                                f"knows {', '.join(sorted(self.costs.provides)) or 'none'} "
+                                "(use device_costs='predicted')")
+        if mode == "auto" and len(known) != len(names) - 1:
+            return []
+        return known if len(known) < len(names) else []  # something must be predicted
+
+    def _predict(self, pool: list[Arch]) -> np.ndarray:
+        """Objectives of `pool`, min-form: exact costs where known, the surrogate's mean for
+        the rest (refit on everything evaluated so far)."""
+        Y = np.array(self._Y)
+        free = [j for j in range(Y.shape[1]) if j not in self._exact]
+        self._surrogate.fit(self._archs, Y[:, free])
+        mean, _ = self._surrogate.predict(pool)
+        F = np.empty((len(pool), Y.shape[1]))
+        F[:, free] = mean
+        if self._exact:
+            names = [self.objectives[j].name for j in self._exact]
+            F[:, self._exact] = self.costs.matrix(pool, names) * self._signs[self._exact]
+        return F
 
     def _children(self) -> list[Arch]:
         """Unseen children of the beam; climbs a level, or refines once at the top."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from hwnas.arch import Arch
+from hwnas.options import Option
 from hwnas.registry import STRATEGIES
 from hwnas.strategies.base import Strategy
 
@@ -11,7 +12,7 @@ from hwnas.strategies.base import Strategy
 class RandomSearch(Strategy):
     """Uniform random samples, no repeats while avoidable."""
 
-    defaults = {"max_retries": 100}
+    option_specs = {"max_retries": Option(100, int, low=0)}
 
     def __init__(self, space, objectives, seed=0, **options):
         super().__init__(space, objectives, seed, **options)

@@ -75,7 +75,8 @@ class EnsembleSurrogate:
                                  random_state=int(self.rng.integers(2**31 - 1)))
             with warnings.catch_warnings():  # lbfgs stopping at max_iter is expected here
                 warnings.simplefilter("ignore", ConvergenceWarning)
-                model.fit(X[rows], Z[rows])
+                # one target as a 1-d y: sklearn's single-output path, without a warning
+                model.fit(X[rows], Z[rows] if Z.shape[1] > 1 else Z[rows, 0])
             self._models.append(model)
         return self
 

@@ -1,9 +1,10 @@
 """BenchmarkTable: a tabular NAS benchmark (one CSV row per architecture) read as columns.
 
-The format is that of `nb201_hw.csv` (NAS-Bench-201 accuracies x HW-NAS-Bench costs): an
-`arch_str` column in NB201's string form and numeric columns, empty where a value is missing.
-Objective-style names (`accuracy:cifar100`, `latency:pixel3`, `energy:fpga`) resolve to columns;
-accuracies are stored in percent and returned by `objective_values` as fractions in [0, 1].
+What the columns mean comes from the file's format (`hwnas.tabular.formats`, detected from the
+header, e.g. `nb201-hw` for `nb201_hw.csv`): which column holds the architecture and how to read
+it, which objective-style names (`accuracy:cifar100`, `latency:pixel3`, `energy:fpga`) resolve
+to which columns, and which columns are accuracies, returned by `objective_values` as fractions
+in [0, 1]. Every other non-empty cell is a number; empty cells are missing values (NaN).
 """
 
 from __future__ import annotations
@@ -18,37 +19,21 @@ import numpy as np
 
 from hwnas.arch import Arch
 from hwnas.errors import BadInputError
+from hwnas.tabular.formats.base import BenchmarkFormat, detect_format, get_format, known_formats
 
-ARCH_COLUMN = "arch_str"
-# Objective-style names -> the column they read (HW-NAS-Bench costs are its CIFAR-10 config).
-ALIASES = {
-    "accuracy": "nats_c10_test_acc_200ep",
-    "accuracy:cifar10": "nats_c10_test_acc_200ep",
-    "accuracy:cifar100": "nats_c100_test_acc_200ep",
-    "accuracy:imagenet16": "nats_in16_test_acc_200ep",
-    **{f"latency:{dev}": f"hw_c10_{dev}_latency_ms"
-       for dev in ("raspi4", "pixel3", "eyeriss", "fpga", "edgegpu", "edgetpu")},
-    "energy:fpga": "hw_c10_fpga_energy_mJ_derived",
-}
-
-_CACHE: dict[str, tuple[tuple[int, int], BenchmarkTable]] = {}
-
-
-def is_accuracy_column(column: str) -> bool:
-    """Accuracy columns are in percent in the CSV (`..._acc_200ep`, `..._acc_12ep`)."""
-    return "_acc_" in column or column.endswith("_acc")
+_CACHE: dict[tuple[str, str], tuple[tuple[int, int], BenchmarkTable]] = {}
 
 
 class BenchmarkTable:
     """Columns of a benchmark CSV, rows aligned with `arch_of(row)`; load with `load(path)`."""
 
-    space_name = "nb201"
-
-    def __init__(self, path: Path, header: list[str], rows: list[list[str]]):
+    def __init__(self, path: Path, header: list[str], rows: list[list[str]],
+                 fmt: BenchmarkFormat):
         self.path = path
+        self.format = fmt
         self.columns = list(header)
         cells = list(zip(*rows, strict=True)) if rows else [()] * len(header)
-        self._arch_strings: tuple[str, ...] = cells[header.index(ARCH_COLUMN)]
+        self._arch_strings: tuple[str, ...] = cells[header.index(fmt.arch_column)]
         # Converted once, raw strings dropped: ~6 MB instead of ~37 MB of small strings.
         self._values: dict[str, np.ndarray] = {}
         self._text_columns: list[str] = []
@@ -62,19 +47,29 @@ class BenchmarkTable:
         self._row_of = {s: i for i, s in enumerate(self._arch_strings)}
         if len(self._row_of) != len(self._arch_strings):
             raise BadInputError(f"benchmark {path} lists some architecture twice in "
-                                f"{ARCH_COLUMN!r}; each row must be a distinct architecture")
+                                f"{fmt.arch_column!r}; each row must be a distinct architecture")
+
+    @property
+    def space_name(self) -> str:
+        return self.format.space
 
     # -- loading ------------------------------------------------------------------------------
     @classmethod
-    def load(cls, path: str | os.PathLike) -> BenchmarkTable:
-        """Read (once per resolved path and file version) a benchmark CSV."""
+    def load(cls, path: str | os.PathLike,
+             format: str | BenchmarkFormat | None = None) -> BenchmarkTable:
+        """Read (once per resolved path, format and file version) a benchmark CSV.
+
+        `format`: a registered format's name or a format instance; None detects it from the
+        header (one error naming the known formats when none matches)."""
         resolved = Path(path).expanduser().resolve()
         if not resolved.is_file():
             raise BadInputError(f"benchmark file {str(path)!r} does not exist; "
                                 f"{_what_exists(resolved)}")
+        fmt = get_format(format) if isinstance(format, str) else format
         stat = resolved.stat()
         version = (stat.st_mtime_ns, stat.st_size)
-        cached = _CACHE.get(str(resolved))
+        key = (str(resolved), fmt.name if fmt is not None else "")
+        cached = _CACHE.get(key)
         if cached is not None and cached[0] == version:
             return cached[1]
         # ~550k small objects and no reference cycles: cyclic-GC passes over them are pure
@@ -83,23 +78,22 @@ class BenchmarkTable:
         gc.disable()
         try:
             header, rows = _read_csv(resolved)
-            table = cls(resolved, header, rows)
+            fmt = _header_format(resolved, header, fmt)
+            _check_shape(resolved, header, rows)
+            table = cls(resolved, header, rows, fmt)
         finally:
             if was_enabled:
                 gc.enable()
         table._check_arch_strings()
-        _CACHE[str(resolved)] = (version, table)
+        _CACHE[key] = (version, table)
         return table
 
     def _check_arch_strings(self) -> None:
-        """Every row must hold an NB201 arch string, so `arch_of` never fails later."""
-        # Imported here, as below: the space module pulls in torch, reading a table does not.
-        from hwnas.spaces.nb201 import ARCH_PATTERN, arch_from_string
-
+        """Every row must name an architecture of the format, so `arch_of` never fails later."""
         for row, text in enumerate(self._arch_strings):
-            if not ARCH_PATTERN.fullmatch(text):
+            if not self.format.is_arch_text(text):
                 try:
-                    arch_from_string(text)  # the detailed reason
+                    self.format.parse_arch(text)  # the detailed reason
                 except BadInputError as exc:
                     raise BadInputError(f"benchmark {self.path.name} row {row}: {exc}") from None
 
@@ -110,7 +104,11 @@ class BenchmarkTable:
 
     def aliases(self) -> dict[str, str]:
         """The objective-style names this table can answer, with their columns."""
-        return {name: col for name, col in ALIASES.items() if col in self._values}
+        return {name: col for name, col in self.format.aliases.items() if col in self._values}
+
+    def is_accuracy(self, column: str) -> bool:
+        """Whether a column holds an accuracy (stored scaled, e.g. in percent)."""
+        return self.format.is_accuracy(column)
 
     def numeric_columns(self) -> list[str]:
         """Columns whose every non-empty cell is a number (not the arch string or op names)."""
@@ -121,9 +119,10 @@ class BenchmarkTable:
         name = str(name).strip()
         if name in self._values:
             return name
-        if name in ALIASES and ALIASES[name] in self._values:
-            return ALIASES[name]
-        allowed = [*self.aliases(), *self.numeric_columns()]
+        aliases = self.aliases()
+        if name in aliases:
+            return aliases[name]
+        allowed = [*aliases, *self.numeric_columns()]
         close = difflib.get_close_matches(name, allowed, n=1, cutoff=0.3)
         hint = f"; closest: {close[0]!r}" if close else ""
         what = "a text column, not a number" if name in self._text_columns else "unknown"
@@ -142,7 +141,7 @@ class BenchmarkTable:
         column = self.resolve(name)
         if column not in self._objectives:
             raw = self.values(column)
-            out = raw / 100.0 if is_accuracy_column(column) else raw
+            out = raw / self.format.accuracy_scale if self.is_accuracy(column) else raw
             out.flags.writeable = False
             self._objectives[column] = out
         return self._objectives[column]
@@ -158,18 +157,12 @@ class BenchmarkTable:
 
     # -- rows <-> architectures ---------------------------------------------------------------
     def row_of(self, arch: Arch | str) -> int:
-        """The row of an architecture (or its NB201 string); one dictionary look-up."""
+        """The row of an architecture (or its text in the arch column); one dictionary look-up."""
         if isinstance(arch, Arch):
             if arch.space != self.space_name:
                 raise BadInputError(f"benchmark {self.path.name} covers space "
                                     f"{self.space_name!r}, not {arch.space!r}")
-            from hwnas.spaces.nb201 import arch_to_string
-
-            try:
-                key = arch_to_string(arch)
-            except KeyError as exc:
-                raise BadInputError(f"architecture {arch} lacks edge {exc}; an NB201 "
-                                    "architecture has op_0to1 ... op_2to3") from None
+            key = self.format.arch_text(arch)
         else:
             key = str(arch).strip()
         row = self._row_of.get(key)
@@ -179,19 +172,18 @@ class BenchmarkTable:
         return row
 
     def arch_of(self, row: int) -> Arch:
-        from hwnas.spaces.nb201 import arch_from_string
-
         if isinstance(row, bool) or not isinstance(row, (int, np.integer)) or not (
                 0 <= row < self.n_rows):
             raise BadInputError(f"row {row!r} is not in benchmark {self.path.name}; "
                                 f"rows are 0..{self.n_rows - 1}")
-        return arch_from_string(self._arch_strings[int(row)])
+        return self.format.parse_arch(self._arch_strings[int(row)])
 
     def arch_string(self, row: int) -> str:
         return self._arch_strings[int(row)]
 
     def __repr__(self) -> str:
-        return f"BenchmarkTable({str(self.path)!r}, rows={self.n_rows})"
+        return (f"BenchmarkTable({str(self.path)!r}, format={self.format.name!r}, "
+                f"rows={self.n_rows})")
 
 
 def _read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
@@ -202,11 +194,24 @@ def _read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
             rows = list(reader)
     except (UnicodeDecodeError, csv.Error) as exc:
         raise BadInputError(f"benchmark {path} is not a readable CSV ({exc}); expected a "
-                            f"header row with an {ARCH_COLUMN!r} column") from None
-    if not header or ARCH_COLUMN not in header:
-        shown = ", ".join((header or [])[:8]) or "(no header)"
-        raise BadInputError(f"benchmark {path} has no {ARCH_COLUMN!r} column (its header: "
-                            f"{shown}); pass a benchmark CSV such as nb201_hw.csv")
+                            f"header row of one of the known formats: {known_formats()}"
+                            ) from None
+    return header or [], rows
+
+
+def _header_format(path: Path, header: list[str], fmt: BenchmarkFormat | None
+                   ) -> BenchmarkFormat:
+    """The format asked for, if the header is its; else the one the header matches."""
+    if fmt is None:
+        return detect_format(header, str(path))
+    if not fmt.detect(header):
+        shown = ", ".join(header[:8]) or "(no header)"
+        raise BadInputError(f"benchmark {path} is not in format {fmt.describe()} (its header: "
+                            f"{shown}); known formats: {known_formats()}")
+    return fmt
+
+
+def _check_shape(path: Path, header: list[str], rows: list[list[str]]) -> None:
     if len(set(header)) != len(header):
         twice = sorted({c for c in header if header.count(c) > 1})
         raise BadInputError(f"benchmark {path} names column(s) {', '.join(twice)} twice; "
@@ -215,7 +220,6 @@ def _read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
     if bad is not None:
         raise BadInputError(f"benchmark {path} line {bad + 2} has {len(rows[bad])} fields, "
                             f"the header {len(header)}; the file is not a well-formed CSV")
-    return header, rows
 
 
 def _to_floats(cells: tuple[str, ...]) -> np.ndarray | None:

@@ -1,4 +1,5 @@
-"""Every registered space: sample -> ops -> build -> forward -> ONNX -> onnxruntime parity."""
+"""Every registered space: sample -> ops -> build -> forward -> ONNX -> onnxruntime parity; the
+contract the base class relies on (num_classes, input_shape, declared options, positions)."""
 
 import numpy as np
 import onnx
@@ -6,6 +7,7 @@ import onnxruntime as ort
 import pytest
 import torch
 
+from hwnas.errors import BadInputError
 from hwnas.nn.onnx_io import module_to_onnx
 from hwnas.registry import SPACES
 
@@ -60,3 +62,37 @@ def test_each_op_rebuilds_from_its_signature(name):
         for module in chained:
             y = module(y)
         assert torch.allclose(whole(x), y, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", SPACES.names())
+def test_space_declares_num_classes_and_input_shape(name):
+    """hwnas search sets `num_classes` from the dataset and the scratch estimator reads
+    `num_classes` and `input_shape`: a space without them would fail as an internal error."""
+    cls = SPACES.get(name)
+    assert "num_classes" in cls.option_specs
+    space = cls(**SMALL.get(name, {}), num_classes=7)
+    assert space.num_classes == 7 and space.config()["num_classes"] == 7
+    shape = space.input_shape
+    assert len(shape) == 3 and all(isinstance(n, int) and n > 0 for n in shape)
+
+
+@pytest.mark.parametrize("name", SPACES.names())
+def test_every_declared_option_refuses_its_invalid_values(name):
+    cls = SPACES.get(name)
+    assert cls.kind == "search space" and cls.registry_name == name
+    for option, spec in cls.option_specs.items():
+        for value in spec.invalid_values():
+            with pytest.raises(BadInputError, match=f"The '{option}' option of search space "
+                                                    f"'{name}' must be"):
+                cls(**{**SMALL.get(name, {}), option: value})
+
+
+@pytest.mark.parametrize("name", SPACES.names())
+def test_positions_follow_choices_and_are_profiled(name):
+    space = SPACES.get(name)(**SMALL.get(name, {}))
+    positions = space.positions()
+    assert [(p.label, p.options) for p in positions] == space.choices()
+    profiled = {sig.key for sig in space.all_ops()}
+    listed = {s.key for p in positions for sigs in p.ops.values() for s in sigs}
+    assert listed and listed <= profiled
+    assert {s.key for s in space.fixed_ops()} <= profiled

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from hwnas.errors import BadInputError, MissingLatencyError
-from hwnas.evaluation.scorer import Evaluator
+from hwnas.evaluation.scorer import Scorer
 from hwnas.latency.columns import (
     available_columns,
     entry_from_measurement,
@@ -126,7 +126,7 @@ def test_objective_without_its_column_fails_before_training(tiny_space):
     table = _table(tiny_space, columns=())
     objectives = parse_objectives("accuracy,latency_ms,energy_mj")
     with pytest.raises(BadInputError) as err:
-        Evaluator(tiny_space, _NoTraining(), table, objectives=objectives)
+        Scorer(tiny_space, _NoTraining(), table, objectives=objectives)
     assert "no 'energy_mj' column (it has: p50, p90, mean, std)" in str(err.value)
     assert "--energy`" in str(err.value) and "\n" not in str(err.value)
 
@@ -136,10 +136,10 @@ def test_evaluator_fills_cost_columns_only_when_the_table_has_them(tiny_space):
     sigs = tiny_space.ops(arch)
     with_costs = _table(tiny_space)
     objectives = parse_objectives("accuracy,energy_mj,peak_mem_mb")
-    result = Evaluator(tiny_space, _NoTraining(), with_costs, objectives=objectives).costs(arch)
+    result = Scorer(tiny_space, _NoTraining(), with_costs, objectives=objectives).costs(arch)
     assert result["energy_mj"] == pytest.approx(predict_energy(with_costs, sigs))
     assert result["peak_mem_mb"] == predict_peak_memory(with_costs, sigs)
-    plain = Evaluator(tiny_space, _NoTraining(), _table(tiny_space, columns=())).costs(arch)
+    plain = Scorer(tiny_space, _NoTraining(), _table(tiny_space, columns=())).costs(arch)
     assert "energy_mj" not in plain and "peak_mem_mb" not in plain
     assert plain["latency_ms"] == result["latency_ms"]
 
@@ -148,10 +148,10 @@ def test_latency_stat_p90_predicts_from_p90(tiny_space):
     table = _table(tiny_space, columns=())
     arch = tiny_space.default_arch()
     sigs = tiny_space.ops(arch)
-    p90 = Evaluator(tiny_space, _NoTraining(), table, stat="p90").costs(arch)["latency_ms"]
+    p90 = Scorer(tiny_space, _NoTraining(), table, stat="p90").costs(arch)["latency_ms"]
     assert p90 == pytest.approx(sum(table.entries[s.key]["p90"] for s in sigs))
     with pytest.raises(BadInputError, match="'latency_stat' parameter must be one of p50, p90"):
-        Evaluator(tiny_space, _NoTraining(), table, stat="std")
+        Scorer(tiny_space, _NoTraining(), table, stat="std")
 
 
 def test_search_cli_latency_stat_sets_the_config(monkeypatch, tmp_path):

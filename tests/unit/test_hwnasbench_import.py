@@ -13,14 +13,15 @@ from hwnas.latency.table import LatencyTable
 from hwnas.spaces.fbnet import FBNetSpace
 from hwnas.tables.hwnasbench import LATENCY_METRICS, import_fbnet, import_fbnet_table
 from tests.cli.helpers import assert_one_line_error, hwnas
+from tests.tabular_helpers import FIXTURE_DIR, FULL_DIR, needs_full_fbnet
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "benchmarks" / "nb201_hw"
-pytestmark = pytest.mark.skipif(not (DATA / "fbnet_hw_lookup.csv").is_file(),
-                                reason=f"HW-NAS-Bench FBNet tables not found under {DATA}")
+# The fixture holds HW-NAS-Bench's lookup table and reference check whole and part of the
+# layer-wise table (tests/fixtures/nb201_hw/README.md), so these run on every checkout.
+DATA = FIXTURE_DIR
 
 
-def _rows(name: str) -> list[dict]:
-    with (DATA / name).open(newline="") as f:
+def _rows(name: str, folder: Path = DATA) -> list[dict]:
+    with (folder / name).open(newline="") as f:
         return list(csv.DictReader(f))
 
 
@@ -42,18 +43,18 @@ def test_costs_equal_hwnas_bench_printed_values():
         FBNetSpace().ops(FBNetSpace().from_indices([0] * 22))), 15.804523468017578, rel_tol=1e-12)
 
 
-@pytest.mark.parametrize("metric", LATENCY_METRICS)
-def test_every_layer_choice_equals_the_layerwise_table(metric):
+def _layerwise_matches(metric: str, folder: Path) -> dict[str, int]:
     """Each (setting, layer, op) row of fbnet_hw_layerwise.csv is the entry of that layer's op,
-    and the 'fixed' row is the sum of the stem and the three head ops."""
+    and the 'fixed' row is the sum of the stem and the three head ops; rows per setting."""
     device = metric.removesuffix("_latency")
     column = f"{device}_latency_ms"
+    counts = {}
     for setting in ("cifar100", "ImageNet"):
-        table, space = import_fbnet_table(DATA, metric, setting), FBNetSpace(setting)
+        table, space = import_fbnet_table(folder, metric, setting), FBNetSpace(setting)
         # 112 ops of the space, + HW-NAS-Bench's cifar10 classifier (FC 1504->10) on cifar100
         assert len(table.entries) == (113 if setting == "cifar100" else 112)
-        rows = [r for r in _rows("fbnet_hw_layerwise.csv") if r["dataset"] == setting]
-        assert len(rows) == 1 + 22 * 9
+        rows = [r for r in _rows("fbnet_hw_layerwise.csv", folder) if r["dataset"] == setting]
+        counts[setting] = len(rows)
         for row in rows:
             if row["layer"] == "fixed":
                 sigs = space.ops(space.default_arch())
@@ -65,6 +66,20 @@ def test_every_layer_choice_equals_the_layerwise_table(metric):
             sig = space.ops(space.from_indices([0] * layer + [op] + [0] * (21 - layer)))[1 + layer]
             assert table.lookup(sig) == float(row[column]), row
             assert table.entries[sig.key]["extra"]["from"] == [row["lookup_keys"]]
+    return counts
+
+
+@pytest.mark.parametrize("metric", LATENCY_METRICS)
+def test_every_layer_choice_equals_the_layerwise_table(metric):
+    """On the fixture's rows: the fixed rows and layers 0, 1, 5, 21 with each of 9 ops."""
+    assert _layerwise_matches(metric, DATA) == {"cifar100": 1 + 4 * 9, "ImageNet": 1 + 4 * 9}
+
+
+@needs_full_fbnet
+@pytest.mark.parametrize("metric", LATENCY_METRICS)
+def test_every_layer_choice_of_the_full_layerwise_table(metric):
+    assert _layerwise_matches(metric, FULL_DIR) == {"cifar100": 1 + 22 * 9,
+                                                     "ImageNet": 1 + 22 * 9}
 
 
 def test_table_fields_and_energy_column(tmp_path):
@@ -88,7 +103,7 @@ def test_table_fields_and_energy_column(tmp_path):
 @pytest.mark.parametrize("metric, setting, needle", [
     ("edgegpu_energy", "cifar100", "import --metric edgegpu_latency instead"),
     ("pixel_latency", "cifar100", "did you mean 'pixel3_latency'"),
-    ("raspi4_latency", "cifar10", "did you mean 'cifar100'"),
+    ("raspi4_latency", "cifar10", "Did you mean 'cifar100'"),
 ])
 def test_bad_metric_or_setting_is_one_line(metric, setting, needle):
     with pytest.raises(BadInputError, match=needle) as exc:

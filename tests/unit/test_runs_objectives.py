@@ -1,4 +1,6 @@
 import json
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -7,16 +9,80 @@ from hwnas.errors import BadInputError
 from hwnas.objectives import mnasnet_reward, parse_constraint, parse_objectives
 from hwnas.runs import RunDir
 
+TORN = b'{"arch_key": "c", "res'  # a crash mid-write
 
-def test_history_appends_and_heals_a_torn_line(tmp_path):
+
+def _run_with_torn_tail(tmp_path) -> RunDir:
     run = RunDir.create(tmp_path / "r", {"search": {}})
     run.append({"arch_key": "a", "result": {"accuracy": 0.5}})
     run.append({"arch_key": "b", "result": {"accuracy": 0.6}})
-    with open(run.history_path, "a") as fh:
-        fh.write('{"arch_key": "c", "res')  # a crash mid-write
+    with open(run.history_path, "ab") as fh:
+        fh.write(TORN)
+    return run
+
+
+def test_reading_a_torn_tail_returns_complete_records_and_leaves_the_file(tmp_path):
+    run = _run_with_torn_tail(tmp_path)
+    before = run.history_path.read_bytes()
     assert [r["arch_key"] for r in RunDir.open(run.path).history()] == ["a", "b"]
-    run.append({"arch_key": "c", "result": {}})
-    assert [r["arch_key"] for r in run.history()] == ["a", "b", "c"]
+    assert [r["arch_key"] for r in run.history()] == ["a", "b"]
+    assert run.history_path.read_bytes() == before and before.endswith(TORN)
+
+
+def test_a_last_line_without_newline_is_left_out_even_if_it_parses(tmp_path):
+    run = RunDir.create(tmp_path / "r", {})
+    run.append({"arch_key": "a"})
+    with open(run.history_path, "ab") as fh:
+        fh.write(b'{"arch_key": "b"}')  # the record is there, its newline not yet
+    assert [r["arch_key"] for r in run.history()] == ["a"]
+
+
+def test_append_after_a_torn_tail_yields_parseable_lines(tmp_path):
+    run = _run_with_torn_tail(tmp_path)
+    resumed = RunDir.open(run.path)  # a resumed run: a new process, a new RunDir
+    resumed.append({"arch_key": "c", "result": {}})
+    resumed.append({"arch_key": "d", "result": {}})
+    lines = run.history_path.read_bytes().split(b"\n")
+    assert lines[-1] == b"" and [json.loads(x)["arch_key"] for x in lines[:-1]] == \
+        ["a", "b", "c", "d"]
+
+
+def test_append_cuts_a_tail_without_any_newline(tmp_path):
+    run = RunDir.create(tmp_path / "r", {})
+    run.history_path.write_bytes(b'{"arch_k')  # the very first record was torn
+    run.append({"arch_key": "a"})
+    assert run.history_path.read_bytes() == b'{"arch_key": "a"}\n'
+
+
+_SLOW_WRITER = """
+import json, sys, time
+path, n = sys.argv[1], int(sys.argv[2])
+for i in range(n):
+    line = (json.dumps({"arch_key": f"k{i}", "result": {"accuracy": i / n}}) + "\\n").encode()
+    with open(path, "ab") as fh:  # each record in two writes, so readers see half lines
+        fh.write(line[:7]); fh.flush(); time.sleep(0.01)
+        fh.write(line[7:]); fh.flush()
+    time.sleep(0.002)
+"""
+
+
+def test_reader_never_changes_a_file_another_process_appends_to(tmp_path):
+    run = RunDir.create(tmp_path / "r", {})
+    n = 30
+    writer = subprocess.Popen([sys.executable, "-c", _SLOW_WRITER, str(run.history_path), str(n)])
+    seen, sizes = [], []
+    try:
+        while writer.poll() is None:
+            seen.append([r["arch_key"] for r in run.history()])
+            sizes.append(run.history_path.stat().st_size)
+    finally:
+        writer.wait(timeout=30)
+    assert writer.returncode == 0 and len(seen) > n  # the reader ran throughout
+    expected = [f"k{i}" for i in range(n)]
+    assert all(keys == expected[:len(keys)] for keys in seen)  # always a prefix, in order
+    assert sizes == sorted(sizes)  # nothing was ever cut
+    assert [r["arch_key"] for r in run.history()] == expected
+    assert all(json.loads(x) for x in run.history_path.read_bytes().splitlines())
 
 
 def test_create_refuses_an_existing_run_and_open_needs_config(tmp_path):

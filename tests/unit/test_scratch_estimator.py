@@ -13,12 +13,10 @@ from hwnas.estimators.scratch import ScratchEstimator
 
 
 class FakeSpace:
-    """What the estimator uses of a space: build(arch), resolution, num_classes, in_channels."""
-
-    in_channels = 3
+    """What the estimator uses of a space: build(arch), input_shape, num_classes."""
 
     def __init__(self, resolution=8, num_classes=10):
-        self.resolution = resolution
+        self.input_shape = (3, resolution, resolution)
         self.num_classes = num_classes
 
     def build(self, arch):
@@ -96,17 +94,17 @@ def test_config_reports_resolved_defaults():
 
 
 @pytest.mark.parametrize("kwargs, expected", [
-    ({"epochs": 0}, "The 'epochs' parameter of ScratchEstimator must be an int >= 1. Got 0"),
-    ({"epochs": True}, "'epochs' parameter"),
+    ({"epochs": 0}, "The 'epochs' option of estimator 'scratch' must be an int >= 1. Got 0"),
+    ({"epochs": True}, "'epochs' option"),
     ({"lr": -0.1}, "must be a float > 0. Got -0.1 instead."),
-    ({"lr": float("nan")}, "'lr' parameter"),
+    ({"lr": float("nan")}, "'lr' option"),
     ({"train_subset": 0}, "an int >= 1 or None"),
     ({"keep_weights": 1}, "must be a bool"),
     ({"label_smoothing": 1.0}, "in [0, 1)"),
-    ({"device": "tpu"}, "'device' parameter"),
+    ({"device": "tpu"}, "The 'device' option of estimator 'scratch' must be"),
     ({"device": "meta"}, "must be 'cpu' or a CUDA device"),
     ({"epoch": 2}, "did you mean 'epochs'?"),
-    ({"seed": -1}, "'seed' parameter"),
+    ({"seed": -1}, "'seed' option"),
     ({"dataset": "digit"}, "did you mean 'digits'?"),
 ])
 def test_bad_options_are_one_line_bad_input(kwargs, expected):

@@ -27,6 +27,8 @@ def test_registered_with_22_labels_of_9_choices_in_hwnas_bench_order():
     assert (space.input_shape, space.num_classes) == ((3, 32, 32), 100)
     imagenet = FBNetSpace("imagenet")  # case forgiven, stored canonically
     assert imagenet.config() == {"setting": "ImageNet", "num_classes": 1000}
+    assert FBNetSpace(setting="IMAGENET", num_classes=None).config() == imagenet.config()
+    assert FBNetSpace(**imagenet.config()).config() == imagenet.config()
     assert (imagenet.input_shape, imagenet.num_classes) == ((3, 224, 224), 1000)
 
 
@@ -125,12 +127,16 @@ def test_onnx_export_matches_torch():
 
 
 def test_bad_setting_and_arch_are_one_line_errors():
-    with pytest.raises(BadInputError, match="did you mean 'cifar100'") as exc:
+    with pytest.raises(BadInputError) as exc:
         FBNetSpace("cifar10")
-    assert "\n" not in str(exc.value)
+    assert str(exc.value) == ("The 'setting' option of search space 'fbnet' must be one of "
+                              "'cifar100', 'ImageNet'. Got 'cifar10' instead. Did you mean "
+                              "'cifar100'? (options: `hwnas list spaces`)")
+    with pytest.raises(BadInputError, match="'setting' option .* Got 3 instead"):
+        FBNetSpace(setting=3)
     space = FBNetSpace()
     with pytest.raises(BadInputError, match="not a choice of fbnet"):
         space.ops(Arch("fbnet", {**space.default_arch().values, "l03": "k7_e6"}))
-    with pytest.raises(BadInputError, match="'num_classes' parameter of fbnet"):
+    with pytest.raises(BadInputError, match="'num_classes' option of search space 'fbnet'"):
         FBNetSpace(num_classes=1)
     assert FBNetSpace(num_classes=10).build(space.default_arch())[-1][-1].out_features == 10

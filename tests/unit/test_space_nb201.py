@@ -13,10 +13,7 @@ from hwnas.errors import BadInputError
 from hwnas.nn.onnx_io import module_to_onnx
 from hwnas.registry import SPACES
 from hwnas.spaces.nb201 import LABELS, Nb201Space, arch_from_string
-
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "benchmarks" / "nb201_hw" / \
-    "nb201_hw.csv"
-needs_data = pytest.mark.skipif(not DATA.is_file(), reason=f"benchmark CSV not found at {DATA}")
+from tests.tabular_helpers import FIXTURE_CSV, FIXTURE_ROWS, FULL_CSV, needs_full_table
 
 OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 BEST = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|" \
@@ -53,12 +50,12 @@ def test_enumeration_gives_15625_distinct_archs_and_strings(all_archs):
     assert all(space.from_string(space.to_string(a)) == a for a in all_archs[::97])
 
 
-@needs_data
-def test_every_csv_arch_string_round_trips(all_archs):
+def _check_csv_arch_strings(path: Path, all_archs) -> int:
+    """Every row's arch string round-trips, its op columns agree, and it sits where its
+    integer vector puts it in the enumeration; returns the number of rows."""
     space = Nb201Space()
-    with open(DATA, newline="") as f:
+    with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
-    assert len(rows) == 15_625
     for row in rows:
         arch = space.from_string(row["arch_str"])
         assert space.to_string(arch) == row["arch_str"]
@@ -67,7 +64,17 @@ def test_every_csv_arch_string_round_trips(all_archs):
         # decode(x) is all_archs at x's position in product order (x read in base 5).
         assert space.to_string(all_archs[int(np.dot(x, 5 ** np.arange(5, -1, -1)))]) == \
             row["arch_str"]
-    assert space.encode(space.from_string(BEST)).tolist() == [3, 3, 3, 1, 3, 2]
+    return len(rows)
+
+
+def test_fixture_csv_arch_strings_round_trip(all_archs):
+    assert _check_csv_arch_strings(FIXTURE_CSV, all_archs) == FIXTURE_ROWS
+    assert Nb201Space().encode(Nb201Space().from_string(BEST)).tolist() == [3, 3, 3, 1, 3, 2]
+
+
+@needs_full_table
+def test_every_csv_arch_string_round_trips(all_archs):
+    assert _check_csv_arch_strings(FULL_CSV, all_archs) == 15_625
 
 
 @pytest.mark.parametrize("text, reason", [
@@ -241,3 +248,15 @@ def test_bad_config_and_compact():
     assert space.compact(space.from_string(BEST)) == BEST
     with pytest.raises(BadInputError, match="not a choice"):
         space.ops(Arch("nb201", {**uniform("none").values, "op_0to1": "conv"}))
+
+
+def test_options_follow_the_one_template():
+    with pytest.raises(BadInputError) as exc:
+        Nb201Space(resolution=30)
+    assert str(exc.value) == ("The 'resolution' option of search space 'nb201' must be a "
+                              "multiple of 4. Got 30 instead. (options: `hwnas list spaces`)")
+    with pytest.raises(BadInputError, match="'N' option of search space 'nb201' must be an "
+                                            "int >= 1. Got True instead"):
+        Nb201Space(N=True)
+    assert Nb201Space(C=4, N=1).config() == {"C": 4, "N": 1, "resolution": 32,
+                                             "num_classes": 10, "in_channels": 3}

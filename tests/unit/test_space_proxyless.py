@@ -58,10 +58,17 @@ def test_all_ops_covers_every_sampled_arch():
 
 
 def test_bad_config_and_arch_are_one_line_errors():
-    with pytest.raises(BadInputError, match="resolution"):
+    with pytest.raises(BadInputError) as exc:
+        ProxylessSpace(resolution="abc")
+    assert str(exc.value) == ("The 'resolution' option of search space 'proxyless' must be an "
+                              "int >= 8. Got 'abc' instead. (options: `hwnas list spaces`)")
+    with pytest.raises(BadInputError, match="'resolution' option .* Got 4 instead"):
         ProxylessSpace(resolution=4)
-    with pytest.raises(BadInputError, match="width_mult"):
+    with pytest.raises(BadInputError, match=r"'width_mult' option .* in \[0.1, 4\]. Got 10"):
         ProxylessSpace(width_mult=10)
+    with pytest.raises(BadInputError, match="unknown option 'resolutoin'.*'resolution'"):
+        ProxylessSpace(resolutoin=16)
+    assert ProxylessSpace(width_mult=1).config()["width_mult"] == 1.0  # stored as a float
     space = ProxylessSpace()
     bad = Arch("proxyless", {**space.default_arch().values, "s1.b0": "zero"})
     with pytest.raises(BadInputError, match="not a choice"):

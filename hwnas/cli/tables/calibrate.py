@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
+from hwnas import api
 from hwnas.cli import options
 from hwnas.cli.render import console, print_json, progress_bar
-from hwnas.latency.table import LatencyTable
 
 
 @click.command()
@@ -19,9 +19,7 @@ from hwnas.latency.table import LatencyTable
 @options.as_json
 def calibrate(table, samples, seed, allow_mismatch, as_json):
     """Measure random networks, fit intercept + per-op-type scales, store them in TABLE."""
-    from hwnas.tables.validate import calibrate_table
-
-    t = LatencyTable.load(table)
+    t = api.show_table(table)  # for the bar's title (a bad file is refused before it)
     with progress_bar(quiet=as_json) as bar:
         task = bar.add_task(f"calibrating on {t.backend}", total=samples, info="")
 
@@ -29,13 +27,13 @@ def calibrate(table, samples, seed, allow_mismatch, as_json):
             bar.update(task, completed=event["index"] + 1,
                        info=f"sum {event['predicted']:.3f} meas {event['measured']:.3f}")
 
-        coefficients = calibrate_table(t, samples=samples, seed=seed,
-                                       allow_mismatch=allow_mismatch, progress=on_network)
-    t.save(table)
-    fit = coefficients["fitted_on"]
+        result = api.calibrate_table(table, samples=samples, seed=seed,
+                                     allow_mismatch=allow_mismatch, progress=on_network)
     if as_json:
-        print_json({"table": str(table), "calibration": coefficients})
+        print_json(result)
         return
+    coefficients = result["calibration"]
+    fit = coefficients["fitted_on"]
     for warning in fit.get("warnings", []):
         console.print(f"warning: {warning}")
     scales = ", ".join(f"{k} x{v:.3f}" for k, v in coefficients["scales"].items())

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
+from hwnas import api
 from hwnas.cli import options
 from hwnas.cli.render import console, print_json
-from hwnas.latency.table import LatencyTable
 
 TABLE = click.Path(dir_okay=False)
 
@@ -17,9 +17,7 @@ TABLE = click.Path(dir_okay=False)
 @options.as_json
 def diff(a, b, as_json):
     """Compare table B with table A: p50 ratios B/A, keys on one side only, header changes."""
-    from hwnas.tables.diff import diff_tables
-
-    report = diff_tables(LatencyTable.load(a), LatencyTable.load(b))
+    report = api.diff_tables(a, b)
     if as_json:
         print_json(report)
         return

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
+from hwnas import api
 from hwnas.cli import options
 from hwnas.cli.render import console, print_json, progress_bar
-from hwnas.latency.table import LatencyTable
 
 TABLE = click.Path(dir_okay=False)
 
@@ -19,20 +19,18 @@ TABLE = click.Path(dir_okay=False)
 @options.as_json
 def fill(table, allow_other_device, as_json):
     """Measure the missing entries of TABLE on its own backend, threads, batch and dtype."""
-    from hwnas.tables.fill import fill_table, plan_fill
-
-    t = LatencyTable.load(table)
-    plan = plan_fill(t, allow_other_device)  # refuse before any progress bar is drawn
+    plan = api.plan_fill(table, allow_other_device)  # refuse before any progress bar is drawn
     if plan["warning"]:
         click.echo(plan["warning"], err=True)
     with progress_bar(quiet=as_json or not plan["missing"]) as bar:
-        task = bar.add_task(f"filling on {t.backend}", total=len(plan["missing"]), info="")
+        task = bar.add_task(f"filling on {plan['table'].backend}", total=len(plan["missing"]),
+                            info="")
 
         def on_op(event: dict) -> None:
             bar.update(task, completed=event["index"] + 1,
                        info=f"{event['key']}  {event['p50']:.3f} ms")
 
-        report = fill_table(t, progress=on_op, plan=plan)
+        report = api.fill_table(table, progress=on_op, plan=plan)
     if as_json:
         print_json(report)
         return

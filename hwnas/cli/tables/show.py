@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
+from hwnas import api
 from hwnas.cli import options
 from hwnas.cli.render import console, print_json
-from hwnas.latency.table import LatencyTable
 
 TABLE = click.Path(dir_okay=False)
 
@@ -16,7 +16,7 @@ TABLE = click.Path(dir_okay=False)
 @options.as_json
 def show(table, as_json):
     """Print a table's device, backend and entries."""
-    t = LatencyTable.load(table)
+    t = api.show_table(table)
     if as_json:
         print_json(t.to_dict())
         return

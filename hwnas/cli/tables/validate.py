@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
+from hwnas import api
 from hwnas.cli import options
 from hwnas.cli.render import console, print_json, progress_bar
-from hwnas.fileio import atomic_write_json
-from hwnas.latency.table import LatencyTable
 
 TABLE = click.Path(dir_okay=False)
 
@@ -27,28 +24,19 @@ TABLE = click.Path(dir_okay=False)
 @options.as_json
 def validate(table, samples, seed, noise_samples, out, allow_mismatch, as_json):
     """Measure random whole networks and compare with the table's predictions."""
-    from hwnas.analysis.plots import plot_prediction_scatter
-    from hwnas.tables.validate import validate_table
-
-    t = LatencyTable.load(table)
+    t = api.show_table(table)  # for the bar's title (a bad file is refused before it)
     with progress_bar(quiet=as_json) as bar:
         task = bar.add_task(f"validating on {t.backend}", total=samples, info="")
-        report = validate_table(t, samples=samples, seed=seed, noise_samples=noise_samples,
-                                allow_mismatch=allow_mismatch,
-                                progress=lambda e: bar.update(
-                                    task, completed=e["index"] + 1,
-                                    info=f"pred {e['predicted']:.3f} meas {e['measured']:.3f}"))
-    out = Path(out) if out else Path(table).with_suffix(".validation.json")
-    m = report.metrics
-    plot = plot_prediction_scatter(report.predicted_ms, report.measured_ms,
-                                   f"{Path(table).name}\n{t.backend}: {100 * m['within_10']:.0f}% "
-                                   f"within ±10%, τ={m['kendall_tau']:.3f}, MAPE "
-                                   f"{100 * m['mape']:.1f}%",
-                                   out.with_suffix(".png"))
-    atomic_write_json(out, {**report.to_dict(), "plot": str(plot)})
+        report = api.validate_table(
+            table, samples=samples, seed=seed, noise_samples=noise_samples, out=out,
+            allow_mismatch=allow_mismatch,
+            progress=lambda e: bar.update(
+                task, completed=e["index"] + 1,
+                info=f"pred {e['predicted']:.3f} meas {e['measured']:.3f}"))
     if as_json:
-        print_json({**report.to_dict(), "report": str(out), "plot": str(plot)})
+        print_json(report)
         return
+    m = report["metrics"]
     for warning in m["warnings"]:
         console.print(f"warning: {warning}")
     nf = m["noise_floor"]
@@ -61,4 +49,4 @@ def validate(table, samples, seed, noise_samples, out, allow_mismatch, as_json):
     for w in m["worst"]:
         console.print(f"  worst: {w['arch_key']} predicted {w['predicted_ms']:.3f} ms, measured "
                       f"{w['measured_ms']:.3f} ms ({100 * w['error']:+.1f}%)")
-    console.print(f"report: {out}; plot: {plot}")
+    console.print(f"report: {report['report']}; plot: {report['plot']}")

@@ -1,0 +1,161 @@
+"""Latency-table jobs: show, diff, fill, import, calibrate, validate.
+
+Plain arguments in, data out, nothing rendered. A table argument is a path or an already loaded
+`LatencyTable` (a UI that loaded it to name its backend in a progress bar need not load it
+twice). Jobs that measure (fill, calibrate, validate) take a `progress` callback called with one
+dict per network or op measured, and import the measuring code (torch, onnxruntime) only when
+called.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hwnas.api.common import Progress
+from hwnas.errors import BadInputError
+from hwnas.latency.table import LatencyTable
+
+FBNET_FORMAT = "hwnas-bench-fbnet"
+IMPORT_FORMATS = ("auto", FBNET_FORMAT)
+TableArg = str | Path | LatencyTable
+
+
+def _load(table: TableArg) -> LatencyTable:
+    return table if isinstance(table, LatencyTable) else LatencyTable.load(table)
+
+
+def _source(table: TableArg, loaded: LatencyTable, job: str) -> str | Path:
+    """The file a job writes back to or beside: the path as given, or the table's own."""
+    path = loaded.path if isinstance(table, LatencyTable) else table
+    if path is None:
+        raise BadInputError(f"{job} needs a table loaded from a file, to write beside it")
+    return path
+
+
+def show_table(table: TableArg) -> LatencyTable:
+    """The table, checked by the loader (schema, units, finite entries)."""
+    return _load(table)
+
+
+def diff_tables(a: TableArg, b: TableArg, stat: str = "p50") -> dict:
+    """How B differs from A: `stat` ratios B/A on common keys, keys on one side only, header."""
+    from hwnas.tables.diff import diff_tables as diff
+
+    return diff(_load(a), _load(b), stat)
+
+
+def plan_fill(table: TableArg, allow_other_device: bool = False) -> dict:
+    """What `fill_table` would measure, checked before anything runs: {"table", "space",
+    "missing": [OpSignature], "warning"}; refuses another device unless allowed."""
+    from hwnas.tables.fill import plan_fill as plan
+
+    t = _load(table)
+    return {"table": t, **plan(t, allow_other_device)}
+
+
+def fill_table(table: TableArg, *, allow_other_device: bool = False, progress: Progress = None,
+               plan: dict | None = None) -> dict:
+    """Measure the ops the table's space has and it lacks, on its own backend, and save it in
+    place; `plan` is `plan_fill`'s answer when the caller already has it."""
+    from hwnas.tables.fill import fill_table as fill
+
+    plan = plan or plan_fill(table, allow_other_device)
+    return fill(plan["table"], progress=progress, plan=plan)
+
+
+def import_table(file: str | Path, *, format: str = "auto", metric: str | None = None,
+                 setting: str | None = None, out: str | Path | None = None,
+                 tables_dir: str | Path = "latency_tables", space: str | None = None,
+                 space_config: dict | None = None, backend: str = "external",
+                 device: str | None = None, device_kind: str = "cpu",
+                 force: bool = False) -> dict:
+    """Write a table made elsewhere into `tables_dir/<device>/` (or `out`); returns a report.
+
+    `format` "auto" reads a hwnas JSON or a ProxylessNAS/OFA YAML by content, and a folder or
+    .csv as HW-NAS-Bench's FBNet lookup CSV (`hwnas-bench-fbnet`, which takes `metric` and
+    `setting`; `space`, `space_config`, `backend`, `device`, `device_kind` are YAML only).
+    """
+    if format not in IMPORT_FORMATS:
+        raise BadInputError(f"unknown import format {format!r}; allowed: "
+                            f"{', '.join(IMPORT_FORMATS)}")
+    path = Path(file)
+    if format == "auto" and (path.is_dir() or path.suffix.lower() == ".csv"):
+        format = FBNET_FORMAT  # neither JSON nor YAML: HW-NAS-Bench's CSV is the one left
+    if format == FBNET_FORMAT:
+        _refuse_yaml_only(space, space_config, backend, device, device_kind)
+        return _import_fbnet(path, metric, setting, out, tables_dir, force)
+    if metric or setting:
+        raise BadInputError(f"--metric/--setting apply only to --format {FBNET_FORMAT} "
+                            f"(HW-NAS-Bench's FBNet lookup CSV); {file} is read as a hwnas "
+                            "JSON or ProxylessNAS/OFA YAML table")
+    if space_config and not space:
+        raise BadInputError("--space-opt needs --space, e.g. --space proxyless "
+                            "--space-opt resolution=224")
+    from hwnas.tables.imports import import_table as import_other
+
+    return import_other(file, out=out, tables_dir=tables_dir, space=space,
+                        space_config=space_config, backend=backend, device=device,
+                        device_kind=device_kind, force=force)
+
+
+def _refuse_yaml_only(space, space_config, backend, device, device_kind) -> None:
+    yaml_only = [name for name, given in (("--space", space), ("--space-opt", space_config),
+                                          ("--backend", backend != "external"),
+                                          ("--device", device),
+                                          ("--device-kind", device_kind != "cpu")) if given]
+    if yaml_only:
+        verb = "does" if len(yaml_only) == 1 else "do"
+        raise BadInputError(f"{', '.join(yaml_only)} {verb} not apply to --format "
+                            f"{FBNET_FORMAT} (space fbnet, device from --metric); drop them, "
+                            f"e.g. `hwnas tables import FOLDER --format {FBNET_FORMAT} "
+                            "--metric pixel3_latency --setting cifar100`")
+
+
+def _import_fbnet(path, metric, setting, out, tables_dir, force) -> dict:
+    from hwnas.tables.hwnasbench import LATENCY_METRICS, import_fbnet
+
+    if not metric:
+        raise BadInputError(f"--format {FBNET_FORMAT} needs --metric, one of "
+                            f"{', '.join(LATENCY_METRICS)}, e.g. --metric pixel3_latency")
+    return import_fbnet(path, metric, setting or "cifar100", out=out, tables_dir=tables_dir,
+                        force=force)
+
+
+def calibrate_table(table: TableArg, *, samples: int = 60, seed: int = 1,
+                    allow_mismatch: bool = False, progress: Progress = None) -> dict:
+    """Measure random networks, fit the table's correction and save it in the table's file:
+    {"table": path, "calibration": coefficients (with what they were fitted on)}."""
+    from hwnas.tables.validate import calibrate_table as calibrate
+
+    t = _load(table)
+    path = _source(table, t, "calibrate_table")
+    coefficients = calibrate(t, samples=samples, seed=seed, allow_mismatch=allow_mismatch,
+                             progress=progress)
+    t.save(path)
+    return {"table": str(path), "calibration": coefficients}
+
+
+def validate_table(table: TableArg, *, samples: int = 100, seed: int = 0,
+                   noise_samples: int = 10, out: str | Path | None = None,
+                   allow_mismatch: bool = False, progress: Progress = None) -> dict:
+    """Measure random whole networks against the table's predictions; writes the report
+    (default: beside the table, <table>.validation.json) and a scatter plot beside it.
+
+    Returns the report's fields (predictions, measurements, metrics) with "report" and "plot"
+    paths."""
+    from hwnas.analysis.plots import plot_prediction_scatter
+    from hwnas.fileio import atomic_write_json
+    from hwnas.tables.validate import validate_table as validate
+
+    t = _load(table)
+    source = Path(_source(table, t, "validate_table"))
+    report = validate(t, samples=samples, seed=seed, noise_samples=noise_samples,
+                      allow_mismatch=allow_mismatch, progress=progress)
+    out = Path(out) if out else source.with_suffix(".validation.json")
+    m = report.metrics
+    title = (f"{source.name}\n{t.backend}: {100 * m['within_10']:.0f}% within ±10%, "
+             f"τ={m['kendall_tau']:.3f}, MAPE {100 * m['mape']:.1f}%")
+    plot = plot_prediction_scatter(report.predicted_ms, report.measured_ms, title,
+                                   out.with_suffix(".png"))
+    atomic_write_json(out, {**report.to_dict(), "plot": str(plot)})
+    return {**report.to_dict(), "report": str(out), "plot": str(plot)}

@@ -1,0 +1,50 @@
+"""Cost models a strategy may read before it proposes: the cheap objectives of any architecture.
+
+Cheap means known without training: the latency table's prediction and its other columns,
+params and FLOPs, or a tabular benchmark's device costs. DPP-Net computes device costs this
+way instead of predicting them; any strategy may (`Strategy.costs`). The search's cost model
+is built from the same scorer that evaluates candidates, so a cost read here equals the one
+recorded in the history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import numpy as np
+
+from hwnas.arch import Arch
+
+
+class CostModel:
+    """`provides`: objective names it answers; `costs(arch)`: {name: value} for them."""
+
+    def __init__(self, provides: Iterable[str] = (),
+                 compute: Callable[[Arch], dict] | None = None):
+        self.provides = frozenset(provides)
+        self._compute = compute
+        self._cache: dict[str, dict] = {}
+
+    def knows(self, names: Iterable[str]) -> bool:
+        names = list(names)
+        return bool(names) and set(names) <= self.provides
+
+    def costs(self, arch: Arch) -> dict[str, float]:
+        """The provided costs of `arch` (memoised: a lookup is the same whoever asks)."""
+        if self._compute is None:
+            return {}
+        key = arch.key
+        if key not in self._cache:
+            values = self._compute(arch)
+            self._cache[key] = {n: float(values[n]) for n in self.provides}
+        return dict(self._cache[key])
+
+    def matrix(self, archs: list[Arch], names: list[str]) -> np.ndarray:
+        """Rows of `names` for `archs`; every name must be provided (`knows`)."""
+        missing = sorted(set(names) - self.provides)
+        if missing:
+            raise KeyError(f"cost model does not provide {', '.join(missing)}")
+        return np.array([[self.costs(a)[n] for n in names] for a in archs], dtype=float)
+
+
+NO_COSTS = CostModel()
