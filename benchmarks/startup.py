@@ -28,7 +28,8 @@ def commands() -> list[tuple[str, list[str]]]:
     script = Path(sys.executable).with_name("hwnas")
     hwnas = [str(script)] if script.exists() else [sys.executable, str(ROOT / "cli.py")]
     return [("hwnas --help", [*hwnas, "--help"]),
-            ("hwnas list", [*hwnas, "list"]),
+            ("hwnas list strategies", [*hwnas, "list", "strategies"]),
+            ("hwnas list (backends probe torch and onnxruntime)", [*hwnas, "list"]),
             ('python -c "import hwnas"', [sys.executable, "-c", "import hwnas"])]
 
 

@@ -8,7 +8,7 @@ Submodules import their heavy dependencies (torch, pymoo) only when called.
 from hwnas.api.bench import BenchPlan, bench, json_ready, prepare_bench, run_bench
 from hwnas.api.export import export
 from hwnas.api.pareto import pareto
-from hwnas.api.profile import profile
+from hwnas.api.profile import profile, profile_bundle
 from hwnas.api.search import search
 from hwnas.api.tables import (
     calibrate_table,
@@ -22,4 +22,4 @@ from hwnas.api.tables import (
 
 __all__ = ["BenchPlan", "bench", "calibrate_table", "diff_tables", "export", "fill_table",
            "import_table", "json_ready", "pareto", "plan_fill", "prepare_bench", "profile",
-           "run_bench", "search", "show_table", "validate_table"]
+           "profile_bundle", "run_bench", "search", "show_table", "validate_table"]

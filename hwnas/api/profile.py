@@ -27,3 +27,13 @@ def profile(space: str = "proxyless", space_config: dict | None = None, backend:
     return table
 
 
+
+
+def profile_bundle(space: str, space_config: dict | None, out: str | Path, *, batch: int = 1,
+                   dtype: str = "fp32", progress: Progress = None) -> dict:
+    """Write the space's distinct ops as ONNX files with a manifest, to be measured on a device
+    that has only numpy and onnxruntime (`python -m profilers measure`); returns the manifest."""
+    from hwnas.tables.bundle import export_bundle
+
+    return export_bundle(space, space_config or {}, out, batch=batch, dtype=dtype,
+                         progress=progress)

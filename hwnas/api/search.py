@@ -14,11 +14,13 @@ from pathlib import Path
 
 from hwnas.api.common import Progress, build_space
 from hwnas.api.common import now as _now
+from hwnas.errors import BadInputError
 from hwnas.evaluation.task import EvaluationTask
 from hwnas.objectives import parse_objectives
 from hwnas.registry import EVALUATORS, STRATEGIES
 from hwnas.runs import RunDir
-from hwnas.search.config import SearchConfig
+from hwnas.search.config import DEFAULT_BUDGET, SearchConfig
+from hwnas.search.context import SearchContext
 from hwnas.search.loop import Candidate, Recorded, run_loop
 
 
@@ -32,15 +34,18 @@ def search(config: SearchConfig, *, resume: str | Path | None = None,
         saved = SearchConfig.from_dict(run.config()["search"])
         saved.budget = max(saved.budget, config.budget) if config.budget else saved.budget
         config = saved
+    if not resume:
+        config.run_dir = config.run_dir or _default_run_dir(config)
     config.validate()
-    space, strategy, evaluator = _prepare(config)
+    space, strategy, evaluator = _prepare(config, run.path if resume else Path(config.run_dir),
+                                          progress)
     try:
         if not resume:
-            run = RunDir.create(config.run_dir or _default_run_dir(config),
-                                _run_config(config, space, strategy, evaluator))
+            run = RunDir.create(config.run_dir, _run_config(config, space, strategy, evaluator))
         replay = [Recorded(rec["arch_key"], rec["result"]) for rec in run.history()]
         run_loop(strategy, evaluator, config.budget, batch=config.batch, replay=replay,
-                 on_candidate=_recorder(run, config, space, progress), name=config.strategy)
+                 on_candidate=_recorder(run, config, space, strategy, progress),
+                 name=config.strategy)
     finally:
         evaluator.close()
     report = pareto([run.path], write=True)
@@ -57,8 +62,10 @@ def evaluation_task(config: SearchConfig) -> EvaluationTask:
         latency_stat=config.latency_stat, keep_weights=config.keep_weights != "none")
 
 
-def _prepare(config: SearchConfig):
-    """Space, strategy and evaluator, every input checked; nothing written."""
+def _prepare(config: SearchConfig, run_path: Path, progress: Progress = None):
+    """Space, strategy and evaluator, every input checked; nothing written. A budget left
+    unset becomes the strategy's number of proposals (a one-shot sweep's settings) or
+    DEFAULT_BUDGET."""
     from hwnas.data import dataset_classes
 
     space_config = dict(config.space_config)
@@ -71,8 +78,19 @@ def _prepare(config: SearchConfig):
     evaluator_cls = EVALUATORS.get(config.evaluator)
     evaluator_cls.resolve_options(config.evaluator_options)
     evaluator = evaluator_cls(evaluation_task(config), **config.evaluator_options)
+    scorer = evaluator.driver_scorer()
+    context = SearchContext(dataset=config.dataset, table=scorer.table,
+                            latency_stat=config.latency_stat,
+                            workdir=run_path / "strategy", progress=progress)
     strategy = strategy_cls(space, objectives, seed=config.seed, costs=evaluator.cost_model(),
-                            **config.strategy_options)
+                            context=context, **config.strategy_options)
+    limit = strategy.max_proposals()
+    if config.budget is None:
+        config.budget = limit or DEFAULT_BUDGET
+    elif limit is not None and config.budget > limit:
+        raise BadInputError(f"--budget {config.budget} is more than the {limit} architectures "
+                            f"strategy {config.strategy!r} proposes (one per sweep setting); "
+                            f"pass --budget {limit} or more settings")
     return space, strategy, evaluator
 
 
@@ -96,7 +114,7 @@ def _default_run_dir(config: SearchConfig) -> str:
     return f"runs/{config.space}-{config.strategy}-s{config.seed}-{stamp}"
 
 
-def _recorder(run: RunDir, config: SearchConfig, space, progress: Progress):
+def _recorder(run: RunDir, config: SearchConfig, space, strategy, progress: Progress):
     """What happens to each candidate of a search: weights saved, one history line, progress."""
 
     def on_candidate(candidate: Candidate) -> None:
@@ -108,6 +126,9 @@ def _recorder(run: RunDir, config: SearchConfig, space, progress: Progress):
                     and config.keep_weights != "none":
                 run.save_weights(candidate.arch.key, outcome.state_dict)
             record = history_record(candidate, config, space)
+            info = strategy.proposal_info(candidate.arch)
+            if info:
+                record["proposal"] = info
             run.append(record)
         if progress:
             progress({"event": "candidate", "record": record, "budget": config.budget,

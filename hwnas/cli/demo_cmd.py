@@ -13,7 +13,6 @@ from hwnas.cli.export_cmd import render_export
 from hwnas.cli.pareto_cmd import render_report
 from hwnas.cli.render import console, progress_bar
 from hwnas.search.config import SearchConfig
-from hwnas.tables.validate import calibrate_table
 
 # A small budget that fits in a few minutes on a 2-core CPU: the proxy trains at 16x16
 # (digits are 8x8 images, so nothing is lost) for 2 epochs on a fixed subset.
@@ -44,9 +43,8 @@ def demo(budget, out, seed):
                                                           completed=e["index"] + 1,
                                                           info=e["key"]))
         task = bar.add_task("calibrating", total=DEMO_CALIBRATION, info="")
-        fit = calibrate_table(table, samples=DEMO_CALIBRATION, progress=lambda e: bar.update(
-            task, completed=e["index"] + 1))["fitted_on"]
-        table.save(table.path)
+        fit = api.calibrate_table(table, samples=DEMO_CALIBRATION, progress=lambda e: bar.update(
+            task, completed=e["index"] + 1))["calibration"]["fitted_on"]
     plain, fitted = fit["plain_sum_metrics"]["within_10"], fit["fit_metrics"]["within_10"]
     console.print(f"table: {table.path} ({len(table.entries)} ops); on {DEMO_CALIBRATION} "
                   f"networks, within ±10%: plain sum {100 * plain:.0f}%, calibrated "

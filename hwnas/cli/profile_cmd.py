@@ -60,7 +60,6 @@ def profile(space, space_opt, backend, threads, batch, dtype, out, bundle, memor
 
 def _write_bundle(space, space_opt, threads, batch, dtype, out, bundle, as_json) -> None:
     from hwnas.errors import BadInputError
-    from hwnas.tables.bundle import export_bundle
 
     # The device chooses its own threads and writes the table: refuse options that would
     # silently do nothing here.
@@ -70,7 +69,7 @@ def _write_bundle(space, space_opt, threads, batch, dtype, out, bundle, as_json)
                             f"{bundle} --threads N -o table.json`")
     with progress_bar(quiet=as_json) as bar:
         task = bar.add_task(f"exporting {space} ops", total=None, info="")
-        manifest = export_bundle(
+        manifest = api.profile_bundle(
             space, options.parse_kv(space_opt, "--space-opt"), bundle, batch=batch, dtype=dtype,
             progress=lambda e: bar.update(task, total=e["total"], completed=e["index"] + 1,
                                           info=e["key"]))

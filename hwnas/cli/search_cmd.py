@@ -23,6 +23,12 @@ PATH = click.Path(dir_okay=False)
               help="Strategy (see `hwnas list strategies`).")
 @click.option("--strategy-opt", multiple=True, metavar="KEY=VALUE",
               help="Strategy option, e.g. population=20 (repeatable).")
+@click.option("--sweep", default=None, metavar="KEY=V1,V2,...",
+              help="One-shot methods: one architecture per setting, e.g. lambda=0,0.1,0.2 or "
+                   "target_ms=2,3,4 (the strategy option `sweep`).")
+@click.option("--target-ms", type=float, default=None,
+              help="One-shot methods: latency target T; the derived architecture's table "
+                   "latency is at most T (the strategy option `target_ms`).")
 @click.option("--estimator", type=options.PluginName("ESTIMATORS"), default="scratch",
               show_default=True, help="Accuracy estimator (see `hwnas list estimators`).")
 @click.option("--estimator-opt", multiple=True, metavar="KEY=VALUE",
@@ -39,8 +45,9 @@ PATH = click.Path(dir_okay=False)
               show_default=True,
               help="Table statistic behind latency_ms (objective and constraints): p90 for a "
                    "tail-latency budget.")
-@click.option("--budget", type=click.IntRange(min=1), default=20, show_default=True,
-              help="Candidates to evaluate.")
+@click.option("--budget", type=click.IntRange(min=1), default=None,
+              help="Candidates to evaluate (default: 20, or one per setting of a one-shot "
+                   "sweep; on --resume, the run's own).")
 @click.option("--ask", "batch", type=click.IntRange(min=1), default=1, show_default=True,
               help="Candidates asked per step.")
 @options.seed
@@ -51,14 +58,18 @@ PATH = click.Path(dir_okay=False)
 @click.option("--resume", type=click.Path(file_okay=False), default=None,
               help="Continue the run in this directory (a larger --budget extends it).")
 @options.as_json
-def search(space, space_opt, table, method, strategy_opt, estimator, estimator_opt, evaluator,
-           evaluator_opt, dataset, objectives, latency_stat, budget, batch, seed, run_dir,
-           keep_weights, resume, as_json):
+def search(space, space_opt, table, method, strategy_opt, sweep, target_ms, estimator,
+           estimator_opt, evaluator, evaluator_opt, dataset, objectives, latency_stat, budget,
+           batch, seed, run_dir, keep_weights, resume, as_json):
     """Search a space; objectives accuracy (max) and table latency (min) by default."""
+    strategy_options = options.parse_kv(strategy_opt, "--strategy-opt")
+    for key, value in (("sweep", sweep), ("target_ms", target_ms)):
+        if value is not None:  # shorthands for the one-shot strategies' options
+            strategy_options[key] = value
     config = SearchConfig(
         table=table or "", space=space,
         space_config=options.parse_kv(space_opt, "--space-opt"), strategy=method,
-        strategy_options=options.parse_kv(strategy_opt, "--strategy-opt"), estimator=estimator,
+        strategy_options=strategy_options, estimator=estimator,
         estimator_options=options.parse_kv(estimator_opt, "--estimator-opt"),
         evaluator=evaluator, evaluator_options=options.parse_kv(evaluator_opt, "--evaluator-opt"),
         dataset=dataset,
@@ -68,12 +79,18 @@ def search(space, space_opt, table, method, strategy_opt, estimator, estimator_o
     with progress_bar(quiet=as_json) as bar:
         task = bar.add_task(f"search ({method})", total=budget, info="")
 
-        def on_candidate(event: dict) -> None:
+        def on_event(event: dict) -> None:
+            if event.get("event") != "candidate":  # a strategy's own steps (one-shot epochs)
+                if event.get("summary"):
+                    bar.update(task, info=event["summary"])
+                    if event.get("event") == "epoch" and not as_json:
+                        bar.console.print(event["summary"], highlight=False, markup=False)
+                return
             r = event["record"]["result"]
             info = "  ".join(f"{o} {r[o]:.4g}" for o in config.objectives if o in r)
             bar.update(task, total=event["budget"], advance=1, info=info)
 
-        run = api.search(config, resume=resume, progress=on_candidate)
+        run = api.search(config, resume=resume, progress=on_event)
     report = api.pareto([run.path])
     if as_json:
         print_json({"run": str(run.path), "pareto": report})

@@ -1,1 +1,2 @@
-"""Evaluating candidates: the scorer (estimator + cost models) and evaluator plug-ins."""
+"""Evaluating candidates: the plain task an evaluator rebuilds from, the scorer (estimator +
+cost models), the cheap cost models strategies read, and the evaluator plug-ins."""

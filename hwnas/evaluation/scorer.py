@@ -9,9 +9,9 @@ from hwnas.errors import BadInputError
 from hwnas.estimators.base import Estimate, Estimator
 from hwnas.evaluation.costs import CostModel
 from hwnas.latency.columns import (
+    NETWORK_OBJECTIVES,
     available_columns,
-    predict_energy,
-    predict_peak_memory,
+    predict_network,
     require_column,
 )
 from hwnas.latency.table import LatencyTable
@@ -19,11 +19,8 @@ from hwnas.objectives import Objective
 from hwnas.spaces.base import SearchSpace
 
 LATENCY_STATS = ("p50", "p90", "mean")  # std is a spread, not a latency
-# cost column of the table -> how a network's value is predicted from its ops' entries
-_COLUMN_PREDICTORS = {"energy_mj": predict_energy, "peak_mem_mb": predict_peak_memory}
-
-
-TABLE_OBJECTIVES = {"latency_ms", *_COLUMN_PREDICTORS}
+TABLE_OBJECTIVES = set(NETWORK_OBJECTIVES)
+_COST_COLUMNS = TABLE_OBJECTIVES - {"latency_ms"}
 MODEL_OBJECTIVES = {"params", "flops"}
 
 
@@ -71,7 +68,7 @@ class Scorer:
         self.stat = stat
         self.wants_model = bool(MODEL_OBJECTIVES & {o.name for o in objectives or []})
         # Filled only when every entry has the column: a partial sum would understate.
-        self.columns = (sorted(set(_COLUMN_PREDICTORS) & available_columns(table))
+        self.columns = (sorted(_COST_COLUMNS & available_columns(table))
                         if table is not None else [])
 
     def costs(self, arch: Arch) -> dict:
@@ -90,9 +87,8 @@ class Scorer:
                       "flops": count_flops(model, (batch, *self.space.input_shape))}
         if self.table is not None:
             sigs = self.space.ops(arch)
-            result["latency_ms"] = self.table.predict_ops(sigs, self.stat)
-            for column in self.columns:
-                result[column] = _COLUMN_PREDICTORS[column](self.table, sigs)
+            for name in ("latency_ms", *self.columns):
+                result[name] = predict_network(self.table, sigs, name, self.stat)
         return result
 
     def cost_model(self) -> CostModel:

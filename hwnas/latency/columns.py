@@ -91,3 +91,21 @@ def predict_peak_memory(table: LatencyTable, sigs: Iterable[OpSignature]) -> flo
 def predict_energy(table: LatencyTable, sigs: Iterable[OpSignature]) -> float:
     """Energy of one inference of the network in mJ: the sum of its ops' energy."""
     return sum(_values(table, sigs, "energy_mj"))
+
+
+# objective name -> how a network's value is read from the table (latency: the calibrated sum)
+NETWORK_OBJECTIVES = ("latency_ms", "energy_mj", "peak_mem_mb")
+
+
+def predict_network(table: LatencyTable, sigs: list[OpSignature], objective: str,
+                    stat: str = "p50") -> float:
+    """The table's prediction of one objective for the network running `sigs`: what a search
+    records for it, and what an expected cost must equal for a one-hot distribution."""
+    if objective == "latency_ms":
+        return table.predict_ops(sigs, stat)
+    if objective == "energy_mj":
+        return predict_energy(table, sigs)
+    if objective == "peak_mem_mb":
+        return predict_peak_memory(table, sigs)
+    raise BadInputError(f"the latency table predicts {', '.join(NETWORK_OBJECTIVES)}; "
+                        f"not {objective!r}")

@@ -38,9 +38,11 @@ BASELINE = "random"
 
 
 def sample_based_methods() -> list[str]:
-    """Registered strategies driven by ask/tell (all of STRATEGIES today)."""
+    """Registered strategies that propose from results alone (not the one-shot methods, which
+    train a supernet on a dataset per proposal: a tabular benchmark has no images)."""
     return [n for n in STRATEGIES.names()
-            if isinstance(STRATEGIES.get(n), type) and issubclass(STRATEGIES.get(n), Strategy)]
+            if isinstance(STRATEGIES.get(n), type) and issubclass(STRATEGIES.get(n), Strategy)
+            and STRATEGIES.get(n).sample_based]
 
 
 def resolve_methods(methods: str | Sequence[str] | None) -> list[str]:
@@ -49,7 +51,11 @@ def resolve_methods(methods: str | Sequence[str] | None) -> list[str]:
     if isinstance(methods, str):
         methods = [m.strip() for m in methods.split(",") if m.strip()]
     for m in methods:
-        STRATEGIES.get(m)  # one line naming the closest valid name
+        if not STRATEGIES.get(m).sample_based:  # get(): one line naming the closest name
+            raise BadInputError(f"--methods {m}: a one-shot method trains a supernet on "
+                                "images, which a tabular benchmark does not have; the league "
+                                f"runs {', '.join(sample_based_methods())} (run {m} with "
+                                "`hwnas search --method " + m + "`)")
     if len(set(methods)) != len(methods):
         raise BadInputError(f"--methods lists a method twice: {','.join(methods)}")
     return list(methods)

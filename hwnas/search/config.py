@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from hwnas.errors import BadInputError
 
 KEEP_WEIGHTS = ("front", "all", "none")
+DEFAULT_BUDGET = 20  # candidates, when neither the user nor the strategy says how many
 
 
 @dataclass
@@ -24,14 +25,14 @@ class SearchConfig:
     dataset: str = "digits"
     objectives: list[str] = field(default_factory=lambda: ["accuracy", "latency_ms"])
     latency_stat: str = "p50"
-    budget: int = 20
+    budget: int | None = None  # None: the strategy's proposals, else DEFAULT_BUDGET
     batch: int = 1
     seed: int = 0
     run_dir: str = ""
     keep_weights: str = "front"
 
     def validate(self) -> SearchConfig:
-        if self.budget < 1:
+        if self.budget is not None and self.budget < 1:
             raise BadInputError(f"The 'budget' parameter must be >= 1. Got {self.budget} instead.")
         if self.batch < 1:
             raise BadInputError(f"The 'batch' parameter must be >= 1. Got {self.batch} instead.")

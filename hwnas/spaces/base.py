@@ -72,6 +72,11 @@ class SearchSpace(Configurable, ABC):
     option_specs: ClassVar[dict[str, Option]] = {}
     registry_name = "base"
     num_classes: int
+    # True when `ops(arch)` is exactly `fixed_ops()` plus each position's chosen option's ops
+    # (tests/unit/test_positions.py checks it), so a network's additive costs are per-position
+    # sums and an expected cost is linear in each position's probabilities. A cell space whose
+    # node sums and dead edges depend on several positions at once sets it False.
+    positions_add_up: ClassVar[bool] = True
 
     def __init__(self, **options):
         self.options = self.resolve_options(options)
@@ -117,12 +122,42 @@ class SearchSpace(Configurable, ABC):
         raise NotImplementedError(f"{self.owner()} does not define fixed_ops(); supernets and "
                                   "the expected latency need it (hwnas.spaces.base.Position)")
 
-    # -- shared behaviour -------------------------------------------------------------------
-    def build(self, arch: Arch):
-        """The whole network: the chain of `build_op` over `ops(arch)`."""
+    def option_module(self, position: Position, option, instance: int = 0):
+        """The module `option` runs at one instance of `position`: `build_op` of its op, or an
+        identity where it runs none (`zero` removing a chain layer keeps the layer's input).
+        Spaces whose no-op options mean something else (a cell edge's `none`) override it."""
         import torch.nn as nn
 
-        return nn.Sequential(*(self.build_op(sig) for sig in self.ops(arch)))
+        sigs = position.ops[option]
+        if not sigs:
+            return nn.Identity()
+        return self.build_op(sigs[instance])
+
+    def build_network(self, slot):
+        """The whole network with `slot(p, i)` as the module of instance `i` of searchable
+        position `p` (an index into `positions()`); everything else is the space's fixed ops.
+
+        The one skeleton both a network and a supernet are built from: `build(arch)` passes
+        each position's chosen `option_module`, a supernet a mixed op of all of them, so a
+        derived architecture is exactly `build(arch)`. Modules are created in the order of
+        `ops(arch)`. The default is a chain spaces with one instance per position whose
+        `fixed_ops()` are a stem before the positions and the rest after them; other
+        skeletons override this."""
+        import torch.nn as nn
+
+        fixed = self.fixed_ops()
+        stem = [self.build_op(sig) for sig in fixed[:1]]
+        layers = [slot(p, 0) for p in range(len(self.positions()))]
+        tail = [self.build_op(sig) for sig in fixed[1:]]
+        return nn.Sequential(*stem, *layers, *tail)
+
+    # -- shared behaviour -------------------------------------------------------------------
+    def build(self, arch: Arch):
+        """The network of `arch`: `build_network` with each position's chosen option."""
+        self.check(arch)
+        positions = self.positions()
+        return self.build_network(
+            lambda p, i: self.option_module(positions[p], arch.values[positions[p].label], i))
 
     def check(self, arch: Arch) -> Arch:
         if arch.space != self.name:

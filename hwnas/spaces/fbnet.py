@@ -174,7 +174,7 @@ class FBNetSpace(SearchSpace):
                            expand=expand, extra=(("g", groups),))
 
     def build_op(self, sig: OpSignature):
-        from hwnas.spaces.fbnet_blocks import build_fbnet_op
+        from hwnas.spaces.modules.fbnet_blocks import build_fbnet_op
 
         return build_fbnet_op(sig)
 

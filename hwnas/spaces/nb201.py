@@ -122,6 +122,7 @@ class Nb201Space(SearchSpace):
     the network is not the chain of its ops, though it holds exactly their modules."""
 
     is_chain = False
+    positions_add_up = False  # node sums and dead edges depend on several edges (positions())
 
     option_specs = {
         "C": Option(16, int, low=1, help="channels of the first stage's cells"),
@@ -266,23 +267,39 @@ class Nb201Space(SearchSpace):
 
     # -- modules ------------------------------------------------------------------------------
     def build_op(self, sig: OpSignature):
-        from hwnas.spaces.cell_ops import build_cell_op  # torch only when a module is built
+        from hwnas.spaces.modules.cell_ops import build_cell_op  # torch only when a module is built
 
         return build_cell_op(sig)
 
-    def build(self, arch: Arch):
-        """The network; modules are created in the order of `ops(arch)` (sums have no weights),
-        so under one seed its weights equal those of the ops built one by one."""
-        from hwnas.spaces.cell_ops import Cell, Nb201Network, edge_module
+    def option_module(self, position: Position, option, instance: int = 0):
+        """An edge's module in cell `instance` (N per stage): `none` is a Zero the cell skips,
+        `skip_connect` an identity."""
+        from hwnas.spaces.modules.cell_ops import edge_module
 
-        self.check(arch)
-        choices = list(live_choices(arch).values())
+        channels, hw = self.stages()[instance // self.N]
+        return edge_module(option, self.edge_sig(option, channels, hw))
+
+    def build_network(self, slot):
+        """Stem, then per stage its reduction block (after the first) and N cells whose edge
+        `p` in cell `i` (counted over the whole network) is `slot(p, i)`, then the head."""
+        from hwnas.spaces.modules.cell_ops import Cell, Nb201Network
+
         stem = self.build_op(self.stem_sig())
-        blocks = []
-        for stage, (channels, hw) in enumerate(self.stages()):
+        blocks, cell = [], 0
+        for stage in range(len(self.stages())):
             if stage:
                 blocks.append(self.build_op(self.reduction_sig(stage)))
             for _ in range(self.N):
-                blocks.append(Cell([edge_module(c, self.edge_sig(c, channels, hw))
-                                    for c in choices]))
+                blocks.append(Cell([slot(p, cell) for p in range(len(LABELS))]))
+                cell += 1
         return Nb201Network(stem, blocks, self.build_op(self.head_sig()))
+
+    def build(self, arch: Arch):
+        """The network; an edge that cannot reach the output is built as `none` (ONNX export
+        would drop it anyway). Modules are created in the order of `ops(arch)` (sums have no
+        weights), so under one seed its weights equal those of the ops built one by one."""
+        self.check(arch)
+        live = list(live_choices(arch).values())
+        positions = self.positions()
+        return self.build_network(
+            lambda p, i: self.option_module(positions[p], live[p], i))

@@ -129,6 +129,6 @@ class ProxylessSpace(SearchSpace):
         return "|".join(" ".join(layers) for layers in stages.values())
 
     def build_op(self, sig: OpSignature):
-        from hwnas.spaces.mbconv import build_mbconv_op  # torch only when a module is built
+        from hwnas.spaces.modules.mbconv import build_mbconv_op  # torch only when a module is built
 
         return build_mbconv_op(sig)

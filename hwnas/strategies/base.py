@@ -19,6 +19,7 @@ from hwnas.errors import BadInputError
 from hwnas.evaluation.costs import NO_COSTS, CostModel
 from hwnas.objectives import Objective, mnasnet_reward, reward_terms
 from hwnas.options import Configurable, Option, option_error
+from hwnas.search.context import SearchContext
 from hwnas.spaces.base import SearchSpace
 
 FITNESS = ("pareto", "mnasnet")
@@ -30,9 +31,14 @@ class Strategy(Configurable, ABC):
     kind: ClassVar[str] = "strategy"
     list_command: ClassVar[str] = "hwnas list strategies"
     option_specs: ClassVar[dict[str, Option]] = {}
+    # Sample-based: proposes from results alone, cheap per proposal (the league and the
+    # sample-based conformance tests run these). One-shot strategies train a supernet per
+    # proposal and set it False.
+    sample_based: ClassVar[bool] = True
 
     def __init__(self, space: SearchSpace, objectives: list[Objective], seed: int = 0,
-                 costs: CostModel | None = None, **options):
+                 costs: CostModel | None = None, *, context: SearchContext | None = None,
+                 **options):
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise option_error("seed", self.owner(), "an int >= 0", seed)
         self.options = self.resolve_options(options)
@@ -40,8 +46,19 @@ class Strategy(Configurable, ABC):
         self.objectives = list(objectives)
         self.seed = seed
         self.costs = costs if costs is not None else NO_COSTS
+        self.context = context if context is not None else SearchContext()
         self.rng = np.random.default_rng(seed)
         self.n_told = 0
+
+    def max_proposals(self) -> int | None:
+        """How many proposals this strategy can make (None: unbounded). A one-shot sweep
+        proposes one architecture per setting; a budget above it is refused before a run."""
+        return None
+
+    def proposal_info(self, arch: Arch) -> dict:
+        """Plain data recorded with a proposal in the run history (e.g. the sweep setting a
+        one-shot method derived it under); nothing by default."""
+        return {}
 
     def config(self) -> dict:
         return {"name": self.registry_name, "seed": self.seed, **self.options}

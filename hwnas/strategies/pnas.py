@@ -162,7 +162,8 @@ class ProgressiveStrategy(Strategy):
         the rest (refit on everything evaluated so far)."""
         Y = np.array(self._Y)
         free = [j for j in range(Y.shape[1]) if j not in self._exact]
-        self._surrogate.fit(self._archs, Y[:, free])
+        # contiguous as before: a column slice is Fortran-ordered, which changes BLAS sums
+        self._surrogate.fit(self._archs, np.ascontiguousarray(Y[:, free]))
         mean, _ = self._surrogate.predict(pool)
         F = np.empty((len(pool), Y.shape[1]))
         F[:, free] = mean

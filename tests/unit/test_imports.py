@@ -39,6 +39,18 @@ def test_modules_of_the_light_paths_import_no_heavy_library():
     assert json.loads(out) == []
 
 
+def test_listing_plugins_loads_no_torch():
+    """Every plug-in module is imported to list it: the torch parts of spaces (modules/) and of
+    one-shot methods (hwnas.oneshot) load only when a network is built or trained."""
+    out = _fresh("import io, contextlib, sys\nfrom hwnas.cli import app\n"
+                 "from hwnas.cli.errors import run_app\n"
+                 "with contextlib.redirect_stdout(io.StringIO()):\n"
+                 "    assert run_app(app, ['list', 'strategies']) == 0\n"
+                 "    assert run_app(app, ['list', 'spaces']) == 0\n"
+                 f"print([h for h in {HEAVY!r} if h in sys.modules])")
+    assert out == "[]"
+
+
 def test_help_imports_no_command():
     out = _fresh("import sys\nfrom hwnas.cli import main\ntry:\n    main(['--help'])\n"
                  "except SystemExit as e:\n    assert e.code == 0\n"

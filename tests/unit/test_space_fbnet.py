@@ -10,7 +10,7 @@ from hwnas.errors import BadInputError
 from hwnas.nn.onnx_io import module_to_onnx
 from hwnas.registry import SPACES
 from hwnas.spaces.fbnet import CHOICES, FBNetSpace, hwnas_bench_key
-from hwnas.spaces.fbnet_blocks import ChannelShuffle
+from hwnas.spaces.modules.fbnet_blocks import ChannelShuffle
 
 HWNAS_BENCH_PRIMITIVES = ["k3_e1", "k3_e1_g2", "k3_e3", "k3_e6", "k5_e1", "k5_e1_g2", "k5_e3",
                           "k5_e6", "skip"]

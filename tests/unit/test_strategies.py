@@ -54,6 +54,21 @@ def test_mnasnet_fitness_needs_target_and_uses_reward():
                            {"accuracy": 0.8, "latency_ms": 1.0}]) == 1
 
 
+def test_mnasnet_fitness_reads_the_runs_own_objectives():
+    """Benchmark objectives (no `accuracy`, no `latency_ms`): the reward reads them by role."""
+    objectives = parse_objectives(["params", "accuracy:cifar10", "latency:pixel3"])
+    evo = AgingEvolution(SPACE, objectives, fitness="mnasnet", target_ms=1.0, w=-1.0)
+    results = [{"params": 1.0, "accuracy:cifar10": 0.9, "latency:pixel3": 3.0},
+               {"params": 9.0, "accuracy:cifar10": 0.8, "latency:pixel3": 1.0}]
+    assert evo.best_index(results) == 1  # 0.3 vs 0.8: latency:pixel3, not params, is read
+    named = AgingEvolution(SPACE, objectives, fitness="mnasnet", target_ms=1.0, w=-1.0,
+                           latency="params")
+    assert named.best_index(results) == 0  # 0.9 * 1 vs 0.8 / 9
+    with pytest.raises(BadInputError, match="latency=NAME"):
+        AgingEvolution(SPACE, objectives, fitness="mnasnet", target_ms=1.0,
+                       latency="latency_ms").best_index(results)
+
+
 def test_bad_population_is_one_line():
     with pytest.raises(BadInputError, match="population"):
         AgingEvolution(SPACE, OBJ, population=1)

@@ -20,7 +20,7 @@ import torch
 import torch.nn as nn
 
 from hwnas.ops import OpSignature
-from hwnas.spaces.mbconv import conv_bn_act
+from hwnas.spaces.modules.mbconv import conv_bn_act
 
 
 def conv_bn(cin: int, cout: int, kernel: int, stride: int = 1, groups: int = 1,

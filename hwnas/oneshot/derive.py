@@ -1,0 +1,133 @@
+"""From a learned distribution to one architecture the user can deploy.
+
+`derive` takes the most probable option at each position (ProxylessNAS, DARTS and NB201's
+DARTS baseline derive by argmax, `none` included). With a latency target T it then makes sure
+the table's prediction for the result is at most T: when the argmax is above T, it returns the
+most probable architecture under p whose cost is at most T instead, and says which positions
+changed. "Most probable" is max Σ_l log p_l(a_l) subject to cost(a) <= T:
+
+- spaces whose positions add up (chains): a multiple-choice knapsack, solved exactly by dynamic
+  programming over costs rounded *up* to a grid (so a solution of the grid problem is feasible
+  for the real costs) and checked against the table;
+- other spaces small enough to enumerate (NB201): exactly, over every architecture.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from hwnas.arch import Arch
+from hwnas.errors import HwnasRuntimeError
+from hwnas.oneshot.expected_cost import ExpectedCost
+
+GRID = 4000  # cost steps of the knapsack; finer only matters within 1/GRID of T
+
+
+@dataclass(frozen=True)
+class Derived:
+    arch: Arch
+    cost: float | None  # the table's prediction, when there is a table
+    argmax: Arch
+    changed: dict = field(default_factory=dict)  # label -> (argmax option, chosen option)
+
+    def to_dict(self) -> dict:
+        return {"arch": self.arch.to_dict(), "cost": self.cost,
+                "changed_for_target": {k: list(v) for k, v in self.changed.items()}}
+
+
+def derive(probs: list[torch.Tensor], positions, space_name: str,
+           cost: ExpectedCost | None = None, target: float | None = None) -> Derived:
+    """The argmax architecture, repaired to meet `target` (table units) when it misses it."""
+    idx = [int(torch.argmax(p)) for p in probs]
+    argmax = _arch(space_name, positions, idx)
+    if cost is None:
+        return Derived(argmax, None, argmax)
+    value = cost.of_arch(argmax)
+    if target is None or value <= target:
+        return Derived(argmax, value, argmax)
+    logp = [torch.log(p.detach().double().clamp_min(1e-300)).cpu().numpy() for p in probs]
+    if cost.additive and not cost.is_max:
+        idx = _knapsack(logp, [c.numpy() for c in cost.option_costs], target - cost.constant)
+    elif cost.additive:  # peak memory: a max over positions, so filter options per position
+        idx = _under_max(logp, [c.numpy() for c in cost.option_costs], target, cost.constant)
+    else:
+        idx = _enumerated(logp, cost.grid.numpy(), target)
+    if idx is None:
+        low, _ = cost.range()
+        raise HwnasRuntimeError(f"no architecture of {space_name} meets the target {target:g} "
+                                f"(the smallest predicted is {low:.4g}); raise --target-ms")
+    arch = _arch(space_name, positions, idx)
+    value = cost.of_arch(arch)
+    if value > target * (1 + 1e-9):  # the grid rounds up, so this cannot happen; say if it does
+        raise HwnasRuntimeError(f"target repair returned {value:.4g} > {target:g}")
+    changed = {p.label: (argmax.values[p.label], arch.values[p.label]) for p in positions
+               if argmax.values[p.label] != arch.values[p.label]}
+    return Derived(arch, value, argmax, changed)
+
+
+def _arch(space_name: str, positions, idx) -> Arch:
+    return Arch(space_name, {p.label: p.options[int(j)]
+                             for p, j in zip(positions, idx, strict=True)})
+
+
+def _knapsack(logp: list[np.ndarray], costs: list[np.ndarray], budget: float):
+    """argmax Σ logp[l][j_l] s.t. Σ costs[l][j_l] <= budget; None if infeasible."""
+    if budget < sum(float(c.min()) for c in costs) - 1e-12:
+        return None
+    low = sum(float(c.min()) for c in costs)
+    # costs relative to each position's cheapest, on a grid of the budget above the cheapest
+    room = budget - low
+    step = max(room, 1e-12) / GRID
+    units = [np.ceil((c - c.min()) / step - 1e-9).astype(int) for c in costs]
+    width = GRID + 1
+    best = np.full(width, -np.inf)
+    best[0] = 0.0
+    choice = []
+    for lp, u in zip(logp, units, strict=True):
+        new = np.full(width, -np.inf)
+        arg = np.zeros(width, dtype=int)
+        for j, (value, w) in enumerate(zip(lp, u, strict=True)):
+            if w >= width:
+                continue
+            shifted = np.full(width, -np.inf)
+            shifted[w:] = best[:width - w] + value
+            better = shifted > new
+            new[better], arg[better] = shifted[better], j
+        best = new
+        choice.append(arg)
+    if not np.isfinite(best).any():
+        return None
+    pos = int(np.argmax(best))
+    idx = []
+    for u, arg in zip(reversed(units), reversed(choice), strict=True):
+        j = int(arg[pos])
+        idx.append(j)
+        pos -= int(u[j])
+    return idx[::-1]
+
+
+def _under_max(logp, costs, target: float, constant: float):
+    if constant > target:
+        return None
+    idx = []
+    for lp, c in zip(logp, costs, strict=True):
+        ok = np.flatnonzero(c <= target)
+        if not len(ok):
+            return None
+        idx.append(int(ok[np.argmax(lp[ok])]))
+    return idx
+
+
+def _enumerated(logp, grid: np.ndarray, target: float):
+    total = np.zeros(grid.shape)
+    for axis, lp in enumerate(logp):
+        shape = [1] * grid.ndim
+        shape[axis] = len(lp)
+        total = total + lp.reshape(shape)
+    total[grid > target] = -np.inf
+    if not np.isfinite(total).any():
+        return None
+    return list(np.unravel_index(int(np.argmax(total)), grid.shape))

@@ -1,0 +1,84 @@
+"""OneShotMethod: the hooks of one gradient-based method; the loop is the trainer's.
+
+As with strategies and pymoo's algorithms, the loop lives outside (hwnas.oneshot.trainer): per
+epoch `start_epoch`, then per training batch `weight_step` and, every `arch_every` weight steps
+after the warm-up epochs, `arch_step` on a batch of the held-out architecture split. A method
+owns how the supernet's mixed ops run in each step (`Supernet.set_*`), its architecture
+optimiser and its loss; the trainer owns the data, the weight optimiser's schedule, logging and
+derivation. A new method is one subclass, registered as a strategy by a small file in
+hwnas/strategies/ (see `OneShotStrategy`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+
+from hwnas.oneshot.expected_cost import ExpectedCost
+from hwnas.oneshot.losses import latency_term
+from hwnas.oneshot.supernet import Supernet
+
+
+class OneShotMethod:
+    """Subclasses set `arch_every` and implement `weight_step` and `arch_step`."""
+
+    arch_every: ClassVar[int] = 1  # weight steps per architecture step
+
+    def __init__(self, supernet: Supernet, weight_optimizer: torch.optim.Optimizer,
+                 cost: ExpectedCost | None, target: float | None, lam: float,
+                 options: dict[str, Any], generator: torch.Generator):
+        self.supernet = supernet
+        self.weight_optimizer = weight_optimizer
+        self.cost = cost  # None: no table, the search is on accuracy alone
+        self.target = target
+        self.lam = lam
+        self.options = options
+        self.generator = generator  # every random draw of the method, for repeatable runs
+        self.epoch, self.epochs = 0, 1
+
+    # -- hooks ------------------------------------------------------------------------------
+    def start_epoch(self, epoch: int, epochs: int) -> None:
+        """Called before each epoch (FBNet's and SNAS's temperature schedules)."""
+        self.epoch, self.epochs = epoch, epochs
+
+    def weight_step(self, x: torch.Tensor, y: torch.Tensor) -> dict:
+        """One update of the supernet's weights on a training batch; returns
+        {"loss": float, "correct": int} (and anything else worth logging)."""
+        raise NotImplementedError
+
+    def arch_step(self, x: torch.Tensor, y: torch.Tensor) -> dict:
+        """One update of the architecture parameters on a held-out batch; returns
+        {"loss": float, ...}."""
+        raise NotImplementedError
+
+    def distribution(self) -> list[torch.Tensor]:
+        """The current probability of each option per position (softmax of α by default)."""
+        return [p.detach() for p in self.supernet.probs()]
+
+    def log(self) -> dict:
+        """Method-specific values logged once per epoch (a temperature, a baseline)."""
+        return {}
+
+    # -- helpers shared by methods ----------------------------------------------------------
+    def expected_cost(self, probs: list[torch.Tensor]) -> torch.Tensor | None:
+        return None if self.cost is None else self.cost(probs)
+
+    def loss(self, logits: torch.Tensor, y: torch.Tensor,
+             cost: torch.Tensor | None) -> torch.Tensor:
+        """CE with the method's latency term (`latency_loss` option) when there is a cost."""
+        ce = F.cross_entropy(logits, y)
+        if cost is None or self.lam == 0:
+            return ce
+        return latency_term(self.options["latency_loss"], ce, cost, self.target, self.lam)
+
+    def step_weights(self, loss: torch.Tensor) -> None:
+        """Backward into the weights only and step their optimiser (α untouched)."""
+        self.weight_optimizer.zero_grad(set_to_none=True)
+        for a in self.supernet.arch_parameters():
+            a.grad = None
+        loss.backward()
+        for a in self.supernet.arch_parameters():
+            a.grad = None
+        self.weight_optimizer.step()

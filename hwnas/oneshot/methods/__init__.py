@@ -1,0 +1,1 @@
+"""One module per gradient-based method: a `OneShotMethod` subclass with its steps."""

@@ -1,0 +1,230 @@
+"""OneShotStrategy: a gradient-based method as a strategy of the one search loop.
+
+Each `ask` trains a supernet under the next setting of the sweep (a latency weight λ or a
+target T), derives one architecture and proposes it; the loop then evaluates it with the run's
+estimator and cost models like any candidate, and records it with its setting
+(`proposal_info`). So `hwnas pareto` reads a one-shot front exactly as it reads evolution's.
+
+    hwnas search --method proxylessnas --sweep lambda=0,0.05,0.1,0.2
+    hwnas search --method darts --target-ms 2.5
+
+Each setting's trajectory (per-epoch losses, accuracies, E[cost], entropy, probabilities), a
+picture of it and its derived architecture are written under the run's `strategy/` folder as
+the setting ends. A resumed run reads the settings already done from there and trains again
+only from the setting it was in.
+
+Torch is imported when a supernet is trained, never by `hwnas list`: a method's strategy file
+declares options and names its mechanism module (`mechanism = "hwnas.oneshot.methods.x:Cls"`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from typing import ClassVar
+
+from hwnas.arch import Arch
+from hwnas.errors import BadInputError
+from hwnas.options import Option, option_error
+from hwnas.strategies.base import Strategy
+
+COST_OBJECTIVES = ("latency_ms", "energy_mj", "peak_mem_mb")
+SWEEP_KEYS = ("lambda", "target_ms")
+
+COMMON_OPTIONS = {
+    "epochs": Option(30, int, low=1, help="supernet training epochs, warm-up included"),
+    "warmup_epochs": Option(10, int, low=0, help="weight-only epochs before α is trained"),
+    "batch_size": Option(64, int, low=2),
+    "lr": Option(0.05, float, low=0, low_open=True, help="weights: SGD, cosine-decayed"),
+    "weight_decay": Option(5e-4, float, low=0),
+    "arch_split": Option(0.2, float, low=0, low_open=True, high=1, high_open=True,
+                         help="share of the training images held out for α"),
+    "resolution": Option(None, int, low=1, none_ok=True,
+                         help="input size while searching (default: the space's)"),
+    "train_subset": Option(None, int, low=4, none_ok=True),
+    "cost": Option("latency_ms", str, choices=COST_OBJECTIVES,
+                   help="the table column in the loss"),
+    "target_ms": Option(None, float, low=0, low_open=True, none_ok=True,
+                        help="T in the loss, and a limit on the derived architecture's cost"),
+    "sweep": Option(None, str, none_ok=True,
+                    help="'lambda=0,0.1,0.2' or 'target_ms=2,3,4': one architecture each"),
+    "device": Option("cpu", str),
+    "threads": Option(None, int, low=1, none_ok=True),
+}
+
+
+def parse_sweep(text: str | None, owner: str) -> list[dict]:
+    """'lambda=0,0.05' -> [{'lambda': 0.0}, {'lambda': 0.05}]; None -> one default setting."""
+    if text is None:
+        return [{}]
+    key, sep, values = text.partition("=")
+    key = key.strip()
+    if not sep or key not in SWEEP_KEYS:
+        raise option_error("sweep", owner, "KEY=V1,V2,... with KEY one of "
+                           f"{', '.join(SWEEP_KEYS)}", text)
+    try:
+        numbers = [float(v) for v in values.split(",") if v.strip()]
+    except ValueError:
+        numbers = []
+    low_ok = (lambda v: v >= 0) if key == "lambda" else (lambda v: v > 0)
+    if not numbers or not all(low_ok(v) and v == v and abs(v) != float("inf")
+                              for v in numbers):
+        raise option_error("sweep", owner, f"{key}= followed by comma-separated numbers "
+                           f"{'>= 0' if key == 'lambda' else '> 0'}", text)
+    return [{key: v} for v in numbers]
+
+
+class OneShotStrategy(Strategy):
+    """Base of the gradient-based strategies. Subclasses set `mechanism` (the OneShotMethod
+    class, "module:Class") and `option_specs` = COMMON_OPTIONS + their own, which must include
+    `lambda` (the latency weight, the knob a λ sweep varies)."""
+
+    mechanism: ClassVar[str] = ""
+    option_specs: ClassVar[dict[str, Option]] = {}
+    sample_based: ClassVar[bool] = False
+
+    @classmethod
+    def check_options(cls, resolved: dict) -> None:
+        parse_sweep(resolved.get("sweep"), cls.owner())
+        if resolved.get("warmup_epochs", 0) >= resolved.get("epochs", 1):
+            raise option_error("warmup_epochs", cls.owner(),
+                               f"< epochs ({resolved.get('epochs')})",
+                               resolved.get("warmup_epochs"))
+
+    def __init__(self, space, objectives, seed=0, costs=None, **options):
+        super().__init__(space, objectives, seed, costs, **options)
+        self.settings = parse_sweep(self.options["sweep"], self.owner())
+        table = self.context.table
+        if table is None and (self.options["target_ms"] is not None
+                              or any("target_ms" in s for s in self.settings)):
+            raise BadInputError(f"{self.owner()}: a latency target needs a latency table "
+                                "(--table, made by `hwnas profile`)")
+        if table is not None and self.options["cost"] != "latency_ms":
+            from hwnas.latency.columns import require_column
+
+            require_column(table, self.options["cost"])
+        space.positions()  # a space without positions cannot have a supernet: say so now
+        self._next = 0
+        self._info: dict[str, dict] = {}
+        self._cost = None  # built on first use: enumerating a cell space takes seconds
+
+    # -- the loop's side --------------------------------------------------------------------
+    def max_proposals(self) -> int:
+        return len(self.settings)
+
+    def ask(self, n: int = 1) -> list[Arch]:
+        if self._next >= len(self.settings):
+            return []
+        k = self._next
+        self._next += 1
+        result = self._load(k)
+        if result is None:
+            result = self._train(k)
+        arch = Arch.from_dict(result["arch"])
+        self._info[arch.key] = {"method": self.registry_name, "setting": result["setting"],
+                                "setting_index": k, "argmax": result["argmax"],
+                                "changed_for_target": result["changed_for_target"],
+                                "table_cost": result["table_cost"],
+                                "supernet_seconds": result["seconds"]}
+        return [arch]
+
+    def proposal_info(self, arch: Arch) -> dict:
+        return dict(self._info.get(arch.key, {}))
+
+    # -- one setting --------------------------------------------------------------------------
+    def _setting_dir(self, k: int):
+        workdir = self.context.workdir
+        return None if workdir is None else workdir / f"setting-{k:02d}"
+
+    def _load(self, k: int) -> dict | None:
+        folder = self._setting_dir(k)
+        if folder is None or not (folder / "result.json").is_file():
+            return None
+        saved = json.loads((folder / "result.json").read_text())
+        if saved.get("setting") != self.settings[k]:
+            raise BadInputError(f"{folder} holds setting {saved.get('setting')}, this run "
+                                f"asks {self.settings[k]}: resume with the run's own options")
+        return saved
+
+    def expected_cost(self):
+        if self._cost is None and self.context.table is not None:
+            from hwnas.oneshot.expected_cost import ExpectedCost
+
+            self._cost = ExpectedCost(self.space, self.context.table, self.options["cost"],
+                                      self.context.latency_stat)
+        return self._cost
+
+    def _train(self, k: int) -> dict:
+        from hwnas.fileio import atomic_write_json
+        from hwnas.oneshot.trainer import OneShotConfig, train_supernet
+
+        setting = self.settings[k]
+        options = {**self.options, **{("lambda" if key == "lambda" else key): v
+                                      for key, v in setting.items()}}
+        cost = self.expected_cost()
+        hard = options["target_ms"] is not None
+        target = options["target_ms"]
+        if target is None and cost is not None:
+            # No target given: T is E[cost] of the uniform distribution the search starts from
+            # (only the loss reads it; nothing is refused for exceeding it).
+            import torch
+
+            target = float(cost([torch.full((len(p.options),), 1.0 / len(p.options),
+                                            dtype=torch.float64) for p in cost.positions]))
+        train_x, train_y = self._data(options)
+        config = OneShotConfig(options["epochs"], options["warmup_epochs"],
+                               options["batch_size"], options["lr"], options["weight_decay"],
+                               options["arch_split"], options["device"], options["threads"])
+
+        def report(event: dict) -> None:
+            self.context.report({**event, "setting": setting, "setting_index": k,
+                                 "summary": f"[{self.registry_name} {_fmt(setting)}] "
+                                            f"{event['summary']}"})
+
+        result = train_supernet(self.space, self.method_class(), options, config, train_x,
+                                train_y, seed=self.seed, cost=cost, target=target,
+                                lam=float(options["lambda"]), hard_target=hard,
+                                progress=report)
+        derived = result.derived
+        saved = {"method": self.registry_name, "setting": setting, "target": target,
+                 "hard_target": hard, "arch": derived.arch.to_dict(),
+                 "argmax": dict(derived.argmax.values),
+                 "changed_for_target": {k: list(v) for k, v in derived.changed.items()},
+                 "table_cost": derived.cost, "seconds": result.seconds}
+        folder = self._setting_dir(k)
+        if folder is not None:
+            atomic_write_json(folder / "trajectory.json",
+                              {"setting": setting, "options": options,
+                               "epochs": result.trajectory})
+            from hwnas.oneshot.plots import plot_trajectory
+
+            plot_trajectory(result.trajectory, self.space.positions(),
+                            folder / "probabilities.png",
+                            title=f"{self.registry_name} {_fmt(setting)}")
+            atomic_write_json(folder / "result.json", saved)  # last: marks the setting done
+        return saved
+
+    @classmethod
+    def method_class(cls):
+        """The OneShotMethod class named by `mechanism` (imports torch)."""
+        module, _, name = cls.mechanism.partition(":")
+        return getattr(importlib.import_module(module), name)
+
+    def _data(self, options: dict):
+        from hwnas.data import load_dataset, stratified_split
+
+        resolution = options["resolution"] or int(self.space.input_shape[-1])
+        data = load_dataset(self.context.dataset, resolution)
+        if data.num_classes != int(self.space.num_classes):
+            raise BadInputError(f"dataset {self.context.dataset!r} has {data.num_classes} "
+                                f"classes but the space builds nets with "
+                                f"{self.space.num_classes} outputs")
+        x, y = data.train_x, data.train_y
+        if options["train_subset"] is not None and options["train_subset"] < len(y):
+            idx, _ = stratified_split(y.numpy(), options["train_subset"])
+            x, y = x[idx], y[idx]
+        return x, y
+
+
+def _fmt(setting: dict) -> str:
+    return ", ".join(f"{k}={v:g}" for k, v in setting.items()) or "default"
