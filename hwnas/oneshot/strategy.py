@@ -5,7 +5,7 @@ target T), derives one architecture and proposes it; the loop then evaluates it 
 estimator and cost models like any candidate, and records it with its setting
 (`proposal_info`). So `hwnas pareto` reads a one-shot front exactly as it reads evolution's.
 
-    hwnas search --method proxylessnas --sweep lambda=0,0.05,0.1,0.2
+    hwnas search --method proxyless --sweep lambda=0,0.05,0.1,0.2
     hwnas search --method darts --target-ms 2.5
 
 Each setting's trajectory (per-epoch losses, accuracies, E[cost], entropy, probabilities), a

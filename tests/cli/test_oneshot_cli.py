@@ -1,0 +1,119 @@
+"""A one-shot method through `hwnas search`: one derived architecture per sweep setting,
+evaluated by the run's estimator and recorded with its setting; the trajectory and its picture
+beside the run; a resumed run re-uses the settings already done; --target-ms is a hard limit;
+bad sweeps are one line before anything is written."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from hwnas.latency.table import LatencyTable
+from tests.cli.helpers import assert_one_line_error, hwnas
+
+TINY = ("--space", "proxyless", "--space-opt", "resolution=16", "--space-opt", "width_mult=0.25")
+FAST = ("--strategy-opt", "epochs=2", "--strategy-opt", "warmup_epochs=1",
+        "--strategy-opt", "resolution=8", "--strategy-opt", "train_subset=160",
+        "--strategy-opt", "threads=1",
+        "--estimator-opt", "epochs=1", "--estimator-opt", "resolution=8",
+        "--estimator-opt", "train_subset=128", "--estimator-opt", "threads=1")
+
+
+def records(run_dir):
+    return [json.loads(line) for line in (run_dir / "history.jsonl").read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory, tiny_table_path):
+    run_dir = tmp_path_factory.mktemp("oneshot") / "run"
+    proc = hwnas("search", *TINY, "--table", str(tiny_table_path), "--method", "darts",
+                 "--sweep", "lambda=0,2", *FAST, "--run-dir", str(run_dir), "--json")
+    assert proc.returncode == 0, proc.stderr
+    return run_dir
+
+
+def test_one_candidate_per_setting_recorded_with_it(swept, tiny_table_path):
+    recs = records(swept)
+    assert [r["proposal"]["setting"] for r in recs] == [{"lambda": 0.0}, {"lambda": 2.0}]
+    table = LatencyTable.load(tiny_table_path)
+    for r in recs:
+        assert r["strategy"] == "darts"
+        assert r["proposal"]["table_cost"] == pytest.approx(r["result"]["latency_ms"])
+        assert 0 <= r["result"]["accuracy"] <= 1
+        assert r["result"]["latency_ms"] > 0 and table.entries
+    config = json.loads((swept / "config.json").read_text())
+    assert config["search"]["budget"] == 2  # from the sweep, not the default 20
+
+
+def test_trajectory_and_picture_per_setting(swept):
+    for k in (0, 1):
+        folder = swept / "strategy" / f"setting-{k:02d}"
+        trajectory = json.loads((folder / "trajectory.json").read_text())
+        epochs = trajectory["epochs"]
+        assert [e["epoch"] for e in epochs] == [0, 1]
+        assert [e["phase"] for e in epochs] == ["warmup", "search"]
+        for e in epochs:
+            assert all(abs(sum(p) - 1) < 1e-4 for p in e["probs"])
+            assert e["expected_cost"] > 0 and 0 <= e["entropy"]
+        assert (folder / "probabilities.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert json.loads((folder / "result.json").read_text())["setting"] == \
+            trajectory["setting"]
+
+
+def test_resume_reuses_finished_settings(swept, tiny_table_path):
+    """Losing the last record and the last setting's result: the resumed run trains that
+    setting again, reads the first from disk, and ends with the same history."""
+    history = swept / "history.jsonl"
+    before = records(swept)
+    lines = history.read_text().splitlines(keepends=True)
+    history.write_text(lines[0])
+    (swept / "strategy" / "setting-01" / "result.json").unlink()
+    first = swept / "strategy" / "setting-00" / "trajectory.json"
+    stamp = first.stat().st_mtime_ns
+    proc = hwnas("search", "--resume", str(swept), "--json")
+    assert proc.returncode == 0, proc.stderr
+    after = records(swept)
+    assert [r["arch_key"] for r in after] == [r["arch_key"] for r in before]
+    drop = lambda r: {k: v for k, v in r.items() if k != "eval_seconds"}  # noqa: E731
+    assert drop(after[1]["result"]) == drop(before[1]["result"])
+    assert first.stat().st_mtime_ns == stamp  # setting 0 was not trained again
+
+
+def test_target_is_a_hard_limit(tmp_path, tiny_table_path):
+    table = LatencyTable.load(tiny_table_path)
+    from hwnas.spaces.proxyless import ProxylessSpace
+
+    space = ProxylessSpace(resolution=16, width_mult=0.25)
+    smallest = space.decode([len(o) - 1 if "zero" in o else 0 for _, o in space.choices()])
+    target = 1.02 * table.predict_ops(space.ops(smallest))
+    run_dir = tmp_path / "run"
+    proc = hwnas("search", *TINY, "--table", str(tiny_table_path), "--method", "darts",
+                 "--target-ms", f"{target:.6f}", *FAST, "--run-dir", str(run_dir), "--json")
+    assert proc.returncode == 0, proc.stderr
+    (rec,) = records(run_dir)
+    assert rec["result"]["latency_ms"] <= target
+    assert rec["proposal"]["changed_for_target"]  # the argmax was above it and was repaired
+
+
+@pytest.mark.parametrize("args, needle", [
+    (("--sweep", "beta=1,2"), "The 'sweep' option of strategy 'darts' must be KEY=V1,V2"),
+    (("--sweep", "lambda=-1"), "numbers >= 0"),
+    (("--sweep", "lambda=0,1", "--budget", "3"), "pass --budget 2 or more settings"),
+    (("--target-ms", "0"), "The 'target_ms' option of strategy 'darts' must be"),
+    (("--strategy-opt", "warmup_epochs=5", "--strategy-opt", "epochs=5"), "< epochs (5)"),
+])
+def test_bad_one_shot_input_is_one_line_and_writes_nothing(tmp_path, tiny_table_path, args,
+                                                           needle):
+    run_dir = tmp_path / "run"
+    proc = hwnas("search", *TINY, "--table", str(tiny_table_path), "--method", "darts", *args,
+                 "--run-dir", str(run_dir))
+    assert_one_line_error(proc, 2, needle)
+    assert not run_dir.exists()
+
+
+def test_a_target_without_a_table_is_refused(tmp_path):
+    proc = hwnas("search", *TINY, "--objectives", "accuracy,params", "--method", "darts",
+                 "--target-ms", "2", "--run-dir", str(tmp_path / "run"))
+    assert_one_line_error(proc, 2, "a latency target needs a latency table")
+    assert not (tmp_path / "run").exists()
