@@ -37,6 +37,7 @@ class OneShotMethod:
         self.options = options
         self.generator = generator  # every random draw of the method, for repeatable runs
         self.epoch, self.epochs = 0, 1
+        self.warmup_epochs = 0  # set by the trainer: epochs of weight steps only
 
     # -- hooks ------------------------------------------------------------------------------
     def start_epoch(self, epoch: int, epochs: int) -> None:

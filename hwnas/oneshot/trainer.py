@@ -88,6 +88,7 @@ def train_supernet(space, method_cls, method_options: dict, config: OneShotConfi
         optimizer = nt.sgd(supernet.weight_parameters(), recipe)
         generator = torch.Generator().manual_seed(seed)
         method = method_cls(supernet, optimizer, cost, target, lam, method_options, generator)
+        method.warmup_epochs = config.warmup_epochs
         steps = list(nt.batches(len(wy), config.batch_size))
         arch_steps = list(nt.batches(len(ay), config.batch_size))
         total, step, arch_cursor = config.epochs * len(steps), 0, 0

@@ -150,3 +150,33 @@ def test_latency_penalty_pulls_expected_latency_down(lam):
     # add_linear: λ (E − T)/T, so its gradient is λ/T ∇E exactly
     for p, c in zip(penalty, g_cost, strict=True):
         assert torch.allclose(p, lam / method.target * c, atol=1e-10)
+
+
+@pytest.mark.parametrize("method", ["darts", "proxyless", "fbnet", "snas"])
+def test_a_larger_latency_weight_derives_a_faster_network_on_digits(method, tiny_table_path):
+    """The embedded default, this machine's table of a tiny proxyless space: λ = 0 against a
+    strong λ, same seed and data; α's learning rate raised so two search epochs move it."""
+    from hwnas.data import load_dataset
+    from hwnas.latency.table import LatencyTable
+    from hwnas.oneshot.trainer import OneShotConfig, train_supernet
+    from hwnas.registry import STRATEGIES
+    from hwnas.spaces.proxyless import ProxylessSpace
+
+    space = ProxylessSpace(resolution=16, width_mult=0.25, num_classes=10)
+    cost = ExpectedCost(space, LatencyTable.load(tiny_table_path))
+    data = load_dataset("digits", 8)
+    x, y = data.train_x[:256], data.train_y[:256]
+    strong = {"darts": 20.0, "proxyless": 20.0, "fbnet": 20.0, "snas": 20.0}[method]
+    cls = STRATEGIES.get(method)
+    config = OneShotConfig(epochs=3, warmup_epochs=1, batch_size=32, lr=0.05,
+                           weight_decay=5e-4, arch_split=0.25, threads=1)
+    low, high = cost.range()
+    derived = {}
+    for lam in (0.0, strong):
+        options = cls.resolve_options({"arch_lr": 0.05, "lambda": lam,
+                                       **({"latency_loss": "add_linear"}
+                                          if "latency_loss" in cls.option_specs else {})})
+        result = train_supernet(space, cls.method_class(), options, config, x, y, seed=0,
+                                cost=cost, target=(low + high) / 2, lam=lam)
+        derived[lam] = result.derived.cost
+    assert derived[strong] < derived[0.0]

@@ -60,8 +60,10 @@ def make(method_cls, name, lam=0.0, seed=0, random_alpha=True, **changes):
                    for p in cost.positions]
         target = float(cost(uniform))
     options = defaults(strategy, **{"warmup_epochs": 0, **changes})
-    return method_cls(supernet, optimizer, cost, target, lam, options,
-                      torch.Generator().manual_seed(seed))
+    method = method_cls(supernet, optimizer, cost, target, lam, options,
+                        torch.Generator().manual_seed(seed))
+    method.warmup_epochs = options["warmup_epochs"]  # as the trainer sets it
+    return method
 
 
 def tiny_batch(n=6, seed=1):

@@ -60,7 +60,7 @@ class Snas(OneShotMethod):
                                       self.options["tau_end"])
 
     def searching(self) -> bool:
-        return self.epoch >= self.options.get("warmup_epochs", 0)
+        return self.epoch >= self.warmup_epochs
 
     # -- sampling and the resource term -----------------------------------------------------
     def sample(self, detach: bool = False) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
