@@ -1,0 +1,86 @@
+"""`--target-ms` held on the device: ProxylessNAS with three latency targets spread over the
+space's range (its cheapest and dearest networks' table latency at 20%, 45% and 70%); each
+derived architecture is exported with `hwnas export` and timed on ort-cpu, and its measured
+latency is compared with the table's prediction and with the target.
+
+    .venv/bin/python benchmarks/oneshot_targets.py --table runs/oneshot-fronts/table.json
+        [--width-mult 0.5] [--out runs/oneshot-targets]
+
+The table must be this machine's (benchmarks/oneshot_fronts.py makes one). Goal (one-shot
+issue): measured within ±10% of the prediction and at most 1.1·T for every target. Prints a
+markdown block for BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+FRACTIONS = (0.2, 0.45, 0.7)
+ESTIMATOR = {"epochs": 2, "resolution": 16, "train_subset": 768, "threads": 1}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--table", required=True)
+    parser.add_argument("--width-mult", type=float, default=0.5)
+    parser.add_argument("--out", default="runs/oneshot-targets")
+    parser.add_argument("--epochs", type=int, default=6)
+    args = parser.parse_args()
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+    from hwnas import api
+    from hwnas.latency.table import LatencyTable
+    from hwnas.oneshot.expected_cost import ExpectedCost
+    from hwnas.search.config import SearchConfig
+    from hwnas.spaces.proxyless import ProxylessSpace
+
+    space_config = {"width_mult": args.width_mult, "num_classes": 10}
+    cost = ExpectedCost(ProxylessSpace(**space_config), LatencyTable.load(args.table))
+    low, high = cost.range()
+    targets = [round(low + f * (high - low), 4) for f in FRACTIONS]
+    sweep = "target_ms=" + ",".join(f"{t:g}" for t in targets)
+    config = SearchConfig(table=args.table, space_config=space_config, strategy="proxyless",
+                          strategy_options={"sweep": sweep, "epochs": args.epochs,
+                                            "warmup_epochs": 2, "resolution": 16,
+                                            "train_subset": 768, "threads": 1},
+                          estimator_options=dict(ESTIMATOR), run_dir=args.out,
+                          keep_weights="all")
+    run = api.search(config)
+    print(f"Command: `.venv/bin/python benchmarks/oneshot_targets.py --table {args.table} "
+          f"--width-mult {args.width_mult} --epochs {args.epochs}`; table range "
+          f"{low:.3f}–{high:.3f} ms; ort-cpu, threads as the table.\n")
+    print("| target T (ms) | argmax (ms) | derived: table (ms) | measured p50 (ms) | "
+          "prediction error | measured / T | positions changed |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    ok = True
+    for record in run.history():
+        info = record["proposal"]
+        target = info["setting"]["target_ms"]
+        report, _warnings = api.export(run.path, arch_key=record["arch_key"],
+                                       out=Path(args.out) / "exports" /
+                                       f"t{target:g}.onnx")
+        measured = report.measured_ms["p50"]
+        argmax_ms = cost.of_arch(_arch(info["argmax"]))
+        err = report.prediction_error
+        ok &= abs(err) <= 0.10 and measured <= 1.1 * target
+        print(f"| {target:g} | {argmax_ms:.3f} | {report.predicted_ms:.3f} | {measured:.3f} | "
+              f"{100 * err:+.1f}% | {measured / target:.2f} | "
+              f"{len(info['changed_for_target'])} |")
+    print(f"\nGoal (±10% and ≤ 1.1·T for every target): {'met' if ok else 'NOT met'}.")
+    return 0
+
+
+def _arch(values: dict):
+    from hwnas.arch import Arch
+
+    return Arch("proxyless", values)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
