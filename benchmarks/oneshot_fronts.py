@@ -6,8 +6,8 @@ every run's hypervolume and wall time.
 The table is this machine's: the proxyless space (`--width-mult`, default 0.5: a DARTS step on
 the full-width supernet takes ~6 s on one core here, benchmarks/oneshot_steps.py) profiled on
 ort-cpu with one thread and calibrated on 30 networks, as `hwnas demo` does. Candidates are
-trained as in the demo (2 epochs at 16x16 on 768 digits images); supernets see the same 768
-images at 16x16.
+trained as in the demo (2 epochs at 16x16 on 768 digits images); supernets see
+`--supernet-images` of them at 16x16.
 
     .venv/bin/python benchmarks/oneshot_fronts.py [--out runs/oneshot-fronts]
         [--methods proxyless,fbnet,darts,snas] [--epochs 6] [--evolution-budget 24]
@@ -19,6 +19,7 @@ at most a third of its wall time. Prints a markdown block for BENCHMARKS.md.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import sys
@@ -41,8 +42,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="runs/oneshot-fronts")
     parser.add_argument("--methods", default=",".join(SWEEPS))
-    parser.add_argument("--epochs", type=int, default=6, help="supernet epochs per setting")
-    parser.add_argument("--warmup", type=int, default=2, help="of which weight-only")
+    parser.add_argument("--epochs", type=int, default=4, help="supernet epochs per setting")
+    parser.add_argument("--warmup", type=int, default=1, help="of which weight-only")
+    parser.add_argument("--supernet-images", type=int, default=384,
+                        help="training images a supernet sees (a DARTS-style step runs every "
+                             "candidate: ~3 s per step on one core here)")
     parser.add_argument("--evolution-budget", type=int, default=24)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--table", default=None, help="reuse a calibrated table")
@@ -66,10 +70,16 @@ def main() -> int:
         print(f"table: {table_path} profiled and calibrated in "
               f"{time.perf_counter() - start:.0f} s", file=sys.stderr)
 
-    runs, walls = [], {}
+    runs = []
+    walls_path = out / "walls.json"  # finished runs and their wall times: the script resumes
+    walls = json.loads(walls_path.read_text()) if walls_path.is_file() else {}
 
     def run(name: str, strategy: str, options: dict) -> None:
         run_dir = out / name
+        if name in walls and (run_dir / "history.jsonl").is_file():
+            runs.append(run_dir)
+            print(f"{name}: done before ({walls[name]:.0f} s)", file=sys.stderr)
+            return
         config = SearchConfig(table=table_path, space_config=dict(space_config),
                               strategy=strategy, strategy_options=options,
                               estimator_options=dict(ESTIMATOR), seed=args.seed,
@@ -78,6 +88,7 @@ def main() -> int:
         start = time.perf_counter()
         api.search(config)
         walls[name] = time.perf_counter() - start
+        walls_path.write_text(json.dumps(walls))
         runs.append(run_dir)
         print(f"{name}: {walls[name]:.0f} s", file=sys.stderr)
 
@@ -85,7 +96,7 @@ def main() -> int:
     for method in [m.strip() for m in args.methods.split(",") if m.strip()]:
         run(method, method, {"sweep": SWEEPS[method], "epochs": args.epochs,
                              "warmup_epochs": args.warmup, "resolution": 16,
-                             "train_subset": 768, "threads": 1})
+                             "train_subset": args.supernet_images, "threads": 1})
     report = api.pareto(runs, write=False)
     hv = {Path(r["run"]).name: r for r in report["runs"]}
     base = hv["evolution"]["hypervolume"]
@@ -94,12 +105,13 @@ def main() -> int:
           "supernets.")
     print(f"Command: `.venv/bin/python benchmarks/oneshot_fronts.py --epochs {args.epochs} "
           f"--width-mult {args.width_mult} "
-          f"--warmup {args.warmup} --evolution-budget {args.evolution_budget}` "
+          f"--warmup {args.warmup} --supernet-images {args.supernet_images} "
+          f"--evolution-budget {args.evolution_budget}` "
           f"(seed {args.seed}); table {table_path}.\n")
     print("| run | candidates | front | hypervolume | vs evolution | wall (s) | "
           "wall / evolution's |")
     print("|---|---:|---:|---:|---:|---:|---:|")
-    for name in walls:
+    for name in [Path(r).name for r in runs]:
         r = hv[name]
         print(f"| {name} | {r['n_points']} | {r['front_size']} | "
               f"{r['hypervolume']:.4f} | {r['hypervolume'] - base:+.4f} | "

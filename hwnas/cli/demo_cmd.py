@@ -58,7 +58,7 @@ def demo(budget, out, seed):
     console.rule(f"2/5 search: aging evolution, {budget} candidates, scratch-trained on digits")
     evolution = _search(root / "evolution", "evolution", DEMO_EVOLUTION, table, seed, budget)
     n_settings = len(DEMO_PROXYLESS["sweep"].split(","))
-    console.rule(f"3/5 search: ProxylessNAS with the table's E[latency] in its loss, "
+    console.rule(f"3/5 search: ProxylessNAS with the table's E\\[latency] in its loss, "
                  f"{n_settings} latency weights, each derived network scratch-trained")
     proxyless = _search(root / "proxyless", "proxyless", DEMO_PROXYLESS, table, seed, None)
     console.rule("4/5 pareto: accuracy vs predicted latency, both searches on one front")

@@ -39,7 +39,7 @@ def list_(kind, as_json):
     for name, items in payload.items():
         console.print(f"[bold]{name}[/bold]")
         for item, entry in items.items():
-            console.print(f"  {item:<12} {entry['summary']}", highlight=False)
+            console.print(f"  {item:<12} {entry['summary']}", highlight=False, markup=False)
             for option, spec in entry.get("options", {}).items():
                 console.print(f"  {'':<14}{option}={spec['default']!r}  ({spec['allowed']})",
                               highlight=False, markup=False)

@@ -29,7 +29,8 @@ def mul_log(ce: torch.Tensor, cost: torch.Tensor, target: float, alpha: float = 
     """ProxylessNAS's multiplicative form. log T must be positive: T > 1 in the table's unit;
     below that, costs and target are both scaled by `unit_scale` (a ratio the form keeps)."""
     scale = unit_scale(target)
-    ratio = (cost * scale).log() / math.log(target * scale)
+    # a cost at or below zero (a calibrated table extrapolating) counts as 1% of the target
+    ratio = (cost.clamp_min(0.01 * target) * scale).log() / math.log(target * scale)
     return ce * alpha * ratio.clamp_min(1e-6) ** beta
 
 
@@ -44,11 +45,20 @@ def fbnet(ce: torch.Tensor, cost: torch.Tensor, alpha: float = 0.2, beta: float 
     """FBNet's CE · α · log(LAT)^β. The paper's LAT (tens of ms on a phone) has log LAT > 1;
     here LAT is counted in a unit where `floor` (the space's smallest cost) is above e, so
     the term is defined and grows with LAT for every table (`unit_scale`)."""
-    return ce * alpha * (cost * unit_scale(floor)).log() ** beta
+    return ce * alpha * (cost.clamp_min(floor) * unit_scale(floor)).log() ** beta
+
+
+def positive_floor(low: float, high: float) -> float:
+    """A cost the log-forms can stand on: the space's smallest cost, or 1% of its largest where
+    a calibrated table predicts the smallest network at or below zero (its affine correction
+    extrapolates there); costs are clamped at it before the logarithm."""
+    return low if low > 0 else max(0.01 * high, 1e-9)
 
 
 def unit_scale(target: float) -> float:
     """A power of ten that puts `target` above e, so log(T) > 1 in mul_log."""
+    if not target > 0:
+        raise ValueError(f"a log-form latency loss needs a positive cost; got {target!r}")
     scale = 1.0
     while target * scale <= math.e:
         scale *= 10.0

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from hwnas.oneshot.gumbel import concrete_sample
-from hwnas.oneshot.losses import fbnet
+from hwnas.oneshot.losses import fbnet, positive_floor
 from hwnas.oneshot.method import OneShotMethod
 
 ALPHA = 0.2  # the paper's α of CE · α · log(LAT)^β
@@ -48,7 +48,7 @@ class FBNet(OneShotMethod):
             self.supernet.arch_parameters(), lr=self.options["arch_lr"],
             weight_decay=self.options["arch_weight_decay"])
         self.tau = float(self.options["tau0"])
-        self.floor = None if self.cost is None else self.cost.range()[0]
+        self.floor = None if self.cost is None else positive_floor(*self.cost.range())
 
     def start_epoch(self, epoch: int, epochs: int) -> None:
         super().start_epoch(epoch, epochs)
