@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hwnas.api.bench import json_ready
 from hwnas.errors import BadInputError
 from hwnas.evaluation.costs import CostModel
 from hwnas.league.metrics import TrueFront, aggregate, run_metrics, versus
@@ -270,18 +271,8 @@ def write_outputs(results: dict, out: str | Path) -> dict:
     paths = {"results": str(out / "results.json"), "plot": str(out / "hv.png"),
              "league": str(out / "league.md")}
     results = {**results, "outputs": paths}
-    atomic_write_json(paths["results"], finite(results))
+    atomic_write_json(paths["results"], json_ready(results))  # JSON has no inf/NaN
     plot_hv(results, paths["plot"])
     atomic_write_bytes(paths["league"], league_markdown(results).encode())
     return results
 
-
-def finite(obj):
-    """JSON has no inf/NaN: an IGD with no feasible point yet (inf) is written as null."""
-    if isinstance(obj, float) and not np.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: finite(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [finite(v) for v in obj]
-    return obj
