@@ -22,7 +22,7 @@ DEMO_EVOLUTION = {"population": 8, "sample_size": 3}
 # ProxylessNAS on the same table and data: one derived architecture per latency weight β of
 # its mul#log loss (0: accuracy alone; 0.3: the paper's default; 1.2), supernets trained on
 # the same 768 images at 16x16 as the candidates.
-DEMO_PROXYLESS = {"sweep": "lambda=0,0.3,1.2", "epochs": 6, "warmup_epochs": 2,
+DEMO_PROXYLESS = {"sweep": "lambda=0,0.3,1.2", "epochs": 4, "warmup_epochs": 1,
                   "resolution": 16, "train_subset": 768}
 # One thread: on a small shared machine it is the setting whose latency repeats (BENCHMARKS.md).
 DEMO_THREADS = 1
