@@ -11,6 +11,7 @@ hwnas/strategies/ (see `OneShotStrategy`).
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 import torch
@@ -21,7 +22,7 @@ from hwnas.oneshot.losses import latency_term
 from hwnas.oneshot.supernet import Supernet
 
 
-class OneShotMethod:
+class OneShotMethod(ABC):
     """Subclasses set `arch_every` and implement `weight_step` and `arch_step`."""
 
     arch_every: ClassVar[int] = 1  # weight steps per architecture step
@@ -44,15 +45,15 @@ class OneShotMethod:
         """Called before each epoch (FBNet's and SNAS's temperature schedules)."""
         self.epoch, self.epochs = epoch, epochs
 
+    @abstractmethod
     def weight_step(self, x: torch.Tensor, y: torch.Tensor) -> dict:
         """One update of the supernet's weights on a training batch; returns
         {"loss": float, "correct": int} (and anything else worth logging)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def arch_step(self, x: torch.Tensor, y: torch.Tensor) -> dict:
         """One update of the architecture parameters on a held-out batch; returns
         {"loss": float, ...}."""
-        raise NotImplementedError
 
     def distribution(self) -> list[torch.Tensor]:
         """The current probability of each option per position (softmax of α by default)."""

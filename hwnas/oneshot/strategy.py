@@ -159,8 +159,7 @@ class OneShotStrategy(Strategy):
         from hwnas.oneshot.trainer import OneShotConfig, train_supernet
 
         setting = self.settings[k]
-        options = {**self.options, **{("lambda" if key == "lambda" else key): v
-                                      for key, v in setting.items()}}
+        options = {**self.options, **setting}  # sweep keys are option names
         cost = self.expected_cost()
         hard = options["target_ms"] is not None
         target = options["target_ms"]

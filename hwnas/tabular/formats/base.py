@@ -19,6 +19,7 @@ Instances are stateless; `BENCHMARK_FORMATS.get(name)()` builds one.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -27,7 +28,7 @@ from hwnas.errors import BadInputError
 from hwnas.registry import BENCHMARK_FORMATS
 
 
-class BenchmarkFormat:
+class BenchmarkFormat(ABC):
     """Base of every benchmark format; subclasses set the class attributes and the
     arch <-> text methods (`parse_arch`, `arch_text`)."""
 
@@ -51,17 +52,17 @@ class BenchmarkFormat:
     def describe(self) -> str:
         return f"{self.name} ({self.header_hint or f'an {self.arch_column!r} column'})"
 
+    @abstractmethod
     def is_accuracy(self, column: str) -> bool:
         """Whether `column` holds an accuracy (stored times `accuracy_scale`)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def parse_arch(self, text: str) -> Arch:
         """The architecture a cell of the arch column names; BadInputError saying why not."""
-        raise NotImplementedError
 
+    @abstractmethod
     def arch_text(self, arch: Arch) -> str:
         """The arch column's text for `arch` (the inverse of `parse_arch`)."""
-        raise NotImplementedError
 
     def is_arch_text(self, text: str) -> bool:
         """A fast yes for well-formed text; on no, `parse_arch` says why. Override with a
