@@ -123,7 +123,8 @@ def _import_fbnet(path, metric, setting, out, tables_dir, force) -> dict:
 
 def calibrate_table(table: TableArg, *, samples: int = 60, seed: int = 1,
                     allow_mismatch: bool = False, progress: Progress = None) -> dict:
-    """Measure random networks, fit the table's correction and save it in the table's file:
+    """Measure networks (random, a third spanning the latency range), fit the table's
+    correction and save it in the table's file:
     {"table": path, "calibration": coefficients (with what they were fitted on)}."""
     from hwnas.tables.validate import calibrate_table as calibrate
 

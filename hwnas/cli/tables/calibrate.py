@@ -12,13 +12,14 @@ from hwnas.cli.render import console, print_json, progress_bar
 @click.command()
 @click.argument("table", type=click.Path(dir_okay=False))
 @click.option("--samples", type=click.IntRange(min=4), default=60, show_default=True,
-              help="Random whole networks to measure and fit on.")
+              help="Whole networks to measure and fit on (a third spanning the latency range).")
 @click.option("--seed", type=int, default=1, show_default=True,
               help="Seed of the fitting networks (validation skips them whatever its seed).")
 @options.allow_mismatch
 @options.as_json
 def calibrate(table, samples, seed, allow_mismatch, as_json):
-    """Measure random networks, fit intercept + per-op-type scales, store them in TABLE."""
+    """Measure whole networks (random, and a third spanning the latency range), fit intercept
+    + per-op-type scales, store them in TABLE."""
     t = api.show_table(table)  # for the bar's title (a bad file is refused before it)
     with progress_bar(quiet=as_json) as bar:
         task = bar.add_task(f"calibrating on {t.backend}", total=samples, info="")
