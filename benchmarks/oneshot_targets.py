@@ -3,10 +3,11 @@ space's range (its cheapest and dearest networks' table latency at 20%, 45% and 
 derived architecture is exported with `hwnas export` and timed on ort-cpu, and its measured
 latency is compared with the table's prediction and with the target.
 
-    .venv/bin/python benchmarks/oneshot_targets.py --table runs/oneshot-fronts/table.json
-        [--width-mult 0.5] [--out runs/oneshot-targets]
+    .venv/bin/python benchmarks/oneshot_targets.py [--table T.json] [--width-mult 0.5]
+        [--out runs/oneshot-targets]
 
-The table must be this machine's (benchmarks/oneshot_fronts.py makes one). Goal (one-shot
+Without --table it profiles the space on ort-cpu (one thread) and calibrates the table on 30
+networks, as `hwnas demo` does; a table given must be this machine's. Goal (one-shot
 issue): measured within ±10% of the prediction and at most 1.1·T for every target. Prints a
 markdown block for BENCHMARKS.md.
 """
@@ -27,7 +28,7 @@ ESTIMATOR = {"epochs": 2, "resolution": 16, "train_subset": 768, "threads": 1}
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--table", required=True)
+    parser.add_argument("--table", default=None, help="reuse a calibrated table")
     parser.add_argument("--width-mult", type=float, default=0.5)
     parser.add_argument("--out", default="runs/oneshot-targets")
     parser.add_argument("--epochs", type=int, default=6)
@@ -41,6 +42,11 @@ def main() -> int:
     from hwnas.spaces.proxyless import ProxylessSpace
 
     space_config = {"width_mult": args.width_mult, "num_classes": 10}
+    if args.table is None:
+        table = api.profile("proxyless", {"width_mult": args.width_mult}, "ort-cpu", threads=1,
+                            out=Path(args.out) / "table.json")
+        api.calibrate_table(table, samples=30)
+        args.table = str(table.path)
     cost = ExpectedCost(ProxylessSpace(**space_config), LatencyTable.load(args.table))
     low, high = cost.range()
     targets = [round(low + f * (high - low), 4) for f in FRACTIONS]

@@ -45,3 +45,13 @@ class HwnasRuntimeError(HwnasError, RuntimeError):
     """A valid request that failed while running (a measurement, an export, a training)."""
 
     exit_code = 1
+
+
+class RunLockedError(BadInputError):
+    """A run directory is being written by another live process."""
+
+
+class CandidateFailed(HwnasRuntimeError):
+    """One candidate cannot be scored (its training diverged, its weights are not finite):
+    the evaluator records it as failed, with this message as the reason, and the search goes
+    on. The message is the whole reason, e.g. "diverged: loss became nan at epoch 1 step 3"."""

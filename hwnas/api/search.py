@@ -31,6 +31,7 @@ def search(config: SearchConfig, *, resume: str | Path | None = None,
 
     if resume:
         run = RunDir.open(resume)
+        run.check_not_written()
         saved = SearchConfig.from_dict(run.config()["search"])
         saved.budget = max(saved.budget, config.budget) if config.budget else saved.budget
         config = saved
@@ -40,18 +41,54 @@ def search(config: SearchConfig, *, resume: str | Path | None = None,
     space, strategy, evaluator = _prepare(config, run.path if resume else Path(config.run_dir),
                                           progress)
     try:
-        if not resume:
-            run = RunDir.create(config.run_dir, _run_config(config, space, strategy, evaluator))
-        replay = [Recorded(rec["arch_key"], rec["result"]) for rec in run.history()]
-        run_loop(strategy, evaluator, config.budget, batch=config.batch, replay=replay,
-                 on_candidate=_recorder(run, config, space, strategy, progress),
-                 name=config.strategy)
+        # The lock is taken before the history is read and held until the front is written:
+        # one writer per run, and what it replays is what it appends after.
+        with (run if resume else RunDir(config.run_dir)).writing() as run:
+            if not resume:
+                run.create_files(_run_config(config, space, strategy, evaluator))
+            replay, notes = replay_plan(run.read_history())
+            for note in notes:
+                if progress:
+                    progress({"event": "notice", "summary": note})
+            run_loop(strategy, evaluator, config.budget, batch=config.batch, replay=replay,
+                     on_candidate=_recorder(run, config, space, strategy, progress),
+                     name=config.strategy)
+            report = pareto([run.path], write=True)
+            if config.keep_weights == "front":
+                run.prune_weights({r["arch_key"] for r in report["runs"][0]["front"]})
     finally:
         evaluator.close()
-    report = pareto([run.path], write=True)
-    if config.keep_weights == "front":
-        run.prune_weights({r["arch_key"] for r in report["runs"][0]["front"]})
     return run
+
+
+def replay_plan(read) -> tuple[list[Recorded | None], list[str]]:
+    """What a resume tells again, by candidate index, and what it says about the history.
+
+    Unreadable lines are left in place (`RunDir.read_history`); the candidates whose records
+    they were are the gaps, evaluated again when the strategy reaches them. A second record of
+    one index (two writers before runs were locked) is ignored: the first was told first.
+    """
+    by_index: dict[int, Recorded] = {}
+    notes = list(read.problems)
+    for record in read.records:
+        index = record.get("index")
+        if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+            notes.append(f"a history record of {record['arch_key']} has no candidate index; "
+                         "ignored")
+        elif index in by_index:
+            notes.append(f"history.jsonl holds candidate {index} twice; the first is kept")
+        else:
+            by_index[index] = Recorded(record["arch_key"], record["result"])
+    size = max(by_index, default=-1) + 1
+    gaps = [i for i in range(size) if i not in by_index]
+    if gaps:
+        shown = ", ".join(map(str, gaps[:5])) + (f" (+{len(gaps) - 5} more)"
+                                                if len(gaps) > 5 else "")
+        notes.append(f"candidate(s) {shown} will be evaluated again: their records cannot be "
+                     "read")
+    if notes and size:
+        notes.append(f"resuming after candidate {size - 1}")
+    return [by_index.get(i) for i in range(size)], notes
 
 
 def evaluation_task(config: SearchConfig) -> EvaluationTask:

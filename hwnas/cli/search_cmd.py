@@ -80,6 +80,9 @@ def search(space, space_opt, table, method, strategy_opt, sweep, target_ms, esti
         task = bar.add_task(f"search ({method})", total=budget, info="")
 
         def on_event(event: dict) -> None:
+            if event.get("event") == "notice":  # what a resume found in the history
+                click.echo(f"hwnas: note: {event['summary']}", err=True)
+                return
             if event.get("event") != "candidate":  # a strategy's own steps (one-shot epochs)
                 if event.get("summary"):
                     bar.update(task, info=event["summary"])

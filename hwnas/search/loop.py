@@ -16,7 +16,8 @@ Rules:
   step on it too); a repeat is looked up, never re-evaluated, and marked `cached`.
 * Replay: given the results already recorded (a resumed run), the first proposals must be
   exactly those architectures; their results are told again instead of evaluated. A strategy
-  that proposes something else under the same seed cannot be resumed: that is an error.
+  that proposes something else under the same seed cannot be resumed: that is an error. A gap
+  in the replay (None: a record that could not be read back) is evaluated again.
 * The strategy is told after the whole batch is recorded, so a crash mid-batch loses at most
   the candidates not yet recorded, and replay tells the same batches again.
 """
@@ -66,12 +67,12 @@ class Recorded:
 
 
 def run_loop(strategy, evaluator: MapsArchs, budget: int, *, batch: int = 1,
-             replay: Sequence[Recorded] = (), on_candidate: Callable[[Candidate], None]
+             replay: Sequence[Recorded | None] = (), on_candidate: Callable[[Candidate], None]
              | None = None, name: str = "") -> int:
     """Drive `strategy` for `budget` evaluations; returns the number of candidates."""
     if budget < 1 or batch < 1:
         raise ValueError(f"budget and batch must be >= 1; got {budget}, {batch}")
-    known = {rec.arch_key: rec.result for rec in replay}
+    known = {rec.arch_key: rec.result for rec in replay if rec is not None}
     position = 0
     while position < budget:
         archs = list(strategy.ask(min(batch, budget - position)))[: budget - position]
@@ -88,15 +89,18 @@ def run_loop(strategy, evaluator: MapsArchs, budget: int, *, batch: int = 1,
 
 
 def _step(archs: list[Arch], position: int, evaluator: MapsArchs,
-          replay: Sequence[Recorded], known: dict) -> list[Candidate]:
+          replay: Sequence[Recorded | None], known: dict) -> list[Candidate]:
     """The candidates of one batch, in ask order; new archs evaluated in one `map` call."""
     fresh: dict[str, Arch] = {}
+    recorded = [replay[position + k] if position + k < len(replay) else None
+                for k in range(len(archs))]
     for offset, arch in enumerate(archs):
         index = position + offset
-        if index < len(replay):
-            if replay[index].arch_key != arch.key:
+        if recorded[offset] is not None:
+            if recorded[offset].arch_key != arch.key:
                 raise HwnasRuntimeError(
-                    f"the run does not replay: candidate {index} was {replay[index].arch_key}, "
+                    f"the run does not replay: candidate {index} was "
+                    f"{recorded[offset].arch_key}, "
                     f"the strategy now proposes {arch.key} (same seed and options?)")
         elif arch.key not in known:
             fresh.setdefault(arch.key, arch)
@@ -105,8 +109,8 @@ def _step(archs: list[Arch], position: int, evaluator: MapsArchs,
     out = []
     for offset, arch in enumerate(archs):
         index = position + offset
-        if index < len(replay):
-            out.append(Candidate(index, arch, replay[index].result, False, True, None))
+        if recorded[offset] is not None:
+            out.append(Candidate(index, arch, recorded[offset].result, False, True, None))
             continue
         outcome = outcomes.pop(arch.key, None)  # only the first of a repeated arch
         if outcome is not None:
