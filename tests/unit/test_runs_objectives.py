@@ -29,29 +29,8 @@ def test_reading_a_torn_tail_returns_complete_records_and_leaves_the_file(tmp_pa
     assert run.history_path.read_bytes() == before and before.endswith(TORN)
 
 
-def test_a_last_line_without_newline_is_left_out_even_if_it_parses(tmp_path):
-    run = RunDir.create(tmp_path / "r", {})
-    run.append({"arch_key": "a"})
-    with open(run.history_path, "ab") as fh:
-        fh.write(b'{"arch_key": "b"}')  # the record is there, its newline not yet
-    assert [r["arch_key"] for r in run.history()] == ["a"]
-
-
-def test_append_after_a_torn_tail_yields_parseable_lines(tmp_path):
-    run = _run_with_torn_tail(tmp_path)
-    resumed = RunDir.open(run.path)  # a resumed run: a new process, a new RunDir
-    resumed.append({"arch_key": "c", "result": {}})
-    resumed.append({"arch_key": "d", "result": {}})
-    lines = run.history_path.read_bytes().split(b"\n")
-    assert lines[-1] == b"" and [json.loads(x)["arch_key"] for x in lines[:-1]] == \
-        ["a", "b", "c", "d"]
-
-
-def test_append_cuts_a_tail_without_any_newline(tmp_path):
-    run = RunDir.create(tmp_path / "r", {})
-    run.history_path.write_bytes(b'{"arch_k')  # the very first record was torn
-    run.append({"arch_key": "a"})
-    assert run.history_path.read_bytes() == b'{"arch_key": "a"}\n'
+# Appending after a torn tail, a whole last record without its newline, the writer's lock:
+# tests/reliability/test_run_history.py.
 
 
 _SLOW_WRITER = """
