@@ -1,10 +1,15 @@
-"""Choose one candidate of a run: by key, by constraints, or the knee of the front."""
+"""Choose one candidate of a run: by key, by constraints, or the knee of the front.
+
+Failed candidates (hwnas.evaluation.failure) are never chosen by constraints or as the knee:
+they have no objectives. A key names any candidate, failed or not; the caller decides what a
+failed one means (export refuses it, saying why)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from hwnas.errors import BadInputError
+from hwnas.evaluation.failure import failures_line, is_failed, summarize_failures
 from hwnas.objectives import parse_constraint, parse_objectives
 from hwnas.runs import RunDir
 
@@ -13,6 +18,13 @@ def pick_record(run: RunDir, records: list[dict], objective_names: list[str], *,
                 pick: list[str] | None = None, arch_key: str | None = None) -> dict:
     if not records:
         raise BadInputError(f"run {run.path} has no evaluated candidates to export")
+    failed = [r["result"] for r in records if is_failed(r["result"])]
+    if not arch_key:
+        records = [r for r in records if not is_failed(r["result"])]
+        if not records:
+            raise BadInputError(f"run {run.path} has no candidate that succeeded, nothing to "
+                                f"export ({failures_line(summarize_failures(failed))}; see "
+                                f"`hwnas runs {run.path.parent}`)")
     if arch_key:
         matches = [r for r in records if r["arch_key"].startswith(arch_key)]
         if len(matches) != 1:

@@ -1,4 +1,8 @@
-"""`pareto()`: front, hypervolume and plot over one or several runs."""
+"""`pareto()`: front, hypervolume and plot over one or several runs.
+
+Failed candidates (hwnas.evaluation.failure) have no objectives: they never reach a front,
+and each run's entry says how many distinct architectures failed and why (`failed`,
+`failures`: the most common kinds of reason first)."""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ from pathlib import Path
 
 from hwnas.api.common import unique_records
 from hwnas.errors import HwnasRuntimeError
+from hwnas.evaluation.failure import failures_line, is_failed, summarize_failures
 from hwnas.objectives import parse_objectives
 from hwnas.runs import RunDir
 
@@ -21,11 +26,17 @@ def pareto(run_paths: list[str | Path], *, objectives: list[str] | None = None,
     runs = [RunDir.open(p) for p in run_paths]
     objs = parse_objectives(objectives or runs[0].config()["search"]["objectives"])
     names, directions = [o.name for o in objs], [o.direction for o in objs]
-    points, records = {}, {}
+    points, records, failures = {}, {}, {}
     for run in runs:
         label = _label(run, points)
-        records[label] = unique_records(run.history())
+        every = unique_records(run.history())
+        failures[label] = summarize_failures(r["result"] for r in every)
+        records[label] = [r for r in every if not is_failed(r["result"])]
         if not records[label]:
+            if failures[label]["failed"]:
+                raise HwnasRuntimeError(f"run {run.path} has no candidate that succeeded, so no "
+                                        f"front: {failures_line(failures[label])} (the reasons "
+                                        f"are in {run.history_path})")
             raise HwnasRuntimeError(f"run {run.path} has no evaluated candidates yet")
         points[label] = np.array([[r["result"][n] for n in names] for r in records[label]],
                                  dtype=float)
@@ -35,7 +46,9 @@ def pareto(run_paths: list[str | Path], *, objectives: list[str] | None = None,
     for run, label in zip(runs, points, strict=True):
         stats = per_run[label]
         front = [records[label][i] for i in stats.pop("front_indices")]
-        report["runs"].append({"run": str(run.path), "label": label, "front": front, **stats})
+        report["runs"].append({"run": str(run.path), "label": label, "front": front, **stats,
+                               "failed": failures[label]["failed"],
+                               "failures": failures[label]["reasons"]})
     default_plot = "pareto.png" if len(runs) == 1 else "pareto_compare.png"
     plot_path = Path(plot) if plot else runs[0].path / "plots" / default_plot
     series = {e["label"]: (points[e["label"]], np.array([[r["result"][n] for n in names]

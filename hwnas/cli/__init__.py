@@ -29,6 +29,7 @@ COMMANDS = {
                "hypervolume, and write a plot (RUNS side by side)."),
     "profile": ("hwnas.cli.profile_cmd", "profile", "Measure each unique op of a space on a "
                 "backend and write a LatencyTable JSON."),
+    "runs": ("hwnas.cli.runs_cmd", "runs", "List the runs under FOLDER (default runs/): strategy, space, objectives, candidates, failures, front."),  # noqa: E501
     "search": ("hwnas.cli.search_cmd", "search", "Search a space; objectives accuracy (max) "
                "and table latency (min) by default."),
     "tables": ("hwnas.cli.tables", "tables", "Inspect, validate and calibrate latency tables."),

@@ -9,6 +9,7 @@ from rich.table import Table
 from hwnas import api
 from hwnas.cli import options
 from hwnas.cli.render import console, fmt, print_json
+from hwnas.evaluation.failure import failures_line
 
 
 @click.command()
@@ -30,8 +31,10 @@ def pareto(runs, objectives, plot, as_json):
 def render_report(report: dict) -> None:
     names = report["objectives"]
     for entry in report["runs"]:
+        failed = entry.get("failed", 0)  # a pareto.json written before failures were kept
         table = Table(title=f"{entry['label']}: front of {entry['front_size']} among "
-                            f"{entry['n_points']} candidates")
+                            f"{entry['n_points']} candidates"
+                            + (f" ({failed} more failed)" if failed else ""))
         for name, direction in zip(names, report["directions"], strict=True):
             table.add_column(f"{name} {'↑' if direction == 'max' else '↓'}", justify="right")
         for extra in ("params", "key", "arch"):
@@ -42,6 +45,9 @@ def render_report(report: dict) -> None:
                           record["arch_key"],
                           escape(record.get("arch_short") or record["arch_str"]))
         console.print(table)
+        if failed:
+            summary = {"failed": failed, "reasons": entry["failures"]}
+            console.print(escape(f"{entry['label']}: {failures_line(summary)}"))
     ref = report["reference"]
     ref_text = ", ".join(f"{n}={v:.4g}" for n, v in zip(names, ref["ref_point"], strict=True))
     console.print(f"hypervolume (objectives min-max normalised over all runs shown, reference "

@@ -15,10 +15,9 @@ and shallow nets gain most from the higher rate (a 2-conv net at 8: 0.93 vs 0.88
 
 from __future__ import annotations
 
-import math
 import time
 
-from hwnas.errors import BadInputError, HwnasRuntimeError
+from hwnas.errors import BadInputError, CandidateFailed, HwnasRuntimeError
 from hwnas.estimators.base import Estimate, Estimator, Option
 from hwnas.options import option_error
 from hwnas.registry import ESTIMATORS
@@ -62,7 +61,10 @@ class ScratchEstimator(Estimator):
         return resolved
 
     def estimate(self, arch) -> Estimate:
-        """Build, train and evaluate; `seconds` leaves out the one-off dataset load."""
+        """Build, train and evaluate; `seconds` leaves out the one-off dataset load.
+
+        A training whose loss stops being finite, or that leaves non-finite weights, raises
+        `CandidateFailed` with the reason (the evaluator records the candidate as failed)."""
         import torch
 
         from hwnas.nn import train as nt
@@ -80,20 +82,23 @@ class ScratchEstimator(Estimator):
                 model = self.space.build(arch).to(device)
                 shuffle = torch.Generator().manual_seed(self.seed)
                 result = nt.train(model, train_x, train_y, config, shuffle)
+                if result.diverged:  # NaN weights score chance: a result that is no result
+                    raise CandidateFailed(result.divergence())
                 nt.recalibrate_bn(model, train_x, config.batch_size)
+                if nt.non_finite_tensors(model.state_dict()):  # e.g. overflowing BN statistics
+                    raise CandidateFailed("non-finite weights after training")
                 accuracy = nt.evaluate_accuracy(model, val_x, val_y)
+            except CandidateFailed:
+                raise  # already the reason to record (and a RuntimeError: not re-wrapped)
             except RuntimeError as e:  # e.g. a proxy resolution too small for the net's pooling
                 first = " ".join(str(e).split())[:300]
                 raise HwnasRuntimeError(f"training {arch} at resolution {train_x.shape[-1]} "
                                         f"failed: {first}") from e
         state = ({k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
                  if opts["keep_weights"] else None)
-        loss = result.loss if math.isfinite(result.loss) else None  # JSON has no NaN
-        extra = {"train_loss": loss,
+        extra = {"train_loss": result.loss,
                  "resolution": int(train_x.shape[-1]),
                  "train_size": int(len(train_y)), "val_size": int(len(val_y))}
-        if result.diverged:
-            extra["diverged"] = True
         return Estimate(accuracy=accuracy, seconds=time.perf_counter() - start,
                         epochs=opts["epochs"], state_dict=state, extra=extra)
 

@@ -47,6 +47,8 @@ def export_arch(space: SearchSpace, arch: Arch, out: str | Path, *, state_dict: 
     import onnx
 
     profiler = _onnx_profiler(backend, threads)  # a wrong backend is refused before any write
+    if state_dict is not None:
+        refuse_non_finite(state_dict, f"the weights of {arch.key}")
     model = space.build(arch)
     if state_dict is not None:
         model.load_state_dict(state_dict)
@@ -81,8 +83,22 @@ def _estimate_batchnorm_statistics(model, shape: tuple[int, ...]) -> None:
     recalibrate_batchnorm(model, (torch.randn(*shape, generator=gen) for _ in range(4)))
 
 
+def refuse_non_finite(state_dict: dict, what: str, hint: str = "") -> None:
+    """One-line BadInputError when a state_dict holds NaN or inf: such a network outputs NaN,
+    and exporting it would prove nothing."""
+    from hwnas.nn.train import non_finite_tensors
+
+    bad = non_finite_tensors(state_dict)
+    if bad:
+        shown = ", ".join(bad[:3]) + (f" (+{len(bad) - 3} more)" if len(bad) > 3 else "")
+        raise BadInputError(f"{what} hold NaN or inf values in {len(bad)} tensor(s): {shown}; "
+                            f"refusing to export a network that outputs NaN{hint}")
+
+
 def _parity(model, onnx_bytes: bytes, shape: tuple[int, ...]) -> float:
-    """Largest |onnxruntime - PyTorch| over several random inputs."""
+    """Largest |onnxruntime - PyTorch| over several random inputs. An output holding NaN or
+    inf is a failure, never a difference of 0: `max(0.0, nan)` is 0.0, which once reported
+    perfect parity for a model whose every output was NaN."""
     import onnxruntime as ort
     import torch
 
@@ -94,8 +110,17 @@ def _parity(model, onnx_bytes: bytes, shape: tuple[int, ...]) -> float:
         with torch.inference_mode():
             expected = model(x).numpy()
         got = session.run(None, {session.get_inputs()[0].name: x.numpy()})[0]
+        if not (np.isfinite(expected).all() and np.isfinite(got).all()):
+            raise HwnasRuntimeError("the network outputs NaN or inf (PyTorch: "
+                                    f"{_count_bad(expected)}, onnxruntime: {_count_bad(got)} "
+                                    "values); parity cannot hold and the ONNX file was not "
+                                    "written")
         worst = max(worst, float(np.max(np.abs(got - expected))))
     return worst
+
+
+def _count_bad(a: np.ndarray) -> str:
+    return f"{int((~np.isfinite(a)).sum())} of {a.size}"
 
 
 def _onnx_profiler(backend: str, threads: int | None):

@@ -51,13 +51,23 @@ class TrainConfig:
     label_smoothing: float = 0.1
 
 
+CHECK_EVERY = 16  # steps between finiteness checks: one device sync each, not one per step
+
+
 @dataclass(frozen=True)
 class TrainResult:
-    """`loss`: mean training loss of the last epoch run (NaN or inf when `diverged`);
-    `diverged`: the loss stopped being finite, so training stopped at that epoch."""
+    """`loss`: mean training loss of the last epoch run, or, when `diverged`, the first loss
+    that was not finite (NaN or inf), at 1-based `epoch` and `step` of that epoch: training
+    stopped there, since NaN weights cannot recover."""
 
     loss: float
     diverged: bool
+    epoch: int | None = None
+    step: int | None = None
+
+    def divergence(self) -> str:
+        """The reason a diverged training is recorded with."""
+        return f"diverged: loss became {self.loss} at epoch {self.epoch} step {self.step}"
 
 
 def batches(n: int, batch_size: int) -> Iterator[slice]:
@@ -87,17 +97,18 @@ def sgd(params, config: TrainConfig) -> torch.optim.SGD:
 def train(model, x: torch.Tensor, y: torch.Tensor, config: TrainConfig,
           generator: torch.Generator) -> TrainResult:
     """Train `model` in place on (x, y); `generator` shuffles each epoch (on the CPU, so the
-    order is the same on every device). Stops early once the loss is not finite: NaN weights
-    cannot recover."""
+    order is the same on every device). Stops within `CHECK_EVERY` steps of the first loss
+    that is not finite (NaN weights cannot recover), and says where it was (`TrainResult`)."""
     steps = list(batches(len(y), config.batch_size))
     total = config.epochs * len(steps)
     optimizer = sgd(model.parameters(), config)
     model.train()
     step, epoch_loss = 0, float("nan")
-    for _ in range(config.epochs):
+    for epoch in range(config.epochs):
         order = torch.randperm(len(y), generator=generator).to(x.device)
         losses = torch.zeros((), device=x.device)
-        for part in steps:
+        per_step = torch.empty(len(steps), device=x.device)  # to name the first bad step
+        for i, part in enumerate(steps):
             set_lr(optimizer, cosine_lr(config.lr, step, total))
             idx = order[part]
             loss = F.cross_entropy(model(x[idx]), y[idx], label_smoothing=config.label_smoothing)
@@ -105,11 +116,32 @@ def train(model, x: torch.Tensor, y: torch.Tensor, config: TrainConfig,
             loss.backward()
             optimizer.step()
             losses += loss.detach()
+            per_step[i] = loss.detach()
             step += 1
+            # A non-finite loss keeps the running sum non-finite (losses are >= 0), so one
+            # check of the sum now and then sees it; a sync per step would slow a GPU down.
+            if (i + 1) % CHECK_EVERY == 0 and not bool(torch.isfinite(losses)):
+                return _diverged(per_step[: i + 1], epoch)
         epoch_loss = float(losses) / len(steps)  # one device sync per epoch, not per batch
         if not math.isfinite(epoch_loss):
-            return TrainResult(epoch_loss, True)
+            return _diverged(per_step, epoch)
     return TrainResult(epoch_loss, False)
+
+
+def _diverged(per_step: torch.Tensor, epoch: int) -> TrainResult:
+    """Where the loss first stopped being finite; finite but huge losses whose float32 sum
+    overflowed are an inf loss at the last step seen."""
+    bad = torch.nonzero(~torch.isfinite(per_step))
+    if not len(bad):
+        return TrainResult(float("inf"), True, epoch + 1, len(per_step))
+    first = int(bad[0, 0])
+    return TrainResult(float(per_step[first]), True, epoch + 1, first + 1)
+
+
+def non_finite_tensors(tensors: dict) -> list[str]:
+    """Names of the floating-point tensors of a state_dict holding a NaN or an infinity."""
+    return [name for name, t in tensors.items()
+            if torch.is_tensor(t) and t.is_floating_point() and not bool(torch.isfinite(t).all())]
 
 
 def recalibrate_bn(model, x: torch.Tensor, batch_size: int) -> None:

@@ -5,6 +5,12 @@ writes anything itself. The loop lives outside (hwnas.search.loop), as in pymoo.
 declared as data (`option_specs`, hwnas.options). A strategy may read the cheap costs of any
 architecture before proposing it (`self.costs`: table latency and columns, params/FLOPs, a
 benchmark's device costs) — what DPP-Net's device model is in its paper.
+
+Failed candidates. A result may be `{"failed": reason}` (hwnas.evaluation.failure): no
+objective in it. Every strategy accepts such results in `tell` and goes on; it never builds
+on one (a parent, a beam, an incumbent) nor fits a model on it. The helpers below say how:
+`is_failed`, `objective_vector` (min-form, +inf for a failed result: worse than anything
+real) and `best_index` (which never picks a failed result).
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import numpy as np
 from hwnas.arch import Arch
 from hwnas.errors import BadInputError
 from hwnas.evaluation.costs import NO_COSTS, CostModel
+from hwnas.evaluation.failure import is_failed as _is_failed
 from hwnas.objectives import Objective, mnasnet_reward, reward_terms
 from hwnas.options import Configurable, Option, option_error
 from hwnas.search.context import SearchContext
@@ -69,7 +76,8 @@ class Strategy(Configurable, ABC):
         proposals depend on results not told yet (the loop tells, then asks again)."""
 
     def tell(self, archs: list[Arch], results: list[dict]) -> None:
-        """Learn from evaluated architectures; `results[i]` maps objective name -> value."""
+        """Learn from evaluated architectures; `results[i]` maps objective name -> value, or
+        is a failed result (`is_failed`), which the strategy must accept and never build on."""
         if len(archs) != len(results):
             raise ValueError("tell() needs one result per architecture")
         self.n_told += len(archs)
@@ -82,8 +90,22 @@ class Strategy(Configurable, ABC):
         others = [o for o in opts if o != arch.values[label]]
         return Arch(arch.space, {**arch.values, label: others[self.rng.integers(len(others))]})
 
-    def best_index(self, results: list[dict]) -> int:
-        """Index of the best result under the strategy's fitness option.
+    @staticmethod
+    def is_failed(result: dict) -> bool:
+        """A failed candidate's result (`{"failed": reason}`): no objective to read."""
+        return _is_failed(result)
+
+    def objective_vector(self, result: dict) -> np.ndarray:
+        """The run's objectives of `result`, min-form (max ones negated), in objective order;
+        +inf in every objective for a failed result, so it is dominated by any real one."""
+        if self.is_failed(result):
+            return np.full(len(self.objectives), np.inf)
+        return np.array([-float(result[o.name]) if o.direction == "max" else
+                         float(result[o.name]) for o in self.objectives])
+
+    def best_index(self, results: list[dict]) -> int | None:
+        """Index of the best result under the strategy's fitness option; failed results are
+        never chosen (None when every result failed: there is nothing to build on).
 
         `pareto` (default): a uniformly chosen member of the non-dominated subset, so no single
         scalarisation biases a multi-objective search. `mnasnet`: the largest MnasNet reward
@@ -91,16 +113,20 @@ class Strategy(Configurable, ABC):
         (hwnas.objectives.reward_terms), with `target_ms` and `w` options.
         """
         fitness = self.options.get("fitness", "pareto")
+        if fitness not in FITNESS:
+            raise BadInputError(f"unknown fitness {fitness!r}; allowed: {', '.join(FITNESS)}")
+        ok = [i for i, r in enumerate(results) if not self.is_failed(r)]
+        if not ok:
+            return None
         if fitness == "mnasnet":
             acc, lat = reward_terms(self.objectives, self.options.get("accuracy"),
                                     self.options.get("latency"))
             target, w = float(self.options["target_ms"]), float(self.options["w"])
-            rewards = [mnasnet_reward(r[acc], r[lat], target, w, w) for r in results]
-            return int(np.argmax(rewards))
-        if fitness != "pareto":
-            raise BadInputError(f"unknown fitness {fitness!r}; allowed: {', '.join(FITNESS)}")
+            rewards = [mnasnet_reward(results[i][acc], results[i][lat], target, w, w)
+                       for i in ok]
+            return ok[int(np.argmax(rewards))]
         from hwnas.analysis.pareto import non_dominated_mask
 
-        F = np.array([[r[o.name] for o in self.objectives] for r in results], dtype=float)
+        F = np.array([[results[i][o.name] for o in self.objectives] for i in ok], dtype=float)
         candidates = np.flatnonzero(non_dominated_mask(F, [o.direction for o in self.objectives]))
-        return int(candidates[self.rng.integers(len(candidates))])
+        return ok[int(candidates[self.rng.integers(len(candidates))])]

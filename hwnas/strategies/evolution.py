@@ -56,10 +56,11 @@ class AgingEvolution(Strategy):
     def ask(self, n: int = 1) -> list[Arch]:
         out = []
         for _ in range(n):
-            if self._n_asked < self.options["population"] or not self._population:
-                out.append(self.space.sample(self.rng))  # initial random population
-            else:
-                out.append(self.mutate(self._tournament_winner()))
+            parent = (self._tournament_winner()
+                      if self._n_asked >= self.options["population"] and self._population
+                      else None)
+            # the initial random population; also a tournament with no survivor to mutate
+            out.append(self.space.sample(self.rng) if parent is None else self.mutate(parent))
             self._n_asked += 1
         return out
 
@@ -70,8 +71,11 @@ class AgingEvolution(Strategy):
             if len(self._population) > self.options["population"]:
                 self._population.popleft()  # the oldest dies
 
-    def _tournament_winner(self) -> Arch:
+    def _tournament_winner(self) -> Arch | None:
+        """The best of a random sample; None when the whole sample failed. Failed individuals
+        stay in the population and age out like any other (removal is by age), but never win."""
         size = min(self.options["sample_size"], len(self._population))
         idx = self.rng.choice(len(self._population), size=size, replace=False)
         sample = [self._population[i] for i in idx]
-        return sample[self.best_index([r for _, r in sample])][0]
+        best = self.best_index([r for _, r in sample])
+        return None if best is None else sample[best][0]

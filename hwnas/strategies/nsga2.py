@@ -7,8 +7,16 @@ every architecture handed out before. Every objective is minimised (max ones neg
 
 pymoo thinks in generations of `pop_size` individuals; our loop asks for any `n`. So the
 infills of one generation are buffered and handed out `n` at a time, and pymoo is told only
-once the whole generation has results. A result with a non-finite value marks the individual
-infeasible (one inequality constraint), so pymoo's constrained ranking puts it last.
+once the whole generation has results.
+
+Failed candidates. A failed result (`{"failed": reason}`), or one with a non-finite value, is
+told to pymoo as infeasible: one inequality constraint violated (G = 1 > 0, pymoo's way of
+saying so), with a finite stand-in F (its sorting needs numbers). pymoo would still keep
+infeasible individuals to fill a population short of feasible ones, and mate them; here
+survival keeps only the feasible ones whenever there is any, so a failed candidate is never a
+parent nor in pymoo's optimum (`opt`). While nothing has succeeded yet, the next generation is
+fresh random individuals instead of children of failures. Without failures none of this
+changes a thing: every individual is feasible.
 """
 
 from __future__ import annotations
@@ -22,8 +30,8 @@ from hwnas.options import Option
 from hwnas.registry import STRATEGIES
 from hwnas.strategies.base import Strategy
 
-# F given to pymoo for a non-finite result: finite (its sorting needs finite numbers) and
-# worse than anything real; the constraint already ranks such an individual last.
+# F given to pymoo for a failed or non-finite result: finite (its sorting needs finite
+# numbers) and worse than anything real; the constraint already ranks such an individual last.
 _INFEASIBLE_F = 1e30
 DEDUP = ("population", "history")
 
@@ -44,6 +52,23 @@ def _history_elimination(seen: set):
             return pop
 
     return HistoryDuplicateElimination()
+
+
+def _feasible_first_survival():
+    """pymoo's rank-and-crowding survival over the feasible individuals alone whenever there
+    is one (pymoo's own fills a short population up with infeasible ones, which then mate);
+    over everyone only when nothing is feasible."""
+    from pymoo.operators.survival.rank_and_crowding import RankAndCrowding
+
+    class FeasibleSurvival(RankAndCrowding):
+        def do(self, problem, pop, *args, **kwargs):
+            if len(pop):
+                feasible = np.asarray(pop.get("FEAS")).reshape(-1).astype(bool)
+                if feasible.any() and not feasible.all():
+                    pop = pop[np.flatnonzero(feasible)]
+            return super().do(problem, pop, *args, **kwargs)
+
+    return FeasibleSurvival()
 
 
 def _vec(x) -> tuple[int, ...]:
@@ -71,7 +96,6 @@ class NSGA2Strategy(Strategy):
 
     def __init__(self, space, objectives, seed=0, costs=None, **options):
         super().__init__(space, objectives, seed, costs, **options)
-        self._signs = np.array([-1.0 if o.direction == "max" else 1.0 for o in self.objectives])
         self._algorithm = None  # built lazily: constructors only store (and check) arguments
         self._generation = None  # the pymoo Population being evaluated
         self._F: np.ndarray | None = None  # its results, min-form, NaN until told
@@ -99,7 +123,7 @@ class NSGA2Strategy(Strategy):
             mutation=PM(prob=o["prob_m"], eta=o["eta_m"], vtype=float, repair=RoundingRepair()),
             eliminate_duplicates=(_history_elimination(self._seen)
                                   if o["dedup"] == "history" else True),
-            seed=self.seed)
+            survival=_feasible_first_survival(), seed=self.seed)
         # The budget is the outer loop's business: pymoo's own stopping rule must never fire.
         return algorithm.setup(self._problem, termination=NoTermination())
 
@@ -128,7 +152,7 @@ class NSGA2Strategy(Strategy):
                 del self._slots[arch.key]
 
     def _to_min(self, result: dict) -> np.ndarray:
-        return np.array([float(result[o.name]) for o in self.objectives]) * self._signs
+        return self.objective_vector(result)  # +inf for a failed result: infeasible below
 
     def _next_generation(self) -> None:
         """Tell pymoo the finished generation (if any), then buffer the next one's infills."""
@@ -136,13 +160,23 @@ class NSGA2Strategy(Strategy):
             self._algorithm = self._build()
         if self._generation is not None:
             self._tell_pymoo()
-        pop = self._algorithm.ask()
+        # Mating draws parents from pymoo's population: when every member failed there is no
+        # parent to have, so pymoo is not asked for children of failures.
+        pop = self._algorithm.ask() if self._has_feasible_parent() else None
         if pop is None or len(pop) == 0:
             pop = self._fresh_individuals()
         self._generation = pop
         self._seen.update(_vec(x) for x in pop.get("X"))
         self._F = np.full((len(pop), len(self.objectives)), np.nan)
         self._buffer.extend((i, self.space.decode(x)) for i, x in enumerate(pop.get("X")))
+
+    def _has_feasible_parent(self) -> bool:
+        """Before the first generation pymoo samples randomly (it has no parents to choose);
+        afterwards, whether its population holds a candidate that did not fail."""
+        algorithm = self._algorithm
+        if not algorithm.is_initialized:
+            return True
+        return len(algorithm.pop) > 0 and bool(np.asarray(algorithm.pop.get("FEAS")).any())
 
     def _fresh_individuals(self):
         """Duplicate elimination left no new child (a tiny or converged space): go on with

@@ -125,8 +125,10 @@ class ProgressiveStrategy(Strategy):
                 self._pending[arch.key] -= 1
                 if not self._pending[arch.key]:
                     del self._pending[arch.key]
-            y = np.array([float(result[o.name]) for o in self.objectives]) * self._signs
-            if np.isfinite(y).all():  # a non-finite result teaches the model nothing usable
+            # A failed result (+inf here) or a non-finite one teaches the surrogate nothing and
+            # must never join a beam: only what the model sees can become a parent.
+            y = self.objective_vector(result)
+            if np.isfinite(y).all():
                 self._archs.append(arch)
                 self._Y.append(y)
 

@@ -5,15 +5,27 @@
 workers elsewhere. `map(archs)` returns one `Outcome` per arch, in order; `cost_model()` gives
 strategies the cheap costs, computed in the driver. A new evaluator is one new file in this
 package that registers itself with `@EVALUATORS.register(name)`.
+
+One candidate never ends a search. Every evaluator, local or distributed, must turn an
+exception raised while building, training or scoring ONE architecture (any `Exception`: a
+diverged training, a torch out-of-memory `RuntimeError`, the `KeyError` of a missing benchmark
+value, a shape error) into that architecture's outcome, `Outcome(failed_result(reason), None,
+seconds)` (hwnas.evaluation.failure), and go on with the next one; a result holding a NaN or
+infinite number is failed too. `evaluate_candidate` does all of it for a scorer: call it per
+architecture (in a worker, for a distributed evaluator). `KeyboardInterrupt` and `SystemExit`
+are not `Exception`s and still stop the run; an error that would fail every candidate (a bad
+option, a missing table entry) is refused before the run instead (`EvaluationTask.build_scorer`).
 """
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from typing import ClassVar
 
 from hwnas.arch import Arch
 from hwnas.evaluation.costs import CostModel
+from hwnas.evaluation.failure import failed_result, non_finite_reason, reason_of
 from hwnas.evaluation.task import EvaluationTask
 from hwnas.options import Configurable, Option
 from hwnas.search.loop import Outcome
@@ -31,7 +43,8 @@ class Evaluator(Configurable, ABC):
 
     @abstractmethod
     def map(self, archs: list[Arch]) -> list[Outcome]:
-        """One outcome per architecture, in the order given."""
+        """One outcome per architecture, in the order given; a candidate that cannot be
+        scored is a failed outcome, never an exception (see the module docstring)."""
 
     def driver_scorer(self):
         """A scorer in the driver's process, for what is cheap (costs, resolved configuration);
@@ -49,3 +62,16 @@ class Evaluator(Configurable, ABC):
 
     def close(self) -> None:
         """Release workers or devices; the local evaluator holds none."""
+
+
+def evaluate_candidate(scorer, arch: Arch) -> Outcome:
+    """Score one architecture; whatever goes wrong with it alone becomes a failed outcome."""
+    start = time.perf_counter()
+    try:
+        result, estimate = scorer.evaluate(arch)
+    except Exception as exc:  # noqa: BLE001 - one candidate's failure, recorded with its reason
+        return Outcome(failed_result(reason_of(exc)), None, time.perf_counter() - start)
+    bad = non_finite_reason(result)
+    if bad is not None:  # weights that produced a NaN score are not worth keeping either
+        return Outcome(failed_result(bad), None, time.perf_counter() - start)
+    return Outcome(result, estimate.state_dict, time.perf_counter() - start)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import time
-
 from hwnas.arch import Arch
-from hwnas.evaluation.evaluators.base import Evaluator
+from hwnas.evaluation.evaluators.base import Evaluator, evaluate_candidate
 from hwnas.registry import EVALUATORS
 from hwnas.search.loop import Outcome
 
@@ -20,9 +18,5 @@ class LocalEvaluator(Evaluator):
         self._driver_scorer = self.scorer  # the cost model reads the same scorer
 
     def map(self, archs: list[Arch]) -> list[Outcome]:
-        out = []
-        for arch in archs:
-            start = time.perf_counter()
-            result, estimate = self.scorer.evaluate(arch)
-            out.append(Outcome(result, estimate.state_dict, time.perf_counter() - start))
-        return out
+        # one after another; a candidate that fails is recorded as failed, the next goes on
+        return [evaluate_candidate(self.scorer, arch) for arch in archs]
