@@ -26,10 +26,12 @@ def pareto(run_paths: list[str | Path], *, objectives: list[str] | None = None,
     runs = [RunDir.open(p) for p in run_paths]
     objs = parse_objectives(objectives or runs[0].config()["search"]["objectives"])
     names, directions = [o.name for o in objs], [o.direction for o in objs]
-    points, records, failures = {}, {}, {}
+    points, records, failures, unreadable = {}, {}, {}, {}
     for run in runs:
         label = _label(run, points)
-        every = unique_records(run.history())
+        read = run.read_history()  # never writes; unreadable lines are reported, not cut
+        unreadable[label] = read.problems
+        every = unique_records(read.records)
         failures[label] = summarize_failures(r["result"] for r in every)
         records[label] = [r for r in every if not is_failed(r["result"])]
         if not records[label]:
@@ -48,7 +50,8 @@ def pareto(run_paths: list[str | Path], *, objectives: list[str] | None = None,
         front = [records[label][i] for i in stats.pop("front_indices")]
         report["runs"].append({"run": str(run.path), "label": label, "front": front, **stats,
                                "failed": failures[label]["failed"],
-                               "failures": failures[label]["reasons"]})
+                               "failures": failures[label]["reasons"],
+                               "unreadable_lines": unreadable[label]})
     default_plot = "pareto.png" if len(runs) == 1 else "pareto_compare.png"
     plot_path = Path(plot) if plot else runs[0].path / "plots" / default_plot
     series = {e["label"]: (points[e["label"]], np.array([[r["result"][n] for n in names]

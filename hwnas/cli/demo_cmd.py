@@ -80,8 +80,9 @@ def _search(run_dir: Path, strategy: str, options: dict, table, seed: int, budge
         def on_event(e: dict) -> None:
             if e.get("event") == "candidate":
                 r = e["record"]["result"]
-                bar.update(task, total=e["budget"], advance=1,
-                           info=f"acc {r['accuracy']:.3f} lat {r['latency_ms']:.3f} ms")
+                info = (f"failed: {r['failed'][:60]}" if "failed" in r else
+                        f"acc {r['accuracy']:.3f} lat {r['latency_ms']:.3f} ms")
+                bar.update(task, total=e["budget"], advance=1, info=info)
             elif e.get("summary"):
                 bar.update(task, info=e["summary"][-70:])
 

@@ -48,6 +48,8 @@ def render_report(report: dict) -> None:
         if failed:
             summary = {"failed": failed, "reasons": entry["failures"]}
             console.print(escape(f"{entry['label']}: {failures_line(summary)}"))
+        for problem in entry.get("unreadable_lines", []):
+            console.print(escape(f"{entry['label']}: {problem}"))
     ref = report["reference"]
     ref_text = ", ".join(f"{n}={v:.4g}" for n, v in zip(names, ref["ref_point"], strict=True))
     console.print(f"hypervolume (objectives min-max normalised over all runs shown, reference "

@@ -90,7 +90,8 @@ def search(space, space_opt, table, method, strategy_opt, sweep, target_ms, esti
                         bar.console.print(event["summary"], highlight=False, markup=False)
                 return
             r = event["record"]["result"]
-            info = "  ".join(f"{o} {r[o]:.4g}" for o in config.objectives if o in r)
+            info = (f"failed: {r['failed'][:60]}" if "failed" in r else
+                    "  ".join(f"{o} {r[o]:.4g}" for o in config.objectives if o in r))
             bar.update(task, total=event["budget"], advance=1, info=info)
 
         run = api.search(config, resume=resume, progress=on_event)

@@ -161,6 +161,11 @@ def test_resume_reevaluates_only_the_unreadable_candidate(tmp_path, capsys):
     assert "candidate(s) 4 will be evaluated again" in err
     assert by_index(tmp_path / "hurt") == by_index(tmp_path / "whole")
     assert b"#garbled#" in history.read_bytes()  # left in place
+    before = digest(history)
+    assert run_app(app, ["pareto", str(tmp_path / "hurt")]) == 0  # a reader says so too
+    assert "hurt: history.jsonl line 5 is not a candidate record; left in place" in \
+        capsys.readouterr().out
+    assert digest(history) == before
 
 
 def test_resume_refused_while_the_run_is_being_written(tmp_path, capsys):
