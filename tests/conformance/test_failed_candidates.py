@@ -120,9 +120,26 @@ def no_probe(strategy, seen: Seen) -> None:
     """Proposes without reading results (random; a one-shot method's supernet)."""
 
 
+def probe_rewards(strategy, seen: Seen) -> None:
+    """Learning controllers (reinforce, metaqnn) build on a result by rewarding it: what gets a
+    reward above the failure floor is built on, and a failed result must get the floor."""
+    rewards, floor = strategy._rewards, strategy.rewarder.floor
+
+    def spy(archs, results):
+        out = rewards(archs, results)
+        for result, reward in zip(results, out, strict=True):
+            assert not is_failed(result) or reward == floor, "a failed result was rewarded"
+        seen.add([a for a, reward in zip(archs, out, strict=True) if reward > floor])
+        return out
+
+    strategy._rewards = spy
+
+
 PROBES = {"evolution": probe_helpers, "pnas": probe_beam, "dppnet": probe_beam,
-          "nsga2": probe_mating, "random": no_probe}
-MUST_BUILD = {"evolution", "pnas", "dppnet", "nsga2"}  # the probed path has to run
+          "nsga2": probe_mating, "random": no_probe,
+          "reinforce": probe_rewards, "metaqnn": probe_rewards}
+# the probed path has to run
+MUST_BUILD = {"evolution", "pnas", "dppnet", "nsga2", "reinforce", "metaqnn"}
 
 
 def is_one_shot(name: str) -> bool:

@@ -1,0 +1,144 @@
+"""REINFORCE with an LSTM controller (Zoph & Le, 2017), as ENAS (Pham et al., 2018) trains it,
+with hardware-aware rewards: MnasNet's ACC*(LAT/T)^w and MONAS's (hwnas.rewards).
+
+The controller (hwnas.controllers.lstm) emits one decision per label of `space.choices()`,
+step t fed the embedding of decision t-1 (a learned start token first); logits are
+C*tanh(logits/T) (`tanh_constant` C, ENAS's 2.5; `temperature` T). `ask` samples architectures
+from it; each `tell` of a batch of results is one policy-gradient step:
+
+    for each reward R, in order:   b <- b - (1 - decay) * (b - R)      (ENAS: b moves first)
+    loss = -mean_i (R_i - b_i) * log pi(arch_i) - entropy_weight * mean_i H(pi | arch_i)
+
+with Adam. A failed candidate is told the reward's floor (hwnas.rewards: 0 for weighted and
+mnasnet). Everything is seeded from the strategy's seed (a torch.Generator, CPU, one thread),
+so the proposals are a function of the seed and the results told: a resumed run that is told
+the same results proposes the same.
+
+Where this follows the papers and where it does not:
+* Zoph & Le: an LSTM samples each decision and is fed it back; REINFORCE with an exponential
+  moving-average baseline of previous rewards (decay `baseline_decay`, 0.99 as ENAS); Adam.
+  Default lr 6e-4: Zoph & Le's controller learning rate (ENAS uses 3.5e-4; either is an option
+  away). Hidden size 100 (ENAS's controller LSTM; Zoph & Le use 2 layers of 35 units).
+* The baseline starts at the first reward, not at 0 as in ENAS's code: with decay 0.99 and a
+  budget of a few hundred, a zero start makes every early advantage positive and reinforces
+  whatever happened to be sampled first.
+* Entropy: the exact entropy of each step's softmax, added to the objective (a regulariser
+  with a gradient of its own); ENAS adds the sampled sequence's entropy to the reward instead.
+* One update per told batch (the loop's `--batch`; 1 by default, as ENAS's one-architecture
+  controller steps); Zoph & Le average m sampled architectures per update, i.e. `--batch m`.
+* Zoph & Le's skip connections / anchor points and ENAS's weight sharing are not part of
+  hwnas's spaces: each label is one categorical decision.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hwnas.arch import Arch
+from hwnas.errors import BadInputError
+from hwnas.options import Option
+from hwnas.registry import STRATEGIES
+from hwnas.rewards import REWARD_OPTIONS, Rewarder, check_reward_options
+from hwnas.strategies.base import Strategy
+
+
+@STRATEGIES.register("reinforce")
+class Reinforce(Strategy):
+    """REINFORCE (Zoph & Le): LSTM controller, moving-average baseline, MnasNet/MONAS rewards."""
+
+    option_specs = {
+        "lr": Option(6e-4, float, low=0, low_open=True,
+                     help="Adam learning rate (Zoph & Le 6e-4; ENAS 3.5e-4)"),
+        "hidden": Option(100, int, low=1, help="LSTM hidden units (ENAS: 100)"),
+        "baseline_decay": Option(0.99, float, low=0, high=1, high_open=True,
+                                 help="b <- b - (1-decay)(b - R)"),
+        "entropy_weight": Option(1e-4, float, low=0, help="weight of the entropy bonus"),
+        "tanh_constant": Option(2.5, float, low=0, low_open=True, none_ok=True,
+                                help="C in C*tanh(logits/T); None: no squashing"),
+        "temperature": Option(1.0, float, low=0, low_open=True, help="T in C*tanh(logits/T)"),
+        **REWARD_OPTIONS,
+    }
+
+    @classmethod
+    def check_options(cls, resolved: dict) -> None:
+        check_reward_options(cls.owner(), resolved)
+
+    def __init__(self, space, objectives, seed=0, costs=None, **options):
+        super().__init__(space, objectives, seed, costs, **options)
+        self._choices = space.choices()
+        if not self._choices:
+            raise BadInputError(f"strategy 'reinforce' needs a space with at least one choice; "
+                                f"space {space.name!r} has none")
+        self.rewarder = Rewarder(self.objectives, self.options, space=space, costs=self.costs,
+                                 seed=seed)
+        import torch
+
+        from hwnas.controllers.lstm import LSTMController, one_thread
+
+        self._one_thread = one_thread
+        self.generator = torch.Generator().manual_seed(seed)
+        with one_thread(), torch.random.fork_rng(devices=[]):
+            # nn modules draw their default init from the global generator: restored after,
+            # and overwritten by the seeded uniform init in the controller
+            self.controller = LSTMController(
+                [len(opts) for _, opts in self._choices], self.options["hidden"],
+                self.generator, self.options["tanh_constant"], self.options["temperature"])
+        self.optimizer = torch.optim.Adam(self.controller.parameters(), lr=self.options["lr"])
+        self.baseline: float | None = None
+        self.baselines: list[float] = []  # b after each reward (history, for inspection)
+
+    # -- ask / tell -------------------------------------------------------------------------
+    def ask(self, n: int = 1) -> list[Arch]:
+        with self._one_thread():
+            picks = self.controller.sample(n, self.generator)
+        return [self.space.decode(row) for row in picks]
+
+    def tell(self, archs: list[Arch], results: list[dict]) -> None:
+        super().tell(archs, results)
+        if not archs:
+            return
+        self.rewarder.observe(results)
+        rewards = self._rewards(archs, results)
+        self.update(archs, rewards)
+
+    def _rewards(self, archs: list[Arch], results: list[dict]) -> np.ndarray:
+        """One reward per result; a failed one gets the reward's floor (never built on)."""
+        return np.array([self.rewarder(r) for r in results], dtype=float)
+
+    # -- the policy gradient ----------------------------------------------------------------
+    def advantages(self, rewards) -> np.ndarray:
+        """Move the baseline through `rewards` in order (b <- b - (1-decay)(b - R), starting
+        at the first reward ever told) and return R - b for each, b taken after its update."""
+        decay = self.options["baseline_decay"]
+        out = []
+        for r in rewards:
+            r = float(r)
+            self.baseline = r if self.baseline is None else \
+                self.baseline - (1.0 - decay) * (self.baseline - r)
+            self.baselines.append(self.baseline)
+            out.append(r - self.baseline)
+        return np.array(out, dtype=float)
+
+    def loss(self, archs: list[Arch], advantages):
+        """-mean (A_i log pi(arch_i)) - entropy_weight * mean H_i (a torch scalar)."""
+        import torch
+
+        choices = np.array([self.space.encode(a) for a in archs])
+        logp, entropy, _ = self.controller.evaluate(choices)
+        adv = torch.as_tensor(np.asarray(advantages, dtype=np.float32))
+        return -(adv * logp).mean() - self.options["entropy_weight"] * entropy.mean()
+
+    def update(self, archs: list[Arch], rewards) -> None:
+        adv = self.advantages(rewards)
+        with self._one_thread():
+            self.optimizer.zero_grad()
+            self.loss(archs, adv).backward()
+            self.optimizer.step()
+
+    def policy(self, arch: Arch) -> list[np.ndarray]:
+        """Each position's option probabilities given `arch`'s earlier decisions."""
+        import torch
+
+        with self._one_thread(), torch.no_grad():
+            _, _, probs = self.controller.evaluate(self.space.encode(arch)[None, :])
+        return [p[0].numpy().astype(float) for p in probs]
