@@ -54,13 +54,13 @@ def _history_elimination(seen: set):
     return HistoryDuplicateElimination()
 
 
-def _feasible_first_survival():
-    """pymoo's rank-and-crowding survival over the feasible individuals alone whenever there
-    is one (pymoo's own fills a short population up with infeasible ones, which then mate);
-    over everyone only when nothing is feasible."""
-    from pymoo.operators.survival.rank_and_crowding import RankAndCrowding
+def feasible_first(survival_class: type) -> type:
+    """`survival_class` (a pymoo Survival) run over the feasible individuals alone whenever
+    there is one (pymoo's own fills a short population up with infeasible ones, which then
+    mate); over everyone only when nothing is feasible. NSGA-II wraps rank-and-crowding,
+    NSGA-III (hwnas.strategies.nsga3) reference-direction survival."""
 
-    class FeasibleSurvival(RankAndCrowding):
+    class FeasibleSurvival(survival_class):
         def do(self, problem, pop, *args, **kwargs):
             if len(pop):
                 feasible = np.asarray(pop.get("FEAS")).reshape(-1).astype(bool)
@@ -68,7 +68,16 @@ def _feasible_first_survival():
                     pop = pop[np.flatnonzero(feasible)]
             return super().do(problem, pop, *args, **kwargs)
 
-    return FeasibleSurvival()
+    FeasibleSurvival.__name__ = f"Feasible{survival_class.__name__}"
+    FeasibleSurvival.__qualname__ = FeasibleSurvival.__name__
+    return FeasibleSurvival
+
+
+def _feasible_first_survival():
+    """pymoo's rank-and-crowding survival, feasible individuals first (`feasible_first`)."""
+    from pymoo.operators.survival.rank_and_crowding import RankAndCrowding
+
+    return feasible_first(RankAndCrowding)()
 
 
 def _vec(x) -> tuple[int, ...]:
@@ -104,7 +113,6 @@ class NSGA2Strategy(Strategy):
         self._seen: set[tuple[int, ...]] = set()  # every vector handed out (dedup=history)
 
     def _build(self):
-        from pymoo.algorithms.moo.nsga2 import NSGA2
         from pymoo.core.problem import Problem
         from pymoo.core.termination import NoTermination
         from pymoo.operators.crossover.sbx import SBX
@@ -116,16 +124,24 @@ class NSGA2Strategy(Strategy):
         self._problem = Problem(n_var=len(lo), n_obj=len(self.objectives), n_ieq_constr=1,
                                 xl=lo, xu=hi, vtype=int)
         o = self.options
-        algorithm = NSGA2(
-            pop_size=o["pop_size"], sampling=IntegerRandomSampling(),
+        algorithm = self._make_algorithm(
+            sampling=IntegerRandomSampling(),
             crossover=SBX(prob=o["prob_c"], eta=o["eta_c"], vtype=float,
                           repair=RoundingRepair()),
             mutation=PM(prob=o["prob_m"], eta=o["eta_m"], vtype=float, repair=RoundingRepair()),
             eliminate_duplicates=(_history_elimination(self._seen)
                                   if o["dedup"] == "history" else True),
-            survival=_feasible_first_survival(), seed=self.seed)
+            seed=self.seed)
         # The budget is the outer loop's business: pymoo's own stopping rule must never fire.
         return algorithm.setup(self._problem, termination=NoTermination())
+
+    def _make_algorithm(self, **operators):
+        """The pymoo algorithm given the shared operators (sampling, crossover, mutation,
+        duplicate elimination, seed); a subclass (NSGA-III) brings its own survival."""
+        from pymoo.algorithms.moo.nsga2 import NSGA2
+
+        return NSGA2(pop_size=self.options["pop_size"], survival=_feasible_first_survival(),
+                     **operators)
 
     def ask(self, n: int = 1) -> list[Arch]:
         out: list[Arch] = []

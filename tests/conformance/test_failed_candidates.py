@@ -24,7 +24,9 @@ BUDGET = 40
 # A small surrogate keeps the progressive strategies fast; failures touch none of its sizes.
 PROGRESSIVE = {"k": 4, "n_initial": 6, "n_models": 1, "hidden": 8, "max_pool": 40}
 SMALL = {"evolution": {"population": 6, "sample_size": 3}, "nsga2": {"pop_size": 6},
-         "pnas": PROGRESSIVE, "dppnet": PROGRESSIVE}
+         "pnas": PROGRESSIVE, "dppnet": PROGRESSIVE,
+         "nsga3": {"n_partitions": 5, "pop_size": 6},  # 6 directions for 2 objectives
+         "mobo": {"n_init": 6, "q": 3, "n_random": 30, "max_neighbours": 60}}
 SETTINGS = 6  # one-shot strategies: one proposal per sweep setting
 
 
@@ -109,6 +111,22 @@ def probe_mating(strategy, seen: Seen) -> None:
     strategy._build = spy_build
 
 
+def probe_mobo(strategy, seen: Seen) -> None:
+    """MOBO fits its GPs on the rows it conditions on, and mutates the front it reads."""
+    condition, front_archs = strategy._condition, strategy._front_archs
+
+    def spy_condition():
+        condition()
+        seen.add([strategy._archs[i] for i in strategy._rows])
+
+    def spy_front():
+        out = front_archs()
+        seen.add(out)
+        return out
+
+    strategy._condition, strategy._front_archs = spy_condition, spy_front
+
+
 def nsga2_optimum(strategy) -> list[Arch]:
     algorithm = strategy._algorithm
     if algorithm is None or algorithm.opt is None:
@@ -137,9 +155,11 @@ def probe_rewards(strategy, seen: Seen) -> None:
 
 PROBES = {"evolution": probe_helpers, "pnas": probe_beam, "dppnet": probe_beam,
           "nsga2": probe_mating, "random": no_probe,
-          "reinforce": probe_rewards, "metaqnn": probe_rewards}
+          "reinforce": probe_rewards, "metaqnn": probe_rewards,
+          "nsga3": probe_mating, "mobo": probe_mobo}
 # the probed path has to run
-MUST_BUILD = {"evolution", "pnas", "dppnet", "nsga2", "reinforce", "metaqnn"}
+MUST_BUILD = {"evolution", "pnas", "dppnet", "nsga2", "reinforce", "metaqnn", "nsga3",
+              "mobo"}
 
 
 def is_one_shot(name: str) -> bool:
@@ -188,7 +208,7 @@ def test_reaches_its_budget_and_never_builds_on_a_failure(name, scenario, monkey
     assert not built_on_failure, f"{name} built on failed candidates {built_on_failure}"
     if name in MUST_BUILD:
         assert seen.calls, f"{name}: the probed path never ran; the test checked nothing"
-    if name == "nsga2":
+    if name in ("nsga2", "nsga3"):
         assert not {a.key for a in nsga2_optimum(strategy)} & evaluator.failed
 
 
