@@ -58,7 +58,7 @@ def test_budget_is_respected_and_deterministic(name):
 
 # Strategies whose next proposals wait for the results they depend on (the others, such as
 # aging evolution, deliberately mutate what has been told so far).
-BATCH_INDEPENDENT = ("random", "nsga2", "pnas", "dppnet")
+BATCH_INDEPENDENT = ("random", "nsga2", "nsga3", "pnas", "dppnet", "mobo")
 
 
 @pytest.mark.parametrize("name", BATCH_INDEPENDENT)
