@@ -12,6 +12,7 @@ import difflib
 import functools
 import importlib
 import pickle
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,6 +30,8 @@ SPLIT_SEED = 0  # fixed on purpose: independent of search seeds
 CIFAR_FOLDER = "cifar-10-batches-py"
 CIFAR_TRAIN = tuple(f"data_batch_{i}" for i in range(1, 6))
 CIFAR_TEST = "test_batch"
+# The extensions torchvision's ImageFolder reads (IMG_EXTENSIONS).
+_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 CIFAR_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
                  "truck")
 MAX_BYTES = 16 * 2**30  # refuse to materialise more than this rather than be killed for memory
@@ -96,6 +99,20 @@ def load_dataset(spec: str, resolution: int, *, val_fraction: float = 0.2) -> Da
     return _load_cached(parsed, resolution, float(val_fraction))
 
 
+def check_dataset(spec: str) -> DatasetSpec:
+    """Read every file of `spec` once and refuse, in one line, one that cannot be used, so that
+    a search fails before its run directory exists rather than at its first candidate.
+
+    CIFAR-10's batches are unpickled (restricted: no code runs) and their shapes checked;
+    an image folder's files are opened far enough to know they are images. Nothing is kept:
+    `load_dataset` decodes at the resolution the estimator asks for. Checked once per folder
+    version (names, sizes, mtimes), so a second search in the process pays nothing."""
+    parsed = parse_dataset_spec(spec)
+    if parsed.kind != "digits":
+        _check_files_cached(parsed, _folder_version(parsed.path))
+    return parsed
+
+
 def dataset_classes(spec: str) -> tuple[str, ...]:
     """Class names of `spec` without decoding any image (to size a net's head cheaply)."""
     parsed = parse_dataset_spec(spec)
@@ -141,6 +158,48 @@ def _load_cached(parsed: DatasetSpec, resolution: int, val_fraction: float) -> D
         tr_x, tr_y, va_x, va_y = x[train_idx], y[train_idx], x[val_idx], y[val_idx]
     tr_x, va_x = _normalise(tr_x, va_x)
     return Dataset(parsed.kind, tr_x, tr_y, va_x, va_y, len(names), tuple(names))
+
+
+@functools.lru_cache(maxsize=8)
+def _check_files_cached(parsed: DatasetSpec, version: tuple) -> None:
+    if parsed.kind == "cifar10":
+        for name in (*CIFAR_TRAIN, CIFAR_TEST):
+            _read_batch(parsed.path / name)
+        _cifar_names(parsed.path)
+    else:
+        _check_imagefolder(parsed.path)
+
+
+def _folder_version(folder: Path) -> tuple:
+    """What changes when a dataset's files do: each entry's name, size and mtime."""
+    try:
+        return tuple(sorted((str(p), p.stat().st_size, p.stat().st_mtime_ns)
+                            for p in folder.rglob("*") if p.is_file()))
+    except OSError as exc:
+        raise BadInputError(f"dataset folder {folder} cannot be read ({exc})") from None
+
+
+def _check_imagefolder(root: Path) -> None:
+    """Each class folder holds images PIL can identify (headers only: nothing is decoded)."""
+    from PIL import Image
+
+    classes = sorted(p for p in root.iterdir() if p.is_dir())
+    if len(classes) < 2:
+        raise BadInputError(f"imagefolder:{root} has {len(classes)} class folder(s); need >= 2 "
+                            "(PATH/<class>/<image>.png)")
+    for folder in classes:
+        files = sorted(p for p in folder.rglob("*") if p.is_file()
+                       and p.suffix.lower() in _IMAGE_SUFFIXES)
+        if not files:
+            raise BadInputError(f"imagefolder:{root}: class folder {folder.name!r} holds no "
+                                f"image ({', '.join(_IMAGE_SUFFIXES)})")
+        for path in files:
+            try:
+                with Image.open(path) as image:
+                    image.size  # noqa: B018 - the header is read by open; size proves it
+            except (OSError, ValueError, Image.DecompressionBombError) as exc:
+                raise BadInputError(f"imagefolder:{root}: {path} is not a readable image "
+                                    f"({_one_line(str(exc), 120)})") from None
 
 
 def _normalise(train_x: torch.Tensor, val_x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -218,7 +277,10 @@ def _unpickle(path: Path, what: str):
         with open(path, "rb") as f:
             # latin1: the official batches are Python 2 pickles holding numpy byte buffers
             return _ArrayUnpickler(f, encoding="latin1").load()
-    except (pickle.UnpicklingError, EOFError, TypeError, ValueError, AttributeError) as e:
+    except (pickle.UnpicklingError, EOFError, TypeError, ValueError, AttributeError,
+            IndexError, KeyError, OverflowError, RecursionError, MemoryError, ImportError,
+            struct.error) as e:
+        # A hostile or garbage file fails in any of these ways, inside pickle or numpy.
         reason = _one_line(f"{type(e).__name__}: {e}")
         raise BadInputError(f"{path} is not a CIFAR-10 {what} ({reason})") from None
 
@@ -228,7 +290,7 @@ def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     try:
         data = np.asarray(entry["data"])
         labels = np.asarray(entry.get("labels", entry.get("fine_labels")), dtype=np.int64)
-    except (KeyError, TypeError, ValueError, AttributeError):
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
         data, labels = np.zeros((0, 0), dtype=object), np.zeros(0)
     ok = (data.dtype == np.uint8 and data.ndim == 2 and data.shape[1] == 3072
           and labels.shape == (len(data),) and np.all((labels >= 0) & (labels <= 9)))
@@ -262,9 +324,10 @@ def _cifar_names(folder: Path) -> list[str]:
     if not meta.is_file():
         return list(CIFAR_CLASSES)
     entry = _unpickle(meta, "metadata file")
-    if not isinstance(entry, dict) or len(entry.get("label_names", ())) != 10:
+    names = entry.get("label_names") if isinstance(entry, dict) else None
+    if not isinstance(names, (list, tuple)) or len(names) != 10:
         raise BadInputError(f"{meta} is not CIFAR-10 metadata: expected 10 'label_names'")
-    return [str(n) for n in entry["label_names"]]
+    return [str(n) for n in names]
 
 
 def _read_imagefolder(root: Path, resolution: int):
@@ -282,8 +345,16 @@ def _read_imagefolder(root: Path, resolution: int):
     if len(ds.classes) < 2:
         raise BadInputError(f"imagefolder:{root} has {len(ds.classes)} class folder(s); need >= 2")
     _check_memory("imagefolder", len(ds), resolution)
-    x = torch.stack([ds[i][0] for i in range(len(ds))])
+    x = torch.stack([_decode(ds, i) for i in range(len(ds))])
     return x, torch.tensor(ds.targets, dtype=torch.int64), list(ds.classes)
+
+
+def _decode(ds, index: int):
+    try:
+        return ds[index][0]
+    except (OSError, ValueError) as exc:  # PIL's UnidentifiedImageError is an OSError
+        raise BadInputError(f"{ds.samples[index][0]} is not a readable image "
+                            f"({_one_line(str(exc), 120)})") from None
 
 
 def _cifar_batches_dir(path: Path) -> Path:

@@ -4,6 +4,8 @@ Every file hwnas writes whole (tables, run configs, fronts, plots, exports) goes
 `atomic_write`: a temp file next to the target, synced, then renamed over it. The file gets
 the mode `open(path, "w")` would give it (0666 less the process umask, e.g. 0644 under 022):
 tables and runs are meant to be shared, and mkstemp's private 0600 would hide them.
+
+`check_output` and `check_input_file` check paths before any work (see below).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -60,3 +63,138 @@ def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+# -- paths checked before any work ---------------------------------------------------------------
+# A command that measures for 40 s, or trains for minutes, must not find out only then that its
+# output cannot be written. Every command that writes checks its output paths with
+# `check_output` first, and every file it reads with `check_input_file`; both answer a bad path
+# with one BadInputError line naming the flag and what is wrong, and create nothing.
+
+_NAME_MAX = 255  # bytes of one path component on Linux/macOS file systems
+_PATH_MAX = 4096  # bytes of a whole path (Linux)
+
+
+def check_output(path: str | os.PathLike, flag: str, *, folder: bool = False,
+                 suffixes: tuple[str, ...] = (), default: bool = False) -> Path:
+    """Refuse an output path that cannot be written: a name too long, a component that is a
+    file (or a symlink loop), a folder where a file goes or the reverse, a folder this process
+    cannot create files in (permissions, a read-only or pseudo file system such as /proc).
+
+    `folder`: the path is a folder the command makes and fills (a run directory), else a file
+    written whole; `suffixes`: the endings a file must have (".json"). `flag` names the option
+    in the message ("--out"); `default`: the path is the flag's default, not given. Nothing is
+    created: the probe of the nearest existing folder is an empty temporary folder, removed at
+    once. Returns the path."""
+    from hwnas.errors import BadInputError
+
+    text = os.fspath(path)
+    what, fix = (f"the default {flag}", f"pass {flag}") if default else \
+        (flag, f"give another {flag}")
+
+    def refuse(reason: str) -> BadInputError:
+        return BadInputError(f"{what} {text!r} cannot be written: {reason}; {fix}")
+
+    if not text.strip() or "\x00" in text:
+        raise refuse("it is not a path")
+    target = Path(text)
+    if suffixes and target.suffix.lower() not in suffixes:
+        raise refuse(f"the file must end in {' or '.join(suffixes)}")
+    _check_lengths(target, refuse)
+    absolute = Path(os.path.abspath(target))
+    existing, status = _nearest_existing(absolute, refuse)
+    if existing == absolute:
+        _check_existing_target(absolute, status, folder, refuse)
+        where = absolute if folder else absolute.parent
+    else:
+        if not stat.S_ISDIR(status.st_mode):
+            raise refuse(f"{existing} is a file, not a folder")
+        where = existing
+    _check_can_create_in(where, refuse)
+    return target
+
+
+def check_input_file(path: str | os.PathLike, what: str, hint: str = "") -> Path:
+    """Refuse, before opening it, an input that is not a regular file: absent, a folder, or a
+    FIFO or device (reading one blocks for ever or never ends). `what` says what the file is
+    ("latency table"); `hint` is the next step ("make one with `hwnas profile`")."""
+    from hwnas.errors import BadInputError
+
+    target = Path(path)
+    try:
+        mode = target.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        reason = "does not exist"
+    except OSError as exc:  # a symlink loop, a name too long, no permission
+        reason = f"cannot be read ({exc.strerror or exc})"
+    else:
+        if stat.S_ISREG(mode):
+            return target
+        reason = "is a folder, not a file" if stat.S_ISDIR(mode) else \
+            "is not a regular file (a FIFO or device would block or never end)"
+    raise BadInputError(f"{what} {str(path)!r} {reason}{'; ' + hint if hint else ''}")
+
+
+def may_exist(path: str | os.PathLike) -> bool:
+    """False only when `path` certainly does not exist (ENOENT, ENOTDIR): unlike Path.exists,
+    a name too long or a symlink loop is not an exception here but True, so that
+    `check_input_file` is reached and names the problem."""
+    try:
+        os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except (OSError, ValueError):
+        return True
+    return True
+
+
+def _check_lengths(target: Path, refuse) -> None:
+    for part in target.parts:
+        size = len(os.fsencode(part))
+        if size > _NAME_MAX:
+            raise refuse(f"the name {part[:24]!r}... is {size} bytes long, more than the "
+                         f"{_NAME_MAX} a file name may have")
+    size = len(os.fsencode(os.path.abspath(target)))
+    if size >= _PATH_MAX:
+        raise refuse(f"the path is {size} bytes long, more than the {_PATH_MAX - 1} allowed")
+
+
+def _nearest_existing(absolute: Path, refuse) -> tuple[Path, os.stat_result]:
+    """The path itself or its nearest ancestor that exists, with its stat (symlinks followed)."""
+    for candidate in (absolute, *absolute.parents):
+        try:
+            return candidate, candidate.stat()
+        except (FileNotFoundError, NotADirectoryError):
+            continue  # not there (yet), or under a file: the ancestor says which
+        except OSError as exc:  # ELOOP (a symlink loop), EACCES
+            raise refuse(f"{candidate}: {exc.strerror or exc}") from None
+    raise refuse("no folder of it exists")
+
+
+def _check_existing_target(absolute: Path, status: os.stat_result, folder: bool,
+                           refuse) -> None:
+    if folder and not stat.S_ISDIR(status.st_mode):
+        raise refuse("it is a file, not a folder")
+    if not folder:
+        if stat.S_ISDIR(status.st_mode):
+            raise refuse("it is a folder, not a file")
+        if not stat.S_ISREG(status.st_mode):
+            raise refuse("it is not a regular file (a FIFO or device)")
+
+
+def _check_can_create_in(folder: Path, refuse) -> None:
+    """Whether this process can create entries in `folder`: permissions and read-only mounts
+    first, then a probe (root passes every permission check, yet cannot create in /proc)."""
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise refuse(f"no permission to create files in {folder}")
+    try:
+        read_only = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except OSError:
+        read_only = False  # statvfs unsupported here: the probe below decides
+    if read_only:
+        raise refuse(f"{folder} is on a read-only file system")
+    try:
+        probe = tempfile.mkdtemp(prefix=".hwnas-probe-", dir=folder)
+    except OSError as exc:
+        raise refuse(f"cannot create files in {folder} ({exc.strerror or exc})") from None
+    os.rmdir(probe)

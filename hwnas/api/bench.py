@@ -11,11 +11,13 @@ called.
 from __future__ import annotations
 
 import datetime as _dt
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from hwnas.api.common import json_ready  # noqa: F401 - re-exported: api, the league runner
+from hwnas.fileio import check_output
 
 DEFAULT_OBJECTIVES = "accuracy:cifar10,latency:pixel3"
 
@@ -37,11 +39,15 @@ class BenchPlan:
 
 def prepare_bench(benchmark: str | Path, objectives: str | Sequence[str] = DEFAULT_OBJECTIVES,
                   *, space: str | None = None, methods: str | Sequence[str] | None = None,
-                  strategy_opts: Sequence[str] = ()) -> BenchPlan:
+                  strategy_opts: Sequence[str] = (), out: str | Path | None = None
+                  ) -> BenchPlan:
     """Every input checked, cheapest first; `space` defaults to the benchmark's own, `methods`
-    to every sample-based strategy, `strategy_opts` are "METHOD:KEY=VALUE" strings."""
+    to every sample-based strategy, `strategy_opts` are "METHOD:KEY=VALUE" strings, `out` the
+    output folder `run_bench` will write (checked here too when given)."""
     from hwnas.league import runner
 
+    if out is not None:
+        check_output(out, "--out", folder=True)
     problem, names, options = runner.prepare(benchmark, objectives, space=space,
                                              methods=methods, strategy_opts=strategy_opts)
     return BenchPlan(str(benchmark), problem, names, options)
@@ -57,7 +63,8 @@ def run_bench(plan: BenchPlan, *, budget: int = 500, seeds: int = 10, batch: int
     in the results (how to reproduce them)."""
     from hwnas.league import runner
 
-    out = out or f"runs/bench-{_dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    out = out or default_out()
+    check_output(out, "--out", folder=True)  # before the league, not after it
     total, done = len(plan.methods) * seeds, 0
 
     def on_run(method: str, seed: int) -> None:
@@ -74,6 +81,10 @@ def run_bench(plan: BenchPlan, *, budget: int = 500, seeds: int = 10, batch: int
     return runner.write_outputs(results, out)
 
 
+def default_out() -> str:
+    return f"runs/bench-{_dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
+
+
 def bench(benchmark: str | Path, objectives: str | Sequence[str] = DEFAULT_OBJECTIVES, *,
           space: str | None = None, methods: str | Sequence[str] | None = None,
           strategy_opts: Sequence[str] = (), budget: int = 500, seeds: int = 10,
@@ -86,13 +97,3 @@ def bench(benchmark: str | Path, objectives: str | Sequence[str] = DEFAULT_OBJEC
                      command=command, progress=progress)
 
 
-def json_ready(obj):
-    """The results as results.json holds them: JSON has no inf/NaN, so those become null (an
-    IGD before any feasible point is inf)."""
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: json_ready(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [json_ready(v) for v in obj]
-    return obj

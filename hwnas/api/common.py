@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import math
 from collections.abc import Callable
 
 Progress = Callable[[dict], None] | None
@@ -26,3 +27,15 @@ def unique_records(history: list[dict]) -> list[dict]:
             seen.add(record["arch_key"])
             out.append(record)
     return out
+
+
+def json_ready(obj):
+    """`obj` as a JSON file can hold it: JSON has no inf/NaN, so those become null (an IGD
+    before any feasible point is inf, a noise floor of no re-measured network NaN)."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: json_ready(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_ready(v) for v in obj]
+    return obj

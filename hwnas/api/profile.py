@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hwnas.api.common import Progress, build_space
+from hwnas.fileio import check_output
 
 if TYPE_CHECKING:  # numpy and the profilers load when a profile is taken, not at import
     from hwnas.latency.table import LatencyTable
@@ -21,12 +22,20 @@ def profile(space: str = "proxyless", space_config: dict | None = None, backend:
     from hwnas.tables.profile import default_table_path, profile_ops
 
     space_obj = build_space(space, space_config)
+    check_table_destination(out, tables_dir)
     table = profile_ops(space_obj, space_obj.all_ops(), backend, threads=threads, batch=batch,
                         dtype=dtype, progress=progress, memory=memory, energy=energy)
     table.save(out or default_table_path(tables_dir, table))
     return table
 
 
+def check_table_destination(out: str | Path | None, tables_dir: str | Path) -> None:
+    """Where a measured table goes, checked before the first op is timed: `out`, or a folder
+    of `tables_dir` named after the device (known only once the backend runs)."""
+    if out:
+        check_output(out, "--out", suffixes=(".json",))
+    else:
+        check_output(tables_dir, "--out", folder=True, default=True)
 
 
 def profile_bundle(space: str, space_config: dict | None, out: str | Path, *, batch: int = 1,
@@ -35,5 +44,7 @@ def profile_bundle(space: str, space_config: dict | None, out: str | Path, *, ba
     that has only numpy and onnxruntime (`python -m profilers measure`); returns the manifest."""
     from hwnas.tables.bundle import export_bundle
 
+    build_space(space, space_config)  # a bad space option first, as `profile` answers it
+    check_output(out, "--bundle")  # before every op is exported
     return export_bundle(space, space_config or {}, out, batch=batch, dtype=dtype,
                          progress=progress)

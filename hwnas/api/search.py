@@ -103,8 +103,11 @@ def _prepare(config: SearchConfig, run_path: Path, progress: Progress = None):
     """Space, strategy and evaluator, every input checked; nothing written. A budget left
     unset becomes the strategy's number of proposals (a one-shot sweep's settings) or
     DEFAULT_BUDGET."""
-    from hwnas.data import dataset_classes
+    from hwnas.data import check_dataset, dataset_classes
+    from hwnas.fileio import check_output
 
+    check_output(run_path, "--run-dir", folder=True)  # before minutes of data and setup
+    check_dataset(config.dataset)  # every file read once now, not at the first candidate
     space_config = dict(config.space_config)
     space_config.setdefault("num_classes", len(dataset_classes(config.dataset)))
     config.space_config = space_config
@@ -116,6 +119,12 @@ def _prepare(config: SearchConfig, run_path: Path, progress: Progress = None):
     evaluator_cls.resolve_options(config.evaluator_options)
     evaluator = evaluator_cls(evaluation_task(config), **config.evaluator_options)
     scorer = evaluator.driver_scorer()
+    _check_benchmark_covers(space, scorer.estimator)
+    # A run being resumed was accepted when it began: its table is not refused now.
+    resumed = (run_path / "config.json").exists()
+    for warning in _check_table_exportable(scorer.table, config.allow_mismatch or resumed):
+        if progress:
+            progress({"event": "notice", "summary": warning})
     context = SearchContext(dataset=config.dataset, table=scorer.table,
                             latency_stat=config.latency_stat,
                             workdir=run_path / "strategy", progress=progress)
@@ -129,6 +138,31 @@ def _prepare(config: SearchConfig, run_path: Path, progress: Progress = None):
                             f"strategy {config.strategy!r} proposes (one per sweep setting); "
                             f"pass --budget {limit} or more settings")
     return space, strategy, evaluator
+
+
+def _check_benchmark_covers(space, estimator) -> None:
+    """An estimator that looks architectures up in a benchmark (its `benchmark` option, e.g.
+    `tabular`) fails on an architecture the benchmark lacks, or on an empty cell, only when the
+    strategy proposes it: midway, after the run directory is written. Refuse that up front."""
+    options = estimator.resolved_options()
+    if not options.get("benchmark"):
+        return
+    from hwnas.tabular.benchmark import BenchmarkTable
+
+    table = BenchmarkTable.load(options["benchmark"])  # cached: the estimator read it already
+    table.check_covers(space, [options.get("accuracy", "accuracy"), *options.get("costs", ())])
+
+
+def _check_table_exportable(table, allow_mismatch: bool) -> list[str]:
+    """`hwnas export` re-times a candidate at batch 1 in fp32 and refuses a table measured
+    otherwise (its prediction would not compare): refuse such a table now, with the same
+    reason, rather than after the search (`allow_mismatch`: warnings instead, and export then
+    needs --allow-mismatch too)."""
+    if table is None:
+        return []
+    return table.check_compatible(batch=1, dtype="fp32", allow=allow_mismatch,
+                                  why=" (`hwnas export` re-times the candidates of a run at "
+                                      "batch 1 in fp32, and would refuse this table)")
 
 
 def _run_config(config: SearchConfig, space, strategy, evaluator) -> dict:

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hwnas.api.common import Progress
+from hwnas.api.common import Progress, json_ready
 from hwnas.errors import BadInputError
+from hwnas.fileio import check_output
 from hwnas.latency.table import LatencyTable
 
 FBNET_FORMAT = "hwnas-bench-fbnet"
@@ -60,6 +61,8 @@ def fill_table(table: TableArg, *, allow_other_device: bool = False, progress: P
     from hwnas.tables.fill import fill_table as fill
 
     plan = plan or plan_fill(table, allow_other_device)
+    if plan["missing"]:  # written back in place: refused before measuring, not after
+        check_output(_source(table, plan["table"], "fill_table"), "TABLE")
     return fill(plan["table"], progress=progress, plan=plan)
 
 
@@ -79,7 +82,7 @@ def import_table(file: str | Path, *, format: str = "auto", metric: str | None =
         raise BadInputError(f"unknown import format {format!r}; allowed: "
                             f"{', '.join(IMPORT_FORMATS)}")
     path = Path(file)
-    if format == "auto" and (path.is_dir() or path.suffix.lower() == ".csv"):
+    if format == "auto" and (_is_dir(path) or path.suffix.lower() == ".csv"):
         format = FBNET_FORMAT  # neither JSON nor YAML: HW-NAS-Bench's CSV is the one left
     if format == FBNET_FORMAT:
         _refuse_yaml_only(space, space_config, backend, device, device_kind)
@@ -96,6 +99,14 @@ def import_table(file: str | Path, *, format: str = "auto", metric: str | None =
     return import_other(file, out=out, tables_dir=tables_dir, space=space,
                         space_config=space_config, backend=backend, device=device,
                         device_kind=device_kind, force=force)
+
+
+def _is_dir(path: Path) -> bool:
+    """Path.is_dir, without the OSError of a name too long (the reader then says why)."""
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
 
 
 def _refuse_yaml_only(space, space_config, backend, device, device_kind) -> None:
@@ -130,6 +141,7 @@ def calibrate_table(table: TableArg, *, samples: int = 60, seed: int = 1,
 
     t = _load(table)
     path = _source(table, t, "calibrate_table")
+    check_output(path, "TABLE")  # the fit is written back into it: refused before measuring
     coefficients = calibrate(t, samples=samples, seed=seed, allow_mismatch=allow_mismatch,
                              progress=progress)
     t.save(path)
@@ -150,13 +162,17 @@ def validate_table(table: TableArg, *, samples: int = 100, seed: int = 0,
 
     t = _load(table)
     source = Path(_source(table, t, "validate_table"))
+    given, out = out, Path(out) if out else source.with_suffix(".validation.json")
+    # The report and its plot beside it, both checked before minutes of measuring.
+    check_output(out, "--out", suffixes=(".json",), default=not given)
+    check_output(out.with_suffix(".png"), "--out", default=not given)
     report = validate(t, samples=samples, seed=seed, noise_samples=noise_samples,
                       allow_mismatch=allow_mismatch, progress=progress)
-    out = Path(out) if out else source.with_suffix(".validation.json")
     m = report.metrics
     title = (f"{source.name}\n{t.backend}: {100 * m['within_10']:.0f}% within ±10%, "
              f"τ={m['kendall_tau']:.3f}, MAPE {100 * m['mape']:.1f}%")
     plot = plot_prediction_scatter(report.predicted_ms, report.measured_ms, title,
                                    out.with_suffix(".png"))
-    atomic_write_json(out, {**report.to_dict(), "plot": str(plot)})
+    # JSON has no NaN: a noise floor of no re-measured network, a tau of equal predictions
+    atomic_write_json(out, json_ready({**report.to_dict(), "plot": str(plot)}))
     return {**report.to_dict(), "report": str(out), "plot": str(plot)}

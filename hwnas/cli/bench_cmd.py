@@ -18,15 +18,15 @@ from hwnas.cli.render import console, print_json, progress_bar
 @click.option("--space", default=None, help="Search space (default: the benchmark's, nb201).")
 @click.option("--objectives", default="accuracy:cifar10,latency:pixel3", show_default=True,
               help="Comma-separated: accuracy[:DATASET] (max), latency:DEVICE, energy:DEVICE.")
-@click.option("--budget", type=click.IntRange(min=1), default=500, show_default=True,
+@click.option("--budget", type=options.budget_type(), default=500, show_default=True,
               help="Evaluations per run (repeated architectures count).")
-@click.option("--seeds", type=click.IntRange(min=1), default=10, show_default=True,
+@click.option("--seeds", type=options.budget_type(), default=10, show_default=True,
               help="Runs per method, seeds 0..N-1.")
 @click.option("--methods", default=None,
               help="Comma-separated strategies (default: every registered one).")
 @click.option("--strategy-opt", multiple=True, metavar="METHOD:KEY=VALUE",
               help="Option of one method, e.g. nsga2:pop_size=40 (repeatable).")
-@click.option("--ask", "batch", type=click.IntRange(min=1), default=1, show_default=True,
+@click.option("--ask", "batch", type=options.budget_type(), default=1, show_default=True,
               help="Candidates asked per step.")
 @click.option("--every", type=click.IntRange(min=1), default=10, show_default=True,
               help="Curves are sampled every N evaluations.")
@@ -36,8 +36,11 @@ from hwnas.cli.render import console, print_json, progress_bar
 def bench(benchmark, space, objectives, budget, seeds, methods, strategy_opt, batch, every,
           out, as_json):
     """League of search strategies at an equal evaluation budget on a tabular benchmark."""
+    from hwnas.api.bench import default_out
+
+    out = out or default_out()
     plan = api.prepare_bench(benchmark, objectives, space=space, methods=methods,
-                             strategy_opts=strategy_opt)  # refused before a bar is drawn
+                             strategy_opts=strategy_opt, out=out)  # refused before a bar
     with progress_bar(quiet=as_json) as bar:
         task = bar.add_task("bench", total=len(plan.methods) * seeds, info="")
 

@@ -27,18 +27,24 @@ DEMO_PROXYLESS = {"sweep": "lambda=0,0.3,1.2", "epochs": 4, "warmup_epochs": 1,
 # One thread: on a small shared machine it is the setting whose latency repeats (BENCHMARKS.md).
 DEMO_THREADS = 1
 DEMO_CALIBRATION = 30
+DEMO_RUNS = ("evolution", "proxyless")  # run directories under the demo's folder
 
 
 @click.command()
-@click.option("--budget", type=click.IntRange(min=2), default=16, show_default=True,
+@click.option("--budget", type=options.budget_type(2), default=16, show_default=True,
               help="Candidates to evaluate.")
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Demo folder (default: runs/demo-N).")
 @options.seed
 def demo(budget, out, seed):
     """Run the whole workflow on scikit-learn's digits with the ort-cpu backend."""
+    from hwnas.fileio import check_output
+
     start = time.perf_counter()
     root = Path(out) if out else _fresh_dir(Path("runs"), "demo")
+    # Everything the demo writes is under root: checked now, not after minutes of profiling.
+    check_output(root, "--out", folder=True)
+    _refuse_earlier_demo(root)
     console.rule("1/5 profile: every distinct op of the proxyless space on ort-cpu, then "
                  "calibrate the table on whole networks")
     with progress_bar() as bar:
@@ -56,11 +62,11 @@ def demo(budget, out, seed):
                   f"networks, within ±10%: plain sum {100 * plain:.0f}%, calibrated "
                   f"{100 * fitted:.0f}%")
     console.rule(f"2/5 search: aging evolution, {budget} candidates, scratch-trained on digits")
-    evolution = _search(root / "evolution", "evolution", DEMO_EVOLUTION, table, seed, budget)
+    evolution = _search(root / DEMO_RUNS[0], "evolution", DEMO_EVOLUTION, table, seed, budget)
     n_settings = len(DEMO_PROXYLESS["sweep"].split(","))
     console.rule(f"3/5 search: ProxylessNAS with the table's E\\[latency] in its loss, "
                  f"{n_settings} latency weights, each derived network scratch-trained")
-    proxyless = _search(root / "proxyless", "proxyless", DEMO_PROXYLESS, table, seed, None)
+    proxyless = _search(root / DEMO_RUNS[1], "proxyless", DEMO_PROXYLESS, table, seed, None)
     console.rule("4/5 pareto: accuracy vs predicted latency, both searches on one front")
     render_report(api.pareto([evolution.path, proxyless.path],
                              plot=root / "pareto_compare.png"))
@@ -87,6 +93,17 @@ def _search(run_dir: Path, strategy: str, options: dict, table, seed: int, budge
                 bar.update(task, info=e["summary"][-70:])
 
         return api.search(config, progress=on_event)
+
+
+def _refuse_earlier_demo(root: Path) -> None:
+    """The demo's searches refuse a run directory that holds a run; say so before profiling."""
+    from hwnas.errors import BadInputError
+
+    taken = [name for name in DEMO_RUNS if (root / name / "config.json").exists()]
+    if taken:
+        raise BadInputError(f"--out {str(root)!r} already holds a demo (runs "
+                            f"{', '.join(taken)}); give a new folder, or omit --out for "
+                            "runs/demo-N")
 
 
 def _fresh_dir(parent: Path, stem: str) -> Path:

@@ -24,6 +24,7 @@ from hwnas.cli.render import console, print_json
 @options.as_json
 def export(run, pick, arch, out, backend, threads, allow_mismatch, as_json):
     """Export a candidate (default: the knee of the front) and prove the export."""
+    check_export_args(run, pick, arch, out)
     report, warnings = api.export(run, pick=list(pick), arch_key=arch, out=out, backend=backend,
                                   threads=threads, allow_mismatch=allow_mismatch)
     if as_json:
@@ -32,6 +33,27 @@ def export(run, pick, arch, out, backend, threads, allow_mismatch, as_json):
     for warning in warnings:
         console.print(f"warning: {warning}")
     render_export(report)
+
+
+def check_export_args(run: str, pick, arch, out) -> None:
+    """Refuse what export would otherwise ignore or find out late: two ways of choosing the
+    candidate, a damaged run, an output it cannot write (the ONNX file and its .json report
+    beside it, so the file must end in .onnx: `x.json` would be overwritten by the report)."""
+    from pathlib import Path
+
+    from hwnas.errors import BadInputError
+    from hwnas.fileio import check_output
+    from hwnas.search.config import read_run_config
+
+    if arch and pick:
+        raise BadInputError("--arch and --pick both choose the candidate to export; give one: "
+                            f"`hwnas export {run} --arch KEY` or `hwnas export {run} --pick "
+                            "'latency_ms<=3'`")
+    read_run_config(run)
+    if out:
+        check_output(out, "--out", suffixes=(".onnx",))
+    else:
+        check_output(Path(run) / "exports", "--out", folder=True, default=True)
 
 
 def render_export(report) -> None:

@@ -7,6 +7,7 @@ import json
 import click
 
 from hwnas.errors import BadInputError
+from hwnas.limits import MAX_BUDGET, MAX_SEED, MAX_THREADS
 
 
 class PluginName(click.ParamType):
@@ -37,7 +38,7 @@ space = click.option("--space", type=PluginName("SPACES"), default="proxyless",
                      show_default=True, help="Search space (see `hwnas list spaces`).")
 space_opt = click.option("--space-opt", "space_opt", multiple=True, metavar="KEY=VALUE",
                          help="Space option, e.g. resolution=32 or width_mult=0.5 (repeatable).")
-threads = click.option("--threads", type=click.IntRange(min=1), default=None,
+threads = click.option("--threads", type=click.IntRange(1, MAX_THREADS), default=None,
                        help="Threads for the backend (default: the runtime's own choice).")
 as_json = click.option("--json", "as_json", is_flag=True,
                        help="Print machine-readable JSON instead of tables.")
@@ -45,8 +46,16 @@ allow_mismatch = click.option(
     "--allow-mismatch", is_flag=True,
     help="Use a table measured on another device/backend/batch/dtype anyway (warns what it "
          "risks).")
-seed = click.option("--seed", type=int, default=0, show_default=True,
+# Bounded where they are read (hwnas.limits): a seed beyond 32 bits or a budget of 2**63 is
+# refused by click in one line, before any file is written.
+SEED = click.IntRange(0, MAX_SEED)
+seed = click.option("--seed", type=SEED, default=0, show_default=True,
                     help="Seed of every random component.")
+
+
+def budget_type(low: int = 1) -> click.IntRange:
+    """A count of evaluations (or of runs), from `low` to MAX_BUDGET."""
+    return click.IntRange(low, MAX_BUDGET)
 
 
 def backend(default: str = "ort-cpu", help_text: str = "Backend (see `hwnas list backends`)."):

@@ -7,6 +7,7 @@ import click
 from hwnas import api
 from hwnas.cli import options
 from hwnas.cli.render import console, print_json, progress_bar
+from hwnas.limits import MAX_BATCH
 
 
 @click.command()
@@ -14,7 +15,7 @@ from hwnas.cli.render import console, print_json, progress_bar
 @options.space_opt
 @options.backend()
 @options.threads
-@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True,
+@click.option("--batch", type=click.IntRange(1, MAX_BATCH), default=1, show_default=True,
               help="Batch size of the table.")
 @click.option("--dtype", type=click.Choice(["fp32", "fp16"]), default="fp32", show_default=True,
               help="fp16 on GPU backends only.")

@@ -45,10 +45,10 @@ PATH = click.Path(dir_okay=False)
               show_default=True,
               help="Table statistic behind latency_ms (objective and constraints): p90 for a "
                    "tail-latency budget.")
-@click.option("--budget", type=click.IntRange(min=1), default=None,
+@click.option("--budget", type=options.budget_type(), default=None,
               help="Candidates to evaluate (default: 20, or one per setting of a one-shot "
                    "sweep; on --resume, the run's own).")
-@click.option("--ask", "batch", type=click.IntRange(min=1), default=1, show_default=True,
+@click.option("--ask", "batch", type=options.budget_type(), default=1, show_default=True,
               help="Candidates asked per step.")
 @options.seed
 @click.option("--run-dir", type=click.Path(file_okay=False), default=None,
@@ -57,11 +57,19 @@ PATH = click.Path(dir_okay=False)
               show_default=True, help="Trained weights kept for export.")
 @click.option("--resume", type=click.Path(file_okay=False), default=None,
               help="Continue the run in this directory (a larger --budget extends it).")
+@click.option("--allow-mismatch", is_flag=True,
+              help="Search with a table `hwnas export` cannot re-time (batch other than 1, not "
+                   "fp32); export then needs --allow-mismatch too.")
 @options.as_json
-def search(space, space_opt, table, method, strategy_opt, sweep, target_ms, estimator,
+@click.pass_context
+def search(ctx, space, space_opt, table, method, strategy_opt, sweep, target_ms, estimator,
            estimator_opt, evaluator, evaluator_opt, dataset, objectives, latency_stat, budget,
-           batch, seed, run_dir, keep_weights, resume, as_json):
+           batch, seed, run_dir, keep_weights, resume, allow_mismatch, as_json):
     """Search a space; objectives accuracy (max) and table latency (min) by default."""
+    if resume:
+        check_resume(ctx, resume)
+    elif run_dir:
+        check_new_run_dir(run_dir)
     strategy_options = options.parse_kv(strategy_opt, "--strategy-opt")
     for key, value in (("sweep", sweep), ("target_ms", target_ms)):
         if value is not None:  # shorthands for the one-shot strategies' options
@@ -75,7 +83,8 @@ def search(space, space_opt, table, method, strategy_opt, sweep, target_ms, esti
         dataset=dataset,
         objectives=[o.strip() for o in objectives.split(",") if o.strip()],
         latency_stat=latency_stat, budget=budget,
-        batch=batch, seed=seed, run_dir=run_dir or "", keep_weights=keep_weights)
+        batch=batch, seed=seed, run_dir=run_dir or "", keep_weights=keep_weights,
+        allow_mismatch=allow_mismatch)
     with progress_bar(quiet=as_json) as bar:
         task = bar.add_task(f"search ({method})", total=budget, info="")
 
@@ -102,3 +111,45 @@ def search(space, space_opt, table, method, strategy_opt, sweep, target_ms, esti
     console.print(f"run written to {run.path}")
     render_report(report)
     console.print(f"next: hwnas export {run.path} --pick \"{config.objectives[-1]}<=X\"")
+
+
+# What --resume may be given with: a resumed run keeps its saved configuration, so every other
+# option would be silently ignored; a larger --budget extends the run.
+RESUME_ALLOWS = {"resume", "budget", "as_json"}
+
+
+def check_resume(ctx: click.Context, resume: str) -> None:
+    """Refuse options that define a run beside --resume (naming them), then the run itself:
+    a damaged config.json, or a folder this process cannot write."""
+    from hwnas.errors import BadInputError
+    from hwnas.fileio import check_output
+    from hwnas.search.config import read_run_config
+
+    given = [_flag(ctx, name) for name in ctx.params if name not in RESUME_ALLOWS
+             and ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT]
+    if given:
+        verb = "does" if len(given) == 1 else "do"
+        raise BadInputError(f"{', '.join(given)} {verb} not apply with --resume: a resumed run "
+                            f"keeps its saved configuration (only a larger --budget extends "
+                            f"it); drop {'it' if len(given) == 1 else 'them'}, or start a new "
+                            "run with --run-dir NEW")
+    read_run_config(resume)
+    check_output(resume, "--resume", folder=True)
+
+
+def check_new_run_dir(run_dir: str) -> None:
+    """A folder that holds a run already is refused before minutes of setup (and before the
+    run's lock is taken in it): it is resumed, not overwritten."""
+    from pathlib import Path
+
+    from hwnas.errors import BadInputError
+    from hwnas.fileio import check_output
+
+    check_output(run_dir, "--run-dir", folder=True)  # first: a bad name cannot even be tested
+    if (Path(run_dir) / "config.json").exists():
+        raise BadInputError(f"run directory {run_dir} already holds a run; resume it with "
+                            f"`hwnas search --resume {run_dir}` or choose another --run-dir")
+
+
+def _flag(ctx: click.Context, name: str) -> str:
+    return next(p for p in ctx.command.params if p.name == name).opts[0]

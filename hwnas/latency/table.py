@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hwnas.errors import BadInputError, MissingLatencyError
-from hwnas.fileio import atomic_write_json
+from hwnas.fileio import atomic_write_json, check_input_file, may_exist
 from hwnas.latency import calibration
+from hwnas.limits import MAX_COST
 from hwnas.ops import OpSignature
 
 SCHEMA = 1
@@ -70,8 +71,9 @@ class LatencyTable:
 
     def check_compatible(self, backend: str | None = None, batch: int | None = None,
                          dtype: str | None = None, device_slug: str | None = None,
-                         allow: bool = False) -> list[str]:
-        """Refuse a table measured under other conditions than asked, naming the difference.
+                         allow: bool = False, why: str = "") -> list[str]:
+        """Refuse a table measured under other conditions than asked, naming the difference
+        (and `why` those conditions are asked, e.g. what re-times the table's predictions).
 
         With `allow`, return one warning per difference instead: the caller proceeds and says
         what it risks (latencies from one backend, batch, dtype or device do not transfer).
@@ -85,7 +87,7 @@ class LatencyTable:
                        if want is not None and want != have[name]]
         if differences and not allow:
             raise BadInputError(f"latency table {self.path or ''} was measured with "
-                                f"{'; '.join(differences)}; profile one with "
+                                f"{'; '.join(differences)}{why}; profile one with "
                                 f"`{self.fill_command()}` (or pass --allow-mismatch)")
         return [f"using a table measured with {d}: its latencies may not transfer "
                 "(ranking and absolute values can both be off)" for d in differences]
@@ -104,15 +106,12 @@ class LatencyTable:
     @classmethod
     def load(cls, path: str | Path) -> LatencyTable:
         path = Path(path)
-        try:
-            raw = json.loads(path.read_text())
-        except FileNotFoundError:
+        if not may_exist(path):
             raise BadInputError(f"latency table {path} does not exist; list tables with "
-                                "`ls latency_tables/*/` or make one with `hwnas profile`") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise BadInputError(f"latency table {path} is not readable JSON "
-                                f"({type(exc).__name__}: {exc})") from None
-        return cls.from_dict(raw, path)
+                                "`ls latency_tables/*/` or make one with `hwnas profile`")
+        # A FIFO or device would block the read for ever: refused before it is opened.
+        check_input_file(path, "latency table", "make one with `hwnas profile`")
+        return cls.from_dict(read_json(path, f"latency table {path}"), path)
 
     @classmethod
     def from_dict(cls, raw: dict, path: Path | None = None) -> LatencyTable:
@@ -128,15 +127,47 @@ class LatencyTable:
         entries = raw["entries"]
         if not isinstance(entries, dict):
             raise BadInputError(f"{where}: 'entries' must be an object of op key -> stats")
+        _check_header(where, raw)
         for key, entry in entries.items():
             _check_entry(where, key, entry)
         if raw.get("calibration") is not None:
             calibration.check(raw["calibration"], where)
-        return cls(backend=raw["backend"], device=raw["device"], batch=int(raw.get("batch", 1)),
+        return cls(backend=raw["backend"], device=raw["device"], batch=raw.get("batch", 1),
                    dtype=raw.get("dtype", "fp32"), threads=raw.get("threads"),
                    space=raw.get("space", {}), entries=entries,
                    calibration=raw.get("calibration"), created=raw.get("created", ""),
                    units="ms", path=path)
+
+
+def read_json(path: Path, what: str, hint: str = ""):
+    """The JSON value in `path`, or one line saying why it cannot be read (and `hint`, the next
+    step). Nesting deeper than Python's recursion limit is not a table (or a run config): it is
+    refused, not a crash."""
+    hint = f"; {hint}" if hint else ""
+    try:
+        return json.loads(path.read_text())
+    except RecursionError:
+        raise BadInputError(f"{what} is not readable JSON (nested too deeply){hint}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadInputError(f"{what} is not readable JSON "
+                            f"({type(exc).__name__}: {exc}){hint}") from None
+
+
+# The header fields a table's users read: wrong types would fail later, far from the file.
+_HEADER_TYPES = {"backend": (str, "a str"), "device": (dict, "an object"),
+                 "space": (dict, "an object"), "dtype": (str, "a str")}
+
+
+def _check_header(where: str, raw: dict) -> None:
+    for name, (kind, text) in _HEADER_TYPES.items():
+        if name in raw and not isinstance(raw[name], kind):
+            raise BadInputError(f"{where}: {name!r} must be {text}; got {raw[name]!r}")
+    for name, value, none_ok in (("batch", raw.get("batch", 1), False),
+                                 ("threads", raw.get("threads"), True)):
+        if value is None and none_ok:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise BadInputError(f"{where}: {name!r} must be an int >= 1; got {value!r}")
 
 
 def _check_entry(where: str, key: str, entry) -> None:
@@ -147,6 +178,7 @@ def _check_entry(where: str, key: str, entry) -> None:
     for stat in ("p50", "p90", "mean", "std", "n", *costs):
         value = entry.get(stat)
         if not isinstance(value, (int, float)) or isinstance(value, bool) \
-                or not math.isfinite(value) or value < 0:
+                or not math.isfinite(value) or not 0 <= value <= MAX_COST:
+            # MAX_COST: a network sums its ops, and 1e308 ms would overflow to inf
             raise BadInputError(f"{where}: entry {key!r} has {stat}={value!r}; "
-                                "must be a finite number >= 0")
+                                f"must be a finite number in [0, {MAX_COST:g}]")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from hwnas.errors import BadInputError
+from hwnas.limits import MAX_BUDGET, MAX_SEED
 
 KEEP_WEIGHTS = ("front", "all", "none")
 DEFAULT_BUDGET = 20  # candidates, when neither the user nor the strategy says how many
@@ -30,15 +32,26 @@ class SearchConfig:
     seed: int = 0
     run_dir: str = ""
     keep_weights: str = "front"
+    # Search with a table `hwnas export` cannot re-time (batch != 1, not fp32), warned.
+    allow_mismatch: bool = False
 
     def validate(self) -> SearchConfig:
-        if self.budget is not None and self.budget < 1:
-            raise BadInputError(f"The 'budget' parameter must be >= 1. Got {self.budget} instead.")
-        if self.batch < 1:
-            raise BadInputError(f"The 'batch' parameter must be >= 1. Got {self.batch} instead.")
-        if self.keep_weights not in KEEP_WEIGHTS:
-            raise BadInputError(f"The 'keep_weights' parameter must be one of "
-                                f"{', '.join(KEEP_WEIGHTS)}. Got {self.keep_weights!r} instead.")
+        """Every field's type and range, in one line each: a config comes from the command
+        line, from Python, or from a run's config.json (which anyone can edit)."""
+        _check_int("budget", self.budget, 1, MAX_BUDGET, none_ok=True)
+        _check_int("batch", self.batch, 1, MAX_BUDGET)
+        _check_int("seed", self.seed, 0, MAX_SEED)
+        _check_choice("keep_weights", self.keep_weights, KEEP_WEIGHTS)
+        for name in ("table", "space", "strategy", "estimator", "evaluator", "dataset",
+                     "run_dir"):
+            _check_type(name, getattr(self, name), str, "a str")
+        for name in ("space_config", "strategy_options", "estimator_options",
+                     "evaluator_options"):
+            _check_type(name, getattr(self, name), dict, "an object of option -> value")
+        if not isinstance(self.objectives, list) or not all(
+                isinstance(o, str) for o in self.objectives):
+            raise _error("objectives", "a list of names", self.objectives)
+        _check_type("allow_mismatch", self.allow_mismatch, bool, "a bool")
         return self
 
     def to_dict(self) -> dict:
@@ -46,5 +59,56 @@ class SearchConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> SearchConfig:
+        if not isinstance(d, dict):
+            raise BadInputError(f"a search configuration must be an object of field -> value; "
+                                f"got {type(d).__name__}")
         names = {f.name for f in dataclasses.fields(cls)}
+        if "table" not in d:
+            raise BadInputError("a search configuration lacks its 'table' field ('' for none)")
         return cls(**{k: v for k, v in d.items() if k in names})
+
+
+def read_run_config(run_path: str | Path) -> dict:
+    """A run's config.json, checked: readable JSON, an object whose "search" is a valid
+    SearchConfig. What `--resume` and `hwnas export` read first, so that a damaged or foreign
+    file is one line (exit 2), not a crash halfway through."""
+    from hwnas.fileio import check_input_file, may_exist
+    from hwnas.latency.table import read_json
+
+    path = Path(run_path) / "config.json"
+    if not may_exist(path):
+        raise BadInputError(f"{run_path} is not a run directory (no config.json); runs are "
+                            "made by `hwnas search` (see `ls runs/`)")
+    check_input_file(path, "run configuration")  # a FIFO would block the read for ever
+    what, hint = f"the run configuration {path}", "start a new run with another --run-dir"
+    raw = read_json(path, what, hint)
+    if not isinstance(raw, dict) or not isinstance(raw.get("search"), dict):
+        raise BadInputError(f"{what} has no 'search' object, so `hwnas search` did not write "
+                            f"it; {hint}")
+    try:
+        SearchConfig.from_dict(raw["search"]).validate()
+    except BadInputError as exc:
+        raise BadInputError(f"{what} is damaged: {exc}; {hint}") from None
+    return raw
+
+
+def _error(name: str, allowed: str, got) -> BadInputError:
+    return BadInputError(f"The {name!r} parameter must be {allowed}. Got {got!r} instead.")
+
+
+def _check_type(name: str, value, kind: type, allowed: str) -> None:
+    if not isinstance(value, kind):
+        raise _error(name, allowed, value)
+
+
+def _check_int(name: str, value, low: int, high: int, none_ok: bool = False) -> None:
+    if value is None and none_ok:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise _error(name, f"an int in [{low}, {high}]" + (" or None" if none_ok else ""),
+                     value)
+
+
+def _check_choice(name: str, value, choices: tuple) -> None:
+    if value not in choices:
+        raise _error(name, f"one of {', '.join(choices)}", value)

@@ -22,6 +22,7 @@ import math
 from pathlib import Path
 
 from hwnas.errors import BadInputError
+from hwnas.fileio import check_input_file, check_output
 from hwnas.latency.table import LatencyTable
 from hwnas.ops import OpSignature
 from hwnas.spaces.fbnet import FBNetSpace, hwnas_bench_key
@@ -64,12 +65,14 @@ def parse_metric(metric: str) -> str:
 def lookup_file(path: str | Path) -> Path:
     """The lookup CSV: `path` itself, or fbnet_hw_lookup.csv inside the folder `path`."""
     path = Path(path)
-    if path.is_dir():
+    try:
+        folder = path.is_dir()
+    except OSError:  # a name too long: check_input_file below says so
+        folder = False
+    if folder:
         path = path / LOOKUP_FILE
-    if not path.is_file():
-        raise BadInputError(f"{path} does not exist; pass HW-NAS-Bench's {LOOKUP_FILE} or the "
-                            "folder holding it (e.g. shared/benchmarks/nb201_hw)")
-    return path
+    return check_input_file(path, "HW-NAS-Bench lookup", f"pass {LOOKUP_FILE} or the folder "
+                            "holding it (e.g. shared/benchmarks/nb201_hw)")
 
 
 def read_lookup(path: Path) -> tuple[list[str], dict[str, dict]]:
@@ -186,6 +189,7 @@ def import_fbnet(path_or_folder: str | Path, metric: str, setting: str = "cifar1
     """Convert and write; returns the same report as `import_table` (+ metric, setting)."""
     table = import_fbnet_table(path_or_folder, metric, setting)
     dest = Path(out) if out else default_path(tables_dir, table)
+    check_output(dest, "--out" if out else "--tables-dir", suffixes=(".json",))
     if dest.exists() and not force:
         raise BadInputError(f"{dest} already exists; pass --force to replace it, or -o to "
                             "write elsewhere")

@@ -28,6 +28,7 @@ import math
 from pathlib import Path
 
 from hwnas.errors import BadInputError
+from hwnas.fileio import check_input_file, check_output, may_exist
 from hwnas.latency.table import LatencyTable
 from hwnas.ops import OpSignature
 from hwnas.registry import SPACES
@@ -39,9 +40,10 @@ Z90 = 1.2815515655446004  # standard normal 90th percentile
 
 # -- reading -------------------------------------------------------------------------------
 def read_any(path: Path):
-    if not path.is_file():
+    if not may_exist(path):
         raise BadInputError(f"{path} does not exist; pass a hwnas table JSON or a "
                             "ProxylessNAS/OFA latency YAML")
+    check_input_file(path, "table file")  # a FIFO would block the read for ever
     try:
         text = path.read_text()
     except (OSError, UnicodeDecodeError) as exc:
@@ -54,8 +56,12 @@ def read_any(path: Path):
         except yaml.YAMLError as exc:
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise BadInputError(f"{path} is not readable YAML ({first})") from None
+        except RecursionError:
+            raise BadInputError(f"{path} is not readable YAML (nested too deeply)") from None
     try:
         return json.loads(text)
+    except RecursionError:
+        raise BadInputError(f"{path} is not readable JSON (nested too deeply)") from None
     except json.JSONDecodeError as exc:
         raise BadInputError(f"{path} is not readable JSON ({exc}); a ProxylessNAS/OFA table "
                             "must end in .yaml or .yml") from None
@@ -254,6 +260,7 @@ def import_table(path: str | Path, *, out: str | Path | None = None,
         table, unmapped = _from_lut(raw, path, space_info, backend, device, device_kind)
         kind = "proxylessnas-yaml"
     dest = Path(out) if out else default_table_path(tables_dir, table)
+    check_output(dest, "--out" if out else "--tables-dir", suffixes=(".json",))
     if dest.exists() and not force and dest.resolve() != path.resolve():
         raise BadInputError(f"{dest} already exists; pass --force to replace it, or -o to "
                             "write elsewhere")

@@ -13,13 +13,22 @@ import csv
 import difflib
 import gc
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from hwnas.arch import Arch
 from hwnas.errors import BadInputError
-from hwnas.tabular.formats.base import BenchmarkFormat, detect_format, get_format, known_formats
+from hwnas.fileio import check_input_file, may_exist
+from hwnas.limits import MAX_COST
+from hwnas.tabular.formats.base import (
+    BenchmarkFormat,
+    detect_format,
+    example_benchmark,
+    get_format,
+    known_formats,
+)
 
 _CACHE: dict[tuple[str, str], tuple[tuple[int, int], BenchmarkTable]] = {}
 
@@ -62,9 +71,12 @@ class BenchmarkTable:
         `format`: a registered format's name or a format instance; None detects it from the
         header (one error naming the known formats when none matches)."""
         resolved = Path(path).expanduser().resolve()
-        if not resolved.is_file():
+        if not may_exist(resolved):
             raise BadInputError(f"benchmark file {str(path)!r} does not exist; "
                                 f"{_what_exists(resolved)}")
+        # A folder, FIFO or device: refused before it is opened (a FIFO would block for ever).
+        check_input_file(resolved, "benchmark file", "give a tabular benchmark CSV, e.g. "
+                         f"--benchmark {example_benchmark()}")
         fmt = get_format(format) if isinstance(format, str) else format
         stat = resolved.stat()
         version = (stat.st_mtime_ns, stat.st_size)
@@ -85,8 +97,32 @@ class BenchmarkTable:
             if was_enabled:
                 gc.enable()
         table._check_arch_strings()
+        table._check_values()
         _CACHE[key] = (version, table)
         return table
+
+    def _check_values(self) -> None:
+        """Every number within what its column can mean, checked once at load with the row:
+        accuracies in [0, the format's scale], costs (latency, energy) in [0, MAX_COST], any
+        other number finite. A negative latency would be searched and ranked as the best, and
+        1e308 overflows sums and hypervolumes. Empty cells are missing values, not errors."""
+        for name, values in self._values.items():
+            low, high, allowed = self._allowed_range(name)
+            bad = ~np.isnan(values) & ~((values >= low) & (values <= high))
+            if bad.any():
+                row = int(np.flatnonzero(bad)[0])
+                raise BadInputError(
+                    f"benchmark {self.path.name} row {row} (line {row + 2}): {name} is "
+                    f"{values[row]!r}, not {allowed} ({int(bad.sum()):,} such row(s)); fix "
+                    "the file or leave the cell empty (a missing value)")
+
+    def _allowed_range(self, column: str) -> tuple[float, float, str]:
+        if self.is_accuracy(column):
+            scale = self.format.accuracy_scale
+            return 0.0, scale, f"an accuracy in [0, {scale:g}] (format {self.format.name})"
+        if self.format.is_cost(column):
+            return 0.0, MAX_COST, f"a cost (latency, energy) in [0, {MAX_COST:g}]"
+        return -MAX_COST, MAX_COST, f"a finite number in [-{MAX_COST:g}, {MAX_COST:g}]"
 
     def _check_arch_strings(self) -> None:
         """Every row must name an architecture of the format, so `arch_of` never fails later."""
@@ -155,6 +191,32 @@ class BenchmarkTable:
             mask &= np.isfinite(self.objective_values(name))
         return mask
 
+    def complete_objectives(self) -> list[str]:
+        """The objective-style names whose column has a value in every row."""
+        return [name for name, column in self.aliases().items()
+                if np.isfinite(self.values(column)).all()]
+
+    def check_covers(self, space, names: Sequence[str]) -> None:
+        """Refuse, before a search starts, a benchmark the search could fail on midway: a
+        search may propose any architecture of `space`, so each needs a row, and each named
+        objective a value in every row. (`hwnas bench` takes gaps: it scores them infeasible.)
+        """
+        size = space.size()
+        if self.n_rows < size:
+            raise BadInputError(
+                f"benchmark {self.path.name} has {self.n_rows:,} rows but space {space.name} "
+                f"has {size:,} architectures; a search may propose any of them and would stop "
+                "at the first the benchmark lacks: use one with a row per architecture, e.g. "
+                f"--estimator-opt benchmark={self.format.example_path or 'BENCHMARK.csv'}")
+        for name in names:
+            have = int(np.isfinite(self.objective_values(name)).sum())
+            if have < self.n_rows:
+                complete = ", ".join(self.complete_objectives()) or "(none)"
+                raise BadInputError(
+                    f"benchmark {self.path.name}: {name} (column {self.resolve(name)}) has "
+                    f"values in only {have:,} of {self.n_rows:,} rows, and a search may "
+                    f"propose any row; search with objectives every row has: {complete}")
+
     # -- rows <-> architectures ---------------------------------------------------------------
     def row_of(self, arch: Arch | str) -> int:
         """The row of an architecture (or its text in the arch column); one dictionary look-up."""
@@ -196,6 +258,9 @@ def _read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
         raise BadInputError(f"benchmark {path} is not a readable CSV ({exc}); expected a "
                             f"header row of one of the known formats: {known_formats()}"
                             ) from None
+    if header and not rows:
+        raise BadInputError(f"benchmark {path} has a header but no rows; a benchmark has one "
+                            f"row per architecture, e.g. {example_benchmark()}")
     return header or [], rows
 
 

@@ -26,7 +26,7 @@ def test_missing_benchmark(tmp_path):
 
 def test_unknown_method_and_objective_kind_name_the_closest(tmp_path):
     proc = hwnas("bench", "--benchmark", str(tmp_path / "x.csv"), "--methods", "random,nsga")
-    assert_one_line_error(proc, 2, "unknown strategy 'nsga'", "'nsga2'")
+    assert_one_line_error(proc, 2, "unknown strategy 'nsga'", "'nsga3'")
     proc = hwnas("bench", "--benchmark", str(tmp_path / "x.csv"), "--objectives",
                  "acuracy,latency:pixel3")
     assert_one_line_error(proc, 2, "unknown objective 'acuracy'", "'accuracy'")

@@ -13,7 +13,7 @@ from hwnas.cli.render import console, print_json, progress_bar
 @click.argument("table", type=click.Path(dir_okay=False))
 @click.option("--samples", type=click.IntRange(min=4), default=60, show_default=True,
               help="Whole networks to measure and fit on (a third spanning the latency range).")
-@click.option("--seed", type=int, default=1, show_default=True,
+@click.option("--seed", type=options.SEED, default=1, show_default=True,
               help="Seed of the fitting networks (validation skips them whatever its seed).")
 @options.allow_mismatch
 @options.as_json

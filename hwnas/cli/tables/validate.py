@@ -34,7 +34,7 @@ def validate(table, samples, seed, noise_samples, out, allow_mismatch, as_json):
                 task, completed=e["index"] + 1,
                 info=f"pred {e['predicted']:.3f} meas {e['measured']:.3f}"))
     if as_json:
-        print_json(report)
+        print_json(api.json_ready(report))  # JSON has no NaN (no noise floor, a tied tau)
         return
     m = report["metrics"]
     for warning in m["warnings"]:
@@ -44,8 +44,11 @@ def validate(table, samples, seed, noise_samples, out, allow_mismatch, as_json):
                   f"within ±5% {100 * m['within_5']:.0f}%, within ±10% "
                   f"{100 * m['within_10']:.0f}%, Kendall τ {m['kendall_tau']:.3f}, median "
                   f"error {100 * m['median_error']:+.1f}%")
-    console.print(f"noise floor (same network re-measured, n={nf['n']}): median "
-                  f"{100 * nf['median']:.1f}%, p90 {100 * nf['p90']:.1f}%")
+    if nf["n"]:
+        console.print(f"noise floor (same network re-measured, n={nf['n']}): median "
+                      f"{100 * nf['median']:.1f}%, p90 {100 * nf['p90']:.1f}%")
+    else:
+        console.print("noise floor: not measured (--noise-samples 0)")
     for w in m["worst"]:
         console.print(f"  worst: {w['arch_key']} predicted {w['predicted_ms']:.3f} ms, measured "
                       f"{w['measured_ms']:.3f} ms ({100 * w['error']:+.1f}%)")

@@ -56,6 +56,11 @@ class BenchmarkFormat(ABC):
     def is_accuracy(self, column: str) -> bool:
         """Whether `column` holds an accuracy (stored times `accuracy_scale`)."""
 
+    def is_cost(self, column: str) -> bool:
+        """Whether `column` holds a device cost (latency, energy): >= 0. By default, a column
+        an objective name reads that is not an accuracy."""
+        return column in self.aliases.values() and not self.is_accuracy(column)
+
     @abstractmethod
     def parse_arch(self, text: str) -> Arch:
         """The architecture a cell of the arch column names; BadInputError saying why not."""

@@ -1,0 +1,26 @@
+"""Bounds on numbers a user gives, declared once: the command line, configs and loaders read
+them from here, so a value is refused in one line where it is first read instead of failing
+(or running for ever) somewhere downstream.
+"""
+
+from __future__ import annotations
+
+# Candidates of one search (and evaluations of one league run). Ten million lookups take hours
+# even on a tabular benchmark; 2**63 is a typo, and a loop that never ends.
+MAX_BUDGET = 10**7
+
+# Seeds feed numpy, torch and every strategy; torch.manual_seed and several samplers refuse
+# (or wrap) values beyond 32 bits, so a larger seed would not reproduce the run it names.
+MAX_SEED = 2**32 - 1
+
+# One latency (ms), energy (mJ) or memory (MB) value of a table entry or benchmark row. A
+# value above is a unit or file error, and sums and hypervolumes of such values overflow to inf.
+MAX_COST = 1e9
+
+# Threads of a backend or a training. More than any machine has cores is a typo: 100000 asks
+# the runtime for 100000 threads, and the process is killed for memory before measuring.
+MAX_THREADS = 1024
+
+# Batch size of a latency table. One op's activations grow with it: a batch of a million is
+# killed for memory at the first op, after the backend has started.
+MAX_BATCH = 4096
