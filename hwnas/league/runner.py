@@ -10,6 +10,8 @@ Rules every method is held to (stated in results.json and league.md too):
   nothing to a method's score. A strategy that asks for one still spends an evaluation and is
   told a finite "very bad" result: each objective one full range beyond the worst available
   value, so every available row dominates it.
+* Threads: every run uses one BLAS/OpenMP/torch thread for the strategy's own model fitting
+  (hwnas.threads), whatever OMP_NUM_THREADS says: wall times compare methods, not settings.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from hwnas.objectives import Objective, parse_objectives
 from hwnas.registry import STRATEGIES
 from hwnas.search.loop import Outcome, run_loop
 from hwnas.strategies.base import Strategy
+from hwnas.threads import limit_threads, preload
 
 REPEATS_POLICY = ("every proposal counts as one evaluation of the budget, repeats included; "
                   "unique evaluations are reported separately")
@@ -132,13 +135,17 @@ def run_once(problem: BenchProblem, method: str, seed: int, budget: int, batch: 
     """One run through the search loop; returns the evaluated rows in order and its wall
     time."""
     cache = {} if cache is None else cache
+    preload()  # BLAS/OpenMP libraries loaded before the limit, so it covers them (not timed)
     start = time.perf_counter()
     evaluator = ProblemEvaluator(problem, cache)
-    strategy = STRATEGIES.get(method)(problem.space, problem.objectives, seed=seed,
-                                      costs=evaluator.cost_model(), **(options or {}))
     rows: list[int] = []
-    run_loop(strategy, evaluator, budget, batch=batch, name=method,
-             on_candidate=lambda c: rows.append(problem.row(c.arch, cache)))
+    # The strategy's own threads (hwnas.threads: one), whatever the environment says; the
+    # evaluator here is a table lookup, so the whole run is limited.
+    with limit_threads():
+        strategy = STRATEGIES.get(method)(problem.space, problem.objectives, seed=seed,
+                                          costs=evaluator.cost_model(), **(options or {}))
+        run_loop(strategy, evaluator, budget, batch=batch, name=method,
+                 on_candidate=lambda c: rows.append(problem.row(c.arch, cache)))
     return rows, time.perf_counter() - start
 
 
@@ -152,16 +159,18 @@ def bench(problem: BenchProblem, methods: Sequence[str], seeds: int, budget: int
     options = options or {}
     per_method: dict[str, list[dict]] = {}
     cache: dict = {}  # arch key -> row, shared: a lookup is the same whoever asks
-    for method in methods:
-        runs = []
-        for seed in range(seeds):
-            rows, wall = run_once(problem, method, seed, budget, batch,
-                                  options.get(method), cache)
-            runs.append({"seed": seed, **run_metrics(problem.truth, rows, every),
-                         "wall_s": wall})
-            if progress:
-                progress(method, seed)
-        per_method[method] = runs
+    preload()
+    with limit_threads():  # scoring too is small numpy work: one thread (hwnas.threads)
+        for method in methods:
+            runs = []
+            for seed in range(seeds):
+                rows, wall = run_once(problem, method, seed, budget, batch,
+                                      options.get(method), cache)
+                runs.append({"seed": seed, **run_metrics(problem.truth, rows, every),
+                             "wall_s": wall})
+                if progress:
+                    progress(method, seed)
+            per_method[method] = runs
     return _results(problem, per_method, seeds, budget, batch, options)
 
 

@@ -18,6 +18,9 @@ Rules:
   exactly those architectures; their results are told again instead of evaluated. A strategy
   that proposes something else under the same seed cannot be resumed: that is an error. A gap
   in the replay (None: a record that could not be read back) is evaluated again.
+* Threads: `ask` and `tell` run under `hwnas.threads.limit_threads` (a sample-based
+  strategy's models are small: one BLAS/OpenMP/torch thread; a one-shot strategy trains its
+  supernet in `ask` with its own `threads` option); the evaluator keeps its own `threads`.
 * The strategy is told after the whole batch is recorded, so a crash mid-batch loses at most
   the candidates not yet recorded, and replay tells the same batches again.
 """
@@ -30,6 +33,7 @@ from typing import Protocol
 
 from hwnas.arch import Arch
 from hwnas.errors import HwnasRuntimeError
+from hwnas.threads import limit_threads, strategy_threads
 
 
 @dataclass(frozen=True)
@@ -74,8 +78,10 @@ def run_loop(strategy, evaluator: MapsArchs, budget: int, *, batch: int = 1,
         raise ValueError(f"budget and batch must be >= 1; got {budget}, {batch}")
     known = {rec.arch_key: rec.result for rec in replay if rec is not None}
     position = 0
+    threads = strategy_threads(strategy)  # hwnas.threads; the evaluator keeps its own
     while position < budget:
-        archs = list(strategy.ask(min(batch, budget - position)))[: budget - position]
+        with limit_threads(threads):
+            archs = list(strategy.ask(min(batch, budget - position)))[: budget - position]
         if not archs:
             raise HwnasRuntimeError(f"strategy {name or type(strategy).__name__} proposed "
                                     f"nothing after {position} evaluations")
@@ -83,7 +89,8 @@ def run_loop(strategy, evaluator: MapsArchs, budget: int, *, batch: int = 1,
         for candidate in candidates:
             if on_candidate is not None:
                 on_candidate(candidate)
-        strategy.tell(archs, [c.result for c in candidates])
+        with limit_threads(threads):
+            strategy.tell(archs, [c.result for c in candidates])
         position += len(archs)
     return position
 
