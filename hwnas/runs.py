@@ -71,7 +71,10 @@ class RunDir:
         return self.path.name
 
     def config(self) -> dict:
-        return json.loads(self.config_path.read_text())
+        """The run's config.json, checked (a damaged file is one line, not a crash)."""
+        from hwnas.search.config import read_run_config
+
+        return read_run_config(self.path)
 
     # -- the writer's lock ------------------------------------------------------------------
     @property

@@ -9,8 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from hwnas.api.common import unique_records
-from hwnas.errors import HwnasRuntimeError
+from hwnas.errors import BadInputError, HwnasRuntimeError
 from hwnas.evaluation.failure import failures_line, is_failed, summarize_failures
+from hwnas.fileio import check_output
 from hwnas.objectives import parse_objectives
 from hwnas.runs import RunDir
 
@@ -24,6 +25,9 @@ def pareto(run_paths: list[str | Path], *, objectives: list[str] | None = None,
     from hwnas.analysis.plots import plot_fronts
 
     runs = [RunDir.open(p) for p in run_paths]
+    default_plot = "pareto.png" if len(runs) == 1 else "pareto_compare.png"
+    plot_path = check_output(Path(plot) if plot else runs[0].path / "plots" / default_plot,
+                             "--plot", suffixes=(".png", ".pdf", ".svg"), default=plot is None)
     objs = parse_objectives(objectives or runs[0].config()["search"]["objectives"])
     names, directions = [o.name for o in objs], [o.direction for o in objs]
     points, records, failures, unreadable = {}, {}, {}, {}
@@ -40,6 +44,12 @@ def pareto(run_paths: list[str | Path], *, objectives: list[str] | None = None,
                                         f"front: {failures_line(failures[label])} (the reasons "
                                         f"are in {run.history_path})")
             raise HwnasRuntimeError(f"run {run.path} has no evaluated candidates yet")
+        lacking = sorted({n for r in records[label] for n in names if n not in r["result"]})
+        if lacking:  # runs searched for other objectives: name what they do share
+            own = run.config()["search"]["objectives"]
+            raise BadInputError(f"run {run.path} did not record {', '.join(lacking)} (its "
+                                f"objectives: {', '.join(own)}); compare runs on objectives "
+                                "every one recorded with `hwnas pareto RUNS --objectives A,B`")
         points[label] = np.array([[r["result"][n] for n in names] for r in records[label]],
                                  dtype=float)
     comparison = compare_runs(points, directions)
@@ -52,8 +62,6 @@ def pareto(run_paths: list[str | Path], *, objectives: list[str] | None = None,
                                "failed": failures[label]["failed"],
                                "failures": failures[label]["reasons"],
                                "unreadable_lines": unreadable[label]})
-    default_plot = "pareto.png" if len(runs) == 1 else "pareto_compare.png"
-    plot_path = Path(plot) if plot else runs[0].path / "plots" / default_plot
     series = {e["label"]: (points[e["label"]], np.array([[r["result"][n] for n in names]
                                                          for r in e["front"]]))
               for e in report["runs"]}

@@ -191,3 +191,28 @@ def test_resume_refused_while_the_run_is_being_written(tmp_path, capsys):
     finally:
         writer.send_signal(signal.SIGKILL)
         writer.wait()
+
+
+def test_pareto_refuses_runs_of_other_objectives_and_a_bad_plot_in_one_line(tmp_path, capsys):
+    csv = write_synthetic_nb201(tmp_path / "bench.csv")
+    assert run_app(app, tabular_args(csv, tmp_path / "a", 4)) == 0
+    other = tabular_args(csv, tmp_path / "b", 4)
+    other[other.index("accuracy,latency:pixel3")] = "accuracy,params"
+    assert run_app(app, other) == 0
+    history = tmp_path / "b" / "history.jsonl"  # as a run that never measured pixel3 would be
+    records = [json.loads(x) for x in history.read_text().splitlines()]
+    for rec in records:
+        rec["result"].pop("latency:pixel3", None)
+    history.write_text("".join(json.dumps(rec) + "\n" for rec in records))
+    capsys.readouterr()
+    assert run_app(app, ["pareto", str(tmp_path / "a"), str(tmp_path / "b")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "did not record latency:pixel3 (its objectives: accuracy, params)" in err and "--objectives" in err and "\n" not in err
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    assert run_app(app, ["pareto", str(tmp_path / "a"), "--plot", str(tmp_path / "x.txt")]) == 2
+    assert "--plot" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before
+    (tmp_path / "corrupt").mkdir()
+    (tmp_path / "corrupt" / "config.json").write_text("{not json")
+    assert run_app(app, ["pareto", str(tmp_path / "corrupt")]) == 2
+    assert "internal error" not in capsys.readouterr().err

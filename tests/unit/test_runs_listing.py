@@ -15,7 +15,7 @@ from hwnas.runs import RunDir
 
 
 def make_run(path, strategy, results, budget, front=None):
-    run = RunDir.create(path, {"search": {"strategy": strategy, "space": "nb201",
+    run = RunDir.create(path, {"search": {"table": "", "strategy": strategy, "space": "nb201",
                                           "estimator": "tabular", "budget": budget,
                                           "objectives": ["accuracy", "latency_ms"]}})
     for i, result in enumerate(results):
