@@ -81,7 +81,8 @@ class ScratchEstimator(Estimator):
             try:
                 model = self.space.build(arch).to(device)
                 shuffle = torch.Generator().manual_seed(self.seed)
-                result = nt.train(model, train_x, train_y, config, shuffle)
+                result = nt.train(model, train_x, train_y, config, shuffle,
+                                  self._epoch_hook(train_x, val_x, val_y, config))
                 if result.diverged:  # NaN weights score chance: a result that is no result
                     raise CandidateFailed(result.divergence())
                 nt.recalibrate_bn(model, train_x, config.batch_size)
@@ -101,6 +102,11 @@ class ScratchEstimator(Estimator):
                  "train_size": int(len(train_y)), "val_size": int(len(val_y))}
         return Estimate(accuracy=accuracy, seconds=time.perf_counter() - start,
                         epochs=opts["epochs"], state_dict=state, extra=extra)
+
+    def _epoch_hook(self, train_x, val_x, val_y, config):
+        """`on_epoch` for hwnas.nn.train.train: None here; a subclass that watches (or stops)
+        the training epoch by epoch returns one (the `curve` estimator)."""
+        return None
 
     def _data(self, opts: dict):
         """Tensors on the target device, built once per estimator (a search reuses it)."""

@@ -95,10 +95,15 @@ def sgd(params, config: TrainConfig) -> torch.optim.SGD:
 
 
 def train(model, x: torch.Tensor, y: torch.Tensor, config: TrainConfig,
-          generator: torch.Generator) -> TrainResult:
+          generator: torch.Generator, on_epoch=None) -> TrainResult:
     """Train `model` in place on (x, y); `generator` shuffles each epoch (on the CPU, so the
     order is the same on every device). Stops within `CHECK_EVERY` steps of the first loss
-    that is not finite (NaN weights cannot recover), and says where it was (`TrainResult`)."""
+    that is not finite (NaN weights cannot recover), and says where it was (`TrainResult`).
+
+    `on_epoch(epoch, model) -> bool`, when given, is called after each finished epoch (1-based)
+    and stops the training when it answers True (the learning rate schedule still spans
+    `config.epochs`, so a stopped run is a prefix of the full one); it may evaluate the model
+    but must leave its weights alone and consume no RNG (the `curve` estimator)."""
     steps = list(batches(len(y), config.batch_size))
     total = config.epochs * len(steps)
     optimizer = sgd(model.parameters(), config)
@@ -125,6 +130,11 @@ def train(model, x: torch.Tensor, y: torch.Tensor, config: TrainConfig,
         epoch_loss = float(losses) / len(steps)  # one device sync per epoch, not per batch
         if not math.isfinite(epoch_loss):
             return _diverged(per_step, epoch)
+        if on_epoch is not None:
+            stop = on_epoch(epoch + 1, model)
+            model.train()
+            if stop:
+                break
     return TrainResult(epoch_loss, False)
 
 
