@@ -21,7 +21,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check hwnas profilers tests cli.py benchmarks
-	$(BIN)/python -m pytest -q
+	# Two workers, one test file each at a time (module fixtures stay in one process): the
+	# tests are single-threaded (OMP_NUM_THREADS=1 in their subprocesses), so this halves the
+	# wall time on two cores.
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check hwnas profilers tests cli.py benchmarks
