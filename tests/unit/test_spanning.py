@@ -30,7 +30,8 @@ def test_walk_descends_to_a_coordinatewise_minimum(space):
     predict, rng = flops_like(space), np.random.default_rng(0)
     path = walk(space, predict, space.sample(rng), 1.0, rng, passes=10)
     values = [predict(a) for a in path]
-    assert all(b < a for a, b in zip(values, values[1:], strict=False))  # each move strictly improves
+    # each move strictly improves
+    assert all(b < a for a, b in zip(values, values[1:], strict=False))
     end = dict(path[-1].values)
     for label, options in space.choices():  # no single change improves the end
         for opt in options:
