@@ -24,3 +24,7 @@ MAX_THREADS = 1024
 # Batch size of a latency table. One op's activations grow with it: a batch of a million is
 # killed for memory at the first op, after the backend has started.
 MAX_BATCH = 4096
+
+# A population, beam or surrogate training set of one strategy. pymoo's duplicate elimination
+# and a GP hold matrices of its square: 10,000 is 800 MB; a million asked for 7 TiB and died.
+MAX_POPULATION = 10_000

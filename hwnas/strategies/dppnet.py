@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from hwnas.analysis.pareto import non_dominated_mask
+from hwnas.limits import MAX_POPULATION
 from hwnas.options import Option
 from hwnas.registry import STRATEGIES
 from hwnas.strategies.pnas import DEVICE_COSTS, ProgressiveStrategy
@@ -61,7 +62,8 @@ class DPPNet(ProgressiveStrategy):
     # K 10 rather than PNAS's 25: refitting the surrogate every 10 evaluations found more of
     # NB201's true front (C10 x pixel3, 5 seeds: 28.6% vs 25.5%, HV 0.9978 vs 0.9975) at about
     # twice the time per run (benchmarks/league.py).
-    option_specs = {**ProgressiveStrategy.option_specs, "k": Option(10, int, low=1),
+    option_specs = {**ProgressiveStrategy.option_specs,
+                    "k": Option(10, int, low=1, high=MAX_POPULATION),
                     "device_costs": Option("auto", str, choices=DEVICE_COSTS)}
 
     def _select(self, F: np.ndarray, k: int) -> np.ndarray:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import deque
 
 from hwnas.arch import Arch
+from hwnas.limits import MAX_POPULATION
 from hwnas.objectives import reward_terms
 from hwnas.options import Option, option_error
 from hwnas.registry import STRATEGIES
@@ -25,7 +26,7 @@ class AgingEvolution(Strategy):
     """Aging evolution (AmoebaNet): tournament, mutate the winner, drop the oldest."""
 
     option_specs = {
-        "population": Option(50, int, low=2),
+        "population": Option(50, int, low=2, high=MAX_POPULATION),
         "sample_size": Option(50, int, low=1),
         "fitness": Option("pareto", str, choices=FITNESS),
         # MnasNet reward ACC * (LAT/target_ms)^w over the run's objectives named here

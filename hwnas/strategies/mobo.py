@@ -83,6 +83,7 @@ from collections import Counter, deque
 import numpy as np
 
 from hwnas.arch import Arch
+from hwnas.limits import MAX_POPULATION
 from hwnas.options import Option, option_error
 from hwnas.registry import STRATEGIES
 from hwnas.strategies.base import Strategy
@@ -355,7 +356,8 @@ class MOBO(Strategy):
     option_specs = {
         "n_init": Option(10, int, low=1),  # random architectures before the first model
         "q": Option(1, int, low=1),  # proposals per model step (Kriging believer)
-        "max_train": Option(300, int, low=2),  # GP training set cap (module docstring)
+        # GP training set cap (module docstring)
+        "max_train": Option(300, int, low=2, high=MAX_POPULATION),
         "refit_every": Option(10, int, low=1),  # new successes between hyperparameter fits
         "n_restarts": Option(1, int, low=0),  # seeded optimiser restarts per fit
         "enumerate_max": Option(20_000, int, low=0),  # score every arch of a space this small

@@ -26,6 +26,7 @@ from collections import deque
 import numpy as np
 
 from hwnas.arch import Arch
+from hwnas.limits import MAX_POPULATION
 from hwnas.options import Option
 from hwnas.registry import STRATEGIES
 from hwnas.strategies.base import Strategy
@@ -95,7 +96,7 @@ class NSGA2Strategy(Strategy):
     # evaluation of the budget goes to a repeat. On NB201 x HW-NAS-Bench at 500 evaluations
     # it finds 2-3 more true-front points (of 42-76) than pymoo's (benchmarks/league.py).
     option_specs = {
-        "pop_size": Option(20, int, low=2),
+        "pop_size": Option(20, int, low=2, high=MAX_POPULATION),
         "eta_c": Option(3.0, float, low=0, low_open=True),
         "prob_c": Option(1.0, float, low=0, high=1),
         "eta_m": Option(3.0, float, low=0, low_open=True),

@@ -34,6 +34,7 @@ from math import comb
 
 import numpy as np
 
+from hwnas.limits import MAX_POPULATION
 from hwnas.options import Option, option_error
 from hwnas.registry import STRATEGIES
 from hwnas.strategies.nsga2 import NSGA2Strategy, feasible_first
@@ -66,10 +67,10 @@ class NSGA3Strategy(NSGA2Strategy):
 
     option_specs = {
         # None: the default for the number of objectives (module docstring).
-        "n_partitions": Option(None, int, low=1, none_ok=True),
+        "n_partitions": Option(None, int, low=1, high=100, none_ok=True),
         # None: `default_pop_size`; fewer than the reference directions is refused (pymoo
         # warns it breaks the niching, which keeps about one survivor per direction).
-        "pop_size": Option(None, int, low=2, none_ok=True),
+        "pop_size": Option(None, int, low=2, high=MAX_POPULATION, none_ok=True),
         **{k: v for k, v in NSGA2Strategy.option_specs.items() if k != "pop_size"},
     }
 

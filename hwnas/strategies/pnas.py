@@ -55,6 +55,7 @@ import numpy as np
 
 from hwnas.arch import Arch
 from hwnas.errors import BadInputError
+from hwnas.limits import MAX_POPULATION
 from hwnas.options import Option
 from hwnas.registry import STRATEGIES
 from hwnas.strategies.base import Strategy
@@ -99,8 +100,10 @@ class ProgressiveStrategy(Strategy):
     """Shared progressive machinery; subclasses define how K of a set are chosen (`_select`)."""
 
     # n_models 3, hidden 32, max_pool 500: 5 / 64 / 2000 took >100 s per 500-eval run on 2 CPUs.
-    option_specs = {"k": Option(25, int, low=1), "n_initial": Option(30, int, low=1),
-                    "n_models": Option(3, int, low=1), "hidden": Option(32, int, low=1),
+    option_specs = {"k": Option(25, int, low=1, high=MAX_POPULATION),
+                    "n_initial": Option(30, int, low=1, high=MAX_POPULATION),
+                    "n_models": Option(3, int, low=1, high=100),
+                    "hidden": Option(32, int, low=1, high=4096),
                     "max_pool": Option(500, int, low=1),
                     "device_costs": Option("predicted", str, choices=DEVICE_COSTS)}
 
