@@ -28,3 +28,11 @@ MAX_BATCH = 4096
 # A population, beam or surrogate training set of one strategy. pymoo's duplicate elimination
 # and a GP hold matrices of its square: 10,000 is 800 MB; a million asked for 7 TiB and died.
 MAX_POPULATION = 10_000
+
+# Shapes of a space: a network's activations grow with resolution squared times channels.
+# 1024x1024 inputs, 4,096 channels and 100,000 classes are beyond any space hwnas ships for,
+# and far below what is killed for memory before the first op.
+MAX_RESOLUTION = 1024
+MAX_CHANNELS = 4096
+MAX_CLASSES = 100_000
+MAX_CELLS = 64

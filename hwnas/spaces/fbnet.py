@@ -27,6 +27,7 @@ from numbers import Integral
 
 from hwnas.arch import Arch
 from hwnas.errors import BadInputError
+from hwnas.limits import MAX_CLASSES
 from hwnas.ops import OpSignature
 from hwnas.options import Option, option_error
 from hwnas.registry import SPACES
@@ -87,7 +88,8 @@ class FBNetSpace(SearchSpace):
         "setting": Option("cifar100", str, choices=tuple(SETTINGS),
                           help="HW-NAS-Bench's input size, strides and head"),
         # None: the setting's own classifier, the one HW-NAS-Bench prices
-        "num_classes": Option(None, int, low=2, none_ok=True, help="classifier outputs"),
+        "num_classes": Option(None, int, low=2, high=MAX_CLASSES, none_ok=True,
+                              help="classifier outputs"),
     }
     setting: str
 

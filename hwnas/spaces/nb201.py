@@ -24,6 +24,7 @@ import re
 
 from hwnas.arch import Arch
 from hwnas.errors import BadInputError
+from hwnas.limits import MAX_CELLS, MAX_CHANNELS, MAX_CLASSES, MAX_RESOLUTION
 from hwnas.ops import OpSignature
 from hwnas.options import Option, option_error
 from hwnas.registry import SPACES
@@ -125,11 +126,11 @@ class Nb201Space(SearchSpace):
     positions_add_up = False  # node sums and dead edges depend on several edges (positions())
 
     option_specs = {
-        "C": Option(16, int, low=1, help="channels of the first stage's cells"),
-        "N": Option(5, int, low=1, help="cells per stage"),
-        "resolution": Option(32, int, low=4, help="input height and width"),
-        "num_classes": Option(10, int, low=2, help="classifier outputs"),
-        "in_channels": Option(3, int, low=1, help="input channels"),
+        "C": Option(16, int, low=1, high=MAX_CHANNELS, help="channels of the first stage's cells"),
+        "N": Option(5, int, low=1, high=MAX_CELLS, help="cells per stage"),
+        "resolution": Option(32, int, low=4, high=MAX_RESOLUTION, help="input height and width"),
+        "num_classes": Option(10, int, low=2, high=MAX_CLASSES, help="classifier outputs"),
+        "in_channels": Option(3, int, low=1, high=MAX_CHANNELS, help="input channels"),
     }
     C: int
     N: int

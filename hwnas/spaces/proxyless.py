@@ -8,6 +8,7 @@ picks an MBConv block (kernel 3/5/7 x expansion 3/6) or, where its input and out
 from __future__ import annotations
 
 from hwnas.arch import Arch
+from hwnas.limits import MAX_CHANNELS, MAX_CLASSES, MAX_RESOLUTION
 from hwnas.ops import OpSignature
 from hwnas.options import Option
 from hwnas.registry import SPACES
@@ -39,10 +40,10 @@ class ProxylessSpace(SearchSpace):
     """ProxylessNAS/MobileNetV2 chain: 12 layers of MBConv k3/5/7 x e3/6 or zero, 5 stages."""
 
     option_specs = {
-        "resolution": Option(32, int, low=8, help="input height and width"),
+        "resolution": Option(32, int, low=8, high=MAX_RESOLUTION, help="input height and width"),
         "width_mult": Option(1.0, float, low=0.1, high=4.0, help="channel multiplier"),
-        "num_classes": Option(10, int, low=2, help="classifier outputs"),
-        "in_channels": Option(3, int, low=1, help="input channels"),
+        "num_classes": Option(10, int, low=2, high=MAX_CLASSES, help="classifier outputs"),
+        "in_channels": Option(3, int, low=1, high=MAX_CHANNELS, help="input channels"),
     }
     resolution: int
     width_mult: float

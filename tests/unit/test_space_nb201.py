@@ -256,7 +256,7 @@ def test_options_follow_the_one_template():
     assert str(exc.value) == ("The 'resolution' option of search space 'nb201' must be a "
                               "multiple of 4. Got 30 instead. (options: `hwnas list spaces`)")
     with pytest.raises(BadInputError, match="'N' option of search space 'nb201' must be an "
-                                            "int >= 1. Got True instead"):
+                                            "int in \\[1, 64\\]. Got True instead"):
         Nb201Space(N=True)
     assert Nb201Space(C=4, N=1).config() == {"C": 4, "N": 1, "resolution": 32,
                                              "num_classes": 10, "in_channels": 3}

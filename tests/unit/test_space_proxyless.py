@@ -65,7 +65,7 @@ def test_bad_config_and_arch_are_one_line_errors():
     with pytest.raises(BadInputError) as exc:
         ProxylessSpace(resolution="abc")
     assert str(exc.value) == ("The 'resolution' option of search space 'proxyless' must be an "
-                              "int >= 8. Got 'abc' instead. (options: `hwnas list spaces`)")
+                              "int in [8, 1024]. Got 'abc' instead. (options: `hwnas list spaces`)")
     with pytest.raises(BadInputError, match="'resolution' option .* Got 4 instead"):
         ProxylessSpace(resolution=4)
     with pytest.raises(BadInputError, match=r"'width_mult' option .* in \[0.1, 4\]. Got 10"):
