@@ -220,7 +220,7 @@ CASES = [
     Case("space-opt-unknown", search("--space-opt", "foo=1"),
          ("unknown option 'foo'", "resolution")),
     Case("strategy-opt-abc", search(*PLAIN, "--strategy-opt", "population=abc"),
-         ("'population'", "int >= 2", "'abc'")),
+         ("'population'", "int in [2, 10000]", "'abc'")),
     Case("strategy-opt-no-equals", search("--strategy-opt", "population"), ("KEY=VALUE",)),
     Case("estimator-opt-nan", search(*PLAIN, "--estimator-opt", "lr=NaN"), ("'lr'", "nan")),
     # search: the dataset
