@@ -34,11 +34,9 @@ from __future__ import annotations
 import numpy as np
 
 from hwnas.arch import Arch
-from hwnas.errors import BadInputError
 from hwnas.options import Option
 from hwnas.registry import STRATEGIES
-from hwnas.rewards import REWARD_OPTIONS, Rewarder, check_reward_options
-from hwnas.strategies.base import Strategy
+from hwnas.strategies.rewarded import REWARD_OPTIONS, RewardedStrategy
 
 # Baker et al. 2017, Table 2: (epsilon, models trained at it); 2,700 models in all.
 EPSILON_SCHEDULE = ((1.0, 1500), (0.9, 100), (0.8, 100), (0.7, 100), (0.6, 150), (0.5, 150),
@@ -87,7 +85,7 @@ class QTable:
 
 
 @STRATEGIES.register("metaqnn")
-class MetaQNN(Strategy):
+class MetaQNN(RewardedStrategy):
     """MetaQNN (Baker et al.): Q-learning, epsilon-greedy schedule, experience replay."""
 
     option_specs = {
@@ -99,18 +97,8 @@ class MetaQNN(Strategy):
         **REWARD_OPTIONS,
     }
 
-    @classmethod
-    def check_options(cls, resolved: dict) -> None:
-        check_reward_options(cls.owner(), resolved)
-
     def __init__(self, space, objectives, seed=0, costs=None, **options):
         super().__init__(space, objectives, seed, costs, **options)
-        self._choices = space.choices()
-        if not self._choices:
-            raise BadInputError(f"strategy 'metaqnn' needs a space with at least one choice; "
-                                f"space {space.name!r} has none")
-        self.rewarder = Rewarder(self.objectives, self.options, space=space, costs=self.costs,
-                                 seed=seed)
         self.q = QTable([len(opts) for _, opts in self._choices], self.options["q_init"])
         self.memory: list[tuple[np.ndarray, Arch, dict]] = []  # every evaluated model
         self.n_asked = 0

@@ -35,15 +35,13 @@ from __future__ import annotations
 import numpy as np
 
 from hwnas.arch import Arch
-from hwnas.errors import BadInputError
 from hwnas.options import Option
 from hwnas.registry import STRATEGIES
-from hwnas.rewards import REWARD_OPTIONS, Rewarder, check_reward_options
-from hwnas.strategies.base import Strategy
+from hwnas.strategies.rewarded import REWARD_OPTIONS, RewardedStrategy
 
 
 @STRATEGIES.register("reinforce")
-class Reinforce(Strategy):
+class Reinforce(RewardedStrategy):
     """REINFORCE (Zoph & Le): LSTM controller, moving-average baseline, MnasNet/MONAS rewards."""
 
     option_specs = {
@@ -59,18 +57,8 @@ class Reinforce(Strategy):
         **REWARD_OPTIONS,
     }
 
-    @classmethod
-    def check_options(cls, resolved: dict) -> None:
-        check_reward_options(cls.owner(), resolved)
-
     def __init__(self, space, objectives, seed=0, costs=None, **options):
         super().__init__(space, objectives, seed, costs, **options)
-        self._choices = space.choices()
-        if not self._choices:
-            raise BadInputError(f"strategy 'reinforce' needs a space with at least one choice; "
-                                f"space {space.name!r} has none")
-        self.rewarder = Rewarder(self.objectives, self.options, space=space, costs=self.costs,
-                                 seed=seed)
         import torch
 
         from hwnas.controllers.lstm import LSTMController, one_thread
