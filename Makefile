@@ -21,10 +21,9 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check hwnas profilers tests cli.py benchmarks
-	# Two workers, one test file each at a time (module fixtures stay in one process): the
-	# tests are single-threaded (OMP_NUM_THREADS=1 in their subprocesses), so this halves the
-	# wall time on two cores.
-	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2 --dist loadfile
+	# One process: the profiler tests time real sleeps and ops, and a second worker on two
+	# cores delays their wake-ups (`pytest -n 2 --dist loadfile` halves the time locally).
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check hwnas profilers tests cli.py benchmarks
