@@ -28,6 +28,9 @@ from profilers import (
     time_callable,
 )
 
+# Wall-clock assertions: `make test` runs these alone, after the parallel part.
+pytestmark = pytest.mark.timing
+
 ROOT = Path(__file__).resolve().parents[2]
 # Short budgets keep the file fast; the loop logic is the same as with the defaults.
 FAST = TimingConfig(warmup_s=0.01, min_repeats=10, max_repeats=100, time_budget_s=0.2)

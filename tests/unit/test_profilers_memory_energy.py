@@ -11,6 +11,9 @@ import pytest
 
 from profilers import BackendUnavailable, Measurement, TimingConfig, energy, get_backend, memory
 
+# Wall-clock assertions: `make test` runs these alone, after the parallel part.
+pytestmark = pytest.mark.timing
+
 FAST = TimingConfig(warmup_s=0.01, min_repeats=10, max_repeats=50, time_budget_s=0.1)
 CPU_PEAK = memory.cpu_unavailable_reason()
 
