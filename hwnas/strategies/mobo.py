@@ -1,6 +1,7 @@
 """MOBO: multi-objective Bayesian optimisation by expected hypervolume improvement (EHVI).
 
-Backend: scikit-learn and numpy only (BoTorch is not used, and not needed).
+Backend: scikit-learn and numpy only (BoTorch is not used, and not needed). The GP lives in
+hwnas.bayesopt.gp, the EHVI in hwnas.bayesopt.ehvi; this module is the strategy.
 
 Model. One Gaussian process per objective that is not known exactly (typically accuracy),
 over the one-hot encoding of the space's labels plus its derived labels (`choices()` and
@@ -76,249 +77,19 @@ a third objective (a second exact latency), 200 evaluations in about 25 s.
 from __future__ import annotations
 
 import itertools
-import math
-import warnings
 from collections import Counter, deque
 
 import numpy as np
 
 from hwnas.arch import Arch
+from hwnas.bayesopt.ehvi import expected_hvi, front_mask, promising
+from hwnas.bayesopt.gp import Fantasies, HammingGP
 from hwnas.limits import MAX_POPULATION
 from hwnas.options import Option, option_error
 from hwnas.registry import STRATEGIES
 from hwnas.strategies.base import Strategy
 
 DEVICE_COSTS = ("exact", "predicted")
-_JITTER = 1e-10  # scikit-learn's default `alpha`, added to the kernel's diagonal
-PRUNE_SIGMAS = 8.0  # candidates dominated even this many sds better than predicted: skipped
-# Hyperparameter bounds, for targets standardised to mean 0 and variance 1.
-C_BOUNDS, L_BOUNDS, NOISE_BOUNDS = (1e-2, 1e2), (1e-1, 1e3), (1e-6, 1.0)
-
-
-# -- EHVI ------------------------------------------------------------------------------------
-def _phi(z):
-    return np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
-
-
-def psi(a, mu, sigma) -> np.ndarray:
-    """E[(a - Y)^+] for Y ~ N(mu, sigma^2), broadcast; sigma 0 gives (a - mu)^+ and a = -inf
-    gives 0."""
-    from scipy.special import ndtr
-
-    a, mu, sigma = np.broadcast_arrays(np.asarray(a, float), np.asarray(mu, float),
-                                       np.asarray(sigma, float))
-    with np.errstate(invalid="ignore"):
-        diff = a - mu  # -inf where a is
-    out = np.maximum(diff, 0.0)  # exact (sigma 0), and 0 where a = -inf
-    random = (sigma > 0) & ~np.isneginf(a)
-    if random.any():  # only where there is a distribution to integrate
-        d, sd = diff[random], sigma[random]
-        z = d / sd
-        out[random] = sd * _phi(z) + d * ndtr(z)
-    return out
-
-
-def nondominated_boxes(front, ref) -> tuple[np.ndarray, np.ndarray]:
-    """(lower, upper), each (B, M): disjoint boxes whose union is the part of the box below
-    `ref` that no point of `front` weakly dominates (all minimised). Lower bounds may be -inf.
-
-    A grid over the front's coordinates in the first M - 1 objectives; each cell is a column
-    that runs in the last objective from -inf up to the lowest last coordinate among the
-    front points that dominate the cell in the other objectives (or to `ref`). Neighbouring
-    cells along the last grid axis with the same top are merged into one box (with 3
-    objectives and 40 front points: about 380 boxes instead of 1,681)."""
-    ref = np.asarray(ref, dtype=float)
-    m = len(ref)
-    front = np.asarray(front, dtype=float).reshape(-1, m)
-    front = front[(front < ref).all(axis=1)]
-    grids = [np.concatenate(([-np.inf], np.unique(front[:, j]), [ref[j]])) for j in range(m - 1)]
-    cells = np.stack(np.meshgrid(*[np.arange(len(g) - 1) for g in grids], indexing="ij"),
-                     axis=-1).reshape(-1, m - 1)  # the last grid axis varies fastest
-    lower = np.column_stack([g[cells[:, j]] for j, g in enumerate(grids)])
-    upper = np.column_stack([g[cells[:, j] + 1] for j, g in enumerate(grids)])
-    top = np.full(len(cells), ref[-1])
-    if len(front):
-        dominates = (front[None, :, :-1] <= lower[:, None, :]).all(axis=-1)
-        top = np.minimum(top, np.where(dominates, front[None, :, -1], np.inf).min(axis=1))
-    # runs of equal tops along the last grid axis (a run never crosses into the next row)
-    row_start = cells[:, -1] == 0
-    start = row_start | np.concatenate(([True], top[1:] != top[:-1]))
-    first = np.flatnonzero(start)
-    last = np.concatenate((first[1:], [len(cells)])) - 1
-    lower, top = lower[first], top[first]
-    upper = np.column_stack([upper[first, :-1], upper[last, -1]])
-    return (np.column_stack([lower, np.full(len(first), -np.inf)]),
-            np.column_stack([upper, top]))
-
-
-def expected_hvi(mu, sigma, front, ref, chunk_cells: int = 2_000_000) -> np.ndarray:
-    """Expected hypervolume improvement of each row of `mu` (N, M) with independent Gaussian
-    errors `sigma` (N, M; 0 where a value is exact) over `front`, below `ref` (all minimised).
-    Exact (module docstring); with every sigma 0 it is the hypervolume improvement itself."""
-    mu = np.atleast_2d(np.asarray(mu, dtype=float))
-    sigma = np.broadcast_to(np.asarray(sigma, dtype=float), mu.shape)
-    lower, upper = nondominated_boxes(front, ref)
-    n, m = mu.shape
-    values, lo_idx, up_idx = [], [], []
-    for j in range(m):  # psi is evaluated once per distinct bound, then gathered per box
-        v = np.unique(np.concatenate([lower[:, j], upper[:, j]]))
-        values.append(v)
-        lo_idx.append(np.searchsorted(v, lower[:, j]))
-        up_idx.append(np.searchsorted(v, upper[:, j]))
-    out = np.zeros(n)
-    step = max(1, chunk_cells // max(len(lower), 1))
-    for start in range(0, n, step):
-        rows = slice(start, min(n, start + step))
-        prod = None
-        for j in range(m):
-            p = psi(values[j][None, :], mu[rows, j, None], sigma[rows, j, None])
-            factor = np.maximum(p[:, up_idx[j]] - p[:, lo_idx[j]], 0.0)
-            prod = factor if prod is None else prod * factor
-        out[rows] = prod.sum(axis=1)
-    return out
-
-
-def promising(mu, sigma, front, ref, chunk_cells: int = 4_000_000) -> np.ndarray:
-    """Rows whose optimistic point mu - PRUNE_SIGMAS sigma is below `ref` and not weakly
-    dominated by `front`. The others' hypervolume improvement is 0 unless some objective
-    comes out more than PRUNE_SIGMAS standard deviations better than predicted (probability
-    below M * Phi(-8), 6e-16 each), so their EHVI is below about 1e-15 of the reference box:
-    skipping them changes no argmax and saves the Gaussian integrals (most of a step's time
-    over NB201's 15,625 cells)."""
-    mu = np.atleast_2d(np.asarray(mu, dtype=float))
-    best = mu - PRUNE_SIGMAS * np.broadcast_to(np.asarray(sigma, dtype=float), mu.shape)
-    keep = (best < np.asarray(ref, dtype=float)).all(axis=1)
-    front = np.asarray(front, dtype=float).reshape(-1, mu.shape[1])
-    if mu.shape[1] == 2 and len(front):  # the lowest second objective among front points
-        order = np.argsort(front[:, 0], kind="stable")  # not worse in the first: O(log n)
-        lowest = np.minimum.accumulate(front[order, 1])
-        k = np.searchsorted(front[order, 0], best[:, 0], side="right")
-        return keep & ~((k > 0) & (lowest[np.maximum(k - 1, 0)] <= best[:, 1]))
-    step = max(1, chunk_cells // max(len(front) * mu.shape[1], 1))
-    for start in range(0, len(mu), step) if len(front) else ():
-        rows = slice(start, start + step)
-        dominated = (front[None, :, :] <= best[rows, None, :]).all(axis=2).any(axis=1)
-        keep[rows] &= ~dominated
-    return keep
-
-
-def _front_mask(F: np.ndarray) -> np.ndarray:
-    from hwnas.analysis.pareto import non_dominated_mask
-
-    return non_dominated_mask(F, ["min"] * F.shape[1]) if len(F) else np.zeros(0, bool)
-
-
-# -- the GP ----------------------------------------------------------------------------------
-class HammingGP:
-    """GP over one-hot rows with `n_labels` ones each: k = c exp(-H / l^2) + noise, H the
-    number of differing labels (= |x - x'|^2 / 2: scikit-learn's RBF on the one-hot rows).
-
-    `condition(X)` factorises the training kernel; `append(X)` extends the factor by new
-    rows (same hyperparameters). Given a fixed `universe` of candidates (every architecture
-    of a small space), V = L^-1 k(X, universe) and the posterior variance are kept up to date
-    the same way, so a step costs O(n U) instead of O(n^2 U)."""
-
-    def __init__(self, n_labels: int, universe: np.ndarray | None = None):
-        self.n_labels = int(n_labels)
-        self.universe = universe
-        self.theta: tuple[float, float, float] | None = None  # (c, l, noise)
-        self.X = self.L = self.V = self.var = None
-
-    def fit_hyperparameters(self, X: np.ndarray, y: np.ndarray, n_restarts: int,
-                            random_state: int) -> None:
-        """Maximum likelihood (scikit-learn), from the previous fit when there is one."""
-        from sklearn.exceptions import ConvergenceWarning
-        from sklearn.gaussian_process import GaussianProcessRegressor
-        from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
-
-        c0, l0, n0 = self.theta or (1.0, math.sqrt(2 * self.n_labels), 1e-2)
-        kernel = (ConstantKernel(c0, C_BOUNDS) * RBF(l0, L_BOUNDS)
-                  + WhiteKernel(n0, NOISE_BOUNDS))
-        gpr = GaussianProcessRegressor(kernel, alpha=_JITTER, n_restarts_optimizer=n_restarts,
-                                       random_state=np.random.RandomState(random_state))
-        with warnings.catch_warnings():  # L-BFGS stopping early, a bound reached: expected
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            gpr.fit(np.asarray(X, dtype=float), y)
-        k = gpr.kernel_
-        self.theta = (float(k.k1.k1.constant_value), float(k.k1.k2.length_scale),
-                      float(k.k2.noise_level))
-
-    def kernel(self, A: np.ndarray, B: np.ndarray) -> np.ndarray:
-        """Signal covariance (no noise) between one-hot rows."""
-        c, length, _ = self.theta
-        table = c * np.exp(-np.arange(self.n_labels + 1) / length ** 2)
-        # labels that agree: sums of 0/1 products, exact integers in float32
-        same = np.asarray(A, np.float32) @ np.asarray(B, np.float32).T
-        return table[self.n_labels - same.astype(np.intp)]
-
-    def _noisy(self, X: np.ndarray) -> np.ndarray:
-        return self.kernel(X, X) + (self.theta[2] + _JITTER) * np.eye(len(X))
-
-    def condition(self, X: np.ndarray) -> None:
-        """Factorise the kernel of the training rows `X` (and V over the universe)."""
-        self.X = np.asarray(X, dtype=np.float32)
-        self.L = np.linalg.cholesky(self._noisy(self.X))
-        if self.universe is not None:
-            self.V = self._solve(self.L, self.kernel(self.X, self.universe))
-            self.var = np.maximum(self.theta[0] - np.einsum("ij,ij->j", self.V, self.V), 0.0)
-
-    def append(self, X: np.ndarray) -> None:
-        """Condition on more training rows too: the Cholesky factor (and V) grow by rows."""
-        import scipy.linalg as sl
-
-        X = np.asarray(X, dtype=np.float32)
-        if not len(X):
-            return
-        L21 = sl.solve_triangular(self.L, self.kernel(self.X, X), lower=True).T
-        L22 = np.linalg.cholesky(self._noisy(X) - L21 @ L21.T)
-        n, k = len(self.L), len(X)
-        L = np.zeros((n + k, n + k))
-        L[:n, :n], L[n:, :n], L[n:, n:] = self.L, L21, L22
-        self.L, self.X = L, np.vstack([self.X, X])
-        if self.universe is not None:
-            rows = self._solve(L22, self.kernel(X, self.universe) - L21 @ self.V)
-            self.V = np.vstack([self.V, rows])
-            self.var = np.maximum(self.var - np.einsum("ij,ij->j", rows, rows), 0.0)
-
-    @staticmethod
-    def _solve(L: np.ndarray, B: np.ndarray) -> np.ndarray:
-        import scipy.linalg as sl
-
-        return sl.solve_triangular(L, np.asfortranarray(B), lower=True, check_finite=False,
-                                   overwrite_b=True)
-
-    def posterior(self, y: np.ndarray, Xc: np.ndarray | None = None
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Mean and variance (of the latent function) given training targets `y`, and
-        V = L^-1 k(X, Xc), at `Xc` (None: the universe)."""
-        import scipy.linalg as sl
-
-        beta = sl.solve_triangular(self.L, y, lower=True)
-        if Xc is None:
-            V, var = self.V, self.var
-        else:
-            V = self._solve(self.L, self.kernel(self.X, Xc))
-            var = np.maximum(self.theta[0] - np.einsum("ij,ij->j", V, V), 0.0)
-        return V.T @ beta, var, V
-
-
-class _Fantasies:
-    """A GP posterior over fixed candidates, conditioned one chosen candidate at a time on
-    its own mean (Kriging believer): the mean stays, the variance gets rank-1 updates."""
-
-    def __init__(self, gp: HammingGP, Xc: np.ndarray, var: np.ndarray, V: np.ndarray,
-                 scale: float = 1.0):
-        self.gp, self.Xc, self.var, self.V = gp, Xc, var.copy(), V
-        self.scale = scale  # the GP's targets were divided by it
-        self.W: list[np.ndarray] = []
-
-    def condition_on(self, s: int) -> None:
-        cov = self.gp.kernel(self.Xc, self.Xc[s:s + 1])[:, 0] - self.V.T @ self.V[:, s]
-        for w in self.W:
-            cov -= w * w[s]
-        w = cov / math.sqrt(max(self.var[s], 0.0) + self.gp.theta[2] + _JITTER)
-        self.W.append(w)
-        self.var = np.maximum(self.var - w * w, 0.0)
 
 
 # -- the strategy ----------------------------------------------------------------------------
@@ -445,7 +216,7 @@ class MOBO(Strategy):
         span = np.where(hi > lo, hi - lo, 1.0)
         Z = (Y - lo) / span
         mu, var, fantasies = self._posterior(X, exact, Z, lo, span)
-        front = Z[_front_mask(Z)]
+        front = Z[front_mask(Z)]
         ref = np.full(Z.shape[1], 1.0 + self.options["ref_offset"])
         chosen, gains = [], []
         for _ in range(min(q, n_open)):
@@ -463,7 +234,7 @@ class MOBO(Strategy):
             open_[s] = False
             if np.isfinite(mu[s]).all():
                 front = np.vstack([front, mu[s]])
-                front = front[_front_mask(front)]
+                front = front[front_mask(front)]
             for col, fantasy in fantasies.items():  # Kriging believer
                 fantasy.condition_on(s)
                 var[:, col] = fantasy.var * fantasy.scale ** 2
@@ -490,7 +261,7 @@ class MOBO(Strategy):
                 mean, v, V = self._gps[j].posterior((t - t_mu) / t_sd, X)
                 mu[:, j] = mean * t_sd + t_mu
                 var[:, j] = v * t_sd ** 2
-                fantasies[j] = _Fantasies(self._gps[j], Xc, v, V, scale=t_sd)
+                fantasies[j] = Fantasies(self._gps[j], Xc, v, V, scale=t_sd)
         return mu, var, fantasies
 
     def _condition(self) -> None:
@@ -575,7 +346,7 @@ class MOBO(Strategy):
     def _front_archs(self) -> list[Arch]:
         """The evaluated architectures on the front of the results told (never a failure:
         only successes are kept): the parents of the neighbours in a large space."""
-        return [self._archs[i] for i in np.flatnonzero(_front_mask(np.array(self._Y)))]
+        return [self._archs[i] for i in np.flatnonzero(front_mask(np.array(self._Y)))]
 
     def _code(self, arch: Arch) -> tuple[int, ...]:
         return tuple(int(v) for v in self.space.encode(arch))

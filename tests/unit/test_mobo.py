@@ -9,6 +9,8 @@ import pytest
 from scipy.stats import norm
 
 from hwnas.analysis.pareto import Normaliser, hypervolume, to_min
+from hwnas.bayesopt.ehvi import expected_hvi, nondominated_boxes, promising
+from hwnas.bayesopt.gp import Fantasies, HammingGP
 from hwnas.cli import app
 from hwnas.cli.errors import run_app
 from hwnas.evaluation.costs import CostModel
@@ -17,13 +19,6 @@ from hwnas.objectives import parse_objectives
 from hwnas.registry import STRATEGIES
 from hwnas.runs import RunDir
 from hwnas.spaces.nb201 import Nb201Space
-from hwnas.strategies.mobo import (
-    HammingGP,
-    _Fantasies,
-    expected_hvi,
-    nondominated_boxes,
-    promising,
-)
 from hwnas.strategies.surrogate import OneHot
 
 NB201 = Nb201Space()
@@ -175,7 +170,7 @@ def test_kriging_believer_is_conditioning_on_the_mean():
     gp.fit_hyperparameters(X[:30], y[:30], n_restarts=0, random_state=0)
     gp.condition(X[:30])
     mean, var, V = gp.posterior(y[:30], X[30:])
-    fantasy = _Fantasies(gp, X[30:], var, V)
+    fantasy = Fantasies(gp, X[30:], var, V)
     for s in (4, 11):
         fantasy.condition_on(s)
     gp2 = HammingGP(gp.n_labels)

@@ -1,0 +1,1 @@
+"""Bayesian-optimisation building blocks (GP, EHVI) shared by model-based strategies."""

@@ -1,0 +1,127 @@
+"""A Gaussian process over one-hot architecture encodings (exponentiated Hamming kernel),
+with incremental conditioning and Kriging-believer fantasies. Used by the `mobo` strategy
+(hwnas.strategies.mobo, whose docstring gives the model and its costs).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+
+_JITTER = 1e-10  # scikit-learn's default `alpha`, added to the kernel's diagonal
+# Hyperparameter bounds, for targets standardised to mean 0 and variance 1.
+C_BOUNDS, L_BOUNDS, NOISE_BOUNDS = (1e-2, 1e2), (1e-1, 1e3), (1e-6, 1.0)
+
+
+class HammingGP:
+    """GP over one-hot rows with `n_labels` ones each: k = c exp(-H / l^2) + noise, H the
+    number of differing labels (= |x - x'|^2 / 2: scikit-learn's RBF on the one-hot rows).
+
+    `condition(X)` factorises the training kernel; `append(X)` extends the factor by new
+    rows (same hyperparameters). Given a fixed `universe` of candidates (every architecture
+    of a small space), V = L^-1 k(X, universe) and the posterior variance are kept up to date
+    the same way, so a step costs O(n U) instead of O(n^2 U)."""
+
+    def __init__(self, n_labels: int, universe: np.ndarray | None = None):
+        self.n_labels = int(n_labels)
+        self.universe = universe
+        self.theta: tuple[float, float, float] | None = None  # (c, l, noise)
+        self.X = self.L = self.V = self.var = None
+
+    def fit_hyperparameters(self, X: np.ndarray, y: np.ndarray, n_restarts: int,
+                            random_state: int) -> None:
+        """Maximum likelihood (scikit-learn), from the previous fit when there is one."""
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.gaussian_process import GaussianProcessRegressor
+        from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
+
+        c0, l0, n0 = self.theta or (1.0, math.sqrt(2 * self.n_labels), 1e-2)
+        kernel = (ConstantKernel(c0, C_BOUNDS) * RBF(l0, L_BOUNDS)
+                  + WhiteKernel(n0, NOISE_BOUNDS))
+        gpr = GaussianProcessRegressor(kernel, alpha=_JITTER, n_restarts_optimizer=n_restarts,
+                                       random_state=np.random.RandomState(random_state))
+        with warnings.catch_warnings():  # L-BFGS stopping early, a bound reached: expected
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            gpr.fit(np.asarray(X, dtype=float), y)
+        k = gpr.kernel_
+        self.theta = (float(k.k1.k1.constant_value), float(k.k1.k2.length_scale),
+                      float(k.k2.noise_level))
+
+    def kernel(self, A: np.ndarray, B: np.ndarray) -> np.ndarray:
+        """Signal covariance (no noise) between one-hot rows."""
+        c, length, _ = self.theta
+        table = c * np.exp(-np.arange(self.n_labels + 1) / length ** 2)
+        # labels that agree: sums of 0/1 products, exact integers in float32
+        same = np.asarray(A, np.float32) @ np.asarray(B, np.float32).T
+        return table[self.n_labels - same.astype(np.intp)]
+
+    def _noisy(self, X: np.ndarray) -> np.ndarray:
+        return self.kernel(X, X) + (self.theta[2] + _JITTER) * np.eye(len(X))
+
+    def condition(self, X: np.ndarray) -> None:
+        """Factorise the kernel of the training rows `X` (and V over the universe)."""
+        self.X = np.asarray(X, dtype=np.float32)
+        self.L = np.linalg.cholesky(self._noisy(self.X))
+        if self.universe is not None:
+            self.V = self._solve(self.L, self.kernel(self.X, self.universe))
+            self.var = np.maximum(self.theta[0] - np.einsum("ij,ij->j", self.V, self.V), 0.0)
+
+    def append(self, X: np.ndarray) -> None:
+        """Condition on more training rows too: the Cholesky factor (and V) grow by rows."""
+        import scipy.linalg as sl
+
+        X = np.asarray(X, dtype=np.float32)
+        if not len(X):
+            return
+        L21 = sl.solve_triangular(self.L, self.kernel(self.X, X), lower=True).T
+        L22 = np.linalg.cholesky(self._noisy(X) - L21 @ L21.T)
+        n, k = len(self.L), len(X)
+        L = np.zeros((n + k, n + k))
+        L[:n, :n], L[n:, :n], L[n:, n:] = self.L, L21, L22
+        self.L, self.X = L, np.vstack([self.X, X])
+        if self.universe is not None:
+            rows = self._solve(L22, self.kernel(X, self.universe) - L21 @ self.V)
+            self.V = np.vstack([self.V, rows])
+            self.var = np.maximum(self.var - np.einsum("ij,ij->j", rows, rows), 0.0)
+
+    @staticmethod
+    def _solve(L: np.ndarray, B: np.ndarray) -> np.ndarray:
+        import scipy.linalg as sl
+
+        return sl.solve_triangular(L, np.asfortranarray(B), lower=True, check_finite=False,
+                                   overwrite_b=True)
+
+    def posterior(self, y: np.ndarray, Xc: np.ndarray | None = None
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Mean and variance (of the latent function) given training targets `y`, and
+        V = L^-1 k(X, Xc), at `Xc` (None: the universe)."""
+        import scipy.linalg as sl
+
+        beta = sl.solve_triangular(self.L, y, lower=True)
+        if Xc is None:
+            V, var = self.V, self.var
+        else:
+            V = self._solve(self.L, self.kernel(self.X, Xc))
+            var = np.maximum(self.theta[0] - np.einsum("ij,ij->j", V, V), 0.0)
+        return V.T @ beta, var, V
+
+
+class Fantasies:
+    """A GP posterior over fixed candidates, conditioned one chosen candidate at a time on
+    its own mean (Kriging believer): the mean stays, the variance gets rank-1 updates."""
+
+    def __init__(self, gp: HammingGP, Xc: np.ndarray, var: np.ndarray, V: np.ndarray,
+                 scale: float = 1.0):
+        self.gp, self.Xc, self.var, self.V = gp, Xc, var.copy(), V
+        self.scale = scale  # the GP's targets were divided by it
+        self.W: list[np.ndarray] = []
+
+    def condition_on(self, s: int) -> None:
+        cov = self.gp.kernel(self.Xc, self.Xc[s:s + 1])[:, 0] - self.V.T @ self.V[:, s]
+        for w in self.W:
+            cov -= w * w[s]
+        w = cov / math.sqrt(max(self.var[s], 0.0) + self.gp.theta[2] + _JITTER)
+        self.W.append(w)
+        self.var = np.maximum(self.var - w * w, 0.0)
