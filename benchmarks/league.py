@@ -1,4 +1,4 @@
-"""League of search strategies on NAS-Bench-201 × HW-NAS-Bench: three problems, equal budget.
+"""League of search strategies on NAS-Bench-201 × HW-NAS-Bench: five problems, equal budget.
 
 Every registered sample-based strategy (or `--methods`) runs `--seeds` seeds × `--budget`
 evaluations per problem via `hwnas bench`'s API; each problem's results.json, hv.png and
@@ -34,6 +34,11 @@ PROBLEMS = {
           "accuracy:cifar100,latency:raspi4"),
     "c": ("CIFAR-10 accuracy × Raspberry Pi 4 latency × FPGA latency",
           "accuracy:cifar10,latency:raspi4,latency:fpga"),
+    # Added with the controllers issue: another dataset and other devices. No default was
+    # tuned on (d) or (e) (aging evolution's on benchmarks/evolution_defaults.py's problems).
+    "d": ("ImageNet16-120 test accuracy × edge GPU latency",
+          "accuracy:imagenet16,latency:edgegpu"),
+    "e": ("CIFAR-100 test accuracy × Eyeriss latency", "accuracy:cifar100,latency:eyeriss"),
 }
 CAVEAT = ("HW-NAS-Bench costs are those of its CIFAR-10 network configuration for every "
           "problem (the CIFAR-100 configuration's are not in the benchmark; they differ mainly "
@@ -67,7 +72,7 @@ def main() -> None:
     parser.add_argument("--methods", default=None, help="comma-separated (default: all)")
     parser.add_argument("--strategy-opt", action="append", default=[],
                         metavar="METHOD:KEY=VALUE", help="e.g. nsga2:pop_size=40 (repeatable)")
-    parser.add_argument("--problems", default="abc", help="subset of 'abc'")
+    parser.add_argument("--problems", default="abcde", help="subset of 'abcde'")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     out = args.out or ROOT / "runs" / f"league-{dt.datetime.now():%Y%m%d-%H%M%S}"

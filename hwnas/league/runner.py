@@ -65,6 +65,13 @@ def resolve_methods(methods: str | Sequence[str] | None) -> list[str]:
     return list(methods)
 
 
+def _network_classes(space, table) -> np.ndarray:
+    """Per table row, an id shared by the rows that compute the same network."""
+    ids: dict[tuple, int] = {}
+    return np.array([ids.setdefault(space.network_key(table.arch_of(r)), len(ids))
+                     for r in range(table.n_rows)], dtype=np.int64)
+
+
 @dataclass
 class BenchProblem:
     """A space, a benchmark table and objectives: everything a run needs, looked up once."""
@@ -85,7 +92,8 @@ class BenchProblem:
                              for o in objectives])
         F[~np.asarray(table.available([o.name for o in objectives]), dtype=bool)] = np.nan
         try:
-            truth = TrueFront.of(F, [o.direction for o in objectives])
+            truth = TrueFront.of(F, [o.direction for o in objectives],
+                                 classes=_network_classes(space, table))
         except ValueError:
             raise BadInputError("no benchmark row has all of "
                                 f"{', '.join(o.name for o in objectives)}; pick objectives "
@@ -131,9 +139,10 @@ class ProblemEvaluator:
 
 
 def run_once(problem: BenchProblem, method: str, seed: int, budget: int, batch: int = 1,
-             options: dict | None = None, cache: dict | None = None) -> tuple[list[int], float]:
+             options: dict | None = None, cache: dict | None = None,
+             on_evaluation: Callable[[int], None] | None = None) -> tuple[list[int], float]:
     """One run through the search loop; returns the evaluated rows in order and its wall
-    time."""
+    time. `on_evaluation(n)` is called after the run's n-th evaluation (1-based)."""
     cache = {} if cache is None else cache
     preload()  # BLAS/OpenMP libraries loaded before the limit, so it covers them (not timed)
     start = time.perf_counter()
@@ -144,15 +153,23 @@ def run_once(problem: BenchProblem, method: str, seed: int, budget: int, batch: 
     with limit_threads():
         strategy = STRATEGIES.get(method)(problem.space, problem.objectives, seed=seed,
                                           costs=evaluator.cost_model(), **(options or {}))
+        def on_candidate(c) -> None:
+            rows.append(problem.row(c.arch, cache))
+            if on_evaluation:
+                on_evaluation(len(rows))
+
         run_loop(strategy, evaluator, budget, batch=batch, name=method,
-                 on_candidate=lambda c: rows.append(problem.row(c.arch, cache)))
+                 on_candidate=on_candidate)
     return rows, time.perf_counter() - start
 
 
 def bench(problem: BenchProblem, methods: Sequence[str], seeds: int, budget: int, *,
           batch: int = 1, every: int = 10, options: dict | None = None,
-          progress: Callable[[str, int], None] | None = None) -> dict:
-    """Every method × seeds 0..seeds-1; returns the JSON-ready results (no I/O here)."""
+          progress: Callable[[str, int, int], None] | None = None) -> dict:
+    """Every method × seeds 0..seeds-1; returns the JSON-ready results (no I/O here).
+
+    `progress(method, seed, n)` follows every evaluation (n: the run's count so far, 1-based):
+    one run may take 40 s and another 0.01 s, so evaluations, not runs, measure the work."""
     if budget < 1 or seeds < 1 or batch < 1:
         raise BadInputError(f"budget, seeds and batch must be >= 1; got budget={budget}, "
                             f"seeds={seeds}, batch={batch}")
@@ -164,12 +181,12 @@ def bench(problem: BenchProblem, methods: Sequence[str], seeds: int, budget: int
         for method in methods:
             runs = []
             for seed in range(seeds):
+                tick = None if progress is None else \
+                    (lambda n, m=method, s=seed: progress(m, s, n))
                 rows, wall = run_once(problem, method, seed, budget, batch,
-                                      options.get(method), cache)
+                                      options.get(method), cache, on_evaluation=tick)
                 runs.append({"seed": seed, **run_metrics(problem.truth, rows, every),
                              "wall_s": wall})
-                if progress:
-                    progress(method, seed)
             per_method[method] = runs
     return _results(problem, per_method, seeds, budget, batch, options)
 

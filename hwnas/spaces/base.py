@@ -228,6 +228,11 @@ class SearchSpace(Configurable, ABC):
         """Values of `derived_choices()` for `arch`."""
         return {}
 
+    def network_key(self, arch: Arch) -> tuple:
+        """Equal for architectures that compute the same network (a space with dead edges
+        overrides it); the league counts the front's distinct networks with it."""
+        return tuple(arch.values.values())
+
     def compact(self, arch: Arch) -> str:
         """A short human form for tables; spaces with long labels override it."""
         return " ".join(str(v) for v in arch.values.values())

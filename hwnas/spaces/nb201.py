@@ -161,6 +161,9 @@ class Nb201Space(SearchSpace):
         return {**{f"runs_{k}": v for k, v in runs.items()},
                 **{f"trains_{k}": v for k, v in trains.items()}}
 
+    def network_key(self, arch: Arch) -> tuple:
+        return tuple(effective_choices(arch).values())
+
     # -- strings ------------------------------------------------------------------------------
     def to_string(self, arch: Arch) -> str:
         return arch_to_string(self.check(arch))
