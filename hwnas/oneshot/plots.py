@@ -16,6 +16,7 @@ def plot_trajectory(trajectory: list[dict], positions, path: str | Path,
     from matplotlib.figure import Figure
 
     path = Path(path)
+    trajectory = [e for e in trajectory if "probs" in e]  # a diverged epoch has none
     n = len(positions) + 1  # + the cost panel
     cols = min(6, n)
     rows = math.ceil(n / cols)

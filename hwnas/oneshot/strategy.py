@@ -189,7 +189,8 @@ class OneShotStrategy(Strategy):
                  "hard_target": hard, "arch": derived.arch.to_dict(),
                  "argmax": dict(derived.argmax.values),
                  "changed_for_target": {k: list(v) for k, v in derived.changed.items()},
-                 "table_cost": derived.cost, "seconds": result.seconds}
+                 "table_cost": derived.cost, "seconds": result.seconds,
+                 "diverged": result.diverged}
         folder = self._setting_dir(k)
         if folder is not None:
             atomic_write_json(folder / "trajectory.json",

@@ -49,6 +49,7 @@ class OneShotResult:
     trajectory: list[dict]
     seconds: float
     target: float | None
+    diverged: str | None = None  # "loss became nan at epoch E step S"; α of the last good epoch
 
 
 def split_for_arch(x: torch.Tensor, y: torch.Tensor, share: float):
@@ -92,7 +93,8 @@ def train_supernet(space, method_cls, method_options: dict, config: OneShotConfi
         steps = list(nt.batches(len(wy), config.batch_size))
         arch_steps = list(nt.batches(len(ay), config.batch_size))
         total, step, arch_cursor = config.epochs * len(steps), 0, 0
-        trajectory = []
+        trajectory, diverged = [], None
+        good_alpha = _snapshot(supernet)  # α to derive from if the training diverges
         for epoch in range(config.epochs):
             method.start_epoch(epoch, config.epochs)
             supernet.train()
@@ -104,6 +106,9 @@ def train_supernet(space, method_cls, method_options: dict, config: OneShotConfi
                 nt.set_lr(optimizer, nt.cosine_lr(config.lr, step, total))
                 idx = order[part]
                 out = method.weight_step(wx[idx], wy[idx])
+                if not math.isfinite(out["loss"]):
+                    diverged = f"loss became {out['loss']} at epoch {epoch + 1} step {i + 1}"
+                    break  # NaN weights cannot recover
                 sums["loss"] += out["loss"]
                 sums["correct"] += out["correct"]
                 sums["seen"] += len(idx)
@@ -113,19 +118,45 @@ def train_supernet(space, method_cls, method_options: dict, config: OneShotConfi
                     a_idx = arch_order[arch_steps[arch_cursor % len(arch_steps)]]
                     arch_cursor += 1
                     arch_out = method.arch_step(ax[a_idx], ay[a_idx])
+                    if not _finite(supernet):  # the next weight step would sample from NaN
+                        diverged = (f"architecture parameters became non-finite at epoch "
+                                    f"{epoch + 1} step {i + 1}")
+                        break
                     sums["arch_loss"] += arch_out["loss"]
                     sums["arch_steps"] += 1
+            if diverged is not None:
+                _restore(supernet, good_alpha)  # derive from the last epoch that ended well
+                trajectory.append({"epoch": epoch, "epochs": config.epochs,
+                                   "diverged": diverged})
+                if progress is not None:
+                    progress({"event": "notice", "summary": f"training diverged ({diverged}); "
+                              "deriving from the architecture parameters of the last good "
+                              "epoch (a lower lr or lambda may help)"})
+                break
+            good_alpha = _snapshot(supernet)
             entry = _epoch_entry(epoch, config, method, supernet, sums, ax, ay, cost, target)
             trajectory.append(entry)
             if progress is not None:
                 progress({"event": "epoch", **{k: v for k, v in entry.items() if k != "probs"},
                           "summary": _summary(entry, config)})
-            if not math.isfinite(entry["train_loss"]):
-                break  # NaN weights cannot recover; derive from what α learned so far
         probs = method.distribution()
         derived = derive(probs, supernet.positions, space.name, cost,
                          target if hard_target else None)
-    return OneShotResult(derived, trajectory, time.perf_counter() - start, target)
+    return OneShotResult(derived, trajectory, time.perf_counter() - start, target, diverged)
+
+
+def _snapshot(supernet: Supernet) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in supernet.arch_parameters()]
+
+
+def _finite(supernet: Supernet) -> bool:
+    return all(bool(torch.isfinite(p).all()) for p in supernet.arch_parameters())
+
+
+def _restore(supernet: Supernet, alpha: list[torch.Tensor]) -> None:
+    with torch.no_grad():
+        for p, saved in zip(supernet.arch_parameters(), alpha, strict=True):
+            p.copy_(saved)
 
 
 def _epoch_entry(epoch, config, method, supernet, sums, ax, ay, cost, target) -> dict:

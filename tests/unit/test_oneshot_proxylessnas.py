@@ -392,3 +392,57 @@ def test_trainer_run_derives_an_architecture_and_repeats():
     assert first.trajectory[1]["probs"] != uniform
     assert first.trajectory == second.trajectory
     assert first.derived.arch == second.derived.arch
+
+
+class _NanLossAt(ProxylessNAS):
+    """Reports a NaN loss at the 25th weight step (epoch 3 step 5 below: 10 steps an epoch)."""
+
+    steps = 0
+
+    def weight_step(self, x, y):
+        out = super().weight_step(x, y)
+        type(self).steps += 1
+        return {**out, "loss": float("nan")} if type(self).steps == 25 else out
+
+
+class _NanAlphaAt(ProxylessNAS):
+    """Makes the architecture parameters NaN at its third architecture step (epoch 3)."""
+
+    steps = 0
+
+    def arch_step(self, x, y):
+        out = super().arch_step(x, y)
+        type(self).steps += 1
+        if type(self).steps == 3:
+            with torch.no_grad():
+                for p in self.supernet.arch_parameters():
+                    p.fill_(float("nan"))
+        return out
+
+
+@pytest.mark.parametrize("cls, reason", [(_NanLossAt, "loss became nan at epoch 3 step 5"),
+                                         (_NanAlphaAt, "architecture parameters became")])
+def test_a_diverged_supernet_training_stops_and_derives_from_the_last_good_epoch(cls, reason):
+    from hwnas.data import load_dataset, stratified_split
+    from hwnas.oneshot.trainer import OneShotConfig, train_supernet
+
+    cls.steps = 0
+    space = ProxylessSpace(resolution=16, width_mult=0.25, num_classes=10)
+    cost = ExpectedCost(space, synthetic_table(space))
+    data = load_dataset("digits", 16)
+    idx, _ = stratified_split(data.train_y.numpy(), 200)
+    config = OneShotConfig(epochs=3, warmup_epochs=1, batch_size=16, lr=0.05,
+                           weight_decay=5e-4, arch_split=0.2, threads=1)
+    events = []
+    result = train_supernet(space, cls, options(arch_lr=0.01), config, data.train_x[idx],
+                            data.train_y[idx], seed=3, cost=cost, target=15.0, lam=0.3,
+                            progress=events.append)
+    assert result.diverged is not None and reason in result.diverged
+    assert result.trajectory[-1] == {"epoch": 2, "epochs": 3, "diverged": result.diverged}
+    assert len(result.trajectory) == 3  # warm-up, one good search epoch, the diverged one
+    space.check(result.derived.arch)
+    good = result.trajectory[1]  # α restored to the end of the last good epoch
+    uniform = [[round(1 / len(p), 6)] * len(p) for p in good["probs"]]
+    assert good["probs"] != uniform and all(math.isfinite(v) for p in good["probs"] for v in p)
+    assert dict(result.derived.argmax.values) == good["argmax"]
+    assert any(e.get("event") == "notice" and "diverged" in e["summary"] for e in events)
