@@ -330,11 +330,15 @@ def knee_index(F, directions: Sequence) -> int:
 # ---------------------------------------------------------------- comparing runs
 
 
-def compare_runs(runs: Mapping[str, np.ndarray], directions: Sequence) -> dict:
+def compare_runs(runs: Mapping[str, np.ndarray], directions: Sequence,
+                 normaliser: Normaliser | None = None, ref_point=None) -> dict:
     """Fronts of several runs on one scale, so they can be compared fairly.
 
-    One normaliser is built over the union of all runs' points and every run's hypervolume
-    uses it with the same reference point (1.1 normalised). Returns plain JSON-ready data::
+    Every run's hypervolume uses one normaliser and one reference point (1.1 normalised, or
+    ``ref_point`` in the user's units). ``normaliser`` is best fixed independently of the runs
+    (hwnas.api.reference: bounds stored with each run), so that a run's number does not change
+    with the runs shown beside it; without one it is built over the union of all runs' points,
+    and the numbers hold for this comparison only. Returns plain JSON-ready data::
 
         {"ideal": [...], "nadir": [...], "ref_point": [...],   # user's units
          "union_size": int, "union_front_size": int,
@@ -354,7 +358,9 @@ def compare_runs(runs: Mapping[str, np.ndarray], directions: Sequence) -> dict:
     if len(union) == 0:
         raise BadInputError("every run is empty; there is nothing to compare.")
     signs = _signs(directions, union.shape[1])
-    norm = Normaliser.from_points(union)
+    # A reference point given without bounds: raw hypervolume, in the objectives' units.
+    raw = normaliser is None and ref_point is not None
+    norm = normaliser if normaliser is not None else Normaliser.from_points(union)
     union_mask = _front_mask_min(union)
     out: dict[str, dict] = {}
     start = 0
@@ -362,7 +368,8 @@ def compare_runs(runs: Mapping[str, np.ndarray], directions: Sequence) -> dict:
         in_union = union_mask[start:start + len(F_min)]
         start += len(F_min)
         order = _front_order_min(F_min)
-        hv = hypervolume(F_min * signs, directions, normaliser=norm)
+        hv = hypervolume(F_min * signs, directions, ref_point=ref_point,
+                         normaliser=None if raw else norm)
         out[name] = {
             "n_points": int(len(F_min)),
             "front_size": int(order.size),
@@ -370,8 +377,10 @@ def compare_runs(runs: Mapping[str, np.ndarray], directions: Sequence) -> dict:
             "hypervolume": hv.value,
             "front_indices": [int(i) for i in order],
         }
-    ref_min = norm.backward(np.full(union.shape[1], DEFAULT_REF))
+    ref_min = (norm.backward(np.full(union.shape[1], DEFAULT_REF)) if ref_point is None
+               else _as_vector(ref_point, union.shape[1], "ref_point") * signs)
     return {
+        "normalised": not raw,
         "ideal": list(_user(norm.ideal, signs)),
         "nadir": list(_user(norm.nadir, signs)),
         "ref_point": list(_user(ref_min, signs)),

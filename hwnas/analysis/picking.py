@@ -44,15 +44,49 @@ def pick_record(run: RunDir, records: list[dict], objective_names: list[str], *,
     return records[front[knee_index(F[front], directions)]]
 
 
+def marked_indices(F, directions, *, pick: list[str] | None = None,
+                   names: list[str] | None = None) -> dict:
+    """What a front's reader wants marked, as indices into the rows of ``F``: ``knee``, the
+    knee of F's front (what `hwnas export` exports by default), and ``pick``, the row `hwnas
+    export --pick` would choose under the constraints ``pick`` (None when none is given or no
+    row meets them). ``names`` names F's columns (objective names, needed by ``pick``).
+
+    The one place both are computed: `hwnas pareto` prints them, the plots mark them.
+    """
+    from hwnas.analysis.pareto import knee_index, non_dominated_mask
+
+    F = np.asarray(F, dtype=float)
+    front = np.flatnonzero(non_dominated_mask(F, directions))
+    out = {"knee": int(front[knee_index(F[front], directions)]) if len(front) else None,
+           "pick": None}
+    if pick:
+        if names is None:
+            raise BadInputError("marked_indices needs the objective names to read --pick")
+        objectives = parse_objectives(list(names))
+        results = [dict(zip(names, row, strict=True)) for row in F.tolist()]
+        out["pick"] = best_under_index(results, objectives,
+                                       [parse_constraint(p) for p in pick])
+    return out
+
+
+def best_under_index(results: list[dict], objectives, constraints) -> int | None:
+    """Index of the result meeting every constraint with the best first objective, ties broken
+    by the following ones; None when none meets them all."""
+    ok = [i for i, r in enumerate(results) if all(c.holds(r) for c in constraints)]
+    if not ok:
+        return None
+    key = {i: tuple(-o.sign * results[i][o.name] for o in objectives) for i in ok}
+    return min(ok, key=key.__getitem__)
+
+
 def _best_under(run, records, objectives, constraints) -> dict:
     """Among candidates meeting every constraint: best first objective, then the others."""
-    ok = [r for r in records if all(c.holds(r["result"]) for c in constraints)]
-    if not ok:
+    index = best_under_index([r["result"] for r in records], objectives, constraints)
+    if index is None:
         c = constraints[0]
         values = [r["result"].get(c.name) for r in records if r["result"].get(c.name) is not None]
         best = min(values) if c.op.startswith("<") else max(values)
         wanted = " and ".join(map(str, constraints))
         raise BadInputError(f"no candidate of {run.path} meets {wanted}; the closest has "
                             f"{c.name}={best:.4g} (see `hwnas pareto {run.path}`)")
-    key = [tuple(-o.sign * r["result"][o.name] for o in objectives) for r in ok]
-    return ok[min(range(len(ok)), key=key.__getitem__)]
+    return records[index]

@@ -59,19 +59,23 @@ def run_bench(plan: BenchPlan, *, budget: int = 500, seeds: int = 10, batch: int
     """Run every method with seeds 0..seeds-1 and write the outputs into `out` (default
     runs/bench-<time>); returns the results, with "outputs" naming the files written.
 
-    `progress` gets {"method", "seed", "done", "total"} after each run; `command` is recorded
-    in the results (how to reproduce them)."""
+    `progress` gets {"method", "seed", "done", "total", "runs_done", "runs_total"} after each
+    evaluation: done/total count evaluations (every run spends `budget`), the work a bar and
+    its ETA should follow; `command` is recorded in the results (how to reproduce them)."""
     from hwnas.league import runner
 
     out = out or default_out()
     check_output(out, "--out", folder=True)  # before the league, not after it
-    total, done = len(plan.methods) * seeds, 0
+    runs_total = len(plan.methods) * seeds
+    total, done, runs_done = runs_total * budget, 0, 0
 
-    def on_run(method: str, seed: int) -> None:
-        nonlocal done
+    def on_run(method: str, seed: int, n: int) -> None:
+        nonlocal done, runs_done
         done += 1
+        runs_done += n == budget
         if progress:
-            progress({"method": method, "seed": seed, "done": done, "total": total})
+            progress({"method": method, "seed": seed, "done": done, "total": total,
+                      "runs_done": runs_done, "runs_total": runs_total})
 
     results = runner.bench(plan.problem, plan.methods, seeds, budget, batch=batch,
                            every=every, options=plan.options, progress=on_run)

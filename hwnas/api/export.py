@@ -11,26 +11,67 @@ from hwnas.evaluation.failure import is_failed
 from hwnas.runs import RunDir
 from hwnas.search.config import SearchConfig
 
+# Beyond these, a re-timing does not confirm the table: the prediction is off by more than
+# 10% of the measurement, or the measurement's own spread (p90 over p50) exceeds 10%.
+PREDICTION_TOLERANCE = 0.10
+SPREAD_TOLERANCE = 0.10
+
+
+def choose(run_path: str | Path, *, pick: list[str] | None = None,
+           arch_key: str | None = None) -> tuple[RunDir, dict, dict]:
+    """The run, its config and the record export would take (the knee, --pick or --arch);
+    reads only. What `hwnas export --dry-run` shows."""
+    from hwnas.analysis.picking import pick_record
+
+    run = RunDir.open(run_path)
+    config = run.config()
+    record = pick_record(run, unique_records(run.history()), config["search"]["objectives"],
+                         pick=pick, arch_key=arch_key)
+    if is_failed(record["result"]):  # only a key names one: knee and --pick skip them
+        raise BadInputError(f"candidate {record['arch_key']} of run {run.path} failed "
+                            f"({record['result']['failed']}): there is no network to "
+                            f"export; pick another candidate with `hwnas pareto {run.path}`")
+    return run, config, record
+
+
+def objectives_of(record: dict, objective_names: list[str]) -> dict:
+    """The run's objectives of a record, then params/FLOPs when recorded."""
+    result = record["result"]
+    names = [*objective_names, *(n for n in ("params", "flops") if n not in objective_names)]
+    return {n: result[n] for n in names if n in result}
+
+
+def timing_warnings(report) -> list[str]:
+    """What a re-timing says against the table: a prediction off by more than 10%, or a
+    measurement too spread to confirm anything (p90 more than 10% above p50)."""
+    out = []
+    m = report.measured_ms
+    error = report.prediction_error
+    if error is not None and abs(error) > PREDICTION_TOLERANCE:
+        out.append(f"the table predicted {report.predicted_ms:.3f} ms, {100 * error:+.0f}% off "
+                   f"the measured p50 {m['p50']:.3f} ms (more than "
+                   f"{100 * PREDICTION_TOLERANCE:.0f}%): calibrate the table (`hwnas tables "
+                   "calibrate`) or re-profile on this device")
+    spread = (m["p90"] - m["p50"]) / m["p50"] if m.get("p50") and m.get("p90") else 0.0
+    if spread > SPREAD_TOLERANCE:
+        out.append(f"the measurement is unstable: p90 {m['p90']:.3f} ms is "
+                   f"{100 * (m['p90'] - m['p50']) / m['p50']:.0f}% above p50 {m['p50']:.3f} ms "
+                   "(other load on the machine? pin --threads, or measure again)")
+    return out
+
 
 def export(run_path: str | Path, *, pick: list[str] | None = None, arch_key: str | None = None,
            out: str | Path | None = None, backend: str = "ort-cpu",
            threads: int | None = None, allow_mismatch: bool = False):
-    """Export one candidate of a run to ONNX: checked, parity-tested and re-timed."""
-    from hwnas.analysis.picking import pick_record
+    """Export one candidate of a run to ONNX: checked, parity-tested and re-timed. Returns
+    the report and the warnings (the table's conditions, then the re-timing's)."""
     from hwnas.fileio import atomic_write_json
     from hwnas.latency.table import LatencyTable  # numpy: loaded when exporting, not at import
     from hwnas.nn.export import export_arch, refuse_non_finite
 
-    run = RunDir.open(run_path)
-    config = run.config()
+    run, config, record = choose(run_path, pick=pick, arch_key=arch_key)
     search_config = SearchConfig.from_dict(config["search"])
-    record = pick_record(run, unique_records(run.history()), search_config.objectives,
-                         pick=pick, arch_key=arch_key)
     again = f"; pick another candidate with `hwnas pareto {run.path}`"
-    if is_failed(record["result"]):  # only a key names one: knee and --pick skip them
-        raise BadInputError(f"candidate {record['arch_key']} of run {run.path} failed "
-                            f"({record['result']['failed']}): there is no network to "
-                            f"export{again}")
     space = build_space(search_config.space, config["space_resolved"])
     arch = Arch.from_dict(record["arch"])
     state_dict = run.load_weights(arch.key)
@@ -42,12 +83,16 @@ def export(run_path: str | Path, *, pick: list[str] | None = None, arch_key: str
         table = LatencyTable.load(search_config.table)
         # The prediction is only comparable with the re-timing under the same conditions.
         warnings = table.check_compatible(backend=backend, batch=1, allow=allow_mismatch)
+        from hwnas.api.tables import table_speed_note
+
+        warnings += [n for n in [table_speed_note(table)] if n]
         predicted = table.predict_ops(space.ops(arch), search_config.latency_stat)
     out_path = Path(out) if out else run.path / "exports" / f"{arch.key}.onnx"
     report = export_arch(space, arch, out_path, state_dict=state_dict,
                          predicted_ms=predicted, table_backend=table and table.backend,
                          backend=backend,
                          threads=threads if threads is not None else table_threads(config))
+    warnings = [*warnings, *timing_warnings(report)]
     atomic_write_json(out_path.with_suffix(".json"), {**report.to_dict(), "record": record,
                                                       "warnings": warnings})
     return report, warnings

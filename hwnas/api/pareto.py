@@ -2,7 +2,14 @@
 
 Failed candidates (hwnas.evaluation.failure) have no objectives: they never reach a front,
 and each run's entry says how many distinct architectures failed and why (`failed`,
-`failures`: the most common kinds of reason first)."""
+`failures`: the most common kinds of reason first). Repeats (an architecture evaluated, or
+looked up, again) count once on the front and are counted in `repeats`.
+
+The hypervolume uses the reference each run stored when it was created (hwnas.api.reference),
+so a run's number is the same alone and beside others; runs that stored none (older runs, or
+an objective without a known bound) are normalised over the runs shown, and `reference.source`
+says which. Runs whose estimator, dataset or table differ are compared with a warning.
+"""
 
 from __future__ import annotations
 
@@ -12,30 +19,48 @@ from hwnas.api.common import unique_records
 from hwnas.errors import BadInputError, HwnasRuntimeError
 from hwnas.evaluation.failure import failures_line, is_failed, summarize_failures
 from hwnas.fileio import check_output
-from hwnas.objectives import parse_objectives
+from hwnas.objectives import parse_constraint, parse_objectives
 from hwnas.runs import RunDir
 
 
 def pareto(run_paths: list[str | Path], *, objectives: list[str] | None = None,
-           plot: str | Path | None = None, write: bool = False) -> dict:
-    """Front, hypervolume (one shared reference point) and plot over one or several runs."""
+           plot: str | Path | None = None, write: bool = False, where: list[str] | None = None,
+           sort: str | None = None, top: int | None = None, pick: list[str] | None = None,
+           ref: dict[str, float] | None = None, draw: bool = True) -> dict:
+    """Front, hypervolume (one reference for all runs) and plot over one or several runs.
+
+    `where` (constraints such as 'latency_ms<=3'), `sort` ('NAME' or 'NAME:desc') and `top`
+    choose which front members each run's entry lists (`front`); `front_size` and the
+    hypervolume are always the whole front's. Every listed member says whether it is the
+    `knee` and whether it is what `hwnas export --pick` would choose (`picked`). `ref` is a
+    reference point in the user's units, name -> value, for every objective."""
     import numpy as np
 
     from hwnas.analysis.pareto import compare_runs
-    from hwnas.analysis.plots import plot_fronts
+    from hwnas.analysis.picking import marked_indices
 
     runs = [RunDir.open(p) for p in run_paths]
     default_plot = "pareto.png" if len(runs) == 1 else "pareto_compare.png"
-    plot_path = check_output(Path(plot) if plot else runs[0].path / "plots" / default_plot,
-                             "--plot", suffixes=(".png", ".pdf", ".svg"), default=plot is None)
-    objs = parse_objectives(objectives or runs[0].config()["search"]["objectives"])
+    plot_path = None
+    if draw:
+        plot_path = check_output(Path(plot) if plot else runs[0].path / "plots" / default_plot,
+                                 "--plot", suffixes=(".png", ".pdf", ".svg"),
+                                 default=plot is None)
+    configs = [run.config() for run in runs]
+    objs = parse_objectives(objectives or configs[0]["search"]["objectives"])
     names, directions = [o.name for o in objs], [o.direction for o in objs]
-    points, records, failures, unreadable = {}, {}, {}, {}
+    constraints = [parse_constraint(c) for c in (where or [])]
+    sort_key = _parse_sort(sort, names)
+    for text in pick or []:
+        parse_constraint(text)  # refused now, before any work
+    ref_point = _ref_point(ref, names)
+    points, records, failures, unreadable, repeats = {}, {}, {}, {}, {}
     for run in runs:
         label = _label(run, points)
         read = run.read_history()  # never writes; unreadable lines are reported, not cut
         unreadable[label] = read.problems
         every = unique_records(read.records)
+        repeats[label] = len(read.records) - len(every)
         failures[label] = summarize_failures(r["result"] for r in every)
         records[label] = [r for r in every if not is_failed(r["result"])]
         if not records[label]:
@@ -52,25 +77,156 @@ def pareto(run_paths: list[str | Path], *, objectives: list[str] | None = None,
                                 "every one recorded with `hwnas pareto RUNS --objectives A,B`")
         points[label] = np.array([[r["result"][n] for n in names] for r in records[label]],
                                  dtype=float)
-    comparison = compare_runs(points, directions)
+    normaliser, reference, warnings = shared_reference(runs, configs, names, directions)
+    warnings += setting_warnings(runs, configs)
+    comparison = compare_runs(points, directions, normaliser=normaliser, ref_point=ref_point)
     per_run = comparison.pop("runs")
-    report = {"objectives": names, "directions": directions, "reference": comparison, "runs": []}
+    comparison.update(reference)
+    report = {"objectives": names, "directions": directions, "reference": comparison,
+              "warnings": warnings, "runs": []}
     for run, label in zip(runs, points, strict=True):
         stats = per_run[label]
-        front = [records[label][i] for i in stats.pop("front_indices")]
-        report["runs"].append({"run": str(run.path), "label": label, "front": front, **stats,
-                               "failed": failures[label]["failed"],
-                               "failures": failures[label]["reasons"],
-                               "unreadable_lines": unreadable[label]})
-    series = {e["label"]: (points[e["label"]], np.array([[r["result"][n] for n in names]
-                                                         for r in e["front"]]))
-              for e in report["runs"]}
-    report["plot"] = str(plot_fronts(series, tuple(names[:2]), directions, plot_path))
+        order = stats.pop("front_indices")
+        marks = marked_indices(points[label], directions, pick=pick, names=names)
+        front = [{**records[label][i], "knee": i == marks["knee"],
+                  "picked": i == marks["pick"]} for i in order]
+        entry = {"run": str(run.path), "label": label, "front": front, **stats,
+                 "repeats": repeats[label], "failed": failures[label]["failed"],
+                 "failures": failures[label]["reasons"], "unreadable_lines": unreadable[label],
+                 "space": configs[runs.index(run)]["search"]["space"]}
+        if pick and marks["pick"] is None:
+            entry["pick_note"] = f"no candidate meets {' and '.join(pick)}"
+        report["runs"].append(entry)
+    if draw:
+        series = {e["label"]: (points[e["label"]], np.array([[r["result"][n] for n in names]
+                                                             for r in e["front"]]))
+                  for e in report["runs"]}
+        # the knee and the pick the table names are the ones the plot marks
+        knees = {e["label"]: next(i for i, r in enumerate(e["front"]) if r["knee"])
+                 for e in report["runs"] if any(r["knee"] for r in e["front"])}
+        picks = {e["label"]: [r["result"][n] for n in names]
+                 for e in report["runs"] for r in e["front"] if r["picked"]}
+        report["plot"] = str(plot_fronts_of(series, names, directions, plot_path, configs,
+                                            knees=knees, picks=picks or None))
     if write:
         for run, entry in zip(runs, report["runs"], strict=True):
             run.write_pareto({"objectives": names, "directions": directions,
                               "reference": comparison, **entry})
+    if constraints or sort_key or top:
+        for entry in report["runs"]:
+            entry["front"] = query(entry["front"], constraints, sort_key, top)
+            entry["shown"] = len(entry["front"])
     return report
+
+
+def plot_fronts_of(series, names, directions, plot_path, configs=None, **marks):
+    """The front plot; with the runs' configs, titled and coloured by method (every pair of
+    objectives gets a panel)."""
+    from hwnas.analysis.plots import plot_fronts
+
+    if configs is None:
+        return plot_fronts(series, tuple(names[:2]), directions, plot_path, **marks)
+    from hwnas.report.figures import front_plot_options
+
+    return plot_fronts(series, tuple(names), directions, plot_path,
+                       **front_plot_options(list(series), configs), **marks)
+
+
+def query(front: list[dict], constraints, sort_key: tuple[str, bool] | None,
+          top: int | None) -> list[dict]:
+    """The front members meeting every constraint, sorted by one objective, the first `top`."""
+    rows = [r for r in front if all(c.holds(r["result"]) for c in constraints)]
+    if sort_key:
+        name, descending = sort_key
+        rows.sort(key=lambda r: r["result"][name], reverse=descending)
+    return rows[:top] if top else rows
+
+
+def _parse_sort(sort: str | None, names: list[str]) -> tuple[str, bool] | None:
+    if not sort:
+        return None
+    name, _, order = sort.rpartition(":") if sort.endswith((":desc", ":asc")) else (sort, "", "")
+    if name not in names:
+        import difflib
+
+        close = difflib.get_close_matches(name, names, n=1, cutoff=0.3)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise BadInputError(f"--sort {sort!r}: {name!r} is not an objective of these runs; "
+                            f"sort by one of {', '.join(names)}, optionally with :desc "
+                            f"(e.g. --sort {names[-1]}:desc){hint}")
+    return name, order == "desc"
+
+
+def _ref_point(ref: dict[str, float] | None, names: list[str]) -> list[float] | None:
+    if not ref:
+        return None
+    if set(ref) != set(names):
+        raise BadInputError(f"--ref needs one value per objective compared ({', '.join(names)}); "
+                            f"got {', '.join(ref) or 'none'}, e.g. --ref "
+                            + ",".join(f"{n}=V" for n in names))
+    return [float(ref[n]) for n in names]
+
+
+def shared_reference(runs: list[RunDir], configs: list[dict], names: list[str],
+                     directions: list[str]):
+    """The normaliser every run's hypervolume uses, what it is, and warnings.
+
+    The first run's stored bounds for the objectives compared (hwnas.api.reference); a run
+    that stored other bounds is warned about (its number here is on the first run's scale).
+    None, normalising over the runs shown, when the first run stored no bound for one of them.
+    """
+    import numpy as np
+
+    from hwnas.analysis.pareto import Normaliser, to_min
+
+    stored = [_stored_bounds(c, names) for c in configs]
+    if stored[0] is None:
+        return None, {"source": "min-max over the runs shown (the first run stored no bound "
+                                "for every objective compared): these numbers hold for this "
+                                "comparison only"}, []
+    ideal, nadir, how = stored[0]
+    warnings = [f"run {run.path} stored other hypervolume bounds than {runs[0].path}; its "
+                f"hypervolume here uses the first run's"
+                for run, other in zip(runs[1:], stored[1:], strict=True)
+                if other is None or not np.allclose(other[:2], (ideal, nadir))]
+    lo, hi = to_min([ideal], directions)[0], to_min([nadir], directions)[0]
+    normaliser = Normaliser(np.minimum(lo, hi), np.maximum(lo, hi))
+    return normaliser, {"source": f"stored with run {runs[0].path}", "how": how}, warnings
+
+
+def _stored_bounds(config: dict, names: list[str]):
+    ref = config.get("hypervolume_reference") or {}
+    have = list(ref.get("objectives") or [])
+    if not set(names) <= set(have):
+        return None
+    at = [have.index(n) for n in names]
+    return ([ref["ideal"][i] for i in at], [ref["nadir"][i] for i in at],
+            {n: ref.get("how", {}).get(n, "") for n in names})
+
+
+def setting_warnings(runs: list[RunDir], configs: list[dict]) -> list[str]:
+    """Runs scored by different estimators, estimator options, datasets or tables: the same
+    architecture can score differently in each (0.983 in one, 0.942 in the other, in the
+    session that found it), so their fronts do not compare as they look."""
+    def settings(config: dict) -> dict:
+        s = config["search"]
+        table = config.get("table") or {}
+        return {"estimator settings": (s.get("estimator"), sorted(
+                    (s.get("estimator_options") or {}).items(), key=str)),
+                "datasets": s.get("dataset"),
+                "tables": (s.get("table"), str(table.get("device")),
+                           s.get("latency_stat"))}
+
+    first = settings(configs[0])
+    out = []
+    for run, config in zip(runs[1:], configs[1:], strict=True):
+        other = settings(config)
+        for what, value in first.items():
+            if other[what] != value:
+                out.append(f"{what} differ between {runs[0].path} and {run.path}: the same "
+                           "architecture may score differently in each, so their fronts do "
+                           "not compare as they look")
+    return out
 
 
 def _label(run: RunDir, taken: dict) -> str:
@@ -78,5 +234,3 @@ def _label(run: RunDir, taken: dict) -> str:
     while label in taken:
         label, n = f"{run.name}#{n}", n + 1
     return label
-
-

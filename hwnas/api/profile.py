@@ -16,17 +16,44 @@ def profile(space: str = "proxyless", space_config: dict | None = None, backend:
             *, threads: int | None = None, batch: int = 1, dtype: str = "fp32",
             out: str | Path | None = None, tables_dir: str | Path = "latency_tables",
             progress: Progress = None, memory: bool = False,
-            energy: bool = False) -> LatencyTable:
+            energy: bool = False, ray_resource: str | None = None,
+            ray_address: str = "") -> LatencyTable:
     """Measure every distinct op of the space once and write a LatencyTable (optionally with
-    peak-memory and energy columns, where the device can measure them)."""
+    peak-memory and energy columns, where the device can measure them).
+
+    With `ray_resource`, the measuring runs as a Ray task on the node that carries that custom
+    resource (hwnas.distributed.placement), on the cluster at `ray_address` (default: the Ray
+    of this process, else the one `ray start` runs here); the table is written here. Op by op
+    progress is not reported from there."""
     from hwnas.tables.profile import default_table_path, profile_ops
 
     space_obj = build_space(space, space_config)
     check_table_destination(out, tables_dir)
-    table = profile_ops(space_obj, space_obj.all_ops(), backend, threads=threads, batch=batch,
-                        dtype=dtype, progress=progress, memory=memory, energy=energy)
+    if ray_resource is not None:
+        from hwnas.distributed.placement import run_on_resource
+        from hwnas.latency.table import LatencyTable
+
+        raw = run_on_resource(measure_table, space, space_config, backend, threads, batch,
+                              dtype, memory, energy, resource=ray_resource,
+                              address=ray_address)
+        table = LatencyTable.from_dict(raw)
+    else:
+        table = profile_ops(space_obj, space_obj.all_ops(), backend, threads=threads,
+                            batch=batch, dtype=dtype, progress=progress, memory=memory,
+                            energy=energy)
     table.save(out or default_table_path(tables_dir, table))
     return table
+
+
+def measure_table(space: str, space_config: dict | None, backend: str, threads: int | None,
+                  batch: int, dtype: str, memory: bool, energy: bool) -> dict:
+    """The measuring half of `profile`, where it runs (a Ray worker on the device's node):
+    plain arguments in, the table as plain data out (written by the caller)."""
+    from hwnas.tables.profile import profile_ops
+
+    space_obj = build_space(space, space_config)
+    return profile_ops(space_obj, space_obj.all_ops(), backend, threads=threads, batch=batch,
+                       dtype=dtype, memory=memory, energy=energy).to_dict()
 
 
 def check_table_destination(out: str | Path | None, tables_dir: str | Path) -> None:

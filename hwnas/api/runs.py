@@ -54,12 +54,74 @@ def summarize_run(path: Path, root: Path | None = None) -> dict:
     history = read.records
     failures = summarize_failures(r.get("result") or {} for r in history)
     pareto_path = path / "pareto.json"
-    return {**entry, "strategy": search.get("strategy"), "space": search.get("space"),
+    being_written = run.being_written()
+    return {**entry, "status": _status(len(history), search.get("budget"), being_written),
+            "strategy": search.get("strategy"), "space": search.get("space"),
             "estimator": search.get("estimator"), "objectives": search.get("objectives"),
             "candidates": len(history), "budget": search.get("budget"),
             "failed": failures["failed"], "failures": failures["reasons"],
             "front_written": pareto_path.is_file(), "front_size": _front_size(pareto_path),
-            "being_written": run.being_written(), "unreadable_lines": len(read.problems)}
+            "being_written": being_written, "unreadable_lines": len(read.problems)}
+
+
+def _status(candidates: int, budget, being_written: bool) -> str:
+    if being_written:
+        return "running"
+    if isinstance(budget, int) and candidates >= budget:
+        return "done"
+    return "incomplete"
+
+
+def show_run(path: str | Path) -> dict:
+    """One run in detail (`hwnas runs show RUN`): its status (done, incomplete, or running and
+    by which process), budget and candidates, failures, front size and hypervolume (with the
+    reference stored with the run), table, estimator, strategy, seed and dates. Reads only."""
+    from hwnas.errors import HwnasRuntimeError
+
+    run = RunDir.open(path)
+    config = run.config()  # a damaged config is one line, exit 2
+    path = run.path
+    entry = summarize_run(path)
+    search = config["search"]
+    hypervolume, reference, front_size = None, None, entry["front_size"]
+    try:
+        from hwnas.api.pareto import pareto
+
+        report = pareto([path], draw=False)  # the front as it is now, nothing written
+        hypervolume = report["runs"][0]["hypervolume"]
+        front_size = report["runs"][0]["front_size"]
+        reference = report["reference"]
+    except HwnasRuntimeError:  # nothing evaluated (or nothing succeeded) yet: no front
+        pass
+    records = run.read_history().records
+    table = config.get("table") or None
+    locked_by = _lock_holder(run) if entry["being_written"] else None
+    resume = None if entry["status"] == "done" or locked_by else \
+        f"hwnas search --resume {path}"
+    return {"run": str(path), "status": entry["status"], "locked_by": locked_by,
+            "resume": resume, "budget": search.get("budget"),
+            "candidates": entry["candidates"], "failed": entry["failed"],
+            "failures": entry["failures"], "unreadable_lines": entry["unreadable_lines"],
+            "front_size": front_size, "hypervolume": hypervolume, "reference": reference,
+            "objectives": search.get("objectives"), "space": search.get("space"),
+            "space_options": config.get("space_resolved") or search.get("space_config"),
+            "dataset": search.get("dataset"),
+            "table": None if not table else {"path": table.get("path") or search.get("table"),
+                                             "backend": table.get("backend"),
+                                             "device": table.get("device")},
+            "estimator": {"name": search.get("estimator"),
+                          "options": search.get("estimator_options") or {}},
+            "strategy": {"name": search.get("strategy"),
+                         "options": search.get("strategy_options") or {}},
+            "seed": search.get("seed"), "created": config.get("created"),
+            "last_candidate": records[-1].get("time") if records else None}
+
+
+def _lock_holder(run: RunDir) -> str:
+    try:
+        return run.lock_path.read_text(errors="replace")[:200].strip() or "another process"
+    except OSError:
+        return "another process"
 
 
 def _front_size(path: Path) -> int | None:

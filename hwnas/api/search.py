@@ -17,7 +17,7 @@ from hwnas.api.common import now as _now
 from hwnas.errors import BadInputError
 from hwnas.evaluation.task import EvaluationTask
 from hwnas.objectives import parse_objectives
-from hwnas.registry import EVALUATORS, STRATEGIES
+from hwnas.registry import ESTIMATORS, EVALUATORS, STRATEGIES
 from hwnas.runs import RunDir
 from hwnas.search.config import DEFAULT_BUDGET, SearchConfig
 from hwnas.search.context import SearchContext
@@ -37,9 +37,14 @@ def search(config: SearchConfig, *, resume: str | Path | None = None,
         config = saved
     if not resume:
         config.run_dir = config.run_dir or _default_run_dir(config)
+        absolute_paths(config)
+        infer_costs(config)
     config.validate()
     space, strategy, evaluator = _prepare(config, run.path if resume else Path(config.run_dir),
                                           progress)
+    warning = STRATEGIES.get(config.strategy).degenerate_warning(strategy.options, config.budget)
+    if warning and progress:
+        progress({"event": "notice", "summary": f"warning: {warning}"})
     try:
         # The lock is taken before the history is read and held until the front is written:
         # one writer per run, and what it replays is what it appends after.
@@ -91,6 +96,56 @@ def replay_plan(read) -> tuple[list[Recorded | None], list[str]]:
     return [by_index.get(i) for i in range(size)], notes
 
 
+def absolute_paths(config: SearchConfig) -> None:
+    """Store the paths a run reads as absolute, so that `--resume` and `hwnas export` work from
+    any working directory: the table, a dataset's folder (`cifar10:PATH`), and an estimator's
+    `benchmark` CSV (the tabular estimator's option: the one path-valued estimator option)."""
+    if config.table:
+        config.table = str(Path(config.table).expanduser().absolute())
+    kind, sep, where = config.dataset.partition(":")
+    if sep and where and kind != "digits":
+        config.dataset = f"{kind}:{Path(where).expanduser().absolute()}"
+    bench = config.estimator_options.get("benchmark")
+    if isinstance(bench, str) and bench:
+        config.estimator_options = {**config.estimator_options,
+                                    "benchmark": str(Path(bench).expanduser().absolute())}
+
+
+def infer_costs(config: SearchConfig) -> None:
+    """An estimator that looks device costs up (an option `costs`, e.g. `tabular`) gets them
+    from `--objectives` when none were given: `--objectives accuracy,latency:pixel3` names the
+    device once. Only device costs (`latency:DEVICE`, `energy:DEVICE`) are inferred."""
+    from hwnas.objectives import DEVICE_COSTS
+
+    spec = getattr(ESTIMATORS.get(config.estimator), "option_specs", {}) or {}
+    if "costs" not in spec or "costs" in config.estimator_options:
+        return
+    costs = [o for o in config.objectives if o.partition(":")[0] in DEVICE_COSTS
+             and o.partition(":")[1]]
+    if costs:
+        config.estimator_options = {**config.estimator_options, "costs": costs}
+
+
+LOOKUP_SECONDS = 0.05
+
+
+def duration_estimate(first_seconds: float, remaining: int) -> str:
+    """How long the rest of a search should take, from its first evaluated candidate: that
+    candidate's time x the candidates left (an architecture evaluated again is looked up, so
+    this is an upper bound when a strategy repeats itself)."""
+    total = first_seconds * remaining
+    return (f"first candidate took {_duration(first_seconds)}; the {remaining} left should take "
+            f"about {_duration(total)} (estimate: that time x candidates left)")
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s" if seconds >= 1 else f"{seconds:.2f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
 def evaluation_task(config: SearchConfig) -> EvaluationTask:
     return EvaluationTask(
         space=config.space, space_config=dict(config.space_config), estimator=config.estimator,
@@ -118,25 +173,34 @@ def _prepare(config: SearchConfig, run_path: Path, progress: Progress = None):
     evaluator_cls = EVALUATORS.get(config.evaluator)
     evaluator_cls.resolve_options(config.evaluator_options)
     evaluator = evaluator_cls(evaluation_task(config), **config.evaluator_options)
-    scorer = evaluator.driver_scorer()
-    _check_benchmark_covers(space, scorer.estimator)
-    # A run being resumed was accepted when it began: its table is not refused now.
-    resumed = (run_path / "config.json").exists()
-    for warning in _check_table_exportable(scorer.table, config.allow_mismatch or resumed):
-        if progress:
-            progress({"event": "notice", "summary": warning})
-    context = SearchContext(dataset=config.dataset, table=scorer.table,
-                            latency_stat=config.latency_stat,
-                            workdir=run_path / "strategy", progress=progress)
-    strategy = strategy_cls(space, objectives, seed=config.seed, costs=evaluator.cost_model(),
-                            context=context, **config.strategy_options)
-    limit = strategy.max_proposals()
-    if config.budget is None:
-        config.budget = limit or DEFAULT_BUDGET
-    elif limit is not None and config.budget > limit:
-        raise BadInputError(f"--budget {config.budget} is more than the {limit} architectures "
-                            f"strategy {config.strategy!r} proposes (one per sweep setting); "
-                            f"pass --budget {limit} or more settings")
+    try:  # a refusal after this point must not leave the evaluator's workers running
+        scorer = evaluator.driver_scorer()
+        _check_benchmark_covers(space, scorer.estimator)
+        # A run being resumed was accepted when it began: its table is not refused now.
+        resumed = (run_path / "config.json").exists()
+        notes = _check_table_exportable(scorer.table, config.allow_mismatch or resumed)
+        if scorer.table is not None:  # the machine's speed may have moved since it was measured
+            from hwnas.api.tables import table_speed_note
+
+            notes.extend(n for n in [table_speed_note(scorer.table)] if n)
+        for warning in notes:
+            if progress:
+                progress({"event": "notice", "summary": warning})
+        context = SearchContext(dataset=config.dataset, table=scorer.table,
+                                latency_stat=config.latency_stat,
+                                workdir=run_path / "strategy", progress=progress)
+        strategy = strategy_cls(space, objectives, seed=config.seed, costs=evaluator.cost_model(),
+                                context=context, **config.strategy_options)
+        limit = strategy.max_proposals()
+        if config.budget is None:
+            config.budget = limit or DEFAULT_BUDGET
+        elif limit is not None and config.budget > limit:
+            raise BadInputError(f"--budget {config.budget} is more than the {limit} architectures "
+                                f"strategy {config.strategy!r} proposes (one per sweep setting); "
+                                f"pass --budget {limit} or more settings")
+    except BaseException:
+        evaluator.close()
+        raise
     return space, strategy, evaluator
 
 
@@ -166,11 +230,14 @@ def _check_table_exportable(table, allow_mismatch: bool) -> list[str]:
 
 
 def _run_config(config: SearchConfig, space, strategy, evaluator) -> dict:
+    from hwnas.api.reference import derive_reference
     from hwnas.versions import versions
 
     scorer = evaluator.driver_scorer()
     table = scorer.table
-    return {"search": config.to_dict(), "space_resolved": space.config(),
+    reference = derive_reference(space, strategy.objectives, scorer, evaluator.cost_model())
+    return {"search": config.to_dict(), "hypervolume_reference": reference,
+            "space_resolved": space.config(),
             "strategy_resolved": strategy.config(),
             "estimator_resolved": scorer.estimator.config(),
             "evaluator_resolved": evaluator.config(),
@@ -186,7 +253,9 @@ def _default_run_dir(config: SearchConfig) -> str:
 
 
 def _recorder(run: RunDir, config: SearchConfig, space, strategy, progress: Progress):
-    """What happens to each candidate of a search: weights saved, one history line, progress."""
+    """What happens to each candidate of a search: weights saved, one history line, progress;
+    after the first candidate trained (not looked up, not replayed), the duration estimate."""
+    estimated = []
 
     def on_candidate(candidate: Candidate) -> None:
         if candidate.replayed:
@@ -204,6 +273,16 @@ def _recorder(run: RunDir, config: SearchConfig, space, strategy, progress: Prog
         if progress:
             progress({"event": "candidate", "record": record, "budget": config.budget,
                       "replayed": candidate.replayed})
+            # from the first candidate evaluated now and successfully: a failure (a build
+            # error is instant, a divergence stops early) says little of the others' time
+            if not estimated and not candidate.replayed and not candidate.cached \
+                    and candidate.outcome is not None and "failed" not in candidate.result:
+                estimated.append(True)
+                left = config.budget - candidate.index - 1
+                # a lookup (a tabular benchmark) takes microseconds: nothing worth estimating
+                if left > 0 and candidate.outcome.seconds >= LOOKUP_SECONDS:
+                    progress({"event": "notice",
+                              "summary": duration_estimate(candidate.outcome.seconds, left)})
 
     return on_candidate
 

@@ -133,31 +133,46 @@ def _import_fbnet(path, metric, setting, out, tables_dir, force) -> dict:
 
 
 def calibrate_table(table: TableArg, *, samples: int = 60, seed: int = 1,
-                    allow_mismatch: bool = False, progress: Progress = None) -> dict:
+                    allow_mismatch: bool = False, progress: Progress = None,
+                    out: str | Path | None = None, reference: bool = True,
+                    residual_model: str | None = None) -> dict:
     """Measure networks (random, a third spanning the latency range), fit the table's
-    correction and save it in the table's file:
-    {"table": path, "calibration": coefficients (with what they were fitted on)}."""
+    correction (affine, then a residual model chosen by cross-validation) and save the table
+    in its own file, or in `out`: {"table": path, "calibration": coefficients (with what they
+    were fitted on), "reference": the table's reference workload}."""
+    from hwnas.latency.residual import CANDIDATES
     from hwnas.tables.validate import calibrate_table as calibrate
 
+    if residual_model is not None and residual_model not in CANDIDATES:
+        raise BadInputError(f"unknown residual model {residual_model!r}; allowed: "
+                            f"{', '.join(CANDIDATES)}")
     t = _load(table)
-    path = _source(table, t, "calibrate_table")
-    check_output(path, "TABLE")  # the fit is written back into it: refused before measuring
+    source = _source(table, t, "calibrate_table")
+    given, path = out, Path(out) if out else Path(source)
+    # the fit is written into it: refused before minutes of measuring
+    if given:
+        check_output(path, "--out", suffixes=(".json",))
+    else:
+        check_output(path, "TABLE")
     coefficients = calibrate(t, samples=samples, seed=seed, allow_mismatch=allow_mismatch,
-                             progress=progress)
+                             progress=progress, reference=reference,
+                             residual_model=residual_model)
     t.save(path)
-    return {"table": str(path), "calibration": coefficients}
+    return {"table": str(path), "calibration": coefficients, "reference": t.reference}
 
 
 def validate_table(table: TableArg, *, samples: int = 100, seed: int = 0,
-                   noise_samples: int = 10, out: str | Path | None = None,
-                   allow_mismatch: bool = False, progress: Progress = None) -> dict:
+                   noise_samples: int | None = None, out: str | Path | None = None,
+                   allow_mismatch: bool = False, progress: Progress = None,
+                   reference: bool = True) -> dict:
     """Measure random whole networks against the table's predictions; writes the report
     (default: beside the table, <table>.validation.json) and a scatter plot beside it.
 
     Returns the report's fields (predictions, measurements, metrics) with "report" and "plot"
-    paths."""
+    paths. `reference`: normalise by the table's reference workload (when it has one)."""
     from hwnas.analysis.plots import plot_prediction_scatter
     from hwnas.fileio import atomic_write_json
+    from hwnas.tables.validate import DEFAULT_NOISE_SAMPLES
     from hwnas.tables.validate import validate_table as validate
 
     t = _load(table)
@@ -166,8 +181,9 @@ def validate_table(table: TableArg, *, samples: int = 100, seed: int = 0,
     # The report and its plot beside it, both checked before minutes of measuring.
     check_output(out, "--out", suffixes=(".json",), default=not given)
     check_output(out.with_suffix(".png"), "--out", default=not given)
+    noise_samples = DEFAULT_NOISE_SAMPLES if noise_samples is None else noise_samples
     report = validate(t, samples=samples, seed=seed, noise_samples=noise_samples,
-                      allow_mismatch=allow_mismatch, progress=progress)
+                      allow_mismatch=allow_mismatch, progress=progress, reference=reference)
     m = report.metrics
     title = (f"{source.name}\n{t.backend}: {100 * m['within_10']:.0f}% within ±10%, "
              f"τ={m['kendall_tau']:.3f}, MAPE {100 * m['mape']:.1f}%")
@@ -176,3 +192,29 @@ def validate_table(table: TableArg, *, samples: int = 100, seed: int = 0,
     # JSON has no NaN: a noise floor of no re-measured network, a tau of equal predictions
     atomic_write_json(out, json_ready({**report.to_dict(), "plot": str(plot)}))
     return {**report.to_dict(), "report": str(out), "plot": str(plot)}
+
+
+def table_speed_note(table: TableArg, threshold: float | None = None,
+                     backend=None) -> str | None:
+    """One line when this machine's speed moved more than `threshold` (default 10%) since the
+    table's reference workload was timed (a quick measurement of it now), else None. A table
+    without a reference (older, imported, or another device's) says nothing: its speed cannot
+    be checked. For the commands that use a table: search --table, export's re-timing."""
+    from hwnas.latency import drift
+    from hwnas.tables.reference import quick_reference_ms, reference_sig
+    from hwnas.tables.validate import table_space
+
+    t = _load(table)
+    sig = reference_sig(t)
+    if sig is None:
+        return None
+    if backend is None:
+        from hwnas.tables.profile import make_backend
+        from profilers import device_slug
+
+        backend = make_backend(t.backend, threads=t.threads, batch=t.batch, dtype=t.dtype)
+        if device_slug(backend.fingerprint()) != device_slug(t.device):
+            return None  # another device: the mismatch check already says what that risks
+    now = quick_reference_ms(backend, table_space(t), sig)
+    return drift.speed_message(t.path or "the table", float(t.reference["ms"]), now,
+                               drift.THRESHOLD if threshold is None else threshold)

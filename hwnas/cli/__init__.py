@@ -29,7 +29,10 @@ COMMANDS = {
                "hypervolume, and write a plot (RUNS side by side)."),
     "profile": ("hwnas.cli.profile_cmd", "profile", "Measure each unique op of a space on a "
                 "backend and write a LatencyTable JSON."),
-    "runs": ("hwnas.cli.runs_cmd", "runs", "List the runs under FOLDER (default runs/): strategy, space, objectives, candidates, failures, front."),  # noqa: E501
+    "report": ("hwnas.cli.report_cmd", "report", "Write one self-contained HTML report "
+               "(fronts, hypervolume, front members, table validation, configuration) of RUNS."),
+    "runs": ("hwnas.cli.runs_cmd", "runs", "List the runs under FOLDER (default runs/) with "
+             "their status, or show one: `hwnas runs show RUN`."),
     "search": ("hwnas.cli.search_cmd", "search", "Search a space; objectives accuracy (max) "
                "and table latency (min) by default."),
     "tables": ("hwnas.cli.tables", "tables", "Inspect, validate and calibrate latency tables."),
@@ -38,6 +41,16 @@ COMMANDS = {
 
 class LazyGroup(click.Group):
     """A click group whose commands are imported when they are run (or asked for help)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        # `hwnas --version`, said in the group's help text rather than declared as a click
+        # option: the command list stays identical to the eager group's (test_imports).
+        if args[:1] == ["--version"]:
+            from importlib.metadata import version
+
+            click.echo(f"hwnas {version('hwnas')}")
+            ctx.exit(0)
+        return super().parse_args(ctx, args)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
@@ -65,9 +78,13 @@ def app():
     hwnas profile --space proxyless --backend ort-cpu
     hwnas tables validate latency_tables/<device>/<table>.json --samples 100
     hwnas search  --table latency_tables/<device>/<table>.json --method evolution
-    hwnas pareto  runs/<run> [runs/<other> ...]
-    hwnas export  runs/<run> --pick "latency_ms<=3"
+    hwnas runs    [runs/]   ;   hwnas runs show runs/<run>
+    hwnas pareto  runs/<run> [runs/<other> ...] --where "latency_ms<=3" --top 5
+    hwnas export  runs/<run> --pick "latency_ms<=3" --dry-run
     hwnas demo
+
+    Every command takes --help (with examples) and --json; `hwnas --version` prints the
+    version.
     """
 
 

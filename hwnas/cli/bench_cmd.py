@@ -35,18 +35,30 @@ from hwnas.cli.render import console, print_json, progress_bar
 @options.as_json
 def bench(benchmark, space, objectives, budget, seeds, methods, strategy_opt, batch, every,
           out, as_json):
-    """League of search strategies at an equal evaluation budget on a tabular benchmark."""
+    """League of search strategies at an equal evaluation budget on a tabular benchmark.
+
+    The progress bar counts evaluations (methods x seeds x budget), not runs.
+
+    \b
+    Examples:
+      hwnas bench --benchmark ../shared/benchmarks/nb201_hw/nb201_hw.csv --budget 500 --seeds 10
+      hwnas bench --benchmark ../shared/benchmarks/nb201_hw/nb201_hw.csv \\
+          --methods random,evolution,nsga2 --strategy-opt nsga2:pop_size=40 --out runs/league
+    """
     from hwnas.api.bench import default_out
 
     out = out or default_out()
     plan = api.prepare_bench(benchmark, objectives, space=space, methods=methods,
                              strategy_opts=strategy_opt, out=out)  # refused before a bar
-    with progress_bar(quiet=as_json) as bar:
-        task = bar.add_task("bench", total=len(plan.methods) * seeds, info="")
+    with progress_bar(quiet=as_json) as bar:  # counts evaluations, not runs
+        task = bar.add_task("bench evaluations", total=len(plan.methods) * seeds * budget,
+                            info="")
 
         def on_run(event: dict) -> None:
             bar.update(task, completed=event["done"],
-                       info=f"{event['method']} seed {event['seed']}")
+                       info=f"{event['method']} seed {event['seed']} (run "
+                            f"{min(event['runs_done'] + 1, event['runs_total'])}/"
+                            f"{event['runs_total']})")
 
         results = api.run_bench(plan, budget=budget, seeds=seeds, batch=batch, every=every,
                                 out=out, command="hwnas " + shlex.join(sys.argv[1:]),

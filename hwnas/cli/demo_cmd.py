@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from hwnas import api
+from hwnas.api.presets import ESTIMATOR_PRESETS
 from hwnas.cli import options
 from hwnas.cli.export_cmd import render_export
 from hwnas.cli.pareto_cmd import render_report
@@ -17,7 +18,7 @@ from hwnas.search.config import SearchConfig
 
 # A small budget that fits in a few minutes on a 2-core CPU: the proxy trains at 16x16
 # (digits are 8x8 images, so nothing is lost) for 2 epochs on a fixed subset.
-DEMO_ESTIMATOR = {"epochs": 2, "resolution": 16, "train_subset": 768}
+DEMO_ESTIMATOR = dict(ESTIMATOR_PRESETS["scratch"]["fast"])  # `--preset fast` is the demo's
 DEMO_EVOLUTION = {"population": 8, "sample_size": 3}
 # ProxylessNAS on the same table and data: one derived architecture per latency weight β of
 # its mul#log loss (0: accuracy alone; 0.3: the paper's default; 1.2), supernets trained on

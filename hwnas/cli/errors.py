@@ -11,13 +11,25 @@ import click
 from hwnas.errors import HwnasError
 
 
+class Interrupted(Exception):
+    """Ctrl-C during a command that can say how to go on (a search: its resume command)."""
+
+    exit_code = 130
+
+
 def run_app(app, argv: list[str] | None = None) -> int:
-    """Run the click app; return the exit code (2 bad input, 1 runtime failure)."""
+    """Run the click app; return the exit code (2 bad input, 1 runtime failure, 130 Ctrl-C)."""
     try:
         result = app.main(args=argv, standalone_mode=False, prog_name="hwnas")
         return result if isinstance(result, int) else 0
     except HwnasError as exc:
         return _fail(str(exc), exc.exit_code)
+    except Interrupted as exc:
+        return _fail(str(exc), exc.exit_code)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        # `hwnas` or `hwnas tables` alone: the help, as asked for, not an error line
+        click.echo(exc.ctx.get_help() if exc.ctx else exc.format_message())
+        return 0
     except click.exceptions.NoSuchOption as exc:
         return _fail(_usage_line(exc), 2)
     except click.exceptions.UsageError as exc:

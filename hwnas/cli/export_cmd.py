@@ -7,7 +7,7 @@ from rich.markup import escape
 
 from hwnas import api
 from hwnas.cli import options
-from hwnas.cli.render import console, print_json
+from hwnas.cli.render import console, fmt, print_json
 
 
 @click.command()
@@ -21,21 +21,56 @@ from hwnas.cli.render import console, print_json
                  "ort-tensorrt).")
 @options.threads
 @options.allow_mismatch
+@click.option("--dry-run", is_flag=True,
+              help="Print the candidate that would be exported and its objectives; write "
+                   "nothing.")
 @options.as_json
-def export(run, pick, arch, out, backend, threads, allow_mismatch, as_json):
-    """Export a candidate (default: the knee of the front) and prove the export."""
-    check_export_args(run, pick, arch, out)
+def export(run, pick, arch, out, backend, threads, allow_mismatch, dry_run, as_json):
+    """Export a candidate (default: the knee of the front) and prove the export.
+
+    Prints the candidate's objectives, and warns (also in --json) when the re-timed latency
+    is more than 10% off the table's prediction or the measurement is unstable.
+
+    \b
+    Examples:
+      hwnas export runs/<run> --dry-run                       # what the knee is
+      hwnas export runs/<run> --pick "latency_ms<=3" --dry-run
+      hwnas export runs/<run> --pick "latency_ms<=3" -o model.onnx
+      hwnas export runs/<run> --arch 3f2a --json
+    """
+    from hwnas.api.export import choose, objectives_of
+
+    check_export_args(run, pick, arch, out, dry_run)
+    run_dir, config, record = choose(run, pick=list(pick), arch_key=arch)
+    objectives = objectives_of(record, config["search"]["objectives"])
+    if dry_run:
+        payload = {"dry_run": True, "run": str(run_dir.path), "arch_key": record["arch_key"],
+                   "arch": record.get("arch_short") or record["arch_str"],
+                   "objectives": objectives,
+                   "chosen_by": "--arch" if arch else "--pick" if pick else "the knee"}
+        if as_json:
+            print_json(payload)
+            return
+        console.print(f"would export {record['arch_key']} (chosen by {payload['chosen_by']}): "
+                      f"{escape(_objectives_line(objectives))}")
+        console.print(f"  arch: {escape(payload['arch'])}")
+        console.print("  (nothing written; drop --dry-run to export it)")
+        return
     report, warnings = api.export(run, pick=list(pick), arch_key=arch, out=out, backend=backend,
                                   threads=threads, allow_mismatch=allow_mismatch)
     if as_json:
-        print_json({**report.to_dict(), "warnings": warnings})
+        print_json({**report.to_dict(), "objectives": objectives, "warnings": warnings})
         return
     for warning in warnings:
-        console.print(f"warning: {warning}")
-    render_export(report)
+        console.print(escape(f"warning: {warning}"))
+    render_export(report, objectives)
 
 
-def check_export_args(run: str, pick, arch, out) -> None:
+def _objectives_line(objectives: dict) -> str:
+    return ", ".join(f"{name} {fmt(value, 4)}" for name, value in objectives.items())
+
+
+def check_export_args(run: str, pick, arch, out, dry_run: bool = False) -> None:
     """Refuse what export would otherwise ignore or find out late: two ways of choosing the
     candidate, a damaged run, an output it cannot write (the ONNX file and its .json report
     beside it, so the file must end in .onnx: `x.json` would be overwritten by the report)."""
@@ -50,15 +85,19 @@ def check_export_args(run: str, pick, arch, out) -> None:
                             f"`hwnas export {run} --arch KEY` or `hwnas export {run} --pick "
                             "'latency_ms<=3'`")
     read_run_config(run)
+    if dry_run:
+        return  # writes nothing, so no output to check
     if out:
         check_output(out, "--out", suffixes=(".onnx",))
     else:
         check_output(Path(run) / "exports", "--out", folder=True, default=True)
 
 
-def render_export(report) -> None:
+def render_export(report, objectives: dict | None = None) -> None:
     m = report.measured_ms
     console.print(f"exported {report.arch_key} to {report.onnx_path} ({report.weights} weights)")
+    if objectives:
+        console.print(f"  objectives (from the search): {escape(_objectives_line(objectives))}")
     console.print(f"  arch: {escape(report.arch)}")
     console.print(f"  onnx.checker: ok; onnxruntime vs PyTorch max |diff| = "
                   f"{report.max_abs_diff:.2e} (limit {report.tolerance:g})")

@@ -23,16 +23,39 @@ KINDS = {"spaces": SPACES, "strategies": STRATEGIES, "estimators": ESTIMATORS,
 
 @click.command("list")
 @click.argument("kind", default="all")
+@click.argument("name", required=False)
 @options.as_json
-def list_(kind, as_json):
+def list_(kind, name, as_json):
     """List spaces, strategies, estimators, evaluators, formats and backends (KIND: one of
-    them, or all)."""
+    them, or all).
+
+    With NAME, one plug-in: its description, and each option's default, type and allowed
+    values (what --strategy-opt, --estimator-opt, --space-opt... accept).
+
+    \b
+    Examples:
+      hwnas list
+      hwnas list strategies
+      hwnas list strategies evolution
+      hwnas list estimators scratch --json
+      hwnas list backends
+    """
     if kind != "all" and kind not in KINDS:
-        raise BadInputError(f"cannot list {kind!r}; allowed: all, {', '.join(KINDS)}")
+        import difflib
+
+        close = difflib.get_close_matches(kind, list(KINDS), n=1, cutoff=0.3)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise BadInputError(f"cannot list {kind!r}; allowed: all, {', '.join(KINDS)}{hint}")
+    if name is not None:
+        if kind == "all":
+            raise BadInputError(f"give the kind of {name!r} too, e.g. `hwnas list strategies "
+                                f"{name}` (kinds: {', '.join(KINDS)})")
+        return _show_one(kind, name, as_json)
     payload = {}
-    for name, registry in KINDS.items():
-        if kind in ("all", name):
-            payload[name] = {n: _describe(name, registry.get(n)) for n in registry.names()}
+    for kind_name, registry in KINDS.items():
+        if kind in ("all", kind_name):
+            payload[kind_name] = {n: _describe(kind_name, registry.get(n))
+                                  for n in registry.names()}
     if as_json:
         print_json(payload)
         return
@@ -43,6 +66,33 @@ def list_(kind, as_json):
             for option, spec in entry.get("options", {}).items():
                 console.print(f"  {'':<14}{option}={spec['default']!r}  ({spec['allowed']})",
                               highlight=False, markup=False)
+
+
+def _show_one(kind: str, name: str, as_json: bool) -> None:
+    """One plug-in in full: its whole docstring, then every option (default, allowed, help)."""
+    obj = KINDS[kind].get(name)  # an unknown name: one line with the closest
+    entry = _describe(kind, obj)
+    doc = (obj.__doc__ or "").strip()
+    if as_json:
+        print_json({kind: {name: {**entry, "doc": doc}}})
+        return
+    singular = {"strategies": "strategy", "spaces": "space", "estimators": "estimator",
+                "evaluators": "evaluator", "formats": "format", "backends": "backend"}[kind]
+    console.print(f"{singular} {name}: {entry['summary']}",
+                  highlight=False, markup=False)
+    for line in doc.splitlines()[1:]:
+        console.print(f"  {line.strip()}", highlight=False, markup=False)
+    specs = entry.get("options", {})
+    if not specs:
+        console.print("  options: none")
+        return
+    console.print("  options (KEY=VALUE; default, then allowed values):")
+    width = max(len(k) for k in specs)
+    for option, spec in specs.items():
+        line = f"    {option:<{width}}  default {spec['default']!r:<10} {spec['allowed']}"
+        if spec.get("help"):
+            line += f"  - {spec['help']}"
+        console.print(line, highlight=False, markup=False)
 
 
 def _describe(kind: str, obj) -> dict:

@@ -1,4 +1,5 @@
-"""`hwnas pareto`: the front of one or several runs, hypervolume, plot."""
+"""`hwnas pareto`: the front of one or several runs, queried (filter, sort, top N, CSV),
+with the knee and the --pick point named, the hypervolume and a plot."""
 
 from __future__ import annotations
 
@@ -11,51 +12,158 @@ from hwnas.cli import options
 from hwnas.cli.render import console, fmt, print_json
 from hwnas.evaluation.failure import failures_line
 
+# What the compact architecture strings in the tables mean, per space (the string is the
+# space's `compact()`; a reader should not need the source to read "73 -|56").
+ARCH_LEGENDS = {
+    "proxyless": "per searchable layer, kernel size then expansion ratio (73 = 7x7 kernel, "
+                 "expansion 3), '-' = zero (layer skipped), '|' between stages",
+    "nb201": "NAS-Bench-201 cell: |op~i| is an edge from node i, '+' separates the inputs of "
+             "nodes 1, 2 and 3",
+}
+
+
+def arch_legend(space: str) -> str:
+    return ARCH_LEGENDS.get(space, "the space's choices in order (see `hwnas list spaces`)")
+
 
 @click.command()
 @click.argument("runs", nargs=-1, required=True, type=click.Path(file_okay=False))
 @click.option("--objectives", default=None, help="Objectives to compare (default: the run's).")
+@click.option("--where", default=None, metavar="'A<=X and B>=Y'",
+              help="List only front members meeting every condition (objective OP number, "
+                   "joined by 'and').")
+@click.option("--sort", default=None, metavar="NAME[:desc]",
+              help="Sort the listed members by one objective (ascending unless :desc).")
+@click.option("--top", type=options.budget_type(), default=None,
+              help="List only the first N members (after --where and --sort).")
+@click.option("--pick", multiple=True,
+              help="Mark what `hwnas export --pick` would choose, e.g. 'latency_ms<=3' "
+                   "(repeatable).")
+@click.option("--ref", default=None, metavar="NAME=V,NAME=V",
+              help="Hypervolume reference point in the objectives' units (default: 1.1 of the "
+                   "bounds stored with the first run).")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), default=None,
+              help="Also write the listed members to this CSV file.")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None,
               help="PNG path (default: RUN/plots/pareto.png).")
 @options.as_json
-def pareto(runs, objectives, plot, as_json):
-    """Print each run's Pareto front and hypervolume, and write a plot (RUNS side by side)."""
+def pareto(runs, objectives, where, sort, top, pick, ref, csv_path, plot, as_json):
+    """Print each run's Pareto front and hypervolume, and write a plot (RUNS side by side).
+
+    The hypervolume uses the bounds stored with the run when it was created, so a run's
+    number is the same alone and beside others. Repeats (an architecture evaluated again)
+    count once and are reported. The knee (what `hwnas export` exports by default) and the
+    --pick point are marked.
+
+    \b
+    Examples:
+      hwnas pareto runs/<run>
+      hwnas pareto runs/<run> --where "latency_ms<=3 and accuracy>=0.9" --sort accuracy:desc
+      hwnas pareto runs/<run> --top 5 --csv front.csv --pick "latency_ms<=2.5"
+      hwnas pareto runs/<a> runs/<b> runs/<c> --plot compare.png   # one scale for all
+      hwnas pareto runs/<run> --json
+    """
+    from hwnas.fileio import check_output
+
     names = [o.strip() for o in objectives.split(",")] if objectives else None
-    report = api.pareto(runs, objectives=names, plot=plot)
+    conditions = [c.strip() for c in where.split(" and ")] if where else None
+    if csv_path:
+        check_output(csv_path, "--csv", suffixes=(".csv",))
+    report = api.pareto(runs, objectives=names, plot=plot, where=conditions, sort=sort, top=top,
+                        pick=list(pick), ref=parse_ref(ref))
+    if csv_path:
+        write_csv(report, csv_path)
     if as_json:
         print_json(report)
         return
     render_report(report)
+    if csv_path:
+        console.print(f"csv: {escape(csv_path)}")
+
+
+def parse_ref(text: str | None) -> dict[str, float] | None:
+    from hwnas.errors import BadInputError
+
+    if not text:
+        return None
+    out = {}
+    for pair in text.split(","):
+        name, sep, value = pair.partition("=")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not name.strip():
+            raise BadInputError(f"--ref {text!r}: write NAME=NUMBER per objective, comma "
+                                "separated, e.g. --ref accuracy=0,latency_ms=10")
+    return out
+
+
+def write_csv(report: dict, path: str) -> None:
+    """The listed front members of every run, one row each, objectives in their units."""
+    import csv
+    import io
+
+    from hwnas.fileio import atomic_write_bytes
+
+    names = report["objectives"]
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["run", "arch_key", *names, "params", "knee", "picked", "arch"])
+    for entry in report["runs"]:
+        for r in entry["front"]:
+            writer.writerow([entry["label"], r["arch_key"], *(r["result"][n] for n in names),
+                             r["result"].get("params", ""), int(r["knee"]), int(r["picked"]),
+                             r.get("arch_short") or r["arch_str"]])
+    atomic_write_bytes(path, buf.getvalue().encode())
 
 
 def render_report(report: dict) -> None:
     names = report["objectives"]
+    for warning in report.get("warnings", []):
+        console.print(escape(f"warning: {warning}"))
+    spaces = []
     for entry in report["runs"]:
         failed = entry.get("failed", 0)  # a pareto.json written before failures were kept
-        table = Table(title=f"{entry['label']}: front of {entry['front_size']} among "
-                            f"{entry['n_points']} candidates"
-                            + (f" ({failed} more failed)" if failed else ""))
+        shown = entry.get("shown")
+        title = (f"{entry['label']}: front of {entry['front_size']} among {entry['n_points']} "
+                 "candidates" + (f" ({failed} more failed)" if failed else "")
+                 + (f", {shown} listed" if shown is not None else ""))
+        table = Table(title=escape(title))
         for name, direction in zip(names, report["directions"], strict=True):
             table.add_column(f"{name} {'↑' if direction == 'max' else '↓'}", justify="right")
-        for extra in ("params", "key", "arch"):
+        for extra in ("params", "key", "", "arch"):
             table.add_column(extra, overflow="fold")
         for record in entry["front"]:
             r = record["result"]
+            mark = " ".join(m for m, on in (("knee", record.get("knee")),
+                                            ("picked", record.get("picked"))) if on)
             table.add_row(*(fmt(r[n], 4) for n in names), fmt(r.get("params", "")),
-                          record["arch_key"],
+                          record["arch_key"], mark,
                           escape(record.get("arch_short") or record["arch_str"]))
         console.print(table)
+        if entry.get("repeats"):
+            console.print(escape(f"{entry['label']}: {entry['repeats']} repeat(s) of an "
+                                 "architecture already evaluated (looked up, counted once)"))
+        if entry.get("pick_note"):
+            console.print(escape(f"{entry['label']}: --pick: {entry['pick_note']}"))
         if failed:
             summary = {"failed": failed, "reasons": entry["failures"]}
             console.print(escape(f"{entry['label']}: {failures_line(summary)}"))
         for problem in entry.get("unreadable_lines", []):
             console.print(escape(f"{entry['label']}: {problem}"))
+        if entry.get("space") and entry["space"] not in spaces:
+            spaces.append(entry["space"])
+    for space in spaces:
+        console.print(escape(f"arch legend ({space}): {arch_legend(space)}"))
     ref = report["reference"]
     ref_text = ", ".join(f"{n}={v:.4g}" for n, v in zip(names, ref["ref_point"], strict=True))
-    console.print(f"hypervolume (objectives min-max normalised over all runs shown, reference "
-                  f"point 1.1 normalised = {ref_text}):")
+    source = ref.get("source", "min-max over the runs shown")
+    console.print(escape(f"hypervolume (bounds: {source}; reference point "
+                         f"{ref_text}):"))
     for entry in report["runs"]:
-        console.print(f"  {entry['label']}: {entry['hypervolume']:.4f}  "
+        console.print(f"  {escape(entry['label'])}: {entry['hypervolume']:.4f}  "
                       f"({entry['front_in_union']} of its {entry['front_size']} front points "
                       "are non-dominated among all runs)")
-    console.print(f"plot: {report['plot']}")
+    if report.get("plot"):
+        console.print(f"plot: {escape(report['plot'])}")

@@ -29,18 +29,27 @@ from hwnas.limits import MAX_BATCH
 @click.option("--energy", is_flag=True,
               help="Also measure each op's energy per inference, >= 1 s per op (column "
                    "energy_mj; NVML on NVIDIA GPUs, RAPL on CPUs).")
+@click.option("--ray-resource", default=None, metavar="NAME",
+              help="Measure on the Ray node that carries this custom resource, e.g. "
+                   "device:jetson (needs hwnas[distributed]); the table is written here.")
+@click.option("--ray-address", default=None, metavar="HOST:PORT",
+              help="With --ray-resource: the Ray cluster (default: the one `ray start` runs "
+                   "on this machine).")
 @options.as_json
 def profile(space, space_opt, backend, threads, batch, dtype, out, bundle, memory, energy,
-            as_json):
+            ray_resource, ray_address, as_json):
     """Measure each unique op of a space on a backend and write a LatencyTable JSON.
 
-    With --bundle, export the ops for a remote device instead of measuring them here.
+    With --bundle, export the ops for a remote device instead of measuring them here; with
+    --ray-resource, measure them on the Ray node that carries that resource.
     """
+    _check_ray_flags(ray_resource, ray_address, bundle)
     if bundle:
         _write_bundle(space, space_opt, threads, batch, dtype, out, bundle, as_json)
         return
+    where = f"the Ray node with {ray_resource}" if ray_resource else backend
     with progress_bar(quiet=as_json) as bar:
-        task = bar.add_task(f"profiling {space} on {backend}", total=None, info="")
+        task = bar.add_task(f"profiling {space} on {where}", total=None, info="")
 
         def on_op(event: dict) -> None:
             bar.update(task, total=event["total"], completed=event["index"] + 1,
@@ -48,7 +57,8 @@ def profile(space, space_opt, backend, threads, batch, dtype, out, bundle, memor
 
         table = api.profile(space, options.parse_kv(space_opt, "--space-opt"), backend,
                             threads=threads, batch=batch, dtype=dtype, out=out, progress=on_op,
-                            memory=memory, energy=energy)
+                            memory=memory, energy=energy, ray_resource=ray_resource,
+                            ray_address=ray_address or "")
     total = sum(e["p50"] for e in table.entries.values())
     if as_json:
         print_json({"path": str(table.path), "entries": len(table.entries),
@@ -56,7 +66,32 @@ def profile(space, space_opt, backend, threads, batch, dtype, out, bundle, memor
         return
     console.print(f"wrote {table.path}: {len(table.entries)} ops on {table.backend} "
                   f"(batch {table.batch}, {table.dtype}); sum of p50 = {total:.2f} ms")
+    if table.reference and table.reference.get("drift"):  # the machine's speed while profiling
+        from hwnas.latency.drift import describe_drift
+
+        console.print(describe_drift(table.reference["drift"]))
     console.print(f"next: hwnas search --space {space} --table {table.path}")
+
+
+def _check_ray_flags(ray_resource, ray_address, bundle) -> None:
+    """--ray-address only places a measurement; --bundle measures nothing: refuse what would
+    silently do nothing, before anything is built."""
+    from hwnas.errors import BadInputError
+
+    if ray_address is not None and ray_resource is None:
+        raise BadInputError("--ray-address applies only with --ray-resource NAME (the custom "
+                            "resource of the node to measure on, e.g. device:jetson)")
+    if ray_resource is not None and bundle:
+        raise BadInputError("--bundle measures nothing, so --ray-resource does not apply; "
+                            "drop one of them")
+    if ray_resource is not None and not ray_resource.strip():
+        raise BadInputError("--ray-resource needs a resource name, e.g. device:jetson")
+    if ray_address is not None:
+        from hwnas.distributed.session import ADDRESS_HELP, address_is_valid
+
+        if not ray_address or not address_is_valid(ray_address):
+            raise BadInputError(f"--ray-address must be {ADDRESS_HELP.split(', ', 1)[1]}; got "
+                                f"{ray_address!r}")
 
 
 def _write_bundle(space, space_opt, threads, batch, dtype, out, bundle, as_json) -> None:

@@ -6,7 +6,8 @@ import json
 import sys
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from hwnas.cli.progress import ProgressDisplay
 
 console = Console(highlight=False)
 
@@ -15,10 +16,11 @@ def print_json(payload) -> None:
     sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
 
 
-def progress_bar(quiet: bool = False) -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), TextColumn("{task.fields[info]}"), console=console,
-                    disable=quiet, transient=False)
+def progress_bar(quiet: bool = False) -> ProgressDisplay:
+    """A bar with done/total, elapsed and ETA, drawn from its first update on (so a refused
+    input prints no bar); plain lines on stderr when stdout is not a terminal
+    (hwnas.cli.progress)."""
+    return ProgressDisplay(console, quiet=quiet)
 
 
 def fmt(value, digits: int = 3) -> str:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import click
 
 from hwnas import api
+from hwnas.api.presets import PRESET_NAMES, apply_preset
 from hwnas.cli import options
+from hwnas.cli.errors import Interrupted
 from hwnas.cli.pareto_cmd import render_report
 from hwnas.cli.render import console, print_json, progress_bar
 from hwnas.search.config import KEEP_WEIGHTS, SearchConfig
@@ -32,7 +34,11 @@ PATH = click.Path(dir_okay=False)
 @click.option("--estimator", type=options.PluginName("ESTIMATORS"), default="scratch",
               show_default=True, help="Accuracy estimator (see `hwnas list estimators`).")
 @click.option("--estimator-opt", multiple=True, metavar="KEY=VALUE",
-              help="Estimator option, e.g. epochs=3 (repeatable).")
+              help="Estimator option, e.g. epochs=3 (repeatable; wins over --preset).")
+@click.option("--preset", type=click.Choice(PRESET_NAMES), default=None,
+              help="Named estimator settings: fast = what `hwnas demo` runs (scratch: 2 "
+                   "epochs, 768 images at 16x16, seconds per candidate); paper = the "
+                   "estimator's own defaults (minutes per candidate on a small CPU).")
 @click.option("--evaluator", type=options.PluginName("EVALUATORS"), default="local",
               show_default=True,
               help="Where candidates are evaluated (see `hwnas list evaluators`).")
@@ -63,9 +69,23 @@ PATH = click.Path(dir_okay=False)
 @options.as_json
 @click.pass_context
 def search(ctx, space, space_opt, table, method, strategy_opt, sweep, target_ms, estimator,
-           estimator_opt, evaluator, evaluator_opt, dataset, objectives, latency_stat, budget,
-           batch, seed, run_dir, keep_weights, resume, allow_mismatch, as_json):
-    """Search a space; objectives accuracy (max) and table latency (min) by default."""
+           estimator_opt, preset, evaluator, evaluator_opt, dataset, objectives, latency_stat,
+           budget, batch, seed, run_dir, keep_weights, resume, allow_mismatch, as_json):
+    """Search a space; objectives accuracy (max) and table latency (min) by default.
+
+    Before the first candidate it warns when options make the method degenerate; after it, it
+    estimates the search's duration (that candidate's time x candidates left). Ctrl-C stops it
+    and prints the command that resumes it.
+
+    \b
+    Examples:
+      hwnas search --table latency_tables/<device>/<table>.json --preset fast --budget 30
+      hwnas search --table TABLE --method nsga2 --strategy-opt pop_size=10 --budget 60
+      hwnas search --space nb201 --estimator tabular --estimator-opt benchmark=nb201_hw.csv \\
+                   --objectives accuracy,latency:pixel3 --method evolution --budget 200
+      hwnas search --table TABLE --method proxyless --sweep lambda=0,0.3,1.2
+      hwnas search --resume runs/<run> --budget 50      # continue, with a larger budget
+    """
     if resume:
         check_resume(ctx, resume)
     elif run_dir:
@@ -78,7 +98,8 @@ def search(ctx, space, space_opt, table, method, strategy_opt, sweep, target_ms,
         table=table or "", space=space,
         space_config=options.parse_kv(space_opt, "--space-opt"), strategy=method,
         strategy_options=strategy_options, estimator=estimator,
-        estimator_options=options.parse_kv(estimator_opt, "--estimator-opt"),
+        estimator_options=apply_preset(estimator, preset,
+                                       options.parse_kv(estimator_opt, "--estimator-opt")),
         evaluator=evaluator, evaluator_options=options.parse_kv(evaluator_opt, "--evaluator-opt"),
         dataset=dataset,
         objectives=[o.strip() for o in objectives.split(",") if o.strip()],
@@ -103,7 +124,10 @@ def search(ctx, space, space_opt, table, method, strategy_opt, sweep, target_ms,
                     "  ".join(f"{o} {r[o]:.4g}" for o in config.objectives if o in r))
             bar.update(task, total=event["budget"], advance=1, info=info)
 
-        run = api.search(config, resume=resume, progress=on_event)
+        try:
+            run = api.search(config, resume=resume, progress=on_event)
+        except KeyboardInterrupt:
+            raise Interrupted(_interrupted(resume or config.run_dir)) from None
     report = api.pareto([run.path])
     if as_json:
         print_json({"run": str(run.path), "pareto": report})
@@ -135,6 +159,16 @@ def check_resume(ctx: click.Context, resume: str) -> None:
                             "run with --run-dir NEW")
     read_run_config(resume)
     check_output(resume, "--resume", folder=True)
+
+
+def _interrupted(run_dir: str) -> str:
+    """What Ctrl-C says: the exact command that continues the run, when it was created."""
+    from pathlib import Path
+
+    if run_dir and (Path(run_dir) / "config.json").is_file():
+        return (f"interrupted; every candidate finished so far is saved: resume with "
+                f"`hwnas search --resume {run_dir}`")
+    return "interrupted before the run directory was written; nothing to resume"
 
 
 def check_new_run_dir(run_dir: str) -> None:

@@ -6,7 +6,9 @@ Fitted by bounded least squares on measured networks (scales >= 0; intercept and
 free, since timing one op alone pays a call overhead a whole network pays once). It stays a sum
 of per-op terms plus a constant, so the expected latency of a gradient method,
 E[lat] = intercept + sum_layers sum_j p_j (scale_j F(o_j) + per_op), is still differentiable.
-Stored in the table as plain coefficients; no pickles.
+Stored in the table as plain coefficients; no pickles. A learned correction of what stays
+(whole-network effects), fitted after these coefficients, is `hwnas.latency.residual`, stored
+under "residual" here and applied by `LatencyTable.predict_ops` to whole networks only.
 """
 
 from __future__ import annotations

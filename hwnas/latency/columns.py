@@ -98,11 +98,13 @@ NETWORK_OBJECTIVES = ("latency_ms", "energy_mj", "peak_mem_mb")
 
 
 def predict_network(table: LatencyTable, sigs: list[OpSignature], objective: str,
-                    stat: str = "p50") -> float:
+                    stat: str = "p50", residual: bool = True) -> float:
     """The table's prediction of one objective for the network running `sigs`: what a search
-    records for it, and what an expected cost must equal for a one-hot distribution."""
+    records for it. `residual=False` leaves out the calibration's whole-network correction:
+    an expected cost, which adds up parts of networks, must stay a sum of per-op terms (it
+    equals the prediction without residual for a one-hot distribution)."""
     if objective == "latency_ms":
-        return table.predict_ops(sigs, stat)
+        return table.predict_ops(sigs, stat, residual=residual)
     if objective == "energy_mj":
         return predict_energy(table, sigs)
     if objective == "peak_mem_mb":

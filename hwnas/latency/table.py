@@ -1,7 +1,11 @@
 """LatencyTable: measured per-op latency on one device/backend, as schema-versioned JSON.
 
-The prediction for a network is the sum of its ops' entries (p50 by default). Loading checks
-schema, units and values; using a table for another backend, batch or dtype is an error.
+The prediction for a network is the sum of its ops' entries (p50 by default), corrected by the
+table's calibration when it has one (affine, then the learned residual of whole networks).
+Loading checks schema, units and values; using a table for another backend, batch or dtype is
+an error. A table may carry a `reference`: the reference workload timed with it
+(hwnas.tables.reference) and its time at the speed the table's predictions are expressed in;
+tables without one (older ones) load and predict as before.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from pathlib import Path
 from hwnas.errors import BadInputError, MissingLatencyError
 from hwnas.fileio import atomic_write_json, check_input_file, may_exist
 from hwnas.latency import calibration
+from hwnas.latency import residual as residual_model
 from hwnas.limits import MAX_COST
 from hwnas.ops import OpSignature
 
@@ -33,6 +38,7 @@ class LatencyTable:
     space: dict = field(default_factory=dict)  # {"name": ..., "config": {...}} it was made for
     entries: dict[str, dict] = field(default_factory=dict)
     calibration: dict | None = None
+    reference: dict | None = None  # {"key", "op", "ms", ...}: see hwnas.tables.reference
     created: str = field(default_factory=lambda: _dt.datetime.now(_dt.UTC).isoformat(
         timespec="seconds"))
     units: str = "ms"
@@ -51,16 +57,24 @@ class LatencyTable:
         return float(entry[stat])
 
     def predict_ops(self, sigs: list[OpSignature], stat: str = "p50",
-                    calibrated: bool = True) -> float:
+                    calibrated: bool = True, residual: bool = True) -> float:
         """The table's prediction for the whole network, in ms: the calibrated sum of the ops'
-        entries when the table carries a calibration, else the plain sum."""
+        entries when the table carries a calibration, else the plain sum.
+
+        `residual`: apply the calibration's learned whole-network correction when it has one.
+        It is a function of the whole network, so a caller that predicts parts of networks
+        (differences of predictions, as the one-shot expected cost does) passes False."""
         if stat not in STATS:
             raise BadInputError(f"unknown latency statistic {stat!r}; allowed: {', '.join(STATS)}")
         missing = self.missing(sigs)
         if missing:
             raise MissingLatencyError(missing, self.path, self.fill_command())
         if calibrated and self.calibration:
-            return calibration.apply(self.calibration, sigs, self.entries, stat)
+            affine = calibration.apply(self.calibration, sigs, self.entries, stat)
+            model = self.calibration.get("residual")
+            if residual and model and model.get("stat") == stat:
+                return residual_model.correct(model, sigs, self.entries, affine)
+            return affine
         return sum(float(self.entries[s.key][stat]) for s in sigs)
 
     def fill_command(self) -> str:
@@ -94,10 +108,13 @@ class LatencyTable:
 
     # -- persistence ------------------------------------------------------------------------
     def to_dict(self) -> dict:
-        return {"schema": SCHEMA, "units": self.units, "backend": self.backend,
-                "batch": self.batch, "dtype": self.dtype, "threads": self.threads,
-                "created": self.created, "device": self.device, "space": self.space,
-                "entries": dict(sorted(self.entries.items())), "calibration": self.calibration}
+        out = {"schema": SCHEMA, "units": self.units, "backend": self.backend,
+               "batch": self.batch, "dtype": self.dtype, "threads": self.threads,
+               "created": self.created, "device": self.device, "space": self.space,
+               "entries": dict(sorted(self.entries.items())), "calibration": self.calibration}
+        if self.reference is not None:  # absent, not null, so older tables write back as read
+            out["reference"] = self.reference
+        return out
 
     def save(self, path: str | Path) -> Path:
         self.path = atomic_write_json(path, self.to_dict())
@@ -132,11 +149,15 @@ class LatencyTable:
             _check_entry(where, key, entry)
         if raw.get("calibration") is not None:
             calibration.check(raw["calibration"], where)
+            if raw["calibration"].get("residual") is not None:
+                residual_model.check(raw["calibration"]["residual"], where)
+        if raw.get("reference") is not None:
+            _check_reference(where, raw["reference"])
         return cls(backend=raw["backend"], device=raw["device"], batch=raw.get("batch", 1),
                    dtype=raw.get("dtype", "fp32"), threads=raw.get("threads"),
                    space=raw.get("space", {}), entries=entries,
-                   calibration=raw.get("calibration"), created=raw.get("created", ""),
-                   units="ms", path=path)
+                   calibration=raw.get("calibration"), reference=raw.get("reference"),
+                   created=raw.get("created", ""), units="ms", path=path)
 
 
 def read_json(path: Path, what: str, hint: str = ""):
@@ -182,3 +203,17 @@ def _check_entry(where: str, key: str, entry) -> None:
             # MAX_COST: a network sums its ops, and 1e308 ms would overflow to inf
             raise BadInputError(f"{where}: entry {key!r} has {stat}={value!r}; "
                                 f"must be a finite number in [0, {MAX_COST:g}]")
+
+
+def _check_reference(where: str, ref) -> None:
+    """The reference workload: an op signature and a positive finite time."""
+    ms = ref.get("ms") if isinstance(ref, dict) else None
+    if not isinstance(ms, (int, float)) or isinstance(ms, bool) or not math.isfinite(ms) \
+            or not 0 < ms <= MAX_COST or not isinstance(ref.get("op"), dict):
+        raise BadInputError(f"{where}: 'reference' must be an object with an 'op' signature and "
+                            f"a time 'ms' > 0; got {ref!r:.80}; re-run `hwnas tables calibrate`")
+    try:
+        OpSignature.from_dict(ref["op"])
+    except (TypeError, ValueError, BadInputError):
+        raise BadInputError(f"{where}: 'reference' has a malformed op {ref['op']!r:.80}; re-run "
+                            "`hwnas tables calibrate`") from None

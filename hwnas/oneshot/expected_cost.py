@@ -55,7 +55,10 @@ class ExpectedCost:
 
     # -- construction -----------------------------------------------------------------------
     def _predict(self, sigs) -> float:
-        return predict_network(self.table, list(sigs), self.objective, self.stat)
+        # The table's learned whole-network residual is left out: it is not a sum over
+        # positions, so E[cost] stays linear in p; derive applies it to the concrete network.
+        return predict_network(self.table, list(sigs), self.objective, self.stat,
+                               residual=False)
 
     def _init_additive(self) -> None:
         fixed = self.space.fixed_ops()

@@ -57,6 +57,14 @@ class Strategy(Configurable, ABC):
         self.rng = np.random.default_rng(seed)
         self.n_told = 0
 
+    @classmethod
+    def degenerate_warning(cls, options: dict, budget: int | None) -> str | None:
+        """A warning when `options` (resolved) with this `budget` make the method another one in
+        disguise (aging evolution whose initial random population covers the budget is random
+        sampling); None when they do not. `hwnas search` prints it before the first candidate.
+        Strategies that can degenerate override it."""
+        return None
+
     def max_proposals(self) -> int | None:
         """How many proposals this strategy can make (None: unbounded). A one-shot sweep
         proposes one architecture per setting; a budget above it is refused before a run."""

@@ -41,13 +41,15 @@ def measure_module(backend, module, sample_shape: tuple[int, ...]):
 
 
 DEFAULT_PASSES = 3
+REFERENCE_EVERY = 4  # ops measured between two measurements of the reference workload
 
 
 def profile_ops(space: SearchSpace, sigs: list[OpSignature], backend_name: str, *,
                 threads: int | None = None, batch: int = 1, dtype: str = "fp32",
                 timing=None, progress=None, table: LatencyTable | None = None,
                 memory: bool = False, energy: bool = False,
-                passes: int = DEFAULT_PASSES) -> LatencyTable:
+                passes: int = DEFAULT_PASSES, reference: bool = True,
+                backend=None) -> LatencyTable:
     """Measure every op in `passes` sweeps and keep, per op, the sweep with the median p50.
 
     One sweep is not enough on a shared machine: an op timed while the process or the host is
@@ -55,30 +57,80 @@ def profile_ops(space: SearchSpace, sigs: list[OpSignature], backend_name: str, 
     containing it inherits the error. Sweeping all ops several times spreads such states
     across ops instead of concentrating them in one entry. With `memory`/`energy` entries also
     get peak_mem_mb/energy_mj (hwnas.latency.columns), from the kept sweep.
+
+    With `reference` (a new table only), a reference workload is timed every
+    `REFERENCE_EVERY` ops and each op's statistics are scaled to the reference's median speed
+    over the whole run (hwnas.latency.drift): the table's entries are "ms at the speed the
+    reference had", stored with the reference, and the machine slowing down halfway through
+    no longer inflates half of the entries. Each entry keeps its raw p50 and local reference
+    time in `extra`. `backend`: an already made backend (tests pass a fake one).
     """
     if passes < 1:
         raise BadInputError(f"The 'passes' parameter must be >= 1. Got {passes} instead.")
-    backend = make_backend(backend_name, threads=threads, batch=batch, dtype=dtype, timing=timing,
-                           memory=memory, energy=energy)
+    if backend is None:
+        backend = make_backend(backend_name, threads=threads, batch=batch, dtype=dtype,
+                               timing=timing, memory=memory, energy=energy)
+    new = table is None
     if table is None:
         table = LatencyTable(backend=backend_name, device=backend.fingerprint(), batch=batch,
                              dtype=dtype, threads=threads,
                              space={"name": space.name, "config": space.config()})
+    # Filling a table keeps its speed: its new entries are scaled to its stored reference.
+    use_reference = bool(sigs) and reference and (new or table.reference is not None)
+    clock = _reference_clock(backend, space, sigs, table) if use_reference else None
     import torch
 
     sweeps: dict[str, list] = {sig.key: [] for sig in sigs}
+    order: list[tuple[str, object]] = []
     for sweep in range(passes):
         for i, sig in enumerate(sigs):
-            torch.manual_seed(0)  # same weights for the same op, run to run
-            m = measure_module(backend, space.build_op(sig), (sig.cin, sig.h, sig.w))
+            if clock is not None and i % REFERENCE_EVERY == 0:
+                clock.tick()
+
+            def one(sig=sig):
+                torch.manual_seed(0)  # same weights for the same op, run to run
+                return measure_module(backend, space.build_op(sig), (sig.cin, sig.h, sig.w))
+
+            m = clock.item(one) if clock is not None else one()
             sweeps[sig.key].append(m)
+            order.append((sig.key, m))
             if progress:
                 progress({"event": "op", "index": sweep * len(sigs) + i,
                           "total": passes * len(sigs), "key": sig.key, "p50": m.p50})
+    if clock is not None:
+        clock.tick()
+        sweeps = _normalised(sweeps, order, clock, table, new)
     for key, measurements in sweeps.items():
         kept = sorted(measurements, key=lambda m: m.p50)[(len(measurements) - 1) // 2]
         table.entries[key] = {**entry_from_measurement(kept), "passes": len(measurements)}
     return table
+
+
+def _reference_clock(backend, space, sigs, table):
+    from hwnas.tables.reference import ReferenceClock, choose_reference, reference_sig
+
+    sig = reference_sig(table) or choose_reference(backend, space, sigs)
+    return ReferenceClock(backend, space, sig)
+
+
+def _normalised(sweeps: dict, order: list, clock, table: LatencyTable, new: bool) -> dict:
+    """Each measurement scaled by (speed the table is expressed in) / (reference next to it)."""
+    import dataclasses
+
+    from hwnas.tables.reference import reference_record
+
+    if new:
+        table.reference = reference_record(clock.sig, clock.median_ms(), "profile",
+                                           clock.drift())
+    # entries are at the speed of the profile (a calibration re-anchors predictions, not them)
+    target = float(table.reference.get("profiled_ms", table.reference["ms"]))
+    scaled: dict[str, list] = {key: [] for key in sweeps}
+    for (key, m), local in zip(order, clock.local(), strict=True):
+        f = target / local
+        scaled[key].append(dataclasses.replace(
+            m, p50=m.p50 * f, p90=m.p90 * f, mean=m.mean * f, std=m.std * f,
+            extra={**m.extra, "raw_p50": m.p50, "ref_ms": float(local)}))
+    return scaled
 
 
 def default_table_path(tables_dir: str | Path, table: LatencyTable) -> Path:

@@ -2,8 +2,11 @@
 fit a calibration on other networks (random, and some spanning the latency range).
 
 Reports MAPE, the share of predictions within +-5% and +-10%, Kendall's tau between predicted
-and measured latency, the worst cases, and the noise floor: the same networks re-measured at the
-end of the run, which bounds how well any table can do on this device.
+and measured latency, the worst cases, and the noise floor and ceiling: the same networks
+re-measured at the end of the run (their relative change, and the Kendall tau between the two
+measurements), which bound how well any table can do on this device. Networks are timed
+interleaved with the table's reference workload and normalised by it (hwnas.latency.drift),
+so a machine whose speed moved since the table was measured does not read as a wrong table.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from hwnas.errors import BadInputError
+from hwnas.latency import drift
 from hwnas.latency.table import LatencyTable
 from hwnas.registry import SPACES
 from hwnas.tables.profile import make_backend, measure_module
@@ -30,9 +34,21 @@ class ValidationReport:
     measured_ms: list[float] = field(default_factory=list)
     remeasured_ms: list[float] = field(default_factory=list)  # first `noise_samples` networks
     metrics: dict = field(default_factory=dict)
+    # with a reference workload: measured_ms are normalised; these are the times as measured,
+    # and the reference's time next to each network (then each re-measured one)
+    measured_raw_ms: list[float] = field(default_factory=list)
+    remeasured_raw_ms: list[float] = field(default_factory=list)
+    reference_ms: list[float] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+# Re-measured networks for the noise floor and ceiling. 30, because Kendall's tau over n
+# networks is itself noisy: simulated with a true tau of 0.89, its spread is 0.077 at n=10,
+# 0.043 at 20 and 0.032 at 30, so with 10 a ceiling of 0.9 cannot be told from 0.8 and with
+# 30 it is known to about +-0.03. 30 re-measurements add 30% to a 100-network validation.
+DEFAULT_NOISE_SAMPLES = 30
 
 
 def accuracy_metrics(predicted, measured) -> dict:
@@ -94,11 +110,21 @@ def sample_archs(space, n: int, seed: int, exclude: set[str] = frozenset()) -> l
     raise BadInputError(f"could not draw {n} distinct architectures from {space.name}")
 
 
-def measure_networks(backend, space, archs, progress=None, predict=None) -> list[float]:
-    """p50 latency of each whole network, measured end to end on the backend."""
+def measure_networks(backend, space, archs, progress=None, predict=None,
+                     clock=None) -> list[float]:
+    """p50 latency of each whole network, measured end to end on the backend (raw ms). With a
+    reference `clock` the reference workload is timed before the first network and after each
+    one, and each network's place among them is recorded (`clock.local()` then gives the
+    reference time next to each)."""
     measured = []
+    if clock is not None and not clock.ref_ms:
+        clock.tick()
     for i, arch in enumerate(archs):
-        measured.append(_measure(backend, space, arch))
+        if clock is None:
+            measured.append(_measure(backend, space, arch))
+        else:
+            measured.append(clock.item(lambda arch=arch: _measure(backend, space, arch)))
+            clock.tick()
         if progress:
             progress({"event": "network", "index": i, "total": len(archs),
                       "measured": measured[-1],
@@ -106,65 +132,205 @@ def measure_networks(backend, space, archs, progress=None, predict=None) -> list
     return measured
 
 
+NO_REFERENCE = ("the table has no reference workload, so the machine's drift cannot be "
+                "checked; `hwnas tables calibrate TABLE` adds one")
+
+
+def noise_ceiling(first, again, predicted) -> dict:
+    """Kendall tau between two measurements of the same networks: the ranking agreement that
+    re-measuring reaches, which no prediction can be expected to beat; next to it, the
+    prediction's tau on the same networks (tau depends on the spread of the networks ranked,
+    so the two are compared on one set)."""
+    from scipy.stats import kendalltau
+
+    n = len(again)
+    if n < 2:
+        return {"n": n, "tau_remeasured": float("nan"), "tau_predicted": float("nan")}
+    return {"n": n, "tau_remeasured": float(kendalltau(first[:n], again).statistic),
+            "tau_predicted": float(kendalltau(predicted[:n], first[:n]).statistic)}
+
+
+def _clock(backend, space, table: LatencyTable):
+    """A reference clock on the table's reference op; a table without one (profiled before
+    references, or imported) gets the op of its space whose entry is the median."""
+    from hwnas.tables.reference import ReferenceClock, reference_sig
+
+    sig = reference_sig(table)
+    if sig is None:
+        ops = sorted((s for s in space.all_ops() if s.key in table.entries),
+                     key=lambda s: (table.entries[s.key]["p50"], s.key))
+        if not ops:
+            return None
+        sig = ops[(len(ops) - 1) // 2]
+    return ReferenceClock(backend, space, sig)
+
+
 def validate_table(table: LatencyTable, *, samples: int = 100, seed: int = 0,
-                   noise_samples: int = 10, progress=None,
-                   allow_mismatch: bool = False) -> ValidationReport:
-    """Held out by construction: architectures the calibration was fitted on are skipped."""
+                   noise_samples: int = DEFAULT_NOISE_SAMPLES, progress=None,
+                   allow_mismatch: bool = False, reference: bool = True,
+                   backend=None) -> ValidationReport:
+    """Held out by construction: architectures the calibration was fitted on are skipped.
+
+    With `reference` and a table that stores one, every network is normalised by the
+    reference workload timed next to it and expressed in ms at the table's reference speed
+    (hwnas.latency.drift); the raw times are kept, and scored too, in the report.
+    `backend`: an already made backend (tests pass a fake one)."""
     if samples < 2:
         raise BadInputError(f"The 'samples' parameter must be >= 2. Got {samples} instead.")
-    space, (backend, warnings) = table_space(table), table_backend(table, allow_mismatch)
+    space = table_space(table)
+    backend, warnings = (backend, []) if backend is not None else table_backend(table,
+                                                                                allow_mismatch)
     fitted = set((table.calibration or {}).get("fitted_on", {}).get("arch_keys", []))
     archs = sample_archs(space, samples, seed, exclude=fitted)
     report = ValidationReport(str(table.path), table.backend, table.device, samples, seed)
     report.arch_keys = [a.key for a in archs]
     report.predicted_ms = [table.predict_ops(space.ops(a)) for a in archs]
-    report.measured_ms = measure_networks(
-        backend, space, archs, progress, predict=lambda a: table.predict_ops(space.ops(a)))
-    report.remeasured_ms = measure_networks(backend, space, archs[:noise_samples])
+    notes = []
+    clock = _clock(backend, space, table) if reference and table.reference else None
+    if reference and not table.reference:
+        notes.append(NO_REFERENCE)
+    raw = measure_networks(backend, space, archs, progress, clock=clock,
+                           predict=lambda a: table.predict_ops(space.ops(a)))
+    again = measure_networks(backend, space, archs[:noise_samples], clock=clock)
+    report.measured_raw_ms, report.remeasured_raw_ms = raw, again
+    report.measured_ms, report.remeasured_ms = list(raw), list(again)
+    drift_seen = {}
+    if clock is not None:
+        target = float(table.reference["ms"])
+        local = clock.local()
+        report.reference_ms = [float(v) for v in local]
+        report.measured_ms = [m * target / r for m, r in zip(raw, local[:len(raw)],
+                                                             strict=True)]
+        report.remeasured_ms = [m * target / r for m, r in zip(again, local[len(raw):],
+                                                               strict=True)]
+        drift_seen = clock.drift()
+        moved = drift.speed_message(table.path or "the table", target, clock.median_ms())
+        if moved:
+            notes.append(moved)
     report.metrics = {**accuracy_metrics(report.predicted_ms, report.measured_ms),
                       "calibrated": bool(table.calibration), "warnings": warnings,
+                      "notes": notes, "reference": clock is not None, "drift": drift_seen,
                       "noise_floor": noise_floor(report.measured_ms[:noise_samples],
-                                                 report.remeasured_ms)}
+                                                 report.remeasured_ms),
+                      "noise_ceiling": noise_ceiling(report.measured_ms, report.remeasured_ms,
+                                                     report.predicted_ms)}
+    summary = {}
+    if clock is not None:  # the same measurements, not normalised: what the reference bought
+        summary["raw"] = accuracy_metrics(report.predicted_ms, raw)
+    if (table.calibration or {}).get("residual"):  # affine alone, side by side
+        summary["affine_only"] = accuracy_metrics(
+            [table.predict_ops(space.ops(a), residual=False) for a in archs],
+            report.measured_ms)
     if table.calibration:  # what the plain sum would have scored on the same networks
         plain = [table.predict_ops(space.ops(a), calibrated=False) for a in archs]
-        report.metrics["plain_sum"] = {k: v for k, v in accuracy_metrics(
-            plain, report.measured_ms).items() if k != "worst"}
+        summary["plain_sum"] = accuracy_metrics(plain, _at_profile_speed(table, report,
+                                                                         clock))
+    for name, metrics in summary.items():
+        report.metrics[name] = {k: v for k, v in metrics.items() if k != "worst"}
     for worst in report.metrics["worst"]:
         worst["arch_key"] = report.arch_keys[worst["index"]]
     return report
 
 
+def _at_profile_speed(table, report, clock) -> list[float]:
+    """Measured networks in ms at the speed the entries were profiled at (a calibration moves
+    the table's reference speed, not its entries)."""
+    if clock is None:
+        return report.measured_ms
+    ratio = float(table.reference.get("profiled_ms", table.reference["ms"])) \
+        / float(table.reference["ms"])
+    return [m * ratio for m in report.measured_ms]
+
+
 def calibrate_table(table: LatencyTable, *, samples: int = 60, seed: int = 1,
-                    progress=None, allow_mismatch: bool = False) -> dict:
+                    progress=None, allow_mismatch: bool = False, reference: bool = True,
+                    residual_model: str | None = None, backend=None) -> dict:
     """Measure `samples` networks and store a fitted calibration in the table: two thirds
     drawn at random, one third spanning the space's latency range (hwnas.tables.spanning), so
-    the fit holds at the cheap and dear ends a search is pushed to, not only in the middle."""
+    the fit holds at the cheap and dear ends a search is pushed to, not only in the middle.
+
+    With `reference`, the networks are timed interleaved with the reference workload and
+    normalised to its median speed during this run, and that speed becomes the table's
+    reference speed: the calibration re-anchors the table's predictions at today's speed
+    (the affine scales absorb any change since profiling). After the affine fit, a residual
+    model of whole networks is chosen by cross-validation (hwnas.latency.residual;
+    `residual_model` forces one of its candidates, "none" included)."""
     from hwnas.latency import calibration
+    from hwnas.tables.reference import reference_record
     from hwnas.tables.spanning import spanning_archs
 
-    space, (backend, warnings) = table_space(table), table_backend(table, allow_mismatch)
+    space = table_space(table)
+    backend, warnings = (backend, []) if backend is not None else table_backend(table,
+                                                                                allow_mismatch)
     archs = sample_archs(space, samples - samples // 3, seed)
     archs += spanning_archs(space, lambda a: table.predict_ops(space.ops(a), calibrated=False),
                             samples // 3, seed, exclude={a.key for a in archs})
     if len(archs) < samples:  # walks that ended on networks already drawn: top up at random
         archs += sample_archs(space, samples - len(archs), seed + 1,
                               exclude={a.key for a in archs})
-    measured = measure_networks(backend, space, archs, progress,
-                                predict=lambda a: table.predict_ops(space.ops(a),
-                                                                    calibrated=False))
+    clock = _clock(backend, space, table) if reference else None
+    raw = measure_networks(backend, space, archs, progress, clock=clock,
+                           predict=lambda a: table.predict_ops(space.ops(a),
+                                                               calibrated=False))
+    measured, notes, drift_seen = list(raw), [], {}
+    if clock is not None:
+        run_ms = clock.median_ms()
+        measured = [m * run_ms / r for m, r in zip(raw, clock.local(), strict=True)]
+        drift_seen = clock.drift()
+        if table.reference:
+            moved = drift.speed_message(table.path or "the table", float(table.reference["ms"]),
+                                        run_ms, action="this calibration re-anchors its "
+                                        "predictions at today's speed")
+            notes += [moved] if moved else []
+        old = table.reference or {}
+        table.reference = reference_record(clock.sig, run_ms, "calibrate", drift_seen,
+                                           profiled_ms=old.get("profiled_ms", run_ms))
+    else:
+        notes.append("no reference workload (--no-reference): the machine's drift during "
+                     "the fit is neither measured nor removed")
     networks = [space.ops(a) for a in archs]
     coefficients = calibration.fit(networks, measured, table.entries)
-    fitted = [calibration.apply(coefficients, sigs, table.entries, "p50") for sigs in networks]
+    affine = [calibration.apply(coefficients, sigs, table.entries, "p50") for sigs in networks]
+    selection = _fit_residual(coefficients, networks, affine, measured, table.entries, seed,
+                              residual_model)
+    fitted = [_with_residual(coefficients, sigs, table.entries, a)
+              for sigs, a in zip(networks, affine, strict=True)]
     plain = [table.predict_ops(sigs, calibrated=False) for sigs in networks]
     coefficients["fitted_on"] = {
         "networks": len(archs), "seed": seed, "arch_keys": [a.key for a in archs],
-        "warnings": warnings,
-        "fit_metrics": {k: v for k, v in accuracy_metrics(fitted, measured).items()
-                        if k != "worst"},
-        "plain_sum_metrics": {k: v for k, v in accuracy_metrics(plain, measured).items()
-                              if k != "worst"}}
+        "warnings": warnings, "notes": notes, "reference": clock is not None,
+        "drift": drift_seen, "measured_ms": measured, "measured_raw_ms": raw,
+        "residual_selection": selection,
+        "fit_metrics": _brief(accuracy_metrics(fitted, measured)),
+        "affine_fit_metrics": _brief(accuracy_metrics(affine, measured)),
+        "plain_sum_metrics": _brief(accuracy_metrics(plain, measured))}
     table.calibration = coefficients
     return coefficients
+
+
+def _brief(metrics: dict) -> dict:
+    return {k: v for k, v in metrics.items() if k != "worst"}
+
+
+def _fit_residual(coefficients, networks, affine, measured, entries, seed, force) -> dict:
+    """Fit the whole-network residual on log(measured / affine); store the chosen model."""
+    from hwnas.latency import residual
+
+    types = sorted({s.op for sigs in networks for s in sigs})
+    X = np.array([residual.features(sigs, entries, types, "p50", a)
+                  for sigs, a in zip(networks, affine, strict=True)])
+    y = np.log(np.asarray(measured, float) / np.maximum(np.asarray(affine, float), 1e-9))
+    result = residual.fit(X, y, types, "p50", seed=seed, force=force)
+    if result["model"] is not None:
+        coefficients["residual"] = result["model"]
+    return {k: v for k, v in result.items() if k != "model"}
+
+
+def _with_residual(coefficients, sigs, entries, affine: float) -> float:
+    from hwnas.latency import residual
+
+    model = coefficients.get("residual")
+    return residual.correct(model, sigs, entries, affine) if model else affine
 
 
 def _measure(backend, space, arch) -> float:

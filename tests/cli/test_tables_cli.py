@@ -32,7 +32,9 @@ def test_fill_on_another_device(tmp_path, tiny_table_path):
                           "--allow-other-device")
     proc = hwnas("tables", "fill", str(path), "--allow-other-device")
     assert proc.returncode == 0, proc.stderr
-    warning = proc.stderr.strip()
+    # a loaded machine may also print progress lines (one per 10 s) on stderr
+    warning = "\n".join(line for line in proc.stderr.strip().splitlines()
+                        if not line.startswith("filling on"))
     assert "\n" not in warning and "incomparable" in warning and "fake-9000" in warning
     assert "measured 1 missing op(s)" in proc.stdout
     assert removed[0] in LatencyTable.load(path).entries
@@ -119,3 +121,41 @@ def test_bad_bundles_are_one_line_exit_2(tmp_path):
     assert_one_line_error(hwnas("profile", "--bundle", str(tmp_path / "b.zip"), "--out",
                                 str(tmp_path / "t.json")), 2, "--bundle measures nothing")
     assert not (tmp_path / "b.zip").exists()
+
+
+def test_show_is_a_table_with_units_sorted_numerically(tiny_table_path):
+    out = hwnas("tables", "show", str(tiny_table_path)).stdout
+    header = next(line for line in out.splitlines() if line.strip().startswith("op "))
+    assert "p50 (ms)" in header and "p90 (ms)" in header and "std (ms)" in header
+    keys = [line.split()[0] for line in out.splitlines()[out.splitlines().index(header) + 1:]]
+    mb = [k for k in keys if k.startswith("mbconv|cin=")]
+    cins = [int(k.split("|")[1].split("=")[1]) for k in mb]
+    assert cins == sorted(cins) and len(keys) == 44  # cin=8 before cin=16, not as text
+    by_latency = hwnas("tables", "show", str(tiny_table_path), "--sort", "latency").stdout
+    rows = by_latency.splitlines()[by_latency.splitlines().index(header) + 1:]
+    p50 = [float(r.split()[1]) for r in rows]
+    assert p50 == sorted(p50, reverse=True)
+    assert_one_line_error(hwnas("tables", "show", str(tiny_table_path), "--sort", "size"), 2,
+                          "latency")
+
+
+def test_calibrate_out_writes_elsewhere_and_keeps_the_source(tmp_path, tiny_table_path):
+    source = tmp_path / "t.json"
+    source.write_text(tiny_table_path.read_text())
+    before = source.read_text()
+    out = tmp_path / "calibrated.json"
+    proc = hwnas("tables", "calibrate", str(source), "--samples", "4", "--out", str(out),
+                 "--json")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["table"] == str(out) and source.read_text() == before
+    table = LatencyTable.load(out)
+    assert table.calibration["fitted_on"]["networks"] == 4
+    assert table.reference["source"] == "calibrate" and table.reference["ms"] > 0
+    assert table.calibration["fitted_on"]["residual_selection"]["chosen"] == "none"
+    text = hwnas("tables", "show", str(out)).stdout
+    assert "reference workload:" in text and "calibration: intercept" in text
+    bad = tmp_path / "calibrated.txt"
+    assert_one_line_error(hwnas("tables", "calibrate", str(source), "--out", str(bad)), 2,
+                          ".json")
+    assert not bad.exists() and source.read_text() == before

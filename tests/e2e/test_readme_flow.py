@@ -100,3 +100,25 @@ def test_export_refuses_another_backend_than_the_tables_unless_allowed(flow):
     proc = hwnas("export", str(run), "--backend", "torch-cpu", "-o", str(root / "x.onnx"))
     assert proc.returncode == 2 and "backend='ort-cpu', not 'torch-cpu'" in proc.stderr
     assert "--allow-mismatch" in proc.stderr and not (root / "x.onnx").exists()
+
+
+def test_runs_show_pareto_query_and_export_dry_run(flow):
+    """The README's overview and query commands on the flow's run."""
+    root, table, run, _ = flow
+    proc = hwnas("runs", "show", str(run), "--json")
+    assert proc.returncode == 0, proc.stderr
+    shown = json.loads(proc.stdout)
+    assert shown["status"] in ("done", "incomplete") and shown["hypervolume"] > 0
+    assert shown["table"]["path"] == str(table)
+    csv_path = root / "front.csv"
+    proc = hwnas("pareto", str(run), "--where", "latency_ms<=1000 and accuracy>=0",
+                 "--sort", "accuracy:desc", "--top", "2", "--csv", str(csv_path),
+                 "--pick", "latency_ms<=1000", "--plot", str(root / "q.png"))
+    assert proc.returncode == 0, proc.stderr
+    assert "knee" in proc.stdout and "arch legend (proxyless)" in proc.stdout
+    assert 1 <= len(csv_path.read_text().splitlines()) - 1 <= 2
+    exports = run / "exports"
+    before = sorted(exports.iterdir()) if exports.exists() else []
+    proc = hwnas("export", str(run), "--pick", "latency_ms<=1000", "--dry-run")
+    assert proc.returncode == 0 and "would export" in proc.stdout
+    assert (sorted(exports.iterdir()) if exports.exists() else []) == before

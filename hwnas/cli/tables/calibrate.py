@@ -7,6 +7,8 @@ import click
 from hwnas import api
 from hwnas.cli import options
 from hwnas.cli.render import console, print_json, progress_bar
+from hwnas.latency.drift import describe_drift
+from hwnas.latency.residual import CANDIDATES
 
 
 @click.command()
@@ -15,11 +17,22 @@ from hwnas.cli.render import console, print_json, progress_bar
               help="Whole networks to measure and fit on (a third spanning the latency range).")
 @click.option("--seed", type=options.SEED, default=1, show_default=True,
               help="Seed of the fitting networks (validation skips them whatever its seed).")
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="Write the calibrated table here (a .json) instead of back into TABLE.")
+@click.option("--no-reference", "no_reference", is_flag=True,
+              help="Do not time the reference workload between networks (the machine's drift "
+                   "is then neither measured nor removed).")
+@click.option("--residual-model", type=click.Choice(CANDIDATES), default=None,
+              help="Force the whole-network residual model (default: the one that "
+                   "cross-validates best on the fitting networks, 'none' included).")
 @options.allow_mismatch
 @options.as_json
-def calibrate(table, samples, seed, allow_mismatch, as_json):
+def calibrate(table, samples, seed, out, no_reference, residual_model, allow_mismatch,
+              as_json):
     """Measure whole networks (random, and a third spanning the latency range), fit intercept
-    + per-op-type scales, store them in TABLE."""
+    + per-op-type scales and a residual model of whole networks, store them in TABLE (or
+    --out). The networks are timed interleaved with the table's reference workload, and the
+    table is re-anchored at the speed the machine has now."""
     t = api.show_table(table)  # for the bar's title (a bad file is refused before it)
     with progress_bar(quiet=as_json) as bar:
         task = bar.add_task(f"calibrating on {t.backend}", total=samples, info="")
@@ -29,19 +42,36 @@ def calibrate(table, samples, seed, allow_mismatch, as_json):
                        info=f"sum {event['predicted']:.3f} meas {event['measured']:.3f}")
 
         result = api.calibrate_table(table, samples=samples, seed=seed,
-                                     allow_mismatch=allow_mismatch, progress=on_network)
+                                     allow_mismatch=allow_mismatch, progress=on_network,
+                                     out=out, reference=not no_reference,
+                                     residual_model=residual_model)
     if as_json:
-        print_json(result)
+        print_json(api.json_ready(result))
         return
     coefficients = result["calibration"]
     fit = coefficients["fitted_on"]
     for warning in fit.get("warnings", []):
         console.print(f"warning: {warning}")
+    for note in fit.get("notes", []):
+        console.print(f"note: {note}")
+    if fit.get("drift"):
+        console.print(describe_drift(fit["drift"]))
     scales = ", ".join(f"{k} x{v:.3f}" for k, v in coefficients["scales"].items())
-    console.print(f"calibrated {table} on {fit['networks']} networks: intercept "
+    written = result["table"]
+    console.print(f"calibrated {written} on {fit['networks']} networks: intercept "
                   f"{coefficients['intercept_ms']:+.4f} ms, per op "
                   f"{coefficients['per_op_ms']:+.4f} ms, {scales}")
-    before, after = fit["plain_sum_metrics"]["within_10"], fit["fit_metrics"]["within_10"]
+    selection = fit["residual_selection"]
+    if selection.get("cv"):
+        scores = ", ".join(f"{name} {100 * s['cv_mean_abs_log_error']:.2f}%"
+                           for name, s in selection["cv"].items())
+        console.print(f"residual model: {selection['chosen']} (cross-validated mean abs "
+                      f"error: {scores})")
+    else:
+        console.print(f"residual model: none ({selection.get('reason', 'not fitted')})")
+    before, affine = fit["plain_sum_metrics"]["within_10"], fit["affine_fit_metrics"]["within_10"]
+    after = fit["fit_metrics"]["within_10"]
     console.print(f"on the fitting networks: within ±10% {100 * before:.0f}% -> "
-                  f"{100 * after:.0f}% (plain sum -> calibrated); "
-                  f"validate on held-out networks with `hwnas tables validate {table}`")
+                  f"{100 * affine:.0f}% -> {100 * after:.0f}% (plain sum -> affine -> with "
+                  f"residual); validate on held-out networks with "
+                  f"`hwnas tables validate {written}`")

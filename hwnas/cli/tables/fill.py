@@ -27,7 +27,8 @@ def fill(table, allow_other_device, as_json):
                             info="")
 
         def on_op(event: dict) -> None:
-            bar.update(task, completed=event["index"] + 1,
+            # total: every missing op is measured in several passes
+            bar.update(task, completed=event["index"] + 1, total=event["total"],
                        info=f"{event['key']}  {event['p50']:.3f} ms")
 
         report = api.fill_table(table, progress=on_op, plan=plan)

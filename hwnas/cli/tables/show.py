@@ -1,6 +1,8 @@
-"""`hwnas tables show`: a table's device, backend and entries."""
+"""`hwnas tables show`: a table's device, backend, reference, calibration and entries."""
 
 from __future__ import annotations
+
+import re
 
 import click
 
@@ -9,13 +11,26 @@ from hwnas.cli import options
 from hwnas.cli.render import console, print_json
 
 TABLE = click.Path(dir_okay=False)
+SORTS = ("name", "latency")
+# entry column -> heading with its unit; cost columns appear only when every entry has them
+COLUMNS = (("p50", "p50 (ms)"), ("p90", "p90 (ms)"), ("std", "std (ms)"),
+           ("peak_mem_mb", "peak mem (MB)"), ("energy_mj", "energy (mJ)"))
+
+
+def natural_key(key: str) -> list:
+    """`cin=24` before `cin=192`: numbers in an op key compare as numbers, not as text."""
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part)
+            for part in re.split(r"(\d+)", key) if part]
 
 
 @click.command()
 @click.argument("table", type=TABLE)
+@click.option("--sort", type=click.Choice(SORTS), default="name", show_default=True,
+              help="Order of the entries: name (numbers in keys compared as numbers) or "
+                   "latency (p50, dearest first).")
 @options.as_json
-def show(table, as_json):
-    """Print a table's device, backend and entries."""
+def show(table, sort, as_json):
+    """Print a table's device, backend, reference, calibration and entries (with units)."""
     t = api.show_table(table)
     if as_json:
         print_json(t.to_dict())
@@ -28,6 +43,30 @@ def show(table, as_json):
     console.print(f"device: {name}" + (f" ({cores} logical cores)" if cores else "")
                   + (f"; {t.device['note']}" if t.device.get("note") else ""))
     console.print(f"space: {t.space.get('name')} {t.space.get('config')}")
-    for key, entry in sorted(t.entries.items()):
-        console.print(f"  {key:<48} p50 {entry['p50']:8.4f}  p90 {entry['p90']:8.4f}  "
-                      f"n {entry['n']}")
+    _header_lines(t)
+    columns = [(c, h) for c, h in COLUMNS
+               if t.entries and all(c in e for e in t.entries.values())]
+    rows = sorted(t.entries.items(), key=lambda kv: natural_key(kv[0]))
+    if sort == "latency":
+        rows.sort(key=lambda kv: -float(kv[1]["p50"]))
+    width = max([len("op"), *(len(k) for k, _ in rows)])
+    console.print("  " + "op".ljust(width) + "".join(f"  {h:>13}" for _, h in columns)
+                  + f"  {'n':>5}")
+    for key, entry in rows:
+        console.print("  " + key.ljust(width)
+                      + "".join(f"  {float(entry[c]):13.4f}" for c, _ in columns)
+                      + f"  {int(entry['n']):>5}")
+
+
+def _header_lines(t) -> None:
+    ref = t.reference
+    if ref:
+        console.print(f"reference workload: {ref['key']} at {ref['ms']:.4f} ms "
+                      f"({ref.get('source', '?')}, {ref.get('measured', '?')})")
+    cal = t.calibration
+    if cal:
+        chosen = (cal.get("fitted_on", {}).get("residual_selection") or {}).get("chosen")
+        console.print(f"calibration: intercept {cal['intercept_ms']:+.4f} ms, per op "
+                      f"{cal['per_op_ms']:+.4f} ms, scales "
+                      + ", ".join(f"{k} x{v:.3f}" for k, v in cal["scales"].items())
+                      + (f"; residual model {chosen}" if chosen else ""))

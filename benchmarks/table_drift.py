@@ -1,0 +1,153 @@
+"""Do a table's predictions hold over time on a drifting machine? (issue 13, "Done when")
+
+Takes a table (or profiles one), calibrates it once, then validates it `--repeats` times
+`--interval-min` minutes apart, on other held-out networks each time (seeds 0, 1, ...):
+
+- "reference": the table calibrated and validated with the reference workload interleaved
+  (the default of `hwnas tables calibrate/validate`); its report also scores the same
+  measurements un-normalised ("raw");
+- "no reference": a copy calibrated and validated with `--no-reference` (skip with
+  `--no-baseline`), i.e. the behaviour before the reference existed.
+
+Writes a JSON summary and a markdown table (within +-10%, Kendall tau, MAPE, median error,
+noise floor and ceiling, drift seen) beside `--out`.
+
+    .venv/bin/python benchmarks/table_drift.py --table latency_tables/<dev>/<t>.json \\
+        --repeats 3 --interval-min 20 --out benchmarks/results/drift-ort.json
+    .venv/bin/python benchmarks/table_drift.py --space proxyless --backend ort-cpu ...
+
+Run it on an otherwise idle machine (it takes about (fit + repeats x (samples + noise)) x 2
+network measurements, plus the waits).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shutil
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def _metrics(m: dict) -> dict:
+    keep = ("within_10", "within_5", "kendall_tau", "mape", "median_error")
+    return {k: m[k] for k in keep}
+
+
+def _validation(table, seed: int, args, reference: bool, backend) -> dict:
+    from hwnas.tables.validate import validate_table
+
+    start = time.perf_counter()
+    r = validate_table(table, samples=args.samples, seed=seed, noise_samples=args.noise,
+                       reference=reference, backend=backend)
+    m = r.metrics
+    out = {"seed": seed, "seconds": time.perf_counter() - start, **_metrics(m),
+           "noise_floor": m["noise_floor"], "noise_ceiling": m["noise_ceiling"],
+           "drift": m["drift"], "notes": m["notes"]}
+    for name in ("raw", "affine_only", "plain_sum"):
+        if name in m:
+            out[name] = _metrics(m[name])
+    return out
+
+
+def run(args, backend=None) -> dict:
+    """The whole experiment; `backend` replaces the table's own (tests pass a fake one)."""
+    from hwnas.latency.table import LatencyTable
+    from hwnas.tables.validate import calibrate_table
+
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if args.table:
+        source = Path(args.table)
+    else:
+        source = _profile(args, out.parent, backend)
+    variants = {"reference": True} if args.no_baseline else {"reference": True,
+                                                              "no reference": False}
+    tables = {}
+    for name, reference in variants.items():
+        path = out.parent / f"{out.stem}-{name.replace(' ', '-')}.json"
+        shutil.copyfile(source, path)
+        table = LatencyTable.load(path)
+        calibrate_table(table, samples=args.fit, seed=1, reference=reference, backend=backend)
+        table.save(path)
+        tables[name] = (table, reference)
+    rounds = []
+    for i in range(args.repeats):
+        if i:
+            time.sleep(60 * args.interval_min)
+        rounds.append({"round": i, "time": time.strftime("%Y-%m-%d %H:%M:%S"),
+                       **{name: _validation(t, i, args, ref, backend)
+                          for name, (t, ref) in tables.items()}})
+        _write(out, args, source, tables, rounds)  # a partial summary survives an interrupt
+    return _write(out, args, source, tables, rounds)
+
+
+def _profile(args, folder: Path, backend) -> Path:
+    from hwnas.registry import SPACES
+    from hwnas.tables.profile import profile_ops
+
+    space = SPACES.get(args.space)(**dict(kv.split("=", 1) for kv in args.space_opt))
+    table = profile_ops(space, space.all_ops(), args.backend, threads=args.threads,
+                        backend=backend)
+    return table.save(folder / f"{Path(args.out).stem}-profiled.json")
+
+
+def _write(out: Path, args, source, tables, rounds) -> dict:
+    summary = {"machine": platform.processor() or platform.machine(), "args": vars(args),
+               "source_table": str(source),
+               "tables": {name: str(t.path) for name, (t, _) in tables.items()},
+               "calibration": {name: t.calibration["fitted_on"].get("residual_selection")
+                               for name, (t, _) in tables.items()},
+               "rounds": rounds}
+    out.write_text(json.dumps(summary, indent=1, default=float))
+    out.with_suffix(".md").write_text(markdown(summary))
+    return summary
+
+
+def markdown(summary: dict) -> str:
+    pct = lambda x: f"{100 * x:.1f}%"  # noqa: E731
+    lines = ["| round | variant | within ±10% | Kendall τ | MAPE | median error | noise floor "
+             "(median) | noise ceiling τ (pred. τ same nets) | drift range / trend |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in summary["rounds"]:
+        for name in summary["tables"]:
+            v = r[name]
+            scored = [(name, v)] + ([(f"{name}, raw times", v["raw"])] if "raw" in v else [])
+            for label, m in scored:
+                nf, nc, d = v["noise_floor"], v["noise_ceiling"], v["drift"]
+                drift = (f"{pct(d['range'])} / {100 * d['trend_per_min']:+.2f}%/min"
+                         if d.get("n") else "-")
+                lines.append(f"| {r['round']} | {label} | {pct(m['within_10'])} | "
+                             f"{m['kendall_tau']:.3f} | {pct(m['mape'])} | "
+                             f"{100 * m['median_error']:+.1f}% | {pct(nf['median'])} | "
+                             f"{nc['tau_remeasured']:.3f} ({nc['tau_predicted']:.3f}) | "
+                             f"{drift} |")
+    return "\n".join(lines) + "\n"
+
+
+def parse(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--table", help="an existing table (copied; the copy is calibrated)")
+    source.add_argument("--space", help="profile this space first")
+    parser.add_argument("--space-opt", action="append", default=[], help="k=v, repeatable")
+    parser.add_argument("--backend", default="ort-cpu")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--fit", type=int, default=60)
+    parser.add_argument("--samples", type=int, default=100)
+    parser.add_argument("--noise", type=int, default=30)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--interval-min", type=float, default=20.0)
+    parser.add_argument("--no-baseline", action="store_true",
+                        help="skip the copy calibrated and validated without the reference")
+    parser.add_argument("--out", default="benchmarks/results/table_drift.json")
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    print(markdown(run(parse())))

@@ -1,0 +1,143 @@
+"""From run directories to what a report shows: per run its configuration, successful
+candidates, front, knee and hypervolume after every evaluation, and the validation summary of
+the latency table it used. Reading only: nothing here writes."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from hwnas.api.common import unique_records
+from hwnas.errors import BadInputError
+from hwnas.evaluation.failure import is_failed, summarize_failures
+from hwnas.objectives import parse_objectives
+from hwnas.runs import RunDir
+
+
+@dataclass
+class RunData:
+    label: str
+    run: RunDir
+    config: dict
+    history: list[dict]  # every readable record, in the order evaluated
+    records: list[dict]  # unique successful candidates
+    points: np.ndarray  # records' objectives (user units)
+    front: list[int] = field(default_factory=list)  # indices into records, front order
+    knee: int | None = None  # index into records
+    hv_curve: tuple[list[int], list[float]] = ([], [])
+    failures: dict = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    validation: dict | None = None
+    hv_source: str = ""  # where the hypervolume's normalisation comes from
+
+    @property
+    def method(self) -> str:
+        return self.config["search"]["strategy"]
+
+
+def collect(run_paths, objectives: list[str] | None = None) -> tuple[list[str], list[str],
+                                                                       list[RunData]]:
+    """(objective names, directions, runs); refuses runs lacking an objective, in one line."""
+    runs = [RunDir.open(p) for p in run_paths]  # a missing run: one line, before any work
+    objs = parse_objectives(objectives or runs[0].config()["search"]["objectives"])
+    names, directions = [o.name for o in objs], [o.direction for o in objs]
+    data: list[RunData] = []
+    for run in runs:
+        label = _label(run, {d.label for d in data})
+        read = run.read_history()
+        every = unique_records(read.records)
+        ok = [r for r in every if not is_failed(r["result"])]
+        lacking = sorted({n for r in ok for n in names if n not in r["result"]})
+        if lacking:
+            own = run.config()["search"]["objectives"]
+            raise BadInputError(f"run {run.path} did not record {', '.join(lacking)} (its "
+                                f"objectives: {', '.join(own)}); report runs searched for the "
+                                "same objectives, or give `--objectives A,B` every run has")
+        points = np.array([[r["result"][n] for n in names] for r in ok], dtype=float)
+        data.append(RunData(label, run, run.config(), read.records, ok,
+                            points.reshape(-1, len(names)),
+                            failures=summarize_failures(r["result"] for r in every),
+                            problems=list(read.problems)))
+    source = _fronts_and_curves(data, names, directions)
+    for d in data:
+        d.hv_source = source
+        d.validation = validation_summary(d.config, d.run.path)
+    return names, directions, data
+
+
+def _label(run: RunDir, taken: set) -> str:
+    label, n = run.name, 2
+    while label in taken:
+        label, n = f"{run.name}#{n}", n + 1
+    return label
+
+
+def _fronts_and_curves(data: list[RunData], names, directions) -> str:
+    """Fronts, knees (`marked_indices`: the point `hwnas export` exports by default) and the
+    hypervolume of each run's front after every evaluation, all on ONE normalisation, the one
+    `hwnas pareto` uses (`shared_reference`: the bounds the first run stored for its space and
+    objectives, else min-max over every successful point of the runs shown), reference 1.1.
+    Returns where the normalisation comes from, for the figure's label."""
+    from hwnas.analysis.pareto import (
+        Normaliser,
+        front_order,
+        hypervolume,
+        non_dominated_mask,
+        to_min,
+    )
+    from hwnas.analysis.picking import marked_indices
+    from hwnas.api.pareto import shared_reference
+
+    filled = [d.points for d in data if len(d.points)]
+    if not filled:
+        return ""
+    norm, reference, _ = shared_reference([d.run for d in data], [d.config for d in data],
+                                          names, directions)
+    if norm is None:
+        norm = Normaliser.from_points(to_min(np.vstack(filled), directions))
+    for d in data:
+        if not len(d.points):
+            continue
+        d.front = [int(i) for i in front_order(d.points, directions)]
+        d.knee = marked_indices(d.points, directions)["knee"]
+        evals, values, current, hv = [], [], np.empty((0, len(names))), 0.0
+        for n, record in enumerate(d.history, start=1):
+            r = record["result"]
+            if not is_failed(r) and all(k in r for k in names):
+                candidate = np.vstack([current, [[r[k] for k in names]]])
+                mask = non_dominated_mask(candidate, directions)
+                if mask[-1]:  # it moves the front: only then the hypervolume changes
+                    current = candidate[mask]
+                    hv = hypervolume(current, directions, normaliser=norm).value
+            evals.append(n)
+            values.append(hv)
+        d.hv_curve = (evals, values)
+    return reference.get("source", "")
+
+
+def validation_summary(config: dict, run_path: Path) -> dict | None:
+    """The `<table>.validation.json` beside the run's latency table (`hwnas tables validate`),
+    cut to what a reader needs; None without a table or a validation report."""
+    table = (config.get("table") or {}).get("path") or config["search"].get("table")
+    if not table:
+        return None
+    for candidate in (Path(table), run_path / table, run_path.parent / table):
+        report = candidate.with_suffix(".validation.json")
+        if report.is_file():
+            try:
+                full = json.loads(report.read_text())
+            except (OSError, ValueError):
+                return {"report": str(report), "error": "the report cannot be read"}
+            m = full.get("metrics", {})
+            return {"report": str(report), "table": str(candidate),
+                    "backend": full.get("backend"), "samples": full.get("samples"),
+                    "calibrated": m.get("calibrated"), "mape": m.get("mape"),
+                    "within_5": m.get("within_5"), "within_10": m.get("within_10"),
+                    "kendall_tau": m.get("kendall_tau"),
+                    "noise_floor_median": (m.get("noise_floor") or {}).get("median"),
+                    "plain_sum_mape": (m.get("plain_sum") or {}).get("mape"),
+                    "warnings": m.get("warnings") or []}
+    return {"table": str(table), "report": None}

@@ -1,0 +1,190 @@
+"""The reference workload at work, on a fake backend whose speed we control.
+
+The fake's "latency" of a model is a deterministic function of its weights (additive over
+ops, plus a call overhead each measured model pays once), times the machine's speed now,
+times multiplicative noise. No wall clock is read, so the tests are exact and fast.
+"""
+
+import numpy as np
+import pytest
+
+from hwnas.latency import drift
+from hwnas.latency.table import LatencyTable
+from hwnas.tables.profile import profile_ops
+from hwnas.tables.validate import calibrate_table, validate_table
+from profilers import Measurement
+
+NOISE = 0.02  # sigma of the fake's multiplicative (log-normal) noise per measurement
+
+
+class FakeBackend:
+    """Speed `speed` (x slower) plus `slope` per measurement (linear drift during a run)."""
+
+    name, input_format, device_kind, batch, dtype, threads = "fake", "torch", "cpu", 1, "fp32", 1
+
+    def __init__(self, seed=0, noise=NOISE, speed=1.0, slope=0.0):
+        self.rng = np.random.default_rng(seed)
+        self.noise, self.speed, self.slope, self.calls = noise, speed, slope, 0
+
+    def true_ms(self, model) -> float:
+        return 0.02 + 1e-5 * sum(p.numel() for p in model.parameters())
+
+    def measure(self, model, input_shape) -> Measurement:
+        self.calls += 1
+        speed = self.speed * (1.0 + self.slope * self.calls)
+        ms = self.true_ms(model) * speed * float(np.exp(self.rng.normal(0.0, self.noise)))
+        return Measurement(p50=ms, p90=ms, mean=ms, std=0.0, n=10)
+
+    def fingerprint(self) -> dict:
+        return {"cpu": "Fake CPU", "backend": self.name}
+
+
+@pytest.fixture(scope="module")
+def calibrated(tiny_space):
+    """A table profiled and calibrated at speed 1.0, with the reference workload."""
+    fake = FakeBackend(seed=1)
+    table = profile_ops(tiny_space, tiny_space.all_ops(), "fake", threads=1, backend=fake)
+    calibrate_table(table, samples=24, seed=1, backend=fake)
+    return table
+
+
+def test_profile_stores_a_reference_and_normalises_entries(tiny_space):
+    fake = FakeBackend(seed=2, slope=0.005)  # the machine slows 0.5% per measurement
+    table = profile_ops(tiny_space, tiny_space.all_ops(), "fake", threads=1, backend=fake,
+                        passes=1)
+    ref = table.reference
+    assert ref["source"] == "profile" and ref["key"] in table.entries
+    assert ref["drift"]["n"] >= len(table.entries) // 4 and ref["drift"]["last_vs_first"] > 0.05
+    # raw times grew with the drift; normalised ones are the truth at the reference's speed
+    errs_norm, errs_raw = [], []
+    for sig in tiny_space.all_ops():
+        e = table.entries[sig.key]
+        truth = fake.true_ms(tiny_space.build_op(sig))
+        errs_norm.append(e["p50"] / truth)
+        errs_raw.append(e["extra"]["raw_p50"] / truth)
+    # normalised: one constant (the speed at the reference's median) up to the noise
+    assert np.std(np.log(errs_norm)) < 2 * NOISE
+    assert np.std(np.log(errs_raw)) > 3 * NOISE
+    again = LatencyTable.from_dict(table.to_dict())
+    assert again.reference == ref
+
+
+def test_speed_step_between_calibration_and_validation(calibrated):
+    """The issue's test: the machine is 20% slower at validation time."""
+    with_ref = validate_table(calibrated, samples=30, seed=5, noise_samples=20,
+                              backend=FakeBackend(seed=3, speed=1.2)).metrics
+    without = validate_table(calibrated, samples=30, seed=5, noise_samples=20,
+                             backend=FakeBackend(seed=3, speed=1.2), reference=False).metrics
+    floor = with_ref["noise_floor"]["median"]
+    # With the reference: errors as small as re-measuring the same network moves it.
+    assert abs(with_ref["median_error"]) < NOISE
+    assert with_ref["mape"] < 1.5 * floor and with_ref["within_10"] == 1.0
+    assert any("20% slower" in n and "tables calibrate" in n for n in with_ref["notes"])
+    # Without it: every network reads about 1/1.2 - 1 = -17% off.
+    assert without["median_error"] == pytest.approx(1 / 1.2 - 1, abs=0.03)
+    assert without["within_10"] < 0.2 and without["mape"] > 5 * floor
+    # ... and the report of the reference run scores its own raw times the same way
+    assert with_ref["raw"]["median_error"] == pytest.approx(1 / 1.2 - 1, abs=0.03)
+
+
+def test_linear_drift_during_validation(calibrated):
+    """Speed drifting +40% over the validation run itself."""
+    kwargs = dict(samples=30, seed=6, noise_samples=0)
+    with_ref = validate_table(calibrated, **kwargs,
+                              backend=FakeBackend(seed=4, slope=0.4 / 60)).metrics
+    without = validate_table(calibrated, **kwargs, reference=False,
+                             backend=FakeBackend(seed=4, slope=0.4 / 60)).metrics
+    assert with_ref["drift"]["last_vs_first"] > 0.2 and with_ref["drift"]["n"] == 31
+    assert with_ref["within_10"] == 1.0 and with_ref["mape"] < 2 * NOISE
+    assert without["within_10"] < 0.5 and without["mape"] > 4 * NOISE
+
+
+def test_old_table_without_reference_says_once_and_validates(calibrated):
+    old = LatencyTable.from_dict({**calibrated.to_dict(), "reference": None})
+    m = validate_table(old, samples=6, seed=7, noise_samples=0,
+                       backend=FakeBackend(seed=5)).metrics
+    assert m["notes"] == [
+        "the table has no reference workload, so the machine's drift cannot be checked; "
+        "`hwnas tables calibrate TABLE` adds one"]
+    assert not m["reference"] and m["drift"] == {}
+
+
+def test_calibration_reanchors_an_old_table(calibrated, tiny_space):
+    old = LatencyTable.from_dict({**calibrated.to_dict(), "reference": None})
+    calibrate_table(old, samples=12, seed=8, backend=FakeBackend(seed=6, speed=1.3))
+    # the table now speaks ms at speed 1.3: the reference's stored time says so
+    ref_truth = FakeBackend().true_ms(tiny_space.build_op(
+        next(s for s in tiny_space.all_ops() if s.key == old.reference["key"])))
+    assert old.reference["ms"] == pytest.approx(1.3 * ref_truth, rel=3 * NOISE)
+    m = validate_table(old, samples=20, seed=9, noise_samples=0,
+                       backend=FakeBackend(seed=7, speed=1.0)).metrics
+    assert m["within_10"] == 1.0 and abs(m["median_error"]) < NOISE
+
+
+def test_speed_note_when_a_table_is_used(calibrated, tmp_path):
+    from hwnas.api.tables import table_speed_note
+
+    path = calibrated.save(tmp_path / "t.json")
+    note = table_speed_note(path, backend=FakeBackend(seed=8, noise=0.0, speed=1.25))
+    assert "\n" not in note and "25% slower" in note
+    assert f"hwnas tables calibrate {path}" in note
+    assert table_speed_note(path, backend=FakeBackend(seed=8, noise=0.0, speed=1.05)) is None
+    assert "faster" in table_speed_note(path, backend=FakeBackend(seed=8, noise=0.0, speed=0.8))
+    old = LatencyTable.from_dict({**calibrated.to_dict(), "reference": None})
+    assert table_speed_note(old.save(tmp_path / "old.json"), backend=FakeBackend()) is None
+
+
+def test_median_of_neighbouring_references_beats_the_adjacent_pair():
+    """The statistic: drift, noise and preemption spikes (5% of measurements 1.5x slower)."""
+    rng = np.random.default_rng(0)
+    n = 400
+    speed = 1.0 + 0.3 * np.arange(2 * n + 1) / (2 * n)  # +30% over the run
+    noisy = np.exp(rng.normal(0, NOISE, 2 * n + 1)) * np.where(rng.random(2 * n + 1) < 0.05,
+                                                             1.5, 1.0)
+    observed = speed * noisy
+    ref_pos, item_pos = np.arange(0, 2 * n + 1, 2), np.arange(1, 2 * n, 2)
+    refs, items = observed[ref_pos], observed[item_pos] * 3.0  # items: 3x the reference
+
+    def error(window):
+        ratio = items / drift.local_reference(ref_pos, refs, item_pos, window)
+        return np.abs(ratio / 3.0 - 1)
+
+    adjacent, median5 = error(2), error(drift.WINDOW)
+    assert np.mean(median5) < 0.8 * np.mean(adjacent)
+    assert np.quantile(median5, 0.9) < np.quantile(adjacent, 0.9)
+    # both follow the drift: the item's own noise, not the 30% trend, is what remains
+    assert np.median(median5) < 2 * NOISE
+
+
+def test_drift_summary_and_message():
+    s = drift.drift_summary([0, 60, 120, 180], [1.0, 1.1, 1.2, 1.3])
+    assert s["trend_per_min"] == pytest.approx(0.1 / 1.15) and s["last_vs_first"] == \
+        pytest.approx(0.3)
+    assert "range 26.1%" in drift.describe_drift(s)
+    assert drift.speed_message("t.json", 1.0, 1.09) is None
+    assert "9% faster" not in (drift.speed_message("t.json", 1.0, 0.85) or "")
+    assert "15% faster" in drift.speed_message("t.json", 1.0, 0.85)
+
+
+def test_drift_benchmark_script_on_a_fake_backend(calibrated, tmp_path):
+    """benchmarks/table_drift.py end to end, tiny and fake: one calibration, two rounds."""
+    import importlib.util
+
+    from tests.unit.test_residual import ROOT
+
+    spec = importlib.util.spec_from_file_location("table_drift",
+                                                  ROOT / "benchmarks" / "table_drift.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    calibrated.save(tmp_path / "t.json")
+    args = script.parse(["--table", str(tmp_path / "t.json"), "--fit", "12", "--samples", "8",
+                         "--noise", "4", "--repeats", "2", "--interval-min", "0",
+                         "--out", str(tmp_path / "out" / "drift.json")])
+    fake = FakeBackend(seed=11)
+    summary = script.run(args, backend=fake)
+    assert [r["round"] for r in summary["rounds"]] == [0, 1]
+    first = summary["rounds"][0]
+    assert first["reference"]["drift"]["n"] == 8 + 4 + 1 and first["no reference"]["drift"] == {}
+    assert "raw" in first["reference"] and "raw" not in first["no reference"]
+    md = (tmp_path / "out" / "drift.md").read_text()
+    assert md.count("\n") == 2 + 2 * 3  # header, rule, (ref, ref raw, no ref) x 2 rounds
