@@ -31,7 +31,10 @@ def unique_records(history: list[dict]) -> list[dict]:
 
 def json_ready(obj):
     """`obj` as a JSON file can hold it: JSON has no inf/NaN, so those become null (an IGD
-    before any feasible point is inf, a noise floor of no re-measured network NaN)."""
+    before any feasible point is inf, a noise floor of no re-measured network NaN); a numpy
+    scalar becomes the Python number."""
+    if getattr(obj, "ndim", None) == 0 and hasattr(obj, "item"):
+        obj = obj.item()
     if isinstance(obj, float) and not math.isfinite(obj):
         return None
     if isinstance(obj, dict):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as _dt
 from pathlib import Path
 
-from hwnas.api.common import Progress, build_space
+from hwnas.api.common import Progress, build_space, json_ready
 from hwnas.api.common import now as _now
 from hwnas.errors import BadInputError
 from hwnas.evaluation.task import EvaluationTask
@@ -196,8 +196,9 @@ def _prepare(config: SearchConfig, run_path: Path, progress: Progress = None):
             config.budget = limit or DEFAULT_BUDGET
         elif limit is not None and config.budget > limit:
             raise BadInputError(f"--budget {config.budget} is more than the {limit} architectures "
-                                f"strategy {config.strategy!r} proposes (one per sweep setting); "
-                                f"pass --budget {limit} or more settings")
+                                f"strategy {config.strategy!r} proposes (one per sweep setting, "
+                                f"or its `top` option); pass --budget {limit}, or more "
+                                "settings or a larger top")
     except BaseException:
         evaluator.close()
         raise
@@ -266,6 +267,8 @@ def _recorder(run: RunDir, config: SearchConfig, space, strategy, progress: Prog
                     and config.keep_weights != "none":
                 run.save_weights(candidate.arch.key, outcome.state_dict)
             record = history_record(candidate, config, space)
+            if outcome is not None and outcome.extra:  # e.g. a shared-weight estimate's supernet
+                record["estimate"] = json_ready(outcome.extra)
             info = strategy.proposal_info(candidate.arch)
             if info:
                 record["proposal"] = info

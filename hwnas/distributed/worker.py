@@ -71,7 +71,7 @@ def _portable(outcome: Outcome) -> Outcome:
         return outcome
     state = {k: v.detach().to("cpu") if hasattr(v, "detach") else v
              for k, v in outcome.state_dict.items()}
-    return Outcome(outcome.result, state, outcome.seconds)
+    return Outcome(outcome.result, state, outcome.seconds, outcome.extra)
 
 
 def where() -> str:

@@ -44,6 +44,7 @@ class Outcome:
     result: dict
     state_dict: dict | None = None
     seconds: float = 0.0
+    extra: dict | None = None  # the estimator's plain data (Estimate.extra), kept in the history
 
 
 class MapsArchs(Protocol):

@@ -85,9 +85,16 @@ class Reinforce(RewardedStrategy):
         super().tell(archs, results)
         if not archs:
             return
+        self.learn(archs, results)
+
+    def learn(self, archs: list[Arch], results: list[dict]) -> np.ndarray:
+        """One policy-gradient step on `results` (rewards under the run's reward option, the
+        normalisation widened by them first); returns the rewards. ENAS calls it with rewards
+        measured on its shared weights."""
         self.rewarder.observe(results)
         rewards = self._rewards(archs, results)
         self.update(archs, rewards)
+        return rewards
 
     def _rewards(self, archs: list[Arch], results: list[dict]) -> np.ndarray:
         """One reward per result; a failed one gets the reward's floor (never built on)."""

@@ -27,6 +27,12 @@ SMALL = {"evolution": {"population": 6, "sample_size": 3}, "nsga2": {"pop_size":
          "pnas": PROGRESSIVE, "dppnet": PROGRESSIVE,
          "nsga3": {"n_partitions": 5, "pop_size": 6},  # 6 directions for 2 objectives
          "mobo": {"n_init": 6, "q": 3, "n_random": 30, "max_neighbours": 60}}
+# Weight-sharing searches train a tiny supernet in their first ask (a few images at 8x8), then
+# propose their `top` ranked architectures: as many as the budget.
+TINY_SUPERNET = {"epochs": 1, "train_subset": 32, "resolution": 8, "batch_size": 16,
+                 "bn_batches": 1, "top": 40, "threads": 1}
+SMALL |= {"enas": {**TINY_SUPERNET, "controller_steps": 2, "final_samples": 40},
+          "spos": {**TINY_SUPERNET, "population": 10, "iterations": 3, "parents": 3}}
 SETTINGS = 6  # one-shot strategies: one proposal per sweep setting
 
 
@@ -156,7 +162,9 @@ def probe_rewards(strategy, seen: Seen) -> None:
 PROBES = {"evolution": probe_helpers, "pnas": probe_beam, "dppnet": probe_beam,
           "nsga2": probe_mating, "random": no_probe,
           "reinforce": probe_rewards, "metaqnn": probe_rewards,
-          "nsga3": probe_mating, "mobo": probe_mobo}
+          "nsga3": probe_mating, "mobo": probe_mobo,
+          # search with shared weights inside ask, then propose; never read a told result
+          "enas": no_probe, "spos": no_probe}
 # the probed path has to run
 MUST_BUILD = {"evolution", "pnas", "dppnet", "nsga2", "reinforce", "metaqnn", "nsga3",
               "mobo"}

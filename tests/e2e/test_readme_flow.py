@@ -46,7 +46,9 @@ def test_search_wrote_config_history_and_front(flow):
     lines = (run / "history.jsonl").read_text().splitlines()
     assert len(lines) == 5
     for line in lines:
-        result = json.loads(line)["result"]
+        record = json.loads(line)
+        assert record["estimate"]["train_size"] > 0  # the estimator's plain data is kept
+        result = record["result"]
         assert 0 <= result["accuracy"] <= 1 and result["latency_ms"] > 0
         assert result["params"] > 0 and result["flops"] > 0
     front = json.loads((run / "pareto.json").read_text())

@@ -74,4 +74,6 @@ def evaluate_candidate(scorer, arch: Arch) -> Outcome:
     bad = non_finite_reason(result)
     if bad is not None:  # weights that produced a NaN score are not worth keeping either
         return Outcome(failed_result(bad), None, time.perf_counter() - start)
-    return Outcome(result, estimate.state_dict, time.perf_counter() - start)
+    extra = {k: v for k, v in estimate.extra.items() if k != "objectives"} or None  # those
+    # are in the result already
+    return Outcome(result, estimate.state_dict, time.perf_counter() - start, extra)
