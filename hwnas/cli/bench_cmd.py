@@ -73,7 +73,7 @@ def render_league(results: dict) -> None:
     from rich.table import Table
 
     # The league's own text helpers: the same rows league.md is written with.
-    from hwnas.league.metrics import LEAGUE_HEADER, league_rows, not_beating_random
+    from hwnas.league.metrics import LEAGUE_HEADER, league_rows, random_comparison
 
     objs = " × ".join(o["name"] for o in results["objectives"])
     tf = results["true_front"]
@@ -84,9 +84,8 @@ def render_league(results: dict) -> None:
     for row in league_rows(results):
         table.add_row(*row)
     console.print(table)
-    behind = not_beating_random(results)
-    if behind:
-        console.print(f"not better than random (one-sided Mann-Whitney, p >= 0.05): "
-                      f"{', '.join(behind)}")
+    verdict = random_comparison(results)
+    if verdict:
+        console.print(verdict)
     outs = results["outputs"]
     console.print(f"written: {outs['results']}, {outs['league']}, {outs['plot']}")

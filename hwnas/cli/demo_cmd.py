@@ -38,7 +38,13 @@ DEMO_RUNS = ("evolution", "proxyless")  # run directories under the demo's folde
               help="Demo folder (default: runs/demo-N).")
 @options.seed
 def demo(budget, out, seed):
-    """Run the whole workflow on scikit-learn's digits with the ort-cpu backend."""
+    """Run the whole workflow on scikit-learn's digits with the ort-cpu backend.
+
+    \b
+    Examples:
+      hwnas demo
+      hwnas demo --budget 8 --out runs/my-demo
+    """
     from hwnas.fileio import check_output
 
     start = time.perf_counter()

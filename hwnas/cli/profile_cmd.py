@@ -42,6 +42,12 @@ def profile(space, space_opt, backend, threads, batch, dtype, out, bundle, memor
 
     With --bundle, export the ops for a remote device instead of measuring them here; with
     --ray-resource, measure them on the Ray node that carries that resource.
+
+    \b
+    Examples:
+      hwnas profile --space proxyless --backend ort-cpu --threads 1
+      hwnas profile --space nb201 --backend torch-cpu --batch 8 -o nb201-b8.json
+      hwnas profile --space proxyless --bundle ops.zip
     """
     _check_ray_flags(ray_resource, ray_address, bundle)
     if bundle:

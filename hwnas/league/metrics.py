@@ -193,6 +193,31 @@ def _vs(entry: dict) -> str:
     return f"{vs['delta']:+.4f}{p}"
 
 
+def smallest_p(seeds: int) -> float:
+    """The smallest p-value a one-sided Mann-Whitney U test can give with `seeds` runs per
+    method (every run of one method above every run of the other): 1 / C(2n, n)."""
+    import math
+
+    return 1.0 / math.comb(2 * seeds, seeds)
+
+
+def random_comparison(results: dict, alpha: float = 0.05) -> str:
+    """One sentence on which methods beat random search, or why that cannot be told."""
+    if not any("vs_random" in m for m in results["methods"].values()):
+        return ""
+    seeds = int(results["seeds"])
+    if smallest_p(seeds) >= alpha:
+        return (f"Which methods beat random cannot be told with {seeds} seed(s) per method: a "
+                f"one-sided Mann-Whitney test's smallest p is then {smallest_p(seeds):.3f} "
+                f"(needs < {alpha}); run --seeds 4 or more.")
+    behind = not_beating_random(results, alpha)
+    if behind:
+        return (f"Not better than random (ΔHV ≤ 0 or one-sided Mann-Whitney p ≥ {alpha}): "
+                + ", ".join(behind) + ".")
+    return (f"Every method other than random beats it (ΔHV > 0, one-sided Mann-Whitney "
+            f"p < {alpha}).")
+
+
 def not_beating_random(results: dict, alpha: float = 0.05) -> list[str]:
     """Methods whose final HV ratio is not larger than random's (mean, and one-sided U test)."""
     out = []
@@ -241,14 +266,7 @@ def league_markdown(results: dict, notes: bool = True) -> str:
              "| " + " | ".join(LEAGUE_HEADER) + " |",
              "|" + "|".join("---" for _ in LEAGUE_HEADER) + "|"]
     lines += ["| " + " | ".join(r) + " |" for r in league_rows(results)]
-    behind = not_beating_random(results)
-    lines.append("")
-    if behind:
-        lines.append("Not better than random (ΔHV ≤ 0 or one-sided Mann-Whitney p ≥ 0.05): "
-                     + ", ".join(behind) + ".")
-    elif any("vs_random" in m for m in results["methods"].values()):
-        lines.append("Every method other than random beats it (ΔHV > 0, one-sided Mann-Whitney "
-                     "p < 0.05).")
+    lines += ["", random_comparison(results)]
     if notes:
         lines += ["", scoring_notes(results)]
     return "\n".join(lines) + "\n"

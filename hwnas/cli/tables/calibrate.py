@@ -32,7 +32,13 @@ def calibrate(table, samples, seed, out, no_reference, residual_model, allow_mis
     """Measure whole networks (random, and a third spanning the latency range), fit intercept
     + per-op-type scales and a residual model of whole networks, store them in TABLE (or
     --out). The networks are timed interleaved with the table's reference workload, and the
-    table is re-anchored at the speed the machine has now."""
+    table is re-anchored at the speed the machine has now.
+
+    \b
+    Examples:
+      hwnas tables calibrate TABLE --samples 60
+      hwnas tables calibrate TABLE --out calibrated.json --residual-model none
+    """
     t = api.show_table(table)  # for the bar's title (a bad file is refused before it)
     with progress_bar(quiet=as_json) as bar:
         task = bar.add_task(f"calibrating on {t.backend}", total=samples, info="")

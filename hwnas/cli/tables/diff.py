@@ -16,7 +16,12 @@ TABLE = click.Path(dir_okay=False)
 @click.argument("b", type=TABLE)
 @options.as_json
 def diff(a, b, as_json):
-    """Compare table B with table A: p50 ratios B/A, keys on one side only, header changes."""
+    """Compare table B with table A: p50 ratios B/A, keys on one side only, header changes.
+
+    \b
+    Examples:
+      hwnas tables diff old.json new.json
+    """
     report = api.diff_tables(a, b)
     if as_json:
         print_json(report)

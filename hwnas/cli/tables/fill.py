@@ -18,7 +18,12 @@ TABLE = click.Path(dir_okay=False)
                    "incomparable).")
 @options.as_json
 def fill(table, allow_other_device, as_json):
-    """Measure the missing entries of TABLE on its own backend, threads, batch and dtype."""
+    """Measure the missing entries of TABLE on its own backend, threads, batch and dtype.
+
+    \b
+    Examples:
+      hwnas tables fill TABLE
+    """
     plan = api.plan_fill(table, allow_other_device)  # refuse before any progress bar is drawn
     if plan["warning"]:
         click.echo(plan["warning"], err=True)

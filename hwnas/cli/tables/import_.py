@@ -44,7 +44,14 @@ def import_(file, out, tables_dir, fmt, metric, setting, space, space_opt, backe
             device_kind, force, as_json):
     """Import FILE: a hwnas table JSON (e.g. from `python -m profilers measure`), a
     ProxylessNAS/Once-for-All latency YAML (mean/std/count per block string), or HW-NAS-Bench's
-    FBNet lookup CSV (--format hwnas-bench-fbnet --metric pixel3_latency --setting cifar100)."""
+    FBNet lookup CSV (--format hwnas-bench-fbnet --metric pixel3_latency --setting cifar100).
+
+    \b
+    Examples:
+      hwnas tables import table.json
+      hwnas tables import mobile_lut.yaml --space proxyless
+      hwnas tables import fbnet_hw_lookup.csv --format hwnas-bench-fbnet --metric pixel3_latency
+    """
     report = api.import_table(file, format=fmt, metric=metric, setting=setting, out=out,
                               tables_dir=tables_dir, space=space,
                               space_config=options.parse_kv(space_opt, "--space-opt"),

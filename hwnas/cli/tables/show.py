@@ -30,7 +30,13 @@ def natural_key(key: str) -> list:
                    "latency (p50, dearest first).")
 @options.as_json
 def show(table, sort, as_json):
-    """Print a table's device, backend, reference, calibration and entries (with units)."""
+    """Print a table's device, backend, reference, calibration and entries (with units).
+
+    \b
+    Examples:
+      hwnas tables show TABLE
+      hwnas tables show TABLE --sort latency
+    """
     t = api.show_table(table)
     if as_json:
         print_json(t.to_dict())

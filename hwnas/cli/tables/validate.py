@@ -29,7 +29,13 @@ TABLE = click.Path(dir_okay=False)
 @options.allow_mismatch
 @options.as_json
 def validate(table, samples, seed, noise_samples, out, no_reference, allow_mismatch, as_json):
-    """Measure random whole networks and compare with the table's predictions."""
+    """Measure random whole networks and compare with the table's predictions.
+
+    \b
+    Examples:
+      hwnas tables validate TABLE --samples 100
+      hwnas tables validate TABLE --samples 100 --seed 7 --noise-samples 30 --json
+    """
     t = api.show_table(table)  # for the bar's title (a bad file is refused before it)
     with progress_bar(quiet=as_json) as bar:
         task = bar.add_task(f"validating on {t.backend}", total=samples, info="")
