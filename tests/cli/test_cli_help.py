@@ -14,7 +14,10 @@ from tests.cli.helpers import hwnas
 from tests.tabular_helpers import write_synthetic_nb201
 
 # The commands of this brief; bench, demo, profile and tables have other owners.
-MINE = ("search", "pareto", "export", "runs", "list")
+# every command and every `tables` subcommand (`tables` itself is a group of them)
+COMMANDS_WITH_EXAMPLES = ("search", "pareto", "export", "runs", "list", "bench", "demo",
+                          "profile", "report", "tables calibrate", "tables validate",
+                          "tables show", "tables diff", "tables fill", "tables import")
 
 
 def run(capsys, *argv) -> tuple[int, str, str]:
@@ -42,9 +45,18 @@ def test_bare_hwnas_prints_its_help_normally():
     assert "error" not in proc.stderr
 
 
-@pytest.mark.parametrize("command", MINE)
+def test_the_examples_list_covers_every_command():
+    from hwnas.cli import COMMANDS
+    from hwnas.cli.tables import tables
+
+    listed = {c.split()[0] for c in COMMANDS_WITH_EXAMPLES}
+    assert set(COMMANDS) - {"tables"} <= listed
+    assert {f"tables {name}" for name in tables.commands} <= set(COMMANDS_WITH_EXAMPLES)
+
+
+@pytest.mark.parametrize("command", COMMANDS_WITH_EXAMPLES)
 def test_each_command_help_has_examples(command, capsys):
-    code, out, _ = run(capsys, command, "--help")
+    code, out, _ = run(capsys, *command.split(), "--help")
     assert code == 0 and "Examples:" in out
     examples = out.split("Examples:")[1]
     assert f"hwnas {command}" in examples
