@@ -38,7 +38,9 @@ def method_options(method: str, budget: int) -> tuple[dict, int | None]:
     half = max(2, budget // 2)
     sample_based = {
         "evolution": {"population": half, "sample_size": max(2, half // 4)},
-        "nsga2": {"pop_size": half}, "nsga3": {"pop_size": half},
+        "nsga2": {"pop_size": half},
+        # two objectives: n_partitions + 1 Das-Dennis directions, one per individual
+        "nsga3": {"pop_size": half, "n_partitions": half - 1},
         "pnas": {"n_initial": half, "k": max(2, half // 2)},
         "dppnet": {"n_initial": half, "k": max(2, half // 2)},
         "mobo": {"n_init": half}, "metaqnn": {"budget": budget},
