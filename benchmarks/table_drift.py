@@ -91,7 +91,9 @@ def _profile(args, folder: Path, backend) -> Path:
     from hwnas.registry import SPACES
     from hwnas.tables.profile import profile_ops
 
-    space = SPACES.get(args.space)(**dict(kv.split("=", 1) for kv in args.space_opt))
+    from hwnas.cli.options import parse_kv  # 'resolution=16' -> 16, as the CLI reads it
+
+    space = SPACES.get(args.space)(**parse_kv(args.space_opt, "--space-opt"))
     table = profile_ops(space, space.all_ops(), args.backend, threads=args.threads,
                         backend=backend)
     return table.save(folder / f"{Path(args.out).stem}-profiled.json")
