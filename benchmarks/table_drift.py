@@ -88,10 +88,9 @@ def run(args, backend=None) -> dict:
 
 
 def _profile(args, folder: Path, backend) -> Path:
+    from hwnas.cli.options import parse_kv  # 'resolution=16' -> 16, as the CLI reads it
     from hwnas.registry import SPACES
     from hwnas.tables.profile import profile_ops
-
-    from hwnas.cli.options import parse_kv  # 'resolution=16' -> 16, as the CLI reads it
 
     space = SPACES.get(args.space)(**parse_kv(args.space_opt, "--space-opt"))
     table = profile_ops(space, space.all_ops(), args.backend, threads=args.threads,
