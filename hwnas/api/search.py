@@ -183,9 +183,6 @@ def _prepare(config: SearchConfig, run_path: Path, progress: Progress = None):
             from hwnas.api.tables import table_speed_note
 
             notes.extend(n for n in [table_speed_note(scorer.table)] if n)
-        for warning in notes:
-            if progress:
-                progress({"event": "notice", "summary": warning})
         context = SearchContext(dataset=config.dataset, table=scorer.table,
                                 latency_stat=config.latency_stat,
                                 workdir=run_path / "strategy", progress=progress)
@@ -199,6 +196,9 @@ def _prepare(config: SearchConfig, run_path: Path, progress: Progress = None):
                                 f"strategy {config.strategy!r} proposes (one per sweep setting, "
                                 f"or its `top` option); pass --budget {limit}, or more "
                                 "settings or a larger top")
+        for warning in notes:  # after every check: a refused input stays one line
+            if progress:
+                progress({"event": "notice", "summary": warning})
     except BaseException:
         evaluator.close()
         raise

@@ -99,7 +99,7 @@ def test_target_is_a_hard_limit(tmp_path, tiny_table_path):
 @pytest.mark.parametrize("args, needle", [
     (("--sweep", "beta=1,2"), "The 'sweep' option of strategy 'darts' must be KEY=V1,V2"),
     (("--sweep", "lambda=-1"), "numbers >= 0"),
-    (("--sweep", "lambda=0,1", "--budget", "3"), "pass --budget 2 or more settings"),
+    (("--sweep", "lambda=0,1", "--budget", "3"), "pass --budget 2, or more settings"),
     (("--target-ms", "0"), "The 'target_ms' option of strategy 'darts' must be"),
     (("--strategy-opt", "warmup_epochs=5", "--strategy-opt", "epochs=5"), "< epochs (5)"),
 ])
