@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import time
 
-from hwnas.errors import BadInputError, CandidateFailed
+from hwnas.errors import CandidateFailed
 from hwnas.estimators.base import Estimate, Option
 from hwnas.estimators.scratch import ScratchEstimator
 from hwnas.limits import MAX_BATCH, MAX_RESOLUTION, MAX_THREADS
@@ -55,12 +55,7 @@ class SharedWeightsEstimator(ScratchEstimator):
 
     def _resolve(self) -> dict:
         resolved = super()._resolve()
-        try:
-            self.space.positions()
-        except NotImplementedError:
-            raise BadInputError(f"estimator 'shared' needs a space with positions() (a "
-                                f"supernet); space {self.space.name!r} has none: use "
-                                "--space proxyless, nb201 or fbnet") from None
+        self.space.check_supernet("estimator 'shared'")
         return resolved
 
     def estimate(self, arch) -> Estimate:

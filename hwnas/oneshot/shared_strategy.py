@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import time
+from abc import ABC, abstractmethod
 from typing import ClassVar
 
 from hwnas.arch import Arch
@@ -54,7 +55,7 @@ SUPERNET_OPTIONS = {
 ACCURACY = "accuracy"  # what the shared weights measure; everything else is a cost
 
 
-class WeightSharingSearch:
+class WeightSharingSearch(ABC):
     """Mixin placed before a Strategy base: `class X(WeightSharingSearch, RewardedStrategy)`.
     Subclasses implement `_search() -> (proposals, log)`; a proposal is plain data with at
     least "arch" (Arch.to_dict())."""
@@ -64,12 +65,7 @@ class WeightSharingSearch:
 
     def __init__(self, space, objectives, seed=0, costs=None, **options):
         super().__init__(space, objectives, seed, costs, **options)
-        try:
-            space.positions()
-        except NotImplementedError:
-            raise BadInputError(f"{self.owner()} needs a space with positions() (a supernet); "
-                                f"space {space.name!r} has none: use --space proxyless, nb201 "
-                                "or fbnet") from None
+        space.check_supernet(self.owner())
         unknown = [o.name for o in self.objectives
                    if o.name != ACCURACY and o.name not in self.costs.provides]
         if unknown:
@@ -127,8 +123,9 @@ class WeightSharingSearch:
         return dict(self._info.get(arch.key, {}))
 
     # -- the search, its files --------------------------------------------------------------
+    @abstractmethod
     def _search(self) -> tuple[list[dict], dict]:
-        raise NotImplementedError
+        """Train and search; (the ranked proposals, the log to save)."""
 
     def _run_search(self) -> list[dict]:
         from hwnas.fileio import atomic_write_json

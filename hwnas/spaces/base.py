@@ -117,6 +117,15 @@ class SearchSpace(Configurable, ABC):
         raise NotImplementedError(f"{self.owner()} does not define positions(); supernets and "
                                   "the expected latency need it (hwnas.spaces.base.Position)")
 
+    def check_supernet(self, who: str) -> None:
+        """Refuse, in one line, a method that needs a supernet of a space without positions."""
+        try:
+            self.positions()
+        except NotImplementedError:
+            raise BadInputError(f"{who} needs a space with positions() (a supernet); space "
+                                f"{self.name!r} has none: use --space proxyless, nb201 or "
+                                "fbnet") from None
+
     def fixed_ops(self) -> list[OpSignature]:
         """The ops that run whatever is chosen (stem, head, fixed reduction blocks)."""
         raise NotImplementedError(f"{self.owner()} does not define fixed_ops(); supernets and "
