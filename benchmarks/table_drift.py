@@ -4,9 +4,11 @@ Takes a table (or profiles one), calibrates it once, then validates it `--repeat
 `--interval-min` minutes apart, on other held-out networks each time (seeds 0, 1, ...):
 
 - "reference": the table calibrated and validated with the reference workload interleaved
-  (the default of `hwnas tables calibrate/validate`); its report also scores the same
-  measurements un-normalised ("raw");
-- "no reference": a copy calibrated and validated with `--no-reference` (skip with
+  and every network timed in `--rounds` passes, its median kept (the defaults of `hwnas tables
+  calibrate/validate`); its report also scores the same measurements un-normalised ("raw");
+- "reference, 1 pass": the same with one pass (the behaviour before passes existed; only when
+  `--rounds` > 1);
+- "no reference": a copy calibrated and validated with `--no-reference` and one pass (skip with
   `--no-baseline`), i.e. the behaviour before the reference existed.
 
 Writes a JSON summary and a markdown table (within +-10%, Kendall tau, MAPE, median error,
@@ -39,12 +41,13 @@ def _metrics(m: dict) -> dict:
     return {k: m[k] for k in keep}
 
 
-def _validation(table, seed: int, args, reference: bool, backend) -> dict:
+def _validation(table, seed: int, args, variant: tuple[bool, int], backend) -> dict:
     from hwnas.tables.validate import validate_table
 
+    reference, passes = variant
     start = time.perf_counter()
     r = validate_table(table, samples=args.samples, seed=seed, noise_samples=args.noise,
-                       reference=reference, backend=backend)
+                       reference=reference, rounds=passes, backend=backend)
     m = r.metrics
     out = {"seed": seed, "seconds": time.perf_counter() - start, **_metrics(m),
            "noise_floor": m["noise_floor"], "noise_ceiling": m["noise_ceiling"],
@@ -66,16 +69,21 @@ def run(args, backend=None) -> dict:
         source = Path(args.table)
     else:
         source = _profile(args, out.parent, backend)
-    variants = {"reference": True} if args.no_baseline else {"reference": True,
-                                                              "no reference": False}
+    variants = {"reference": (True, args.rounds)}  # name: (reference, passes)
+    if args.rounds > 1 and not args.no_baseline:
+        variants["reference, 1 pass"] = (True, 1)
+    if not args.no_baseline:
+        variants["no reference"] = (False, 1)
     tables = {}
-    for name, reference in variants.items():
-        path = out.parent / f"{out.stem}-{name.replace(' ', '-')}.json"
+    for name, (reference, passes) in variants.items():
+        slug = name.replace(", ", "-").replace(" ", "-")
+        path = out.parent / f"{out.stem}-{slug}.json"
         shutil.copyfile(source, path)
         table = LatencyTable.load(path)
-        calibrate_table(table, samples=args.fit, seed=1, reference=reference, backend=backend)
+        calibrate_table(table, samples=args.fit, seed=1, reference=reference, rounds=passes,
+                        backend=backend)
         table.save(path)
-        tables[name] = (table, reference)
+        tables[name] = (table, (reference, passes))
     rounds = []
     for i in range(args.repeats):
         if i:
@@ -143,6 +151,8 @@ def parse(argv=None):
     parser.add_argument("--samples", type=int, default=100)
     parser.add_argument("--noise", type=int, default=30)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="passes over the networks of the main variant")
     parser.add_argument("--interval-min", type=float, default=20.0)
     parser.add_argument("--no-baseline", action="store_true",
                         help="skip the copy calibrated and validated without the reference")

@@ -36,3 +36,7 @@ MAX_RESOLUTION = 1024
 MAX_CHANNELS = 4096
 MAX_CLASSES = 100_000
 MAX_CELLS = 64
+
+# Passes over the networks of a calibration or validation (each network's median kept). Each
+# pass re-times every network: 99 passes of 100 networks is hours, more is a typo.
+MAX_ROUNDS = 99

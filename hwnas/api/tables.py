@@ -135,7 +135,7 @@ def _import_fbnet(path, metric, setting, out, tables_dir, force) -> dict:
 def calibrate_table(table: TableArg, *, samples: int = 60, seed: int = 1,
                     allow_mismatch: bool = False, progress: Progress = None,
                     out: str | Path | None = None, reference: bool = True,
-                    residual_model: str | None = None) -> dict:
+                    residual_model: str | None = None, rounds: int | None = None) -> dict:
     """Measure networks (random, a third spanning the latency range), fit the table's
     correction (affine, then a residual model chosen by cross-validation) and save the table
     in its own file, or in `out`: {"table": path, "calibration": coefficients (with what they
@@ -156,7 +156,7 @@ def calibrate_table(table: TableArg, *, samples: int = 60, seed: int = 1,
         check_output(path, "TABLE")
     coefficients = calibrate(t, samples=samples, seed=seed, allow_mismatch=allow_mismatch,
                              progress=progress, reference=reference,
-                             residual_model=residual_model)
+                             residual_model=residual_model, rounds=rounds)
     t.save(path)
     return {"table": str(path), "calibration": coefficients, "reference": t.reference}
 
@@ -164,7 +164,7 @@ def calibrate_table(table: TableArg, *, samples: int = 60, seed: int = 1,
 def validate_table(table: TableArg, *, samples: int = 100, seed: int = 0,
                    noise_samples: int | None = None, out: str | Path | None = None,
                    allow_mismatch: bool = False, progress: Progress = None,
-                   reference: bool = True) -> dict:
+                   reference: bool = True, rounds: int | None = None) -> dict:
     """Measure random whole networks against the table's predictions; writes the report
     (default: beside the table, <table>.validation.json) and a scatter plot beside it.
 
@@ -172,9 +172,11 @@ def validate_table(table: TableArg, *, samples: int = 100, seed: int = 0,
     paths. `reference`: normalise by the table's reference workload (when it has one)."""
     from hwnas.analysis.plots import plot_prediction_scatter
     from hwnas.fileio import atomic_write_json
-    from hwnas.tables.validate import DEFAULT_NOISE_SAMPLES
+    from hwnas.tables.validate import DEFAULT_NOISE_SAMPLES, DEFAULT_ROUNDS, _check_rounds
     from hwnas.tables.validate import validate_table as validate
 
+    rounds = DEFAULT_ROUNDS if rounds is None else rounds
+    _check_rounds(rounds)
     t = _load(table)
     source = Path(_source(table, t, "validate_table"))
     given, out = out, Path(out) if out else source.with_suffix(".validation.json")
@@ -183,7 +185,8 @@ def validate_table(table: TableArg, *, samples: int = 100, seed: int = 0,
     check_output(out.with_suffix(".png"), "--out", default=not given)
     noise_samples = DEFAULT_NOISE_SAMPLES if noise_samples is None else noise_samples
     report = validate(t, samples=samples, seed=seed, noise_samples=noise_samples,
-                      allow_mismatch=allow_mismatch, progress=progress, reference=reference)
+                      allow_mismatch=allow_mismatch, progress=progress, reference=reference,
+                      rounds=rounds)
     m = report.metrics
     title = (f"{source.name}\n{t.backend}: {100 * m['within_10']:.0f}% within ±10%, "
              f"τ={m['kendall_tau']:.3f}, MAPE {100 * m['mape']:.1f}%")

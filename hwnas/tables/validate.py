@@ -18,6 +18,7 @@ import numpy as np
 from hwnas.errors import BadInputError
 from hwnas.latency import drift
 from hwnas.latency.table import LatencyTable
+from hwnas.limits import MAX_ROUNDS
 from hwnas.registry import SPACES
 from hwnas.tables.profile import make_backend, measure_module
 
@@ -39,6 +40,7 @@ class ValidationReport:
     measured_raw_ms: list[float] = field(default_factory=list)
     remeasured_raw_ms: list[float] = field(default_factory=list)
     reference_ms: list[float] = field(default_factory=list)
+    rounds: int = 1  # passes over the networks; each network's median over them is kept
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -49,6 +51,16 @@ class ValidationReport:
 # 0.043 at 20 and 0.032 at 30, so with 10 a ceiling of 0.9 cannot be told from 0.8 and with
 # 30 it is known to about +-0.03. 30 re-measurements add 30% to a 100-network validation.
 DEFAULT_NOISE_SAMPLES = 30
+# Passes over the networks, each network's median kept (`measure_rounds`). 3: the fewest whose
+# median drops one burst-hit measurement; each pass adds the whole run's time again.
+DEFAULT_ROUNDS = 3
+
+
+def _check_rounds(rounds) -> None:
+    if isinstance(rounds, bool) or not isinstance(rounds, int) \
+            or not 1 <= rounds <= MAX_ROUNDS:
+        raise BadInputError(f"rounds must be an integer from 1 to {MAX_ROUNDS} (passes over the "
+                            f"networks, each network's median kept); got {rounds!r}")
 
 
 def accuracy_metrics(predicted, measured) -> dict:
@@ -132,6 +144,34 @@ def measure_networks(backend, space, archs, progress=None, predict=None,
     return measured
 
 
+def measure_rounds(backend, space, archs, rounds: int = 1, progress=None, predict=None,
+                   clock=None) -> list[list[float]]:
+    """`rounds` passes over all of `archs` (raw ms, one list per pass). The passes are spread
+    over time on purpose: a burst of load that slows one measurement (seen on shared VMs as
+    jumps of 30-70% within a minute, which no reference timed seconds away can follow) hits a
+    network in one pass, not in all of them, and the median over passes drops it
+    (`per_network`). Progress counts measurements over all passes."""
+    n, out = len(archs), []
+    for r in range(rounds):
+        step = None if progress is None else (
+            lambda e, r=r: progress({**e, "index": r * n + e["index"], "total": rounds * n}))
+        out.append(measure_networks(backend, space, archs, step, predict, clock=clock))
+    return out
+
+
+def per_network(passes: list[list[float]]) -> list[float]:
+    """The median over passes of each network's time."""
+    return [float(v) for v in np.median(np.asarray(passes, float), axis=0)] if passes else []
+
+
+def _normalised(passes, local, scale: float) -> list[list[float]]:
+    """Each pass's times × scale / the reference time next to each measurement (`local`: in
+    measurement order, pass after pass)."""
+    n = len(passes[0]) if passes else 0
+    return [[m * scale / local[r * n + i] for i, m in enumerate(p)]
+            for r, p in enumerate(passes)]
+
+
 NO_REFERENCE = ("the table has no reference workload, so the machine's drift cannot be "
                 "checked; `hwnas tables calibrate TABLE` adds one")
 
@@ -168,15 +208,18 @@ def _clock(backend, space, table: LatencyTable):
 def validate_table(table: LatencyTable, *, samples: int = 100, seed: int = 0,
                    noise_samples: int = DEFAULT_NOISE_SAMPLES, progress=None,
                    allow_mismatch: bool = False, reference: bool = True,
-                   backend=None) -> ValidationReport:
+                   rounds: int = DEFAULT_ROUNDS, backend=None) -> ValidationReport:
     """Held out by construction: architectures the calibration was fitted on are skipped.
 
     With `reference` and a table that stores one, every network is normalised by the
     reference workload timed next to it and expressed in ms at the table's reference speed
-    (hwnas.latency.drift); the raw times are kept, and scored too, in the report.
+    (hwnas.latency.drift); the raw times are kept, and scored too, in the report. Every
+    network is timed in `rounds` passes and its median kept (`measure_rounds`); the noise
+    floor's networks too, so the floor is that of the numbers compared.
     `backend`: an already made backend (tests pass a fake one)."""
     if samples < 2:
         raise BadInputError(f"The 'samples' parameter must be >= 2. Got {samples} instead.")
+    _check_rounds(rounds)
     space = table_space(table)
     backend, warnings = (backend, []) if backend is not None else table_backend(table,
                                                                                 allow_mismatch)
@@ -189,9 +232,11 @@ def validate_table(table: LatencyTable, *, samples: int = 100, seed: int = 0,
     clock = _clock(backend, space, table) if reference and table.reference else None
     if reference and not table.reference:
         notes.append(NO_REFERENCE)
-    raw = measure_networks(backend, space, archs, progress, clock=clock,
-                           predict=lambda a: table.predict_ops(space.ops(a)))
-    again = measure_networks(backend, space, archs[:noise_samples], clock=clock)
+    raw_passes = measure_rounds(backend, space, archs, rounds, progress, clock=clock,
+                                predict=lambda a: table.predict_ops(space.ops(a)))
+    again_passes = measure_rounds(backend, space, archs[:noise_samples], rounds, clock=clock)
+    raw, again = per_network(raw_passes), per_network(again_passes)
+    report.rounds = rounds
     report.measured_raw_ms, report.remeasured_raw_ms = raw, again
     report.measured_ms, report.remeasured_ms = list(raw), list(again)
     drift_seen = {}
@@ -199,10 +244,9 @@ def validate_table(table: LatencyTable, *, samples: int = 100, seed: int = 0,
         target = float(table.reference["ms"])
         local = clock.local()
         report.reference_ms = [float(v) for v in local]
-        report.measured_ms = [m * target / r for m, r in zip(raw, local[:len(raw)],
-                                                             strict=True)]
-        report.remeasured_ms = [m * target / r for m, r in zip(again, local[len(raw):],
-                                                               strict=True)]
+        first = rounds * len(raw)  # the noise floor's passes come after
+        report.measured_ms = per_network(_normalised(raw_passes, local[:first], target))
+        report.remeasured_ms = per_network(_normalised(again_passes, local[first:], target))
         drift_seen = clock.drift()
         moved = drift.speed_message(table.path or "the table", target, clock.median_ms())
         if moved:
@@ -244,7 +288,8 @@ def _at_profile_speed(table, report, clock) -> list[float]:
 
 def calibrate_table(table: LatencyTable, *, samples: int = 60, seed: int = 1,
                     progress=None, allow_mismatch: bool = False, reference: bool = True,
-                    residual_model: str | None = None, backend=None) -> dict:
+                    residual_model: str | None = None, rounds: int = DEFAULT_ROUNDS,
+                    backend=None) -> dict:
     """Measure `samples` networks and store a fitted calibration in the table: two thirds
     drawn at random, one third spanning the space's latency range (hwnas.tables.spanning), so
     the fit holds at the cheap and dear ends a search is pushed to, not only in the middle.
@@ -254,11 +299,13 @@ def calibrate_table(table: LatencyTable, *, samples: int = 60, seed: int = 1,
     reference speed: the calibration re-anchors the table's predictions at today's speed
     (the affine scales absorb any change since profiling). After the affine fit, a residual
     model of whole networks is chosen by cross-validation (hwnas.latency.residual;
-    `residual_model` forces one of its candidates, "none" included)."""
+    `residual_model` forces one of its candidates, "none" included). Each network is timed
+    in `rounds` passes and its median kept, as in validation."""
     from hwnas.latency import calibration
     from hwnas.tables.reference import reference_record
     from hwnas.tables.spanning import spanning_archs
 
+    _check_rounds(rounds)
     space = table_space(table)
     backend, warnings = (backend, []) if backend is not None else table_backend(table,
                                                                                 allow_mismatch)
@@ -269,13 +316,14 @@ def calibrate_table(table: LatencyTable, *, samples: int = 60, seed: int = 1,
         archs += sample_archs(space, samples - len(archs), seed + 1,
                               exclude={a.key for a in archs})
     clock = _clock(backend, space, table) if reference else None
-    raw = measure_networks(backend, space, archs, progress, clock=clock,
-                           predict=lambda a: table.predict_ops(space.ops(a),
-                                                               calibrated=False))
+    passes = measure_rounds(backend, space, archs, rounds, progress, clock=clock,
+                            predict=lambda a: table.predict_ops(space.ops(a),
+                                                                calibrated=False))
+    raw = per_network(passes)
     measured, notes, drift_seen = list(raw), [], {}
     if clock is not None:
         run_ms = clock.median_ms()
-        measured = [m * run_ms / r for m, r in zip(raw, clock.local(), strict=True)]
+        measured = per_network(_normalised(passes, clock.local(), run_ms))
         drift_seen = clock.drift()
         if table.reference:
             moved = drift.speed_message(table.path or "the table", float(table.reference["ms"]),
@@ -298,6 +346,7 @@ def calibrate_table(table: LatencyTable, *, samples: int = 60, seed: int = 1,
     plain = [table.predict_ops(sigs, calibrated=False) for sigs in networks]
     coefficients["fitted_on"] = {
         "networks": len(archs), "seed": seed, "arch_keys": [a.key for a in archs],
+        "rounds": rounds,
         "warnings": warnings, "notes": notes, "reference": clock is not None,
         "drift": drift_seen, "measured_ms": measured, "measured_raw_ms": raw,
         "residual_selection": selection,

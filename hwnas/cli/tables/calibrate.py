@@ -9,6 +9,8 @@ from hwnas.cli import options
 from hwnas.cli.render import console, print_json, progress_bar
 from hwnas.latency.drift import describe_drift
 from hwnas.latency.residual import CANDIDATES
+from hwnas.limits import MAX_ROUNDS
+from hwnas.tables.validate import DEFAULT_ROUNDS
 
 
 @click.command()
@@ -25,9 +27,13 @@ from hwnas.latency.residual import CANDIDATES
 @click.option("--residual-model", type=click.Choice(CANDIDATES), default=None,
               help="Force the whole-network residual model (default: the one that "
                    "cross-validates best on the fitting networks, 'none' included).")
+@click.option("--rounds", type=click.IntRange(1, MAX_ROUNDS), default=DEFAULT_ROUNDS,
+              show_default=True,
+              help="Passes over the networks, spread over the run; each network's median over "
+                   "them is kept (one pass lets a burst of load through).")
 @options.allow_mismatch
 @options.as_json
-def calibrate(table, samples, seed, out, no_reference, residual_model, allow_mismatch,
+def calibrate(table, samples, seed, out, no_reference, residual_model, rounds, allow_mismatch,
               as_json):
     """Measure whole networks (random, and a third spanning the latency range), fit intercept
     + per-op-type scales and a residual model of whole networks, store them in TABLE (or
@@ -41,7 +47,7 @@ def calibrate(table, samples, seed, out, no_reference, residual_model, allow_mis
     """
     t = api.show_table(table)  # for the bar's title (a bad file is refused before it)
     with progress_bar(quiet=as_json) as bar:
-        task = bar.add_task(f"calibrating on {t.backend}", total=samples, info="")
+        task = bar.add_task(f"calibrating on {t.backend}", total=samples * rounds, info="")
 
         def on_network(event: dict) -> None:
             bar.update(task, completed=event["index"] + 1,
@@ -50,7 +56,7 @@ def calibrate(table, samples, seed, out, no_reference, residual_model, allow_mis
         result = api.calibrate_table(table, samples=samples, seed=seed,
                                      allow_mismatch=allow_mismatch, progress=on_network,
                                      out=out, reference=not no_reference,
-                                     residual_model=residual_model)
+                                     residual_model=residual_model, rounds=rounds)
     if as_json:
         print_json(api.json_ready(result))
         return

@@ -8,7 +8,8 @@ from hwnas import api
 from hwnas.cli import options
 from hwnas.cli.render import console, print_json, progress_bar
 from hwnas.latency.drift import describe_drift
-from hwnas.tables.validate import DEFAULT_NOISE_SAMPLES
+from hwnas.limits import MAX_ROUNDS
+from hwnas.tables.validate import DEFAULT_NOISE_SAMPLES, DEFAULT_ROUNDS
 
 TABLE = click.Path(dir_okay=False)
 
@@ -22,13 +23,18 @@ TABLE = click.Path(dir_okay=False)
               show_default=True,
               help="Networks re-measured at the end: the noise floor, and the Kendall τ that "
                    "re-measuring reaches (30: fewer leave that τ uncertain by ±0.05 or more).")
+@click.option("--rounds", type=click.IntRange(1, MAX_ROUNDS), default=DEFAULT_ROUNDS,
+              show_default=True,
+              help="Passes over the networks, spread over the run; each network's median over "
+                   "them is kept (one pass lets a burst of load through).")
 @click.option("--out", type=TABLE, default=None,
               help="Report JSON (default: beside the table, <table>.validation.json).")
 @click.option("--no-reference", "no_reference", is_flag=True,
               help="Compare raw times, not normalised by the table's reference workload.")
 @options.allow_mismatch
 @options.as_json
-def validate(table, samples, seed, noise_samples, out, no_reference, allow_mismatch, as_json):
+def validate(table, samples, seed, noise_samples, rounds, out, no_reference, allow_mismatch,
+             as_json):
     """Measure random whole networks and compare with the table's predictions.
 
     \b
@@ -38,9 +44,10 @@ def validate(table, samples, seed, noise_samples, out, no_reference, allow_misma
     """
     t = api.show_table(table)  # for the bar's title (a bad file is refused before it)
     with progress_bar(quiet=as_json) as bar:
-        task = bar.add_task(f"validating on {t.backend}", total=samples, info="")
+        task = bar.add_task(f"validating on {t.backend}", total=samples * rounds, info="")
         report = api.validate_table(
             table, samples=samples, seed=seed, noise_samples=noise_samples, out=out,
+            rounds=rounds,
             allow_mismatch=allow_mismatch, reference=not no_reference,
             progress=lambda e: bar.update(
                 task, completed=e["index"] + 1,
