@@ -35,6 +35,15 @@ et al. 2019): O(n) per candidate. With M objectives there are (n + 1)^(M - 1) bo
 growing with the front (fewer once neighbouring cells with the same top are merged: about
 380 for 40 points in 3 objectives).
 
+Noise. The improvement that counts is that of the value an evaluation will report, which
+is the latent function plus the benchmark's or training's noise: `ehvi_over='observed'`
+integrates over that (each modelled GP's variance plus its fitted noise level), `'latent'`
+over the function alone. With 'latent' a candidate predicted just below the front is worth
+almost nothing once its neighbours are known, although a noisy evaluation of it would land
+above the front about as often as below. With few results the likelihood may put the noise at
+its lower bound (1e-6), and the two coincide until the data say otherwise. 'observed' is the
+default, chosen on tuning problems (BENCHMARKS.md, "Controllers' defaults").
+
 Candidates. When `space.size() <= enumerate_max` (NB201: 15,625) every architecture not
 handed out yet is scored. Otherwise: single-label changes (mutations) of the current front,
 at most `max_neighbours` of them (a seeded sample), plus `n_random` random samples; their
@@ -90,6 +99,7 @@ from hwnas.registry import STRATEGIES
 from hwnas.strategies.base import Strategy
 
 DEVICE_COSTS = ("exact", "predicted")
+EHVI_OVER = ("latent", "observed")
 
 
 # -- the strategy ----------------------------------------------------------------------------
@@ -136,6 +146,9 @@ class MOBO(Strategy):
         "max_neighbours": Option(400, int, low=0),  # and mutations of the front per step
         "ref_offset": Option(0.1, float, low=0, low_open=True),  # reference point: 1 + this
         "device_costs": Option("exact", str, choices=DEVICE_COSTS),
+        # what the acquisition integrates over: the latent function, or the value a new
+        # evaluation will report (latent variance + the GP's fitted noise; module docstring)
+        "ehvi_over": Option("observed", str, choices=EHVI_OVER),
     }
 
     @classmethod
@@ -216,11 +229,12 @@ class MOBO(Strategy):
         span = np.where(hi > lo, hi - lo, 1.0)
         Z = (Y - lo) / span
         mu, var, fantasies = self._posterior(X, exact, Z, lo, span)
+        noise = self._observation_noise(Z) if self.options["ehvi_over"] == "observed" else 0.0
         front = Z[front_mask(Z)]
         ref = np.full(Z.shape[1], 1.0 + self.options["ref_offset"])
         chosen, gains = [], []
         for _ in range(min(q, n_open)):
-            sd = np.sqrt(var)
+            sd = np.sqrt(var + noise)
             idx = np.flatnonzero(open_ & promising(mu, sd, front, ref))
             if len(idx):
                 gain = expected_hvi(mu[idx], sd[idx], front, ref)
@@ -263,6 +277,15 @@ class MOBO(Strategy):
                 var[:, j] = v * t_sd ** 2
                 fantasies[j] = Fantasies(self._gps[j], Xc, v, V, scale=t_sd)
         return mu, var, fantasies
+
+    def _observation_noise(self, Z) -> np.ndarray:
+        """Per objective, the variance of an evaluation's noise in normalised units: each
+        modelled GP's fitted noise level (its targets standardised) scaled back; 0 where exact."""
+        noise = np.zeros(Z.shape[1])
+        for j in self.modelled:
+            t_sd = float(Z[self._rows, j].std()) or 1.0
+            noise[j] = self._gps[j].theta[2] * t_sd ** 2
+        return noise
 
     def _condition(self) -> None:
         """Bring every GP up to the results told: every `refit_every` new successes (and

@@ -200,6 +200,34 @@ def test_known_exact_objectives_get_zero_variance():
     assert predicted.modelled == [0, 1] and np.all(std[:, 1] > 0)
 
 
+def noisy_toy(arch) -> dict:
+    """nb_toy with a training run's noise on accuracy (seeded by the architecture)."""
+    import zlib
+
+    rng = np.random.default_rng(zlib.crc32(arch.key.encode()))
+    out = nb_toy(arch)
+    return {**out, "accuracy": out["accuracy"] + float(rng.normal(0.0, 4.0))}
+
+
+def test_observed_ehvi_adds_the_fitted_noise_to_the_modelled_variance():
+    runs = {}
+    for over in ("latent", "observed"):
+        strategy = mobo(n_init=40, ehvi_over=over)
+        archs = drive(strategy, 41, result=noisy_toy)
+        runs[over] = (strategy, archs)
+    (latent, first), (observed, second) = runs["latent"], runs["observed"]
+    assert [a.key for a in first[:40]] == [a.key for a in second[:40]]  # same random design
+    Y = np.array(observed._Y)
+    Z = (Y - Y.min(axis=0)) / np.ptp(Y, axis=0)
+    noise = observed._observation_noise(Z)
+    gp_noise = observed._gps[0].theta[2]
+    assert noise[1] == 0.0  # latency is exact: no noise to integrate over
+    assert noise[0] == pytest.approx(gp_noise * Z[observed._rows, 0].std() ** 2)
+    assert gp_noise > 1e-3  # the noise put into accuracy was found
+    # more variance where it counts: the best candidate's expected improvement is larger
+    assert observed.last_step["ehvi"][0] > latent.last_step["ehvi"][0] > 0
+
+
 def test_batches_of_q_distinct_proposals_independent_of_the_batch_size():
     strategy = mobo(n_init=8, q=4)
     first = strategy.ask(100)  # the initial design, then nothing until it is told
