@@ -141,11 +141,14 @@ def calibrate_table(table: TableArg, *, samples: int = 60, seed: int = 1,
     in its own file, or in `out`: {"table": path, "calibration": coefficients (with what they
     were fitted on), "reference": the table's reference workload}."""
     from hwnas.latency.residual import CANDIDATES
+    from hwnas.tables.validate import DEFAULT_ROUNDS, _check_rounds
     from hwnas.tables.validate import calibrate_table as calibrate
 
     if residual_model is not None and residual_model not in CANDIDATES:
         raise BadInputError(f"unknown residual model {residual_model!r}; allowed: "
                             f"{', '.join(CANDIDATES)}")
+    rounds = DEFAULT_ROUNDS if rounds is None else rounds
+    _check_rounds(rounds)  # before minutes of measuring
     t = _load(table)
     source = _source(table, t, "calibrate_table")
     given, path = out, Path(out) if out else Path(source)

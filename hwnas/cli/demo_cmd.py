@@ -63,7 +63,7 @@ def demo(budget, out, seed):
                                                           info=e["key"]))
         task = bar.add_task("calibrating", total=DEMO_CALIBRATION, info="")
         fit = api.calibrate_table(table, samples=DEMO_CALIBRATION, progress=lambda e: bar.update(
-            task, completed=e["index"] + 1))["calibration"]["fitted_on"]
+            task, total=e["total"], completed=e["index"] + 1))["calibration"]["fitted_on"]
     plain, fitted = fit["plain_sum_metrics"]["within_10"], fit["fit_metrics"]["within_10"]
     console.print(f"table: {table.path} ({len(table.entries)} ops); on {DEMO_CALIBRATION} "
                   f"networks, within ±10%: plain sum {100 * plain:.0f}%, calibrated "

@@ -79,3 +79,20 @@ def test_validation_skips_the_networks_calibration_was_fitted_on(tiny_table_path
     space = table_space(table)
     drawn = {a.key for a in sample_archs(space, 30, seed=3, exclude=fitted)}
     assert not drawn & fitted and len(drawn) == 30
+
+
+def test_api_calibrates_and_validates_in_the_default_passes(tiny_table_path, tmp_path):
+    """What `hwnas demo` and the benchmarks call: no `rounds` given means the default."""
+    from hwnas import api
+    from hwnas.tables.validate import DEFAULT_ROUNDS
+
+    out = tmp_path / "calibrated.json"
+    fit = api.calibrate_table(tiny_table_path, samples=4, seed=3, out=out)
+    assert fit["calibration"]["fitted_on"]["rounds"] == DEFAULT_ROUNDS
+    assert fit["reference"]["drift"]["n"] == DEFAULT_ROUNDS * 4 + 1
+    report = api.validate_table(out, samples=3, seed=4, noise_samples=1)
+    assert report["rounds"] == DEFAULT_ROUNDS
+    assert len(report["reference_ms"]) == DEFAULT_ROUNDS * (3 + 1)
+    with pytest.raises(BadInputError, match="rounds must be"):
+        api.calibrate_table(tiny_table_path, samples=4, rounds=0, out=tmp_path / "x.json")
+    assert not (tmp_path / "x.json").exists()
