@@ -26,6 +26,10 @@ from tests.reliability.test_run_history import by_index, tabular_args
 from tests.tabular_helpers import write_synthetic_nb201
 
 BUDGET = 14
+# Seconds before each candidate. The whole run must outlast the test's polling when both cores
+# are busy (make test runs two workers): at 0.08 s (1.1 s a run) the writer once finished all
+# 14 candidates before the kill came.
+PAUSE = 0.2
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +70,7 @@ def test_killed_search_resumes_to_the_uninterrupted_history(tmp_path, bench_csv,
     env.pop("HWNAS_DEBUG", None)
     writer = subprocess.Popen([sys.executable, str(ROOT / "cli.py"),
                                *tabular_args(bench_csv, killed, BUDGET, method),
-                               "--evaluator", "test-paced", "--evaluator-opt", "pause=0.08"],
+                               "--evaluator", "test-paced", "--evaluator-opt", f"pause={PAUSE}"],
                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE)
     readers = Readers(killed)
@@ -77,7 +81,7 @@ def test_killed_search_resumes_to_the_uninterrupted_history(tmp_path, bench_csv,
         while len(RunDir(killed).history()) < kill_after and writer.poll() is None \
                 and time.monotonic() < deadline:
             time.sleep(0.005)
-        time.sleep(float(rng.uniform(0, 0.08)))  # mid-candidate, or mid-append
+        time.sleep(float(rng.uniform(0, PAUSE)))  # mid-candidate, or mid-append
     finally:
         writer.send_signal(signal.SIGKILL)
         writer.wait()
