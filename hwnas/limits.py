@@ -40,3 +40,6 @@ MAX_CELLS = 64
 # Passes over the networks of a calibration or validation (each network's median kept). Each
 # pass re-times every network: 99 passes of 100 networks is hours, more is a typo.
 MAX_ROUNDS = 99
+# ... and how many by default (hwnas.tables.validate.measure_rounds): the fewest whose median
+# drops one burst-hit measurement; each pass adds the whole run's time again.
+DEFAULT_ROUNDS = 3

@@ -141,14 +141,13 @@ def calibrate_table(table: TableArg, *, samples: int = 60, seed: int = 1,
     in its own file, or in `out`: {"table": path, "calibration": coefficients (with what they
     were fitted on), "reference": the table's reference workload}."""
     from hwnas.latency.residual import CANDIDATES
-    from hwnas.tables.validate import DEFAULT_ROUNDS, _check_rounds
     from hwnas.tables.validate import calibrate_table as calibrate
+    from hwnas.tables.validate import check_rounds
 
     if residual_model is not None and residual_model not in CANDIDATES:
         raise BadInputError(f"unknown residual model {residual_model!r}; allowed: "
                             f"{', '.join(CANDIDATES)}")
-    rounds = DEFAULT_ROUNDS if rounds is None else rounds
-    _check_rounds(rounds)  # before minutes of measuring
+    rounds = check_rounds(rounds)  # before minutes of measuring
     t = _load(table)
     source = _source(table, t, "calibrate_table")
     given, path = out, Path(out) if out else Path(source)
@@ -175,11 +174,10 @@ def validate_table(table: TableArg, *, samples: int = 100, seed: int = 0,
     paths. `reference`: normalise by the table's reference workload (when it has one)."""
     from hwnas.analysis.plots import plot_prediction_scatter
     from hwnas.fileio import atomic_write_json
-    from hwnas.tables.validate import DEFAULT_NOISE_SAMPLES, DEFAULT_ROUNDS, _check_rounds
+    from hwnas.tables.validate import DEFAULT_NOISE_SAMPLES, check_rounds
     from hwnas.tables.validate import validate_table as validate
 
-    rounds = DEFAULT_ROUNDS if rounds is None else rounds
-    _check_rounds(rounds)
+    rounds = check_rounds(rounds)
     t = _load(table)
     source = Path(_source(table, t, "validate_table"))
     given, out = out, Path(out) if out else source.with_suffix(".validation.json")

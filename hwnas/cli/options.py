@@ -7,7 +7,7 @@ import json
 import click
 
 from hwnas.errors import BadInputError
-from hwnas.limits import MAX_BUDGET, MAX_SEED, MAX_THREADS
+from hwnas.limits import DEFAULT_ROUNDS, MAX_BUDGET, MAX_ROUNDS, MAX_SEED, MAX_THREADS
 
 
 class PluginName(click.ParamType):
@@ -51,6 +51,11 @@ allow_mismatch = click.option(
 SEED = click.IntRange(0, MAX_SEED)
 seed = click.option("--seed", type=SEED, default=0, show_default=True,
                     help="Seed of every random component.")
+# tables calibrate / validate
+rounds = click.option("--rounds", type=click.IntRange(1, MAX_ROUNDS), default=DEFAULT_ROUNDS,
+                      show_default=True,
+                      help="Passes over the networks, spread over the run; each network's "
+                           "median over them is kept (one pass lets a burst of load through).")
 
 
 def budget_type(low: int = 1) -> click.IntRange:

@@ -18,7 +18,7 @@ import numpy as np
 from hwnas.errors import BadInputError
 from hwnas.latency import drift
 from hwnas.latency.table import LatencyTable
-from hwnas.limits import MAX_ROUNDS
+from hwnas.limits import DEFAULT_ROUNDS, MAX_ROUNDS
 from hwnas.registry import SPACES
 from hwnas.tables.profile import make_backend, measure_module
 
@@ -51,16 +51,17 @@ class ValidationReport:
 # 0.043 at 20 and 0.032 at 30, so with 10 a ceiling of 0.9 cannot be told from 0.8 and with
 # 30 it is known to about +-0.03. 30 re-measurements add 30% to a 100-network validation.
 DEFAULT_NOISE_SAMPLES = 30
-# Passes over the networks, each network's median kept (`measure_rounds`). 3: the fewest whose
-# median drops one burst-hit measurement; each pass adds the whole run's time again.
-DEFAULT_ROUNDS = 3
 
 
-def _check_rounds(rounds) -> None:
+def check_rounds(rounds=None) -> int:
+    """`rounds` checked, None meaning the default; refused in one line before any measuring."""
+    if rounds is None:
+        return DEFAULT_ROUNDS
     if isinstance(rounds, bool) or not isinstance(rounds, int) \
             or not 1 <= rounds <= MAX_ROUNDS:
         raise BadInputError(f"rounds must be an integer from 1 to {MAX_ROUNDS} (passes over the "
                             f"networks, each network's median kept); got {rounds!r}")
+    return rounds
 
 
 def accuracy_metrics(predicted, measured) -> dict:
@@ -219,7 +220,7 @@ def validate_table(table: LatencyTable, *, samples: int = 100, seed: int = 0,
     `backend`: an already made backend (tests pass a fake one)."""
     if samples < 2:
         raise BadInputError(f"The 'samples' parameter must be >= 2. Got {samples} instead.")
-    _check_rounds(rounds)
+    check_rounds(rounds)
     space = table_space(table)
     backend, warnings = (backend, []) if backend is not None else table_backend(table,
                                                                                 allow_mismatch)
@@ -305,7 +306,7 @@ def calibrate_table(table: LatencyTable, *, samples: int = 60, seed: int = 1,
     from hwnas.tables.reference import reference_record
     from hwnas.tables.spanning import spanning_archs
 
-    _check_rounds(rounds)
+    check_rounds(rounds)
     space = table_space(table)
     backend, warnings = (backend, []) if backend is not None else table_backend(table,
                                                                                 allow_mismatch)

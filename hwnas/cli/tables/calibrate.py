@@ -9,8 +9,6 @@ from hwnas.cli import options
 from hwnas.cli.render import console, print_json, progress_bar
 from hwnas.latency.drift import describe_drift
 from hwnas.latency.residual import CANDIDATES
-from hwnas.limits import MAX_ROUNDS
-from hwnas.tables.validate import DEFAULT_ROUNDS
 
 
 @click.command()
@@ -27,10 +25,7 @@ from hwnas.tables.validate import DEFAULT_ROUNDS
 @click.option("--residual-model", type=click.Choice(CANDIDATES), default=None,
               help="Force the whole-network residual model (default: the one that "
                    "cross-validates best on the fitting networks, 'none' included).")
-@click.option("--rounds", type=click.IntRange(1, MAX_ROUNDS), default=DEFAULT_ROUNDS,
-              show_default=True,
-              help="Passes over the networks, spread over the run; each network's median over "
-                   "them is kept (one pass lets a burst of load through).")
+@options.rounds
 @options.allow_mismatch
 @options.as_json
 def calibrate(table, samples, seed, out, no_reference, residual_model, rounds, allow_mismatch,

@@ -8,8 +8,7 @@ from hwnas import api
 from hwnas.cli import options
 from hwnas.cli.render import console, print_json, progress_bar
 from hwnas.latency.drift import describe_drift
-from hwnas.limits import MAX_ROUNDS
-from hwnas.tables.validate import DEFAULT_NOISE_SAMPLES, DEFAULT_ROUNDS
+from hwnas.tables.validate import DEFAULT_NOISE_SAMPLES
 
 TABLE = click.Path(dir_okay=False)
 
@@ -23,10 +22,7 @@ TABLE = click.Path(dir_okay=False)
               show_default=True,
               help="Networks re-measured at the end: the noise floor, and the Kendall τ that "
                    "re-measuring reaches (30: fewer leave that τ uncertain by ±0.05 or more).")
-@click.option("--rounds", type=click.IntRange(1, MAX_ROUNDS), default=DEFAULT_ROUNDS,
-              show_default=True,
-              help="Passes over the networks, spread over the run; each network's median over "
-                   "them is kept (one pass lets a burst of load through).")
+@options.rounds
 @click.option("--out", type=TABLE, default=None,
               help="Report JSON (default: beside the table, <table>.validation.json).")
 @click.option("--no-reference", "no_reference", is_flag=True,
