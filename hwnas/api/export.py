@@ -62,13 +62,19 @@ def timing_warnings(report) -> list[str]:
 
 def export(run_path: str | Path, *, pick: list[str] | None = None, arch_key: str | None = None,
            out: str | Path | None = None, backend: str = "ort-cpu",
-           threads: int | None = None, allow_mismatch: bool = False):
+           threads: int | None = None, allow_mismatch: bool = False,
+           rounds: int | None = None):
     """Export one candidate of a run to ONNX: checked, parity-tested and re-timed. Returns
-    the report and the warnings (the table's conditions, then the re-timing's)."""
+    the report and the warnings (the table's conditions, then the re-timing's). Where the
+    run's table has a reference workload measured under the re-timing's conditions, the
+    network is also timed in `rounds` passes next to it, as `hwnas tables validate` times
+    networks, and that is what the prediction is compared with."""
     from hwnas.fileio import atomic_write_json
     from hwnas.latency.table import LatencyTable  # numpy: loaded when exporting, not at import
     from hwnas.nn.export import export_arch, refuse_non_finite
+    from hwnas.tables.validate import check_rounds
 
+    rounds = check_rounds(rounds)
     run, config, record = choose(run_path, pick=pick, arch_key=arch_key)
     search_config = SearchConfig.from_dict(config["search"])
     again = f"; pick another candidate with `hwnas pareto {run.path}`"
@@ -83,19 +89,42 @@ def export(run_path: str | Path, *, pick: list[str] | None = None, arch_key: str
         table = LatencyTable.load(search_config.table)
         # The prediction is only comparable with the re-timing under the same conditions.
         warnings = table.check_compatible(backend=backend, batch=1, allow=allow_mismatch)
-        from hwnas.api.tables import table_speed_note
-
-        warnings += [n for n in [table_speed_note(table)] if n]
         predicted = table.predict_ops(space.ops(arch), search_config.latency_stat)
     out_path = Path(out) if out else run.path / "exports" / f"{arch.key}.onnx"
+    notes: list[str] = []
     report = export_arch(space, arch, out_path, state_dict=state_dict,
                          predicted_ms=predicted, table_backend=table and table.backend,
                          backend=backend,
-                         threads=threads if threads is not None else table_threads(config))
-    warnings = [*warnings, *timing_warnings(report)]
+                         threads=threads if threads is not None else table_threads(config),
+                         retime=None if table is None else _retimer(table, rounds, notes))
+    warnings = [*warnings, *notes, *timing_warnings(report)]
     atomic_write_json(out_path.with_suffix(".json"), {**report.to_dict(), "record": record,
                                                       "warnings": warnings})
     return report, warnings
+
+
+def _retimer(table, rounds: int, notes: list[str]):
+    """The careful re-timing against `table` (hwnas.tables.retime), appending to `notes` why
+    it could not be done, or how the machine's speed moved since the table's reference."""
+
+    def retime(profiler, model, input_shape):
+        from hwnas.latency import drift
+        from hwnas.tables import retime as careful
+        from hwnas.tables.validate import table_space
+
+        why_not = careful.reference_usable(table, profiler)
+        if why_not:
+            notes.append(f"measured once, not normalised: {why_not}")
+            return None
+        result = careful.retime(profiler, table_space(table), model, input_shape, table, rounds)
+        moved = drift.speed_message(table.path or "the table", result["table_reference_ms"],
+                                    result["reference_now_ms"], action="the prediction is "
+                                    "compared with the network's time at the table's speed, "
+                                    "the raw time is shown beside it")
+        notes.extend([moved] if moved else [])
+        return result
+
+    return retime
 
 
 def table_threads(config: dict) -> int | None:

@@ -20,16 +20,20 @@ from hwnas.cli.render import console, fmt, print_json
 @options.backend(help_text="Backend that re-times the exported model (ort-cpu, ort-cuda, "
                  "ort-tensorrt).")
 @options.threads
+@options.rounds
 @options.allow_mismatch
 @click.option("--dry-run", is_flag=True,
               help="Print the candidate that would be exported and its objectives; write "
                    "nothing.")
 @options.as_json
-def export(run, pick, arch, out, backend, threads, allow_mismatch, dry_run, as_json):
+def export(run, pick, arch, out, backend, threads, rounds, allow_mismatch, dry_run, as_json):
     """Export a candidate (default: the knee of the front) and prove the export.
 
     Prints the candidate's objectives, and warns (also in --json) when the re-timed latency
-    is more than 10% off the table's prediction or the measurement is unstable.
+    is more than 10% off the table's prediction or the measurement is unstable. Where the
+    run's table has a reference workload (`hwnas tables calibrate`), the network is timed in
+    --rounds passes next to it, as `hwnas tables validate` does, and compared at the
+    table's speed.
 
     \b
     Examples:
@@ -57,7 +61,8 @@ def export(run, pick, arch, out, backend, threads, allow_mismatch, dry_run, as_j
         console.print("  (nothing written; drop --dry-run to export it)")
         return
     report, warnings = api.export(run, pick=list(pick), arch_key=arch, out=out, backend=backend,
-                                  threads=threads, allow_mismatch=allow_mismatch)
+                                  threads=threads, allow_mismatch=allow_mismatch,
+                                  rounds=rounds)
     if as_json:
         print_json({**report.to_dict(), "objectives": objectives, "warnings": warnings})
         return
@@ -103,6 +108,14 @@ def render_export(report, objectives: dict | None = None) -> None:
                   f"{report.max_abs_diff:.2e} (limit {report.tolerance:g})")
     line = (f"  measured on {report.measured_backend}: p50 {m['p50']:.3f} ms, p90 "
             f"{m['p90']:.3f} ms (n={m['n']})")
+    careful = report.at_table_speed
+    if careful:
+        console.print(line)
+        change = careful["speed_change"]
+        line = (f"  at the table's speed (median of {careful['rounds']} passes next to its "
+                f"reference workload): {careful['ms']:.3f} ms; the machine runs "
+                f"{100 * abs(change):.0f}% {'slower' if change > 0 else 'faster'} than when "
+                "the table was measured")
     if report.predicted_ms is not None:
         line += (f"; table ({report.table_backend}) predicted {report.predicted_ms:.3f} ms "
                  f"({100 * report.prediction_error:+.1f}%)")

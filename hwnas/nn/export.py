@@ -29,13 +29,21 @@ class ExportReport:
     measured_ms: dict  # Measurement.to_dict(): p50/p90/mean/std/n
     predicted_ms: float | None
     table_backend: str | None
+    # re-timed in passes next to the table's reference workload (hwnas.tables.retime): "ms" is
+    # the median at the table's reference speed, what the prediction is compared with
+    at_table_speed: dict | None = None
+
+    @property
+    def compared_ms(self) -> float:
+        """The measured latency the prediction is compared with."""
+        return self.at_table_speed["ms"] if self.at_table_speed else self.measured_ms["p50"]
 
     @property
     def prediction_error(self) -> float | None:
         """(predicted - measured) / measured, when there is a prediction."""
         if self.predicted_ms is None:
             return None
-        return (self.predicted_ms - self.measured_ms["p50"]) / self.measured_ms["p50"]
+        return (self.predicted_ms - self.compared_ms) / self.compared_ms
 
     def to_dict(self) -> dict:
         return {**asdict(self), "prediction_error": self.prediction_error}
@@ -43,7 +51,11 @@ class ExportReport:
 
 def export_arch(space: SearchSpace, arch: Arch, out: str | Path, *, state_dict: dict | None,
                 predicted_ms: float | None = None, table_backend: str | None = None,
-                backend: str = "ort-cpu", threads: int | None = None) -> ExportReport:
+                backend: str = "ort-cpu", threads: int | None = None,
+                retime=None) -> ExportReport:
+    """`retime(profiler, model_bytes, input_shape) -> dict | None`: the written model timed
+    again the careful way (hwnas.tables.retime) on the re-timing backend, or None where that
+    cannot be done; the caller's, as only it knows the table."""
     import onnx
 
     profiler = _onnx_profiler(backend, threads)  # a wrong backend is refused before any write
@@ -68,7 +80,8 @@ def export_arch(space: SearchSpace, arch: Arch, out: str | Path, *, state_dict: 
     return ExportReport(arch.key, str(arch), str(path),
                         "trained" if state_dict is not None else
                         "untrained (the run kept no weights for this architecture)",
-                        diff, PARITY_TOLERANCE, backend, measured, predicted_ms, table_backend)
+                        diff, PARITY_TOLERANCE, backend, measured, predicted_ms, table_backend,
+                        retime(profiler, data, shape[1:]) if retime is not None else None)
 
 
 def _estimate_batchnorm_statistics(model, shape: tuple[int, ...]) -> None:
