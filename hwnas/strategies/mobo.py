@@ -85,7 +85,6 @@ a third objective (a second exact latency), 200 evaluations in about 25 s.
 
 from __future__ import annotations
 
-import itertools
 from collections import Counter, deque
 
 import numpy as np
@@ -93,6 +92,7 @@ import numpy as np
 from hwnas.arch import Arch
 from hwnas.bayesopt.ehvi import expected_hvi, front_mask, promising
 from hwnas.bayesopt.gp import Fantasies, HammingGP
+from hwnas.bayesopt.pool import CandidatePool
 from hwnas.limits import MAX_POPULATION
 from hwnas.options import Option, option_error
 from hwnas.registry import STRATEGIES
@@ -100,31 +100,6 @@ from hwnas.strategies.base import Strategy
 
 DEVICE_COSTS = ("exact", "predicted")
 EHVI_OVER = ("latent", "observed")
-
-
-# -- the strategy ----------------------------------------------------------------------------
-_ENUMERATED: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
-
-
-def _enumerate(space, encode) -> tuple[np.ndarray, np.ndarray]:
-    """Every architecture of a small space (an object array) and its one-hot rows, built once
-    per process and space configuration (a league runs many seeds; read-only once built)."""
-    import json
-
-    key = (space.name, json.dumps(space.config(), sort_keys=True, default=str))
-    if key not in _ENUMERATED:
-        pairs = space.choices()
-        labels = [label for label, _ in pairs]
-        archs = np.empty(space.size(), dtype=object)  # indexed by an array: fast
-        archs[:] = [Arch(space.name, dict(zip(labels, combo, strict=True)))
-                    for combo in itertools.product(*[opts for _, opts in pairs])]
-        X = encode(list(archs))
-        X.setflags(write=False)
-        archs.setflags(write=False)
-        while len(_ENUMERATED) >= 2:  # a few MB each (NB201: 15,625 x 90 float32)
-            del _ENUMERATED[next(iter(_ENUMERATED))]
-        _ENUMERATED[key] = (archs, X)
-    return _ENUMERATED[key]
 
 
 @STRATEGIES.register("mobo")
@@ -165,8 +140,10 @@ class MOBO(Strategy):
         self.modelled = [j for j in range(len(names)) if j not in self.exact]
         self._queue: deque[Arch] = deque()
         self._pending: Counter[str] = Counter()  # handed out, result not told yet
-        self._handed: set[tuple[int, ...]] = set()  # codes (space.encode) handed out
-        self._handed_codes: list[tuple[int, ...]] = []  # the same, in order
+        self.pool = CandidatePool(space, self.rng, self._encode, self._exact_costs,
+                                  enumerate_max=self.options["enumerate_max"],
+                                  n_random=self.options["n_random"],
+                                  max_neighbours=self.options["max_neighbours"])
         self._archs: list[Arch] = []  # succeeded (finite results): what the GPs see
         self._Y: list[np.ndarray] = []  # their objectives, min-form
         self._X: list[np.ndarray] = []  # their one-hot rows
@@ -175,7 +152,6 @@ class MOBO(Strategy):
         self._fitted_at = 0  # successes when the hyperparameters were last fit
         self._synced = 0  # successes the GPs have considered (conditioned on, or left out)
         self._encoder = None
-        self._enum = None  # [archs, one-hot, exact costs, handed mask, #handed synced]
         self.last_step: dict = {}  # what the last model step did (for tests and reports)
 
     # -- ask/tell ---------------------------------------------------------------------------
@@ -187,10 +163,7 @@ class MOBO(Strategy):
                     break
                 self._refill()
             arch = self._queue.popleft()
-            code = self._code(arch)
-            if code not in self._handed:
-                self._handed.add(code)
-                self._handed_codes.append(code)
+            self.pool.hand_out(arch)
             self._pending[arch.key] += 1
             out.append(arch)
         return out
@@ -210,17 +183,17 @@ class MOBO(Strategy):
 
     # -- one step ---------------------------------------------------------------------------
     def _refill(self) -> None:
-        if not self._handed:
-            batch = self._random_unseen(min(self.options["n_init"], self.space.size()))
+        if not self.pool.handed:
+            batch = self.pool.random_unseen(min(self.options["n_init"], self.space.size()))
         elif len(self._Y) < 2:  # nothing to fit yet: the initial design goes on
-            batch = self._random_unseen(self.options["q"])
+            batch = self.pool.random_unseen(self.options["q"])
         else:
             batch = self._propose(self.options["q"])
         # every architecture handed out already: repeats are all there is
-        self._queue.extend(batch or self._random_archs(1))
+        self._queue.extend(batch or self.pool.random_archs(1))
 
     def _propose(self, q: int) -> list[Arch]:
-        archs, X, exact, open_ = self._candidates()
+        archs, X, exact, open_ = self.pool.candidates(self._front_archs())
         n_open = int(open_.sum())
         if not n_open:
             return []
@@ -252,7 +225,7 @@ class MOBO(Strategy):
             for col, fantasy in fantasies.items():  # Kriging believer
                 fantasy.condition_on(s)
                 var[:, col] = fantasy.var * fantasy.scale ** 2
-        self.last_step = {"n_candidates": n_open, "enumerated": self._enumerates(),
+        self.last_step = {"n_candidates": n_open, "enumerated": self.pool.enumerates(),
                           "ehvi": gains, "n_train": len(self._rows)}
         return [archs[s] for s in chosen]
 
@@ -260,14 +233,14 @@ class MOBO(Strategy):
         """Normalised means and variances of the candidates (exact columns: variance 0; X
         None: the enumerated universe), and each modelled column's fantasy state (in its
         GP's standardised units)."""
-        n, m = (len(X) if X is not None else len(self._enum[0])), Z.shape[1]
+        Xc = X if X is not None else self.pool.universe()[1]
+        n, m = len(Xc), Z.shape[1]
         mu, var = np.zeros((n, m)), np.zeros((n, m))
         if self.exact:
             mu[:, self.exact] = (exact - lo[self.exact]) / span[self.exact]
         fantasies = {}
         if self.modelled:
             self._condition()
-            Xc = X if X is not None else self._enum[1]
             for j in self.modelled:
                 t = Z[self._rows, j]
                 t_mu, t_sd = float(t.mean()), float(t.std())
@@ -298,7 +271,7 @@ class MOBO(Strategy):
             # predict() in between changes nothing that comes after
             Xt = np.array([self._X[i] for i in self._rows])
             Y = np.array(self._Y)[self._rows]
-            universe = self._enum[1] if self._enumerates() else None
+            universe = self.pool.universe()[1] if self.pool.enumerates() else None
             for j in self.modelled:
                 gp = self._gps.get(j) or HammingGP(self._encoder_labels(), universe)
                 t = Y[:, j]
@@ -330,76 +303,10 @@ class MOBO(Strategy):
         return np.sort(order[:cap])
 
     # -- candidates -------------------------------------------------------------------------
-    def _enumerates(self) -> bool:
-        return self.space.size() <= self.options["enumerate_max"]
-
-    def _candidates(self):
-        """(archs, one-hot rows or None for the universe, exact costs, open mask): every
-        architecture of a small space (open: not handed out yet), else a pool of unseen
-        neighbours of the front and random samples (all open)."""
-        if self._enumerates():
-            archs, _, exact, handed = self._enumeration()
-            return archs, None, exact, ~handed
-        # In integer codes (space.encode): no Arch is built, nor key hashed, for a child
-        # that is not kept.
-        sizes = np.array([len(opts) for _, opts in self.space.choices()])
-        parents = np.array([self._code(a) for a in self._front_archs()], dtype=np.intp)
-        children = [np.zeros((0, len(sizes)), dtype=np.intp)]
-        for label, size in enumerate(sizes):
-            block = np.repeat(parents, size, axis=0)
-            block[:, label] = np.tile(np.arange(size), len(parents))
-            children.append(block[block[:, label] != np.repeat(parents[:, label], size)])
-        neighbours = [c for c in map(tuple, np.unique(np.vstack(children), axis=0).tolist())
-                      if c not in self._handed]
-        if len(neighbours) > self.options["max_neighbours"]:
-            keep = self.rng.choice(len(neighbours), size=self.options["max_neighbours"],
-                                   replace=False)
-            neighbours = [neighbours[i] for i in np.sort(keep)]
-        pool = dict.fromkeys(neighbours)
-        draws = self.rng.integers(0, sizes, size=(self.options["n_random"], len(sizes)))
-        for code in map(tuple, draws.tolist()):
-            if code not in self._handed:
-                pool.setdefault(code)
-        if not pool:
-            return [], np.zeros((0, 1), np.float32), None, np.zeros(0, dtype=bool)
-        archs = self._decode(list(pool))
-        return (archs, self._encode(archs), self._exact_costs(archs),
-                np.ones(len(archs), dtype=bool))
-
     def _front_archs(self) -> list[Arch]:
         """The evaluated architectures on the front of the results told (never a failure:
         only successes are kept): the parents of the neighbours in a large space."""
         return [self._archs[i] for i in np.flatnonzero(front_mask(np.array(self._Y)))]
-
-    def _code(self, arch: Arch) -> tuple[int, ...]:
-        return tuple(int(v) for v in self.space.encode(arch))
-
-    def _decode(self, codes) -> list[Arch]:
-        pairs = self.space.choices()  # once: space.decode would recompute it per arch
-        return [Arch(self.space.name, {label: opts[i] for (label, opts), i
-                                       in zip(pairs, code, strict=True)}) for code in codes]
-
-    def _random_archs(self, k: int) -> list[Arch]:
-        """`k` uniform samples, drawn in one call."""
-        sizes = [len(opts) for _, opts in self.space.choices()]
-        return self._decode(self.rng.integers(0, sizes, size=(k, len(sizes))).tolist())
-
-    def _enumeration(self):
-        """Every architecture of a small space, encoded once; the handed-out mask is synced
-        with what was handed out since the last call."""
-        if self._enum is None:
-            archs, X = _enumerate(self.space, self._encode)
-            self._enum = [archs, X, self._exact_costs(list(archs)),
-                          np.zeros(len(archs), dtype=bool), 0]
-        archs, X, exact, handed, synced = self._enum
-        radix = [len(opts) for _, opts in self.space.choices()]
-        for code in self._handed_codes[synced:]:
-            index = 0
-            for digit, base in zip(code, radix, strict=True):
-                index = index * base + digit
-            handed[index] = True
-        self._enum[4] = len(self._handed_codes)
-        return archs, X, exact, handed
 
     def _exact_costs(self, archs: list[Arch]) -> np.ndarray | None:
         if not self.exact:
@@ -422,18 +329,6 @@ class MOBO(Strategy):
     def _encoder_labels(self) -> int:
         return len(self.space.choices()) + len(self.space.derived_choices())
 
-    def _random_unseen(self, k: int) -> list[Arch]:
-        """Up to `k` distinct random architectures not handed out yet."""
-        out: dict[tuple[int, ...], Arch] = {}
-        for _ in range(100):
-            if len(out) >= k:
-                break
-            for arch in self._random_archs(k - len(out)):
-                code = self._code(arch)
-                if code not in self._handed:
-                    out.setdefault(code, arch)
-        return list(out.values())
-
     # -- for users and tests ----------------------------------------------------------------
     def predict(self, archs: list[Arch]) -> tuple[np.ndarray, np.ndarray]:
         """Mean and standard deviation of each objective of `archs`, min-form, in the
@@ -441,8 +336,6 @@ class MOBO(Strategy):
         cost itself, standard deviation 0)."""
         if len(self._Y) < 2:
             raise RuntimeError("predict() needs at least 2 successful results told")
-        if self._enumerates():
-            self._enumeration()
         Y = np.array(self._Y)
         lo, hi = Y.min(axis=0), Y.max(axis=0)
         span = np.where(hi > lo, hi - lo, 1.0)
