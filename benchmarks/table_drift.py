@@ -17,6 +17,11 @@ noise floor and ceiling, drift seen) beside `--out`.
     .venv/bin/python benchmarks/table_drift.py --table latency_tables/<dev>/<t>.json \\
         --repeats 3 --interval-min 20 --out benchmarks/results/drift-ort.json
     .venv/bin/python benchmarks/table_drift.py --space proxyless --backend ort-cpu ...
+    .venv/bin/python benchmarks/table_drift.py --space nb201 --space proxyless:torch-cpu \\
+        --no-baseline ...
+
+With several tables, every round validates each of them in turn, and the rounds start
+`--interval-min` minutes apart.
 
 Run it on an otherwise idle machine (it takes about (fit + repeats x (samples + noise)) x 2
 network measurements, plus the waits).
@@ -59,56 +64,68 @@ def _validation(table, seed: int, args, variant: tuple[bool, int], backend) -> d
 
 
 def run(args, backend=None) -> dict:
-    """The whole experiment; `backend` replaces the table's own (tests pass a fake one)."""
+    """The whole experiment; `backend` replaces the tables' own (tests pass a fake one)."""
     from hwnas.latency.table import LatencyTable
     from hwnas.tables.validate import calibrate_table
 
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    if args.table:
-        source = Path(args.table)
-    else:
-        source = _profile(args, out.parent, backend)
+    sources = [Path(t) for t in args.table or []] or [
+        _profile(args, space, b, out.parent, backend)
+        for entry in args.space for space, _, own in [entry.partition(":")]
+        for b in (own or args.backend).split(",")]
     variants = {"reference": (True, args.rounds)}  # name: (reference, passes)
     if args.rounds > 1 and not args.no_baseline:
         variants["reference, 1 pass"] = (True, 1)
     if not args.no_baseline:
         variants["no reference"] = (False, 1)
     tables = {}
-    for name, (reference, passes) in variants.items():
-        slug = name.replace(", ", "-").replace(" ", "-")
-        path = out.parent / f"{out.stem}-{slug}.json"
-        shutil.copyfile(source, path)
-        table = LatencyTable.load(path)
-        calibrate_table(table, samples=args.fit, seed=1, reference=reference, rounds=passes,
-                        backend=backend)
-        table.save(path)
-        tables[name] = (table, (reference, passes))
-    rounds = []
+    for source in sources:
+        # several tables: each name says which one ("nb201/ort-cpu: reference")
+        label = "" if len(sources) == 1 else f"{_label(source)}: "
+        for name, (reference, passes) in variants.items():
+            slug = name.replace(", ", "-").replace(" ", "-")
+            stem = out.stem if not label else f"{out.stem}-{_label(source).replace('/', '-')}"
+            path = out.parent / f"{stem}-{slug}.json"
+            shutil.copyfile(source, path)
+            table = LatencyTable.load(path)
+            calibrate_table(table, samples=args.fit, seed=1, reference=reference,
+                            rounds=passes, backend=backend)
+            table.save(path)
+            tables[label + name] = (table, (reference, passes))
+    rounds, started = [], time.monotonic()
     for i in range(args.repeats):
-        if i:
-            time.sleep(60 * args.interval_min)
+        if i:  # the rounds *start* --interval-min apart (a round over several tables is long)
+            time.sleep(max(0.0, 60 * args.interval_min - (time.monotonic() - started)))
+            started = time.monotonic()
         rounds.append({"round": i, "time": time.strftime("%Y-%m-%d %H:%M:%S"),
                        **{name: _validation(t, i, args, ref, backend)
                           for name, (t, ref) in tables.items()}})
-        _write(out, args, source, tables, rounds)  # a partial summary survives an interrupt
-    return _write(out, args, source, tables, rounds)
+        _write(out, args, sources, tables, rounds)  # a partial summary survives an interrupt
+    return _write(out, args, sources, tables, rounds)
 
 
-def _profile(args, folder: Path, backend) -> Path:
+def _label(table_path: Path) -> str:
+    from hwnas.latency.table import LatencyTable
+
+    t = LatencyTable.load(table_path)
+    return f"{t.space.get('name')}/{t.backend}"
+
+
+def _profile(args, space_name: str, backend_name: str, folder: Path, backend) -> Path:
     from hwnas.cli.options import parse_kv  # 'resolution=16' -> 16, as the CLI reads it
     from hwnas.registry import SPACES
     from hwnas.tables.profile import profile_ops
 
-    space = SPACES.get(args.space)(**parse_kv(args.space_opt, "--space-opt"))
-    table = profile_ops(space, space.all_ops(), args.backend, threads=args.threads,
+    space = SPACES.get(space_name)(**parse_kv(args.space_opt, "--space-opt"))
+    table = profile_ops(space, space.all_ops(), backend_name, threads=args.threads,
                         backend=backend)
-    return table.save(folder / f"{Path(args.out).stem}-profiled.json")
+    return table.save(folder / f"{Path(args.out).stem}-{space_name}-{backend_name}-profiled.json")
 
 
-def _write(out: Path, args, source, tables, rounds) -> dict:
+def _write(out: Path, args, sources, tables, rounds) -> dict:
     summary = {"machine": platform.processor() or platform.machine(), "args": vars(args),
-               "source_table": str(source),
+               "source_tables": [str(s) for s in sources],
                "tables": {name: str(t.path) for name, (t, _) in tables.items()},
                "calibration": {name: t.calibration["fitted_on"].get("residual_selection")
                                for name, (t, _) in tables.items()},
@@ -142,10 +159,14 @@ def markdown(summary: dict) -> str:
 def parse(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--table", help="an existing table (copied; the copy is calibrated)")
-    source.add_argument("--space", help="profile this space first")
+    source.add_argument("--table", action="append",
+                        help="an existing table (copied; the copy is calibrated); repeatable")
+    source.add_argument("--space", action="append",
+                        help="profile this space first, on each --backend or on the one "
+                        "given as SPACE:BACKEND; repeatable")
     parser.add_argument("--space-opt", action="append", default=[], help="k=v, repeatable")
-    parser.add_argument("--backend", default="ort-cpu")
+    parser.add_argument("--backend", default="ort-cpu",
+                        help="with --space: backend(s) to profile on, comma-separated")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--fit", type=int, default=60)
     parser.add_argument("--samples", type=int, default=100)
