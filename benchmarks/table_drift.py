@@ -47,12 +47,17 @@ def _metrics(m: dict) -> dict:
 
 
 def _validation(table, seed: int, args, variant: tuple[bool, int], backend) -> dict:
+    """One validation; its whole report (every network's times) is written beside the
+    table as <table>.round<seed>.validation.json."""
+    from hwnas.fileio import atomic_write_json
     from hwnas.tables.validate import validate_table
 
     reference, passes = variant
     start = time.perf_counter()
     r = validate_table(table, samples=args.samples, seed=seed, noise_samples=args.noise,
                        reference=reference, rounds=passes, backend=backend)
+    atomic_write_json(Path(table.path).with_suffix(f".round{seed}.validation.json"),
+                      r.to_dict())
     m = r.metrics
     out = {"seed": seed, "seconds": time.perf_counter() - start, **_metrics(m),
            "noise_floor": m["noise_floor"], "noise_ceiling": m["noise_ceiling"],
