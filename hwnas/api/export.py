@@ -48,8 +48,12 @@ def timing_warnings(report) -> list[str]:
     m = report.measured_ms
     error = report.prediction_error
     if error is not None and abs(error) > PREDICTION_TOLERANCE:
+        measured = (f"the network's {report.compared_ms:.3f} ms at the table's speed (median "
+                    f"of {report.at_table_speed['rounds']} passes next to its reference "
+                    "workload)" if report.at_table_speed else
+                    f"the measured p50 {m['p50']:.3f} ms")
         out.append(f"the table predicted {report.predicted_ms:.3f} ms, {100 * error:+.0f}% off "
-                   f"the measured p50 {m['p50']:.3f} ms (more than "
+                   f"{measured} (more than "
                    f"{100 * PREDICTION_TOLERANCE:.0f}%): calibrate the table (`hwnas tables "
                    "calibrate`) or re-profile on this device")
     spread = (m["p90"] - m["p50"]) / m["p50"] if m.get("p50") and m.get("p90") else 0.0

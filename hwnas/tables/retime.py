@@ -53,5 +53,5 @@ def retime(backend, space, model, input_shape: tuple[int, ...], table, rounds: i
     return {"ms": float(np.median(normalised)), "rounds": rounds,
             "normalised_ms": normalised, "raw_ms": [float(m) for m in raw],
             "reference_ms": [float(v) for v in local], "table_reference_ms": target,
-            "reference_now_ms": clock.median_ms(),
+            "reference_now_ms": clock.median_ms(), "reference_ticks_ms": list(clock.ref_ms),
             "speed_change": drift.speed_change(target, clock.median_ms())}

@@ -29,3 +29,21 @@ def test_export_re_times_only_on_onnx_backends(tmp_path):
         export_arch(space, space.default_arch(), tmp_path / "m.onnx", state_dict=None,
                     backend="torch-cpu")
     assert not (tmp_path / "m.onnx").exists()
+
+
+def test_the_warning_names_the_time_the_prediction_was_compared_with():
+    """Re-timed next to the reference, the error is against the time at the table's speed,
+    and the warning says that number, not the single measurement's p50."""
+    from hwnas.api.export import timing_warnings
+    from hwnas.nn.export import ExportReport
+
+    once = {"p50": 1.158, "p90": 1.2, "mean": 1.16, "std": 0.01, "n": 50}
+    careful = {"ms": 0.832, "rounds": 3}
+    report = ExportReport("k", "a", "m.onnx", "trained", 0.0, 1e-4, "ort-cpu", once, 1.083,
+                          "ort-cpu", careful)
+    assert report.prediction_error == pytest.approx((1.083 - 0.832) / 0.832)
+    (warning,) = timing_warnings(report)
+    assert "+30% off the network's 0.832 ms at the table's speed" in warning
+    plain = ExportReport("k", "a", "m.onnx", "trained", 0.0, 1e-4, "ort-cpu", once, 1.083,
+                         "ort-cpu")
+    assert timing_warnings(plain) == []  # -6.5% against the p50: within 10%
