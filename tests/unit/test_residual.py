@@ -115,6 +115,25 @@ def test_additive_truth_keeps_no_residual():
     assert "residual" not in coef
 
 
+def test_a_model_that_wins_the_cross_validation_by_noise_is_not_kept():
+    """The one-standard-error rule: a per-network gain smaller than its own standard error
+    keeps the simpler candidate; a clear gain keeps the model; between two models that both
+    clearly beat none, the simpler one when they are within noise of each other."""
+    rng = np.random.default_rng(0)
+    base = 0.05 + np.abs(rng.normal(0, 0.08, 60))
+    marginal = {"none": base, "linear": base + 0.01, "gradient-boosting": base + 0.01,
+                "random-forest": np.abs(base - 0.003 + rng.normal(0, 0.02, 60))}
+    gain = base - marginal["random-forest"]
+    assert 0 < gain.mean() < gain.std(ddof=1) / np.sqrt(60)  # lower, by less than its noise
+    assert residual.one_standard_error_choice(marginal) == "none"
+    clear = {**marginal, "random-forest": 0.5 * base}
+    assert residual.one_standard_error_choice(clear) == "random-forest"
+    close = {**clear, "linear": 0.5 * base + rng.normal(0.001, 0.01, 60)}
+    loss = close["linear"] - close["random-forest"]
+    assert 0 < loss.mean() < loss.std(ddof=1) / np.sqrt(60)  # worse, by less than its noise
+    assert residual.one_standard_error_choice(close) == "linear"
+
+
 @pytest.mark.parametrize("breakage", [
     lambda m: m.update(kind="pickle"),
     lambda m: m["trees"][0]["left"].__setitem__(0, 0),  # a node pointing at itself: a loop
