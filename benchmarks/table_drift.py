@@ -140,11 +140,19 @@ def _write(out: Path, args, sources, tables, rounds) -> dict:
     return summary
 
 
+def _machine_share(nc: dict) -> str:
+    if "within_10_remeasured" not in nc:  # a report written before hwnas recorded it
+        return "-"
+    return (f"{100 * nc['within_10_remeasured']:.0f}% "
+            f"({100 * nc['within_10_predicted']:.0f}%)")
+
+
 def markdown(summary: dict) -> str:
     pct = lambda x: f"{100 * x:.1f}%"  # noqa: E731
     lines = ["| round | variant | within ±10% | Kendall τ | MAPE | median error | noise floor "
-             "(median) | noise ceiling τ (pred. τ same nets) | drift range / trend |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "(median) | noise ceiling τ (pred. τ same nets) | within ±10% of the "
+             "re-measurement (of the prediction, same nets) | drift range / trend |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in summary["rounds"]:
         for name in summary["tables"]:
             v = r[name]
@@ -157,7 +165,7 @@ def markdown(summary: dict) -> str:
                              f"{m['kendall_tau']:.3f} | {pct(m['mape'])} | "
                              f"{100 * m['median_error']:+.1f}% | {pct(nf['median'])} | "
                              f"{nc['tau_remeasured']:.3f} ({nc['tau_predicted']:.3f}) | "
-                             f"{drift} |")
+                             f"{_machine_share(nc)} | {drift} |")
     return "\n".join(lines) + "\n"
 
 

@@ -9,13 +9,18 @@ over the one-hot encoding of the space's labels plus its derived labels (`choice
 plus white noise. Between one-hot rows |x - x'|^2 is twice the number of labels on which the
 two architectures differ, so this is the exponentiated Hamming (categorical overlap) kernel
 used for BO over categories (COMBO, CoCaBO): positive definite on categories, no order
-imposed on a label's options, and distances count differing choices. One length scale for all
-labels: an ARD fit per label costs more on a few hundred points than it gains. Targets are
-standardised per fit. The hyperparameters (c, l, noise) are maximum-likelihood fits by
-scikit-learn's GaussianProcessRegressor (L-BFGS from the previous fit, plus `n_restarts`
-restarts drawn from the strategy's seeded generator); the posterior is then computed here in
-numpy with those hyperparameters: a kernel on one-hot rows is a lookup of Hamming distances,
-fast enough to score all 15,625 NB201 cells at every step.
+imposed on a label's options, and distances count differing choices. `length_scales`: one
+length scale for all labels (`one`), one for the space's own labels and one for its derived
+labels (`per_group`), or one per label (`per_label`, ARD: k = c exp(-sum_g H_g / l_g^2), H_g
+the differing labels of group g; hwnas.bayesopt.gp.GroupedHammingGP). Separate length scales
+let the model learn that, on NB201, accuracy follows the trained edges and not the raw labels,
+so cells that compute the same network are nearly one point to it. Targets are standardised
+per fit. The hyperparameters are maximum-likelihood fits from the previous fit plus
+`n_restarts` restarts drawn from the strategy's seeded generator: by scikit-learn's
+GaussianProcessRegressor for one length scale, by L-BFGS-B on the exact likelihood gradient
+otherwise. The posterior is then computed here in numpy with those hyperparameters: a kernel
+on one-hot rows is a lookup of Hamming distances, fast enough to score all 15,625 NB201 cells
+at every step.
 
 Exact objectives. An objective the search's cost model knows (`self.costs`: a latency table's
 prediction, a tabular benchmark's device costs, params/FLOPs) is read, not modelled: it
@@ -91,7 +96,7 @@ import numpy as np
 
 from hwnas.arch import Arch
 from hwnas.bayesopt.ehvi import expected_hvi, front_mask, promising
-from hwnas.bayesopt.gp import Fantasies, HammingGP
+from hwnas.bayesopt.gp import Fantasies, GroupedHammingGP, HammingGP
 from hwnas.bayesopt.pool import CandidatePool
 from hwnas.limits import MAX_POPULATION
 from hwnas.options import Option, option_error
@@ -100,6 +105,7 @@ from hwnas.strategies.base import Strategy
 
 DEVICE_COSTS = ("exact", "predicted")
 EHVI_OVER = ("latent", "observed")
+LENGTH_SCALES = ("one", "per_group", "per_label")
 
 
 @STRATEGIES.register("mobo")
@@ -124,6 +130,9 @@ class MOBO(Strategy):
         # what the acquisition integrates over: the latent function, or the value a new
         # evaluation will report (latent variance + the GP's fitted noise; module docstring)
         "ehvi_over": Option("observed", str, choices=EHVI_OVER),
+        # the kernel's length scales: one for all labels, one for the space's labels and one
+        # for its derived labels, or one per label (ARD); module docstring
+        "length_scales": Option("per_group", str, choices=LENGTH_SCALES),
     }
 
     @classmethod
@@ -273,7 +282,7 @@ class MOBO(Strategy):
             Y = np.array(self._Y)[self._rows]
             universe = self.pool.universe()[1] if self.pool.enumerates() else None
             for j in self.modelled:
-                gp = self._gps.get(j) or HammingGP(self._encoder_labels(), universe)
+                gp = self._gps.get(j) or self._new_gp(universe)
                 t = Y[:, j]
                 gp.fit_hyperparameters(Xt, (t - t.mean()) / (t.std() or 1.0),
                                        self.options["n_restarts"],
@@ -326,8 +335,16 @@ class MOBO(Strategy):
             self._encoder = OneHot(self.space)
         return self._encoder(archs).astype(np.float32)
 
-    def _encoder_labels(self) -> int:
-        return len(self.space.choices()) + len(self.space.derived_choices())
+    def _new_gp(self, universe) -> HammingGP:
+        own = [label for label, _ in self.space.choices()]
+        derived = [label for label, _ in self.space.derived_choices()]
+        kind = self.options["length_scales"]
+        groups = [[label] for label in own + derived] if kind == "per_label" else \
+            [g for g in (own, derived) if g]
+        if kind == "one" or len(groups) == 1:  # one length scale: scikit-learn fits it
+            return HammingGP(len(own) + len(derived), universe)
+        self._encode([])  # builds the encoder
+        return GroupedHammingGP([(self._encoder.columns(g), len(g)) for g in groups], universe)
 
     # -- for users and tests ----------------------------------------------------------------
     def predict(self, archs: list[Arch]) -> tuple[np.ndarray, np.ndarray]:

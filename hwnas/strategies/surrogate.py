@@ -34,6 +34,11 @@ class OneHot:
     def width(self) -> int:
         return len(self._index)
 
+    def columns(self, labels) -> list[int]:
+        """The columns of these labels' options."""
+        labels = set(labels)
+        return [col for (label, _), col in self._index.items() if label in labels]
+
     def __call__(self, archs: list[Arch]) -> np.ndarray:
         X = np.zeros((len(archs), self.width))
         for i, arch in enumerate(archs):

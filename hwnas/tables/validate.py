@@ -178,17 +178,23 @@ NO_REFERENCE = ("the table has no reference workload, so the machine's drift can
 
 
 def noise_ceiling(first, again, predicted) -> dict:
-    """Kendall tau between two measurements of the same networks: the ranking agreement that
-    re-measuring reaches, which no prediction can be expected to beat; next to it, the
-    prediction's tau on the same networks (tau depends on the spread of the networks ranked,
-    so the two are compared on one set)."""
+    """What re-measuring the same networks reaches, which no prediction can be expected to
+    beat, next to the prediction on the same networks: the Kendall tau between the two
+    measurements (tau depends on the spread of the networks ranked, so both are computed on
+    one set), and the share of first measurements within +-10% of the second one — the
+    re-measurement used as the prediction, the machine predicting itself."""
     from scipy.stats import kendalltau
 
     n = len(again)
     if n < 2:
-        return {"n": n, "tau_remeasured": float("nan"), "tau_predicted": float("nan")}
-    return {"n": n, "tau_remeasured": float(kendalltau(first[:n], again).statistic),
-            "tau_predicted": float(kendalltau(predicted[:n], first[:n]).statistic)}
+        return {"n": n, "tau_remeasured": float("nan"), "tau_predicted": float("nan"),
+                "within_10_remeasured": float("nan"), "within_10_predicted": float("nan")}
+    first, again = np.asarray(first[:n], float), np.asarray(again, float)
+    predicted = np.asarray(predicted[:n], float)
+    return {"n": n, "tau_remeasured": float(kendalltau(first, again).statistic),
+            "tau_predicted": float(kendalltau(predicted, first).statistic),
+            "within_10_remeasured": float(np.mean(np.abs(again - first) <= 0.1 * first)),
+            "within_10_predicted": float(np.mean(np.abs(predicted - first) <= 0.1 * first))}
 
 
 def _clock(backend, space, table: LatencyTable):

@@ -224,3 +224,18 @@ def test_drift_benchmark_script_on_a_fake_backend(calibrated, tmp_path):
     md = (tmp_path / "out" / "drift.md").read_text()
     # header, rule, (ref, ref raw, 1 pass, 1 pass raw, no ref) x 2 repeats
     assert md.count("\n") == 2 + 2 * 5
+
+
+def test_noise_ceiling_puts_the_machine_beside_the_prediction():
+    """The re-measurement used as a prediction: its share within ±10% and its τ are what the
+    machine reaches on the same networks, computed on the same set as the table's."""
+    from hwnas.tables.validate import noise_ceiling
+
+    first = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]  # the first measurement of every network
+    again = [1.05, 2.5, 2.9, 4.6, 5.2]  # five re-measured: 2.5 and 4.6 are 25% and 15% off
+    predicted = [1.0, 2.1, 3.5, 3.9, 5.0, 9.9]  # the sixth is not re-measured: not counted
+    c = noise_ceiling(first, again, predicted)
+    assert c["n"] == 5
+    assert c["within_10_remeasured"] == pytest.approx(3 / 5)
+    assert c["within_10_predicted"] == pytest.approx(4 / 5)  # 3.5 is 17% off 3.0
+    assert c["tau_remeasured"] == pytest.approx(1.0) and c["tau_predicted"] == pytest.approx(1.0)

@@ -10,7 +10,7 @@ from scipy.stats import norm
 
 from hwnas.analysis.pareto import Normaliser, hypervolume, to_min
 from hwnas.bayesopt.ehvi import expected_hvi, nondominated_boxes, promising
-from hwnas.bayesopt.gp import Fantasies, HammingGP
+from hwnas.bayesopt.gp import Fantasies, GroupedHammingGP, HammingGP, _neg_log_likelihood
 from hwnas.cli import app
 from hwnas.cli.errors import run_app
 from hwnas.evaluation.costs import CostModel
@@ -182,6 +182,64 @@ def test_kriging_believer_is_conditioning_on_the_mean():
     assert fantasy.var[4] < 0.05 * var[4] + 1e-9  # nearly known now
 
 
+
+def _nb_groups(encoder, per_label=False):
+    own = [label for label, _ in NB201.choices()]
+    derived = [label for label, _ in NB201.derived_choices()]
+    groups = [[label] for label in own + derived] if per_label else [own, derived]
+    return [(encoder.columns(g), len(g)) for g in groups]
+
+
+def test_grouped_gp_likelihood_gradient_matches_finite_differences():
+    archs, X = _nb_rows(40, seed=5)
+    y = np.random.default_rng(5).normal(size=40)
+    gp = GroupedHammingGP(_nb_groups(OneHot(NB201)))
+    H = [h.astype(float) for h in gp._distances(X, X)]
+    x0 = np.log([0.7, 2.0, 5.0, 0.05])
+    _, grad = _neg_log_likelihood(x0, H, y)
+    step = 1e-6
+    numeric = [(_neg_log_likelihood(x0 + e, H, y)[0] - _neg_log_likelihood(x0 - e, H, y)[0])
+               / (2 * step) for e in np.eye(4) * step]
+    np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-6)
+
+
+def test_one_group_is_the_plain_gp_and_fits_as_scikit_learn_does():
+    archs, X = _nb_rows(50, seed=2)
+    y = np.array([nb_toy(a)["accuracy"] for a in archs])
+    y = (y - y.mean()) / y.std()
+    plain, grouped = HammingGP(18), GroupedHammingGP([(np.arange(X.shape[1]), 18)])
+    plain.fit_hyperparameters(X, y, n_restarts=1, random_state=0)
+    grouped.fit_hyperparameters(X, y, n_restarts=1, random_state=0)
+    c, (length,), noise = grouped.theta
+    np.testing.assert_allclose([c, length, noise], plain.theta, rtol=1e-3, atol=1e-5)
+    grouped.theta = (plain.theta[0], (plain.theta[1],), plain.theta[2])
+    np.testing.assert_allclose(grouped.kernel(X, X[:7]), plain.kernel(X, X[:7]), atol=1e-12)
+
+
+def test_per_label_length_scales_learn_which_labels_matter():
+    """Accuracy read from the trained (effective) edges only: ARD over labels gives the raw
+    labels long length scales, and predicts held-out cells better than one length scale."""
+    from hwnas.spaces.nb201 import effective_choices
+
+    weight = dict(zip(("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3",
+                       "avg_pool_3x3"), (0.0, 0.5, 2.0, 3.0, 0.2)))
+    archs, X = _nb_rows(260, seed=4)
+    y = np.array([sum(weight[op] * (1 + 0.2 * k) for k, op
+                      in enumerate(effective_choices(a).values())) for a in archs])
+    y = (y - y.mean()) / y.std()
+    encoder = OneHot(NB201)
+    ard, plain = GroupedHammingGP(_nb_groups(encoder, per_label=True)), HammingGP(18)
+    errors = {}
+    for name, gp in (("ard", ard), ("plain", plain)):
+        gp.fit_hyperparameters(X[:200], y[:200], n_restarts=0, random_state=0)
+        gp.condition(X[:200])
+        mean, _, _ = gp.posterior(y[:200], X[200:])
+        errors[name] = np.mean(np.abs(mean - y[200:]))
+    lengths = np.array(ard.theta[1])
+    assert np.median(lengths[:6]) > 3 * np.median(lengths[12:])  # raw labels: near-irrelevant
+    assert errors["ard"] < 0.8 * errors["plain"]
+
+
 # -- the strategy ------------------------------------------------------------------------------
 def test_known_exact_objectives_get_zero_variance():
     strategy = mobo(n_init=12)
@@ -308,6 +366,19 @@ def test_beats_random_search_on_the_toy():
     norm_ = Normaliser.from_points(to_min(np.vstack([F, R]), dirs))
     hv = lambda X: hypervolume(X, dirs, normaliser=norm_).value  # noqa: E731
     assert hv(F) > hv(R) + 0.05
+
+
+
+@pytest.mark.parametrize("length_scales, n_lengths", [("per_group", 2), ("per_label", 18)])
+def test_length_scales_option_builds_the_grouped_gp(length_scales, n_lengths):
+    strategies = [mobo(seed=3, n_init=8, refit_every=4, length_scales=length_scales)
+                  for _ in range(2)]
+    runs = [[a.key for a in drive(s, 20)] for s in strategies]
+    assert runs[0] == runs[1] and len(set(runs[0])) == 20  # seeded, nothing proposed twice
+    gp = strategies[0]._gps[0]
+    assert isinstance(gp, GroupedHammingGP) and len(gp.theta[1]) == n_lengths
+    plain = mobo(length_scales="one")._new_gp(None)
+    assert isinstance(plain, HammingGP) and not isinstance(plain, GroupedHammingGP)
 
 
 def test_search_on_a_tabular_benchmark(tmp_path):

@@ -69,7 +69,9 @@ def validate(table, samples, seed, noise_samples, rounds, out, no_reference, all
         console.print(f"noise floor (same network re-measured, n={nf['n']}): median "
                       f"{100 * nf['median']:.1f}%, p90 {100 * nf['p90']:.1f}%; noise ceiling: "
                       f"Kendall τ {nc['tau_remeasured']:.3f} between the two measurements, "
-                      f"{nc['tau_predicted']:.3f} for the prediction on the same networks")
+                      f"{nc['tau_predicted']:.3f} for the prediction on the same networks; "
+                      f"within ±10% of the re-measurement {100 * nc['within_10_remeasured']:.0f}%"
+                      f", of the prediction {100 * nc['within_10_predicted']:.0f}%")
     else:
         console.print("noise floor: not measured (--noise-samples 0), nor the noise ceiling")
     for w in m["worst"]:
