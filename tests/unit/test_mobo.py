@@ -222,7 +222,7 @@ def test_per_label_length_scales_learn_which_labels_matter():
     from hwnas.spaces.nb201 import effective_choices
 
     weight = dict(zip(("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3",
-                       "avg_pool_3x3"), (0.0, 0.5, 2.0, 3.0, 0.2)))
+                       "avg_pool_3x3"), (0.0, 0.5, 2.0, 3.0, 0.2), strict=True))
     archs, X = _nb_rows(260, seed=4)
     y = np.array([sum(weight[op] * (1 + 0.2 * k) for k, op
                       in enumerate(effective_choices(a).values())) for a in archs])
