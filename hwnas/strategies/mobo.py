@@ -90,8 +90,6 @@ a third objective (a second exact latency), 200 evaluations in about 25 s.
 
 from __future__ import annotations
 
-from collections import Counter, deque
-
 import numpy as np
 
 from hwnas.arch import Arch
@@ -102,6 +100,7 @@ from hwnas.limits import MAX_POPULATION
 from hwnas.options import Option, option_error
 from hwnas.registry import STRATEGIES
 from hwnas.strategies.base import Strategy
+from hwnas.strategies.step_queue import StepQueue
 
 DEVICE_COSTS = ("exact", "predicted")
 EHVI_OVER = ("latent", "observed")
@@ -147,12 +146,11 @@ class MOBO(Strategy):
         self.exact = ([j for j, name in enumerate(names) if name in self.costs.provides]
                       if self.options["device_costs"] == "exact" else [])
         self.modelled = [j for j in range(len(names)) if j not in self.exact]
-        self._queue: deque[Arch] = deque()
-        self._pending: Counter[str] = Counter()  # handed out, result not told yet
         self.pool = CandidatePool(space, self.rng, self._encode, self._exact_costs,
                                   enumerate_max=self.options["enumerate_max"],
                                   n_random=self.options["n_random"],
                                   max_neighbours=self.options["max_neighbours"])
+        self._steps = StepQueue(self._refill, self.pool.hand_out)
         self._archs: list[Arch] = []  # succeeded (finite results): what the GPs see
         self._Y: list[np.ndarray] = []  # their objectives, min-form
         self._X: list[np.ndarray] = []  # their one-hot rows
@@ -165,25 +163,12 @@ class MOBO(Strategy):
 
     # -- ask/tell ---------------------------------------------------------------------------
     def ask(self, n: int = 1) -> list[Arch]:
-        out = []
-        while len(out) < n:
-            if not self._queue:
-                if self._pending:  # the next step depends on results not told yet
-                    break
-                self._refill()
-            arch = self._queue.popleft()
-            self.pool.hand_out(arch)
-            self._pending[arch.key] += 1
-            out.append(arch)
-        return out
+        return self._steps.ask(n)
 
     def tell(self, archs: list[Arch], results: list[dict]) -> None:
         super().tell(archs, results)
         for arch, result in zip(archs, results, strict=True):
-            if self._pending.get(arch.key):
-                self._pending[arch.key] -= 1
-                if not self._pending[arch.key]:
-                    del self._pending[arch.key]
+            self._steps.told(arch)
             y = self.objective_vector(result)  # +inf for a failed result: never fitted
             if np.isfinite(y).all():
                 self._archs.append(arch)
@@ -191,7 +176,7 @@ class MOBO(Strategy):
                 self._X.append(self._encode([arch])[0])
 
     # -- one step ---------------------------------------------------------------------------
-    def _refill(self) -> None:
+    def _refill(self) -> list[Arch]:
         if not self.pool.handed:
             batch = self.pool.random_unseen(min(self.options["n_init"], self.space.size()))
         elif len(self._Y) < 2:  # nothing to fit yet: the initial design goes on
@@ -199,7 +184,7 @@ class MOBO(Strategy):
         else:
             batch = self._propose(self.options["q"])
         # every architecture handed out already: repeats are all there is
-        self._queue.extend(batch or self.pool.random_archs(1))
+        return batch or self.pool.random_archs(1)
 
     def _propose(self, q: int) -> list[Arch]:
         archs, X, exact, open_ = self.pool.candidates(self._front_archs())

@@ -49,7 +49,6 @@ DPP-Net (hwnas.strategies.dppnet) is the Pareto sibling: non-dominated sorting +
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections import Counter, deque
 
 import numpy as np
 
@@ -59,6 +58,7 @@ from hwnas.limits import MAX_POPULATION
 from hwnas.options import Option
 from hwnas.registry import STRATEGIES
 from hwnas.strategies.base import Strategy
+from hwnas.strategies.step_queue import StepQueue
 from hwnas.strategies.surrogate import EnsembleSurrogate
 
 NEUTRAL = ("none", "zero", "skip")
@@ -113,9 +113,8 @@ class ProgressiveStrategy(Strategy):
         self._signs = np.array([-1.0 if o.direction == "max" else 1.0 for o in objectives])
         self._surrogate = EnsembleSurrogate(space, self.options["n_models"],
                                             self.options["hidden"], seed=seed)
-        self._queue: deque[Arch] = deque()
         self._handed: set[str] = set()
-        self._pending: Counter[str] = Counter()  # handed out, result not told yet
+        self._steps = StepQueue(self._refill, lambda arch: self._handed.add(arch.key))
         self._archs: list[Arch] = []  # evaluated, finite results only (what the model sees)
         self._Y: list[np.ndarray] = []  # their objectives, min-form
         self._level = 1  # the level whose evaluated archs form the next beam
@@ -123,25 +122,12 @@ class ProgressiveStrategy(Strategy):
 
     # -- ask/tell ---------------------------------------------------------------------------
     def ask(self, n: int = 1) -> list[Arch]:
-        out = []
-        while len(out) < n:
-            if not self._queue:
-                if self._pending:  # the next step depends on results not told yet
-                    break
-                self._refill()
-            arch = self._queue.popleft()
-            self._handed.add(arch.key)
-            self._pending[arch.key] += 1
-            out.append(arch)
-        return out
+        return self._steps.ask(n)
 
     def tell(self, archs: list[Arch], results: list[dict]) -> None:
         super().tell(archs, results)
         for arch, result in zip(archs, results, strict=True):
-            if arch.key in self._pending:
-                self._pending[arch.key] -= 1
-                if not self._pending[arch.key]:
-                    del self._pending[arch.key]
+            self._steps.told(arch)
             # A failed result (+inf here) or a non-finite one teaches the surrogate nothing and
             # must never join a beam: only what the model sees can become a parent.
             y = self.objective_vector(result)
@@ -150,15 +136,14 @@ class ProgressiveStrategy(Strategy):
                 self._Y.append(y)
 
     # -- one step: beam -> children -> predictions -> K to evaluate --------------------------
-    def _refill(self) -> None:
+    def _refill(self) -> list[Arch]:
         if not self._handed:
-            self._queue.extend(self._initial())
-            return
+            return self._initial()
         pool = self._children()
         k = self.options["k"]
         if len(pool) > k and len(self._archs) >= 2:
             pool = [pool[i] for i in self._select(self._predict(pool), k)]
-        self._queue.extend(pool[:k] or self._random_unseen(k))
+        return pool[:k] or self._random_unseen(k)
 
     def _exact_columns(self) -> list[int]:
         """Indices of the objectives read from the cost model instead of predicted."""
@@ -303,11 +288,11 @@ class PNAS(ProgressiveStrategy):
         self._weights = np.full((self.options["k"], len(self.objectives)),
                                 1.0 / len(self.objectives))
 
-    def _refill(self) -> None:
+    def _refill(self) -> list[Arch]:
         if self.options["score"] == "parego" and self._handed:  # new weights every step
             self._weights = self._weight_rng.dirichlet(np.ones(len(self.objectives)),
                                                        size=self.options["k"])
-        super()._refill()
+        return super()._refill()
 
     def _select(self, F: np.ndarray, k: int) -> np.ndarray:
         """Indices of k of F (min-form objectives) by this step's scores: one per weight
