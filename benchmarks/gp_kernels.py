@@ -24,22 +24,15 @@ BENCHMARK = ROOT.parent / "shared" / "benchmarks" / "nb201_hw" / "nb201_hw.csv"
 
 
 def main(columns: list[str], draws: int = 2, train: int = 300, test: int = 3000) -> None:
-    from hwnas.bayesopt.gp import GroupedHammingGP, HammingGP
     from hwnas.spaces.nb201 import Nb201Space
+    from hwnas.strategies.mobo import LENGTH_SCALES, new_gp
     from hwnas.strategies.surrogate import OneHot
 
     space = Nb201Space()
     rows = list(csv.DictReader(BENCHMARK.open()))
     encoder = OneHot(space)
     X = encoder([space.from_string(r["arch_str"]) for r in rows]).astype(np.float32)
-    own = [label for label, _ in space.choices()]
-    derived = [label for label, _ in space.derived_choices()]
-    kernels = {
-        "one": lambda: HammingGP(len(own) + len(derived)),
-        "per_group": lambda: GroupedHammingGP([(encoder.columns(own), len(own)),
-                                               (encoder.columns(derived), len(derived))]),
-        "per_label": lambda: GroupedHammingGP([(encoder.columns([g]), 1) for g in own + derived]),
-    }
+    kernels = {name: (lambda name=name: new_gp(space, encoder, name)) for name in LENGTH_SCALES}
     print("| column | draw | length_scales | held-out MAE | correlation | length scales |")
     print("|---|---|---|---|---|---|")
     for column in columns:

@@ -107,6 +107,18 @@ EHVI_OVER = ("latent", "observed")
 LENGTH_SCALES = ("one", "per_group", "per_label")
 
 
+
+def new_gp(space, encoder, length_scales: str, universe=None) -> HammingGP:
+    """The GP for `length_scales`: one length scale for all labels (scikit-learn fits it),
+    one for the space's labels and one for its derived labels, or one per label."""
+    own = [label for label, _ in space.choices()]
+    derived = [label for label, _ in space.derived_choices()]
+    groups = [[label] for label in own + derived] if length_scales == "per_label" else \
+        [g for g in (own, derived) if g]
+    if length_scales == "one" or len(groups) == 1:
+        return HammingGP(len(own) + len(derived), universe)
+    return GroupedHammingGP([(encoder.columns(g), len(g)) for g in groups], universe)
+
 @STRATEGIES.register("mobo")
 class MOBO(Strategy):
     """Multi-objective BO: Hamming-kernel GPs and exact EHVI; device costs read, not learnt.
@@ -321,15 +333,8 @@ class MOBO(Strategy):
         return self._encoder(archs).astype(np.float32)
 
     def _new_gp(self, universe) -> HammingGP:
-        own = [label for label, _ in self.space.choices()]
-        derived = [label for label, _ in self.space.derived_choices()]
-        kind = self.options["length_scales"]
-        groups = [[label] for label in own + derived] if kind == "per_label" else \
-            [g for g in (own, derived) if g]
-        if kind == "one" or len(groups) == 1:  # one length scale: scikit-learn fits it
-            return HammingGP(len(own) + len(derived), universe)
         self._encode([])  # builds the encoder
-        return GroupedHammingGP([(self._encoder.columns(g), len(g)) for g in groups], universe)
+        return new_gp(self.space, self._encoder, self.options["length_scales"], universe)
 
     # -- for users and tests ----------------------------------------------------------------
     def predict(self, archs: list[Arch]) -> tuple[np.ndarray, np.ndarray]:

@@ -184,10 +184,9 @@ def test_kriging_believer_is_conditioning_on_the_mean():
 
 
 def _nb_groups(encoder, per_label=False):
-    own = [label for label, _ in NB201.choices()]
-    derived = [label for label, _ in NB201.derived_choices()]
-    groups = [[label] for label in own + derived] if per_label else [own, derived]
-    return [(encoder.columns(g), len(g)) for g in groups]
+    from hwnas.strategies.mobo import new_gp
+
+    return new_gp(NB201, encoder, "per_label" if per_label else "per_group").groups
 
 
 def test_grouped_gp_likelihood_gradient_matches_finite_differences():
