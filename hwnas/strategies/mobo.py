@@ -22,22 +22,31 @@ otherwise. The posterior is then computed here in numpy with those hyperparamete
 on one-hot rows is a lookup of Hamming distances, fast enough to score all 15,625 NB201 cells
 at every step.
 
+Warping (`warp='copula'`, the default; 'none' fits the results as they are). Each modelled
+objective's GP is fitted to the standard-normal quantiles of its results' ranks instead of the
+results (hwnas.bayesopt.warp, which says why: a few degenerate architectures at chance
+accuracy otherwise dominate the fit). The front, the reference point and the EHVI are then in
+the warped units, which keep every dominance relation; `predict` maps back to the objective's
+units. Chosen on tuning problems (BENCHMARKS.md, "Controllers' defaults").
+
 Exact objectives. An objective the search's cost model knows (`self.costs`: a latency table's
 prediction, a tabular benchmark's device costs, params/FLOPs) is read, not modelled: it
 enters the acquisition with its exact value and zero variance (`device_costs='exact'`, the
 default; 'predicted' models every objective).
 
 Acquisition: EHVI, exact, for independent Gaussian objectives (a zero variance allowed), with
-any number of objectives. Objectives are min-max normalised over the evaluated results (all
-minimised) and the reference point is 1 + `ref_offset` in each (10 % beyond the worst result,
-as hwnas's hypervolume does). The region below the reference point that the current front
-does not dominate is cut into disjoint boxes (`nondominated_boxes`); the improvement of a
-point y is the sum over boxes of prod_j (u_j - max(l_j, y_j))^+, and for independent
-objectives the expectation of each factor is psi(u) - psi(l), psi(a) = E[(a - Y)^+] =
-sigma phi((a - mu) / sigma) + (a - mu) Phi((a - mu) / sigma). With two objectives the boxes are
-the n + 1 stripes under the front's staircase (the closed form of Emmerich et al. 2006, Yang
-et al. 2019): O(n) per candidate. With M objectives there are (n + 1)^(M - 1) boxes, exact but
-growing with the front (fewer once neighbouring cells with the same top are merged: about
+any number of objectives. Objectives are min-max normalised (all minimised) over the evaluated
+results and, for an exact objective, over every known cost of the candidates scored so far too,
+and the reference point is 1 + `ref_offset` in each (10 % beyond the worst, as hwnas's
+hypervolume does): beyond every candidate the cost model knows, so none is excluded for being
+slower than what was evaluated (`_range`). The region below the reference point that the
+current front does not dominate is cut into disjoint boxes (`nondominated_boxes`); the
+improvement of a point y is the sum over boxes of prod_j (u_j - max(l_j, y_j))^+, and for
+independent objectives the expectation of each factor is psi(u) - psi(l), psi(a) = E[(a - Y)^+]
+= sigma phi((a - mu) / sigma) + (a - mu) Phi((a - mu) / sigma). With two objectives the boxes
+are the n + 1 stripes under the front's staircase (the closed form of Emmerich et al. 2006,
+Yang et al. 2019): O(n) per candidate. With M objectives there are (n + 1)^(M - 1) boxes, exact
+but growing with the front (fewer once neighbouring cells with the same top are merged: about
 380 for 40 points in 3 objectives).
 
 Noise. The improvement that counts is that of the value an evaluation will report, which
@@ -96,6 +105,7 @@ from hwnas.arch import Arch
 from hwnas.bayesopt.ehvi import expected_hvi, front_mask, promising
 from hwnas.bayesopt.gp import Fantasies, GroupedHammingGP, HammingGP
 from hwnas.bayesopt.pool import CandidatePool
+from hwnas.bayesopt.warp import CopulaWarp
 from hwnas.limits import MAX_POPULATION
 from hwnas.options import Option, option_error
 from hwnas.registry import STRATEGIES
@@ -105,6 +115,7 @@ from hwnas.strategies.step_queue import StepQueue
 DEVICE_COSTS = ("exact", "predicted")
 EHVI_OVER = ("latent", "observed")
 LENGTH_SCALES = ("one", "per_group", "per_label")
+WARPS = ("none", "copula")
 
 
 
@@ -144,6 +155,9 @@ class MOBO(Strategy):
         # the kernel's length scales: one for all labels, one for the space's labels and one
         # for its derived labels, or one per label (ARD); module docstring
         "length_scales": Option("per_group", str, choices=LENGTH_SCALES),
+        # the modelled objectives' targets as they are, or warped to the normal quantiles of
+        # their ranks (hwnas.bayesopt.warp; module docstring; chosen on tuning problems)
+        "warp": Option("copula", str, choices=WARPS),
     }
 
     @classmethod
@@ -171,6 +185,9 @@ class MOBO(Strategy):
         self._fitted_at = 0  # successes when the hyperparameters were last fit
         self._synced = 0  # successes the GPs have considered (conditioned on, or left out)
         self._encoder = None
+        # the exact objectives' range over every candidate scored so far (_range)
+        self._exact_lo = np.full(len(self.exact), np.inf)
+        self._exact_hi = np.full(len(self.exact), -np.inf)
         self.last_step: dict = {}  # what the last model step did (for tests and reports)
 
     # -- ask/tell ---------------------------------------------------------------------------
@@ -203,8 +220,8 @@ class MOBO(Strategy):
         n_open = int(open_.sum())
         if not n_open:
             return []
-        Y = np.array(self._Y)
-        lo, hi = Y.min(axis=0), Y.max(axis=0)
+        Y = self._targets()
+        lo, hi = self._range(Y, exact)
         span = np.where(hi > lo, hi - lo, 1.0)
         Z = (Y - lo) / span
         mu, var, fantasies = self._posterior(X, exact, Z, lo, span)
@@ -234,6 +251,34 @@ class MOBO(Strategy):
         self.last_step = {"n_candidates": n_open, "enumerated": self.pool.enumerates(),
                           "ehvi": gains, "n_train": len(self._rows)}
         return [archs[s] for s in chosen]
+
+    def _targets(self) -> np.ndarray:
+        """The results told, min-form, each modelled objective warped if `warp` says so (its
+        warp refitted on every result: ranks move as results arrive; the GP's
+        factorisation depends on the architectures only, so nothing is refactorised)."""
+        Y = np.array(self._Y)
+        if self.options["warp"] == "copula":
+            for j in self.modelled:
+                Y[:, j] = CopulaWarp(Y[:, j]).z
+        return Y
+
+    def _range(self, Y: np.ndarray, exact: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Per objective, the range the acquisition normalises over: the results told, and for
+        an exact objective also every known cost of a candidate scored so far. The reference
+        point (1 + ref_offset) must lie beyond every candidate that could join the front: set
+        from the results alone, a cost slower than 1.1 x the slowest evaluated one sat beyond
+        it, had no EHVI, was never proposed, and the front's slow end stayed out of reach
+        (NB201 C10 x Pixel 3: no evaluation above 14.7 ms where the true front reaches 23.6)."""
+        lo, hi = Y.min(axis=0), Y.max(axis=0)
+        if self.exact and exact is not None and len(exact):
+            known = np.isfinite(exact)  # an unknown cost (inf) widens nothing
+            self._exact_lo = np.minimum(self._exact_lo,
+                                        np.where(known, exact, np.inf).min(axis=0))
+            self._exact_hi = np.maximum(self._exact_hi,
+                                        np.where(known, exact, -np.inf).max(axis=0))
+            lo[self.exact] = np.minimum(lo[self.exact], self._exact_lo)
+            hi[self.exact] = np.maximum(hi[self.exact], self._exact_hi)
+        return lo, hi
 
     def _posterior(self, X, exact, Z, lo, span):
         """Normalised means and variances of the candidates (exact columns: variance 0; X
@@ -276,7 +321,7 @@ class MOBO(Strategy):
             # the restarts' seed follows from the run's seed and the results alone, so a
             # predict() in between changes nothing that comes after
             Xt = np.array([self._X[i] for i in self._rows])
-            Y = np.array(self._Y)[self._rows]
+            Y = self._targets()[self._rows]
             universe = self.pool.universe()[1] if self.pool.enumerates() else None
             for j in self.modelled:
                 gp = self._gps.get(j) or self._new_gp(universe)
@@ -340,12 +385,20 @@ class MOBO(Strategy):
     def predict(self, archs: list[Arch]) -> tuple[np.ndarray, np.ndarray]:
         """Mean and standard deviation of each objective of `archs`, min-form, in the
         objectives' units, under the models of the results told so far (exact columns: the
-        cost itself, standard deviation 0)."""
+        cost itself, standard deviation 0; with `warp=copula`, the predictive median and half
+        its +-1 sd interval, mapped back through the warp)."""
         if len(self._Y) < 2:
             raise RuntimeError("predict() needs at least 2 successful results told")
-        Y = np.array(self._Y)
+        Y = self._targets()
         lo, hi = Y.min(axis=0), Y.max(axis=0)
         span = np.where(hi > lo, hi - lo, 1.0)
         mu, var, _ = self._posterior(self._encode(archs), self._exact_costs(archs),
                                      (Y - lo) / span, lo, span)
-        return mu * span + lo, np.sqrt(var) * span
+        mean, sd = mu * span + lo, np.sqrt(var) * span
+        if self.options["warp"] == "copula":  # back through the warp: the predictive median,
+            raw = np.array(self._Y)  # and half its +-1 sd interval
+            for j in self.modelled:
+                warp, m, s = CopulaWarp(raw[:, j]), mean[:, j].copy(), sd[:, j].copy()
+                mean[:, j] = warp.inverse(m)
+                sd[:, j] = (warp.inverse(m + s) - warp.inverse(m - s)) / 2
+        return mean, sd

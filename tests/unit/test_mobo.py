@@ -9,7 +9,7 @@ import pytest
 from scipy.stats import norm
 
 from hwnas.analysis.pareto import Normaliser, hypervolume, to_min
-from hwnas.bayesopt.ehvi import expected_hvi, nondominated_boxes, promising
+from hwnas.bayesopt.ehvi import expected_hvi, front_mask, nondominated_boxes, promising
 from hwnas.bayesopt.gp import Fantasies, GroupedHammingGP, HammingGP, _neg_log_likelihood
 from hwnas.cli import app
 from hwnas.cli.errors import run_app
@@ -269,12 +269,12 @@ def noisy_toy(arch) -> dict:
 def test_observed_ehvi_adds_the_fitted_noise_to_the_modelled_variance():
     runs = {}
     for over in ("latent", "observed"):
-        strategy = mobo(n_init=40, ehvi_over=over)
-        archs = drive(strategy, 41, result=noisy_toy)
+        strategy = mobo(n_init=80, ehvi_over=over)
+        archs = drive(strategy, 81, result=noisy_toy)
         runs[over] = (strategy, archs)
     (latent, first), (observed, second) = runs["latent"], runs["observed"]
-    assert [a.key for a in first[:40]] == [a.key for a in second[:40]]  # same random design
-    Y = np.array(observed._Y)
+    assert [a.key for a in first[:80]] == [a.key for a in second[:80]]  # same random design
+    Y = observed._targets()  # the GP's units (warped accuracy)
     Z = (Y - Y.min(axis=0)) / np.ptp(Y, axis=0)
     noise = observed._observation_noise(Z)
     gp_noise = observed._gps[0].theta[2]
@@ -283,6 +283,50 @@ def test_observed_ehvi_adds_the_fitted_noise_to_the_modelled_variance():
     assert gp_noise > 1e-3  # the noise put into accuracy was found
     # more variance where it counts: the best candidate's expected improvement is larger
     assert observed.last_step["ehvi"][0] > latent.last_step["ehvi"][0] > 0
+
+
+def test_reference_point_lies_beyond_every_known_cost_not_only_the_evaluated_ones():
+    # Told only cheap cells (no convolution), slower cells must stay worth proposing: the
+    # reference point is set beyond the slowest candidate the cost model knows. Set from the
+    # results alone (1.1 x the slowest told), every slower cell sat beyond it with no EHVI,
+    # and the front's slow end was never reached.
+    strategy = mobo(n_init=1)
+    rng = np.random.default_rng(4)
+    cheap = ["none", "skip_connect", "avg_pool_3x3"]
+    told = [NB201.decode([NB201.choices()[0][1].index(rng.choice(cheap)) for _ in range(6)])
+            for _ in range(12)]
+    first = strategy.ask(1)  # the initial design: told as failed (never fitted), and the
+    strategy.tell(first + told,  # cheap cells told with it
+                  [failed_result("not used")] + [nb_toy(a) for a in told])
+    strategy.ask(1)  # one model step
+    archs, X, exact, open_ = strategy.pool.candidates([])
+    Y = strategy._targets()
+    lo, hi = strategy._range(Y, exact)
+    assert hi[1] == exact[:, 0].max() and hi[0] == Y[:, 0].max()
+    span = hi - lo
+    Z = (Y - lo) / span
+    mu, var, _ = strategy._posterior(X, exact, Z, lo, span)
+    worth = promising(mu, np.sqrt(var), Z[front_mask(Z)], np.full(2, 1.1))
+    slow = exact[:, 0] > 1.1 * Y[:, 1].max()
+    assert slow.sum() > 1000 and worth[slow & open_].mean() > 0.5
+
+
+def test_copula_warp_fits_the_gp_to_rank_quantiles_and_predicts_in_units():
+    from hwnas.bayesopt.warp import CopulaWarp
+
+    strategy = mobo(n_init=30, warp="copula")
+    archs = drive(strategy, 31)
+    raw = np.array(strategy._Y)
+    targets = strategy._targets()
+    np.testing.assert_allclose(targets[:, 0], CopulaWarp(raw[:, 0]).z)
+    np.testing.assert_array_equal(targets[:, 1], raw[:, 1])  # exact latency: not warped
+    mean, sd = strategy.predict(archs[:31])
+    # at the results told the GP interpolates (small fitted noise): back in accuracy units
+    np.testing.assert_allclose(mean[:, 0], raw[:, 0], atol=0.05 * np.ptp(raw[:, 0]))
+    assert np.all(sd[:, 0] >= 0) and np.all(sd[:, 1] == 0)
+    plain = mobo(n_init=30, warp="none")
+    drive(plain, 30)
+    np.testing.assert_array_equal(plain._targets(), np.array(plain._Y))
 
 
 def test_batches_of_q_distinct_proposals_independent_of_the_batch_size():
