@@ -16,8 +16,6 @@ the observed values so that a prediction above the best one stays above it.
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import ndtri
-from scipy.stats import rankdata
 
 
 class CopulaWarp:
@@ -26,6 +24,9 @@ class CopulaWarp:
     ends with the slope between the two outermost distinct knots."""
 
     def __init__(self, y: np.ndarray):
+        from scipy.special import ndtri  # here: listing strategies imports this module, and
+        from scipy.stats import rankdata  # must stay light (tests/unit/test_imports.py)
+
         y = np.asarray(y, dtype=float)
         self.z = ndtri((rankdata(y, method="average") - 0.5) / len(y)) if len(y) else y
         knots_y, first = np.unique(y, return_index=True)  # one knot per distinct value
