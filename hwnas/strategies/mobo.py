@@ -252,14 +252,20 @@ class MOBO(Strategy):
                           "ehvi": gains, "n_train": len(self._rows)}
         return [archs[s] for s in chosen]
 
-    def _targets(self) -> np.ndarray:
-        """The results told, min-form, each modelled objective warped if `warp` says so (its
-        warp refitted on every result: ranks move as results arrive; the GP's
-        factorisation depends on the architectures only, so nothing is refactorised)."""
+    def _warps(self) -> dict[int, CopulaWarp]:
+        """Each modelled objective's warp of the results told (none unless `warp=copula`),
+        refitted on every call: ranks move as results arrive; the GP's factorisation depends
+        on the architectures only, so nothing is refactorised."""
+        if self.options["warp"] != "copula":
+            return {}
         Y = np.array(self._Y)
-        if self.options["warp"] == "copula":
-            for j in self.modelled:
-                Y[:, j] = CopulaWarp(Y[:, j]).z
+        return {j: CopulaWarp(Y[:, j]) for j in self.modelled}
+
+    def _targets(self, warps: dict[int, CopulaWarp] | None = None) -> np.ndarray:
+        """The results told, min-form, each modelled objective through its warp if any."""
+        Y = np.array(self._Y)
+        for j, warp in (self._warps() if warps is None else warps).items():
+            Y[:, j] = warp.z
         return Y
 
     def _range(self, Y: np.ndarray, exact: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
@@ -389,16 +395,15 @@ class MOBO(Strategy):
         its +-1 sd interval, mapped back through the warp)."""
         if len(self._Y) < 2:
             raise RuntimeError("predict() needs at least 2 successful results told")
-        Y = self._targets()
+        warps = self._warps()
+        Y = self._targets(warps)
         lo, hi = Y.min(axis=0), Y.max(axis=0)
         span = np.where(hi > lo, hi - lo, 1.0)
         mu, var, _ = self._posterior(self._encode(archs), self._exact_costs(archs),
                                      (Y - lo) / span, lo, span)
         mean, sd = mu * span + lo, np.sqrt(var) * span
-        if self.options["warp"] == "copula":  # back through the warp: the predictive median,
-            raw = np.array(self._Y)  # and half its +-1 sd interval
-            for j in self.modelled:
-                warp, m, s = CopulaWarp(raw[:, j]), mean[:, j].copy(), sd[:, j].copy()
-                mean[:, j] = warp.inverse(m)
-                sd[:, j] = (warp.inverse(m + s) - warp.inverse(m - s)) / 2
+        for j, warp in warps.items():  # back: the predictive median, half its +-1 sd interval
+            m, s = mean[:, j].copy(), sd[:, j].copy()
+            mean[:, j] = warp.inverse(m)
+            sd[:, j] = (warp.inverse(m + s) - warp.inverse(m - s)) / 2
         return mean, sd
