@@ -64,7 +64,7 @@ def main() -> int:
     if table_path is None:
         start = time.perf_counter()
         table = api.profile("proxyless", space_config, "ort-cpu", threads=1,
-                            out=out / "table.json")
+                            out=out / "table.json", force=True)  # a fresh one
         api.calibrate_table(table, samples=30)
         table_path = str(table.path)
         print(f"table: {table_path} profiled and calibrated in "

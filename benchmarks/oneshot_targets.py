@@ -47,7 +47,7 @@ def main() -> int:
     space_config = {"width_mult": args.width_mult, "num_classes": 10}
     if args.table is None:
         table = api.profile("proxyless", {"width_mult": args.width_mult}, "ort-cpu", threads=1,
-                            out=Path(args.out) / "table.json")
+                            out=Path(args.out) / "table.json", force=True)  # a fresh one
         api.calibrate_table(table, samples=30)
         args.table = str(table.path)
     cost = ExpectedCost(ProxylessSpace(**space_config), LatencyTable.load(args.table))

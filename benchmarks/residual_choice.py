@@ -48,7 +48,7 @@ def _refit(table, networks, measured, rule: str, seed: int):
     """A copy of `table` calibrated on `measured` with the residual chosen by `rule`: a
     candidate's name (forced), "lowest" or "one-se"."""
     from hwnas.latency import calibration, residual
-    from hwnas.tables.validate import _fit_residual
+    from hwnas.tables.calibrate import _fit_residual
 
     t = copy.deepcopy(table)
     coefficients = calibration.fit(networks, measured, t.entries)

@@ -71,7 +71,7 @@ def _validation(table, seed: int, args, variant: tuple[bool, int], backend) -> d
 def run(args, backend=None) -> dict:
     """The whole experiment; `backend` replaces the tables' own (tests pass a fake one)."""
     from hwnas.latency.table import LatencyTable
-    from hwnas.tables.validate import calibrate_table
+    from hwnas.tables.calibrate import calibrate_table
 
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

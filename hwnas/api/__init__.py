@@ -17,9 +17,11 @@ from hwnas.api.tables import (
     import_table,
     plan_fill,
     show_table,
+    table_change_note,
     validate_table,
 )
 
 __all__ = ["BenchPlan", "bench", "calibrate_table", "diff_tables", "export", "fill_table",
            "import_table", "json_ready", "pareto", "plan_fill", "prepare_bench", "profile",
-           "profile_bundle", "run_bench", "search", "show_table", "validate_table"]
+           "profile_bundle", "run_bench", "search", "show_table", "table_change_note",
+           "validate_table"]

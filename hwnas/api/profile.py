@@ -17,15 +17,21 @@ def profile(space: str = "proxyless", space_config: dict | None = None, backend:
             out: str | Path | None = None, tables_dir: str | Path = "latency_tables",
             progress: Progress = None, memory: bool = False,
             energy: bool = False, ray_resource: str | None = None,
-            ray_address: str = "") -> LatencyTable:
+            ray_address: str = "", force: bool = False) -> LatencyTable:
     """Measure every distinct op of the space once and write a LatencyTable (optionally with
     peak-memory and energy columns, where the device can measure them).
+
+    A table that exists at the destination (`out`, or the default path under `tables_dir`)
+    is refused before any op is measured: runs, exports and validation reports name a table
+    by its path and content, and silently replacing it made a calibrated table's validation
+    describe a table that was gone. `force` replaces it on purpose, and removes the
+    validation report and plot beside it.
 
     With `ray_resource`, the measuring runs as a Ray task on the node that carries that custom
     resource (hwnas.distributed.placement), on the cluster at `ray_address` (default: the Ray
     of this process, else the one `ray start` runs here); the table is written here. Op by op
     progress is not reported from there."""
-    from hwnas.tables.profile import default_table_path, profile_ops
+    from hwnas.tables.profile import make_backend, profile_ops
 
     space_obj = build_space(space, space_config)
     check_table_destination(out, tables_dir)
@@ -33,16 +39,66 @@ def profile(space: str = "proxyless", space_config: dict | None = None, backend:
         from hwnas.distributed.placement import run_on_resource
         from hwnas.latency.table import LatencyTable
 
+        device = None if out else run_on_resource(
+            device_fingerprint, backend, threads, batch, dtype, memory, energy,
+            resource=ray_resource, address=ray_address)
+        dest = _destination(out, tables_dir, space_obj, backend, threads, batch, dtype, device)
+        refuse_existing(dest, force)
         raw = run_on_resource(measure_table, space, space_config, backend, threads, batch,
                               dtype, memory, energy, resource=ray_resource,
                               address=ray_address)
         table = LatencyTable.from_dict(raw)
     else:
+        made = make_backend(backend, threads=threads, batch=batch, dtype=dtype, memory=memory,
+                            energy=energy)
+        dest = _destination(out, tables_dir, space_obj, backend, threads, batch, dtype,
+                            None if out else made.fingerprint())
+        refuse_existing(dest, force)
         table = profile_ops(space_obj, space_obj.all_ops(), backend, threads=threads,
                             batch=batch, dtype=dtype, progress=progress, memory=memory,
-                            energy=energy)
-    table.save(out or default_table_path(tables_dir, table))
+                            energy=energy, backend=made)
+    table.save(dest)
+    if force:  # what validated the table replaced is not of this one
+        from hwnas.api.tables import validation_path
+
+        report = validation_path(dest)
+        for stale in (report, report.with_suffix(".png")):
+            stale.unlink(missing_ok=True)
     return table
+
+
+def _destination(out, tables_dir, space_obj, backend, threads, batch, dtype,
+                 device: dict | None) -> Path:
+    """`out`, or the default path of a table of this space, backend and device."""
+    if out:
+        return Path(out)
+    from hwnas.latency.table import LatencyTable
+    from hwnas.tables.profile import default_table_path
+
+    header = LatencyTable(backend=backend, device=device or {}, batch=batch, dtype=dtype,
+                          threads=threads,
+                          space={"name": space_obj.name, "config": space_obj.config()})
+    return default_table_path(tables_dir, header)
+
+
+def refuse_existing(dest: Path, force: bool) -> None:
+    """One line, before any op is measured, when a table would be overwritten."""
+    from hwnas.errors import BadInputError
+
+    if dest.exists() and not force:
+        raise BadInputError(f"latency table {dest} already exists and `hwnas profile` does not "
+                            "overwrite a table: pass -o NEW.json to write another, or --force "
+                            "to replace it (its validation report beside it is removed)")
+
+
+def device_fingerprint(backend: str, threads: int | None, batch: int, dtype: str,
+                       memory: bool, energy: bool) -> dict:
+    """The device a table of this backend would be measured on (run where it runs: on a Ray
+    node, the default table path is named after that node's device)."""
+    from hwnas.tables.profile import make_backend
+
+    return make_backend(backend, threads=threads, batch=batch, dtype=dtype, memory=memory,
+                        energy=energy).fingerprint()
 
 
 def measure_table(space: str, space_config: dict | None, backend: str, threads: int | None,

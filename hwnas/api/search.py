@@ -45,6 +45,12 @@ def search(config: SearchConfig, *, resume: str | Path | None = None,
     warning = STRATEGIES.get(config.strategy).degenerate_warning(strategy.options, config.budget)
     if warning and progress:
         progress({"event": "notice", "summary": f"warning: {warning}"})
+    if resume and progress:  # the run goes on with the table as it is now, and says so
+        from hwnas.api.tables import table_change_note
+
+        changed = table_change_note(run.config())
+        if changed:
+            progress({"event": "notice", "summary": changed})
     try:
         # The lock is taken before the history is read and held until the front is written:
         # one writer per run, and what it replays is what it appends after.
@@ -244,7 +250,7 @@ def _run_config(config: SearchConfig, space, strategy, evaluator) -> dict:
             "evaluator_resolved": evaluator.config(),
             "table": None if table is None else {
                 "path": str(config.table), "backend": table.backend, "batch": table.batch,
-                "dtype": table.dtype, "device": table.device},
+                "dtype": table.dtype, "device": table.device, "hash": table.content_hash()},
             "versions": versions(), "created": _now()}
 
 

@@ -137,11 +137,16 @@ def calibrate_table(table: TableArg, *, samples: int = 60, seed: int = 1,
                     out: str | Path | None = None, reference: bool = True,
                     residual_model: str | None = None, rounds: int | None = None) -> dict:
     """Measure networks (random, a third spanning the latency range), fit the table's
-    correction (affine, then a residual model chosen by cross-validation) and save the table
-    in its own file, or in `out`: {"table": path, "calibration": coefficients (with what they
-    were fitted on), "reference": the table's reference workload}."""
+    correction (affine, then a residual model chosen by cross-validation), keep whichever of
+    it, the table's previous calibration and the plain sum predicts them best, and save the
+    table in its own file, or in `out`.
+
+    Returns {"table": path, "calibration": what the table now holds, "fit": the new fit (with
+    what it was fitted on), "kept": which was kept, why, and the verdict, "reference": the
+    table's reference workload, "hash": the table's new content hash, "stale_validation":
+    the validation report beside the written table, now of another table (None if none)}."""
     from hwnas.latency.residual import CANDIDATES
-    from hwnas.tables.validate import calibrate_table as calibrate
+    from hwnas.tables.calibrate import calibrate_table as calibrate
     from hwnas.tables.validate import check_rounds
 
     if residual_model is not None and residual_model not in CANDIDATES:
@@ -156,11 +161,18 @@ def calibrate_table(table: TableArg, *, samples: int = 60, seed: int = 1,
         check_output(path, "--out", suffixes=(".json",))
     else:
         check_output(path, "TABLE")
-    coefficients = calibrate(t, samples=samples, seed=seed, allow_mismatch=allow_mismatch,
-                             progress=progress, reference=reference,
-                             residual_model=residual_model, rounds=rounds)
+    result = calibrate(t, samples=samples, seed=seed, allow_mismatch=allow_mismatch,
+                       progress=progress, reference=reference, residual_model=residual_model,
+                       rounds=rounds)
     t.save(path)
-    return {"table": str(path), "calibration": coefficients, "reference": t.reference}
+    report = validation_path(path)
+    return {"table": str(path), **result, "reference": t.reference, "hash": t.content_hash(),
+            "stale_validation": str(report) if report.is_file() else None}
+
+
+def validation_path(table_path: str | Path) -> Path:
+    """Where `validate_table` writes a table's report by default: beside it."""
+    return Path(table_path).with_suffix(".validation.json")
 
 
 def validate_table(table: TableArg, *, samples: int = 100, seed: int = 0,
@@ -180,7 +192,7 @@ def validate_table(table: TableArg, *, samples: int = 100, seed: int = 0,
     rounds = check_rounds(rounds)
     t = _load(table)
     source = Path(_source(table, t, "validate_table"))
-    given, out = out, Path(out) if out else source.with_suffix(".validation.json")
+    given, out = out, Path(out) if out else validation_path(source)
     # The report and its plot beside it, both checked before minutes of measuring.
     check_output(out, "--out", suffixes=(".json",), default=not given)
     check_output(out.with_suffix(".png"), "--out", default=not given)
@@ -222,3 +234,26 @@ def table_speed_note(table: TableArg, threshold: float | None = None,
     now = quick_reference_ms(backend, table_space(t), sig)
     return drift.speed_message(t.path or "the table", float(t.reference["ms"]), now,
                                drift.THRESHOLD if threshold is None else threshold)
+
+
+def table_change_note(run_config: dict) -> str | None:
+    """One line when the latency table at the path a run (or an export) stored is not the one
+    it used: another content hash, or gone or unreadable. None when it is the same, or when
+    the run stored no hash (made before runs did) or no table."""
+    from hwnas.latency.table import short_hash
+
+    stored = (run_config or {}).get("table") or {}
+    then, path = stored.get("hash"), stored.get("path")
+    if not then or not path:
+        return None
+    try:
+        now = LatencyTable.load(path).content_hash()
+    except BadInputError as exc:
+        gone = "is gone" if not Path(path).exists() else f"cannot be read ({exc})"
+        return (f"the latency table this run used ({path}, hash {short_hash(then)}) {gone}; "
+                "its recorded latencies cannot be checked against it")
+    if now == then:
+        return None
+    return (f"the latency table {path} changed since this run used it (hash "
+            f"{short_hash(then)} then, {short_hash(now)} now: re-profiled, calibrated or "
+            "edited); the run's recorded latencies are the old table's predictions")

@@ -21,6 +21,9 @@ from hwnas.limits import MAX_BATCH
               help="fp16 on GPU backends only.")
 @click.option("--out", "-o", type=click.Path(dir_okay=False), default=None,
               help="Table path (default: latency_tables/<device>/<space>-<backend>-....json).")
+@click.option("--force", is_flag=True,
+              help="Replace a table that exists at the destination (and remove the validation "
+                   "report beside it); without it, an existing table is never overwritten.")
 @click.option("--bundle", type=click.Path(dir_okay=False), default=None,
               help="Measure nothing: write every unique op as ONNX into this zip, for "
                    "`python -m profilers measure` on a remote device.")
@@ -36,8 +39,8 @@ from hwnas.limits import MAX_BATCH
               help="With --ray-resource: the Ray cluster (default: the one `ray start` runs "
                    "on this machine).")
 @options.as_json
-def profile(space, space_opt, backend, threads, batch, dtype, out, bundle, memory, energy,
-            ray_resource, ray_address, as_json):
+def profile(space, space_opt, backend, threads, batch, dtype, out, force, bundle, memory,
+            energy, ray_resource, ray_address, as_json):
     """Measure each unique op of a space on a backend and write a LatencyTable JSON.
 
     With --bundle, export the ops for a remote device instead of measuring them here; with
@@ -47,11 +50,12 @@ def profile(space, space_opt, backend, threads, batch, dtype, out, bundle, memor
     Examples:
       hwnas profile --space proxyless --backend ort-cpu --threads 1
       hwnas profile --space nb201 --backend torch-cpu --batch 8 -o nb201-b8.json
+      hwnas profile --space proxyless --backend ort-cpu --threads 1 --force   # replace it
       hwnas profile --space proxyless --bundle ops.zip
     """
     _check_ray_flags(ray_resource, ray_address, bundle)
     if bundle:
-        _write_bundle(space, space_opt, threads, batch, dtype, out, bundle, as_json)
+        _write_bundle(space, space_opt, threads, batch, dtype, out or force, bundle, as_json)
         return
     where = f"the Ray node with {ray_resource}" if ray_resource else backend
     with progress_bar(quiet=as_json) as bar:
@@ -64,14 +68,16 @@ def profile(space, space_opt, backend, threads, batch, dtype, out, bundle, memor
         table = api.profile(space, options.parse_kv(space_opt, "--space-opt"), backend,
                             threads=threads, batch=batch, dtype=dtype, out=out, progress=on_op,
                             memory=memory, energy=energy, ray_resource=ray_resource,
-                            ray_address=ray_address or "")
+                            ray_address=ray_address or "", force=force)
     total = sum(e["p50"] for e in table.entries.values())
     if as_json:
-        print_json({"path": str(table.path), "entries": len(table.entries),
+        print_json({"path": str(table.path), "hash": table.content_hash(),
+                    "entries": len(table.entries),
                     "sum_p50_ms": total, "backend": table.backend, "device": table.device})
         return
     console.print(f"wrote {table.path}: {len(table.entries)} ops on {table.backend} "
-                  f"(batch {table.batch}, {table.dtype}); sum of p50 = {total:.2f} ms")
+                  f"(batch {table.batch}, {table.dtype}); sum of p50 = {total:.2f} ms; hash "
+                  f"{table.short_hash()}")
     if table.reference and table.reference.get("drift"):  # the machine's speed while profiling
         from hwnas.latency.drift import describe_drift
 
@@ -106,9 +112,9 @@ def _write_bundle(space, space_opt, threads, batch, dtype, out, bundle, as_json)
     # The device chooses its own threads and writes the table: refuse options that would
     # silently do nothing here.
     if out or threads:
-        raise BadInputError("--bundle measures nothing here, so --out/--threads do not apply; "
-                            "pass them on the device: `python -m profilers measure "
-                            f"{bundle} --threads N -o table.json`")
+        raise BadInputError("--bundle measures nothing here, so --out/--force/--threads do not "
+                            "apply; pass -o and --threads on the device: `python -m profilers "
+                            f"measure {bundle} --threads N -o table.json`")
     with progress_bar(quiet=as_json) as bar:
         task = bar.add_task(f"exporting {space} ops", total=None, info="")
         manifest = api.profile_bundle(

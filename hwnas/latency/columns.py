@@ -98,13 +98,14 @@ NETWORK_OBJECTIVES = ("latency_ms", "energy_mj", "peak_mem_mb")
 
 
 def predict_network(table: LatencyTable, sigs: list[OpSignature], objective: str,
-                    stat: str = "p50", residual: bool = True) -> float:
+                    stat: str = "p50", residual: bool = True, floor: bool = True) -> float:
     """The table's prediction of one objective for the network running `sigs`: what a search
-    records for it. `residual=False` leaves out the calibration's whole-network correction:
-    an expected cost, which adds up parts of networks, must stay a sum of per-op terms (it
-    equals the prediction without residual for a one-hot distribution)."""
+    records for it. `residual=False, floor=False` leave out the calibration's whole-network
+    correction and floor: an expected cost, which adds up parts of networks, must stay a sum
+    of per-op terms (it equals the prediction without residual for a one-hot distribution,
+    since a calibration keeps every network's affine prediction above its floor)."""
     if objective == "latency_ms":
-        return table.predict_ops(sigs, stat, residual=residual)
+        return table.predict_ops(sigs, stat, residual=residual, floor=floor)
     if objective == "energy_mj":
         return predict_energy(table, sigs)
     if objective == "peak_mem_mb":

@@ -135,12 +135,19 @@ def fit(X: np.ndarray, y: np.ndarray, types: Sequence[str], stat: str, seed: int
           for name, e in errors.items()}
     chosen = force or one_standard_error_choice(
         {name: np.abs(e) for name, e in errors.items()})
-    model = None
-    if chosen != "none":
-        fitted = _estimators(seed)[chosen].fit(X, y)
-        model = export(fitted, chosen)
-        model.update(types=list(types), stat=stat, features=feature_names(types))
+    model = fit_kind(X, y, types, stat, chosen, seed)
     return {"chosen": chosen, "cv": cv, "model": model}
+
+
+def fit_kind(X: np.ndarray, y: np.ndarray, types: Sequence[str], stat: str, kind: str,
+             seed: int = 0) -> dict | None:
+    """A model of `kind` fitted on all of X, y and exported as data; None for "none"."""
+    if kind == "none":
+        return None
+    model = export(_estimators(seed)[kind].fit(np.asarray(X, np.float64),
+                                               np.asarray(y, np.float64)), kind)
+    model.update(types=list(types), stat=stat, features=feature_names(types))
+    return model
 
 
 # -- export to plain data --------------------------------------------------------------------
@@ -200,7 +207,9 @@ def predict(model: dict, X: np.ndarray) -> np.ndarray:
 
 
 def correct(model: dict, sigs: Sequence[OpSignature], entries: dict, affine_ms: float) -> float:
-    """The affine prediction of one network times its learned correction."""
+    """The affine prediction of one network times its learned correction (which can go
+    anywhere above zero: `hwnas.latency.calibration.predict` clips it at the network's floor,
+    as it does the affine prediction)."""
     x = features(sigs, entries, model["types"], model["stat"], affine_ms)
     return float(affine_ms * math.exp(float(predict(model, x[None, :])[0])))
 

@@ -11,6 +11,7 @@ tables without one (older ones) load and predict as before.
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import json
 import math
 from collections.abc import Iterable
@@ -57,25 +58,36 @@ class LatencyTable:
         return float(entry[stat])
 
     def predict_ops(self, sigs: list[OpSignature], stat: str = "p50",
-                    calibrated: bool = True, residual: bool = True) -> float:
+                    calibrated: bool = True, residual: bool = True, floor: bool = True) -> float:
         """The table's prediction for the whole network, in ms: the calibrated sum of the ops'
         entries when the table carries a calibration, else the plain sum.
 
         `residual`: apply the calibration's learned whole-network correction when it has one.
-        It is a function of the whole network, so a caller that predicts parts of networks
-        (differences of predictions, as the one-shot expected cost does) passes False."""
+        `floor`: never below the network's floor, a share of its plain sum
+        (hwnas.latency.floor). Both are functions of the whole network, so a caller that
+        predicts parts of networks (differences of predictions, as the one-shot expected cost
+        does) passes False for both."""
         if stat not in STATS:
             raise BadInputError(f"unknown latency statistic {stat!r}; allowed: {', '.join(STATS)}")
         missing = self.missing(sigs)
         if missing:
             raise MissingLatencyError(missing, self.path, self.fill_command())
         if calibrated and self.calibration:
-            affine = calibration.apply(self.calibration, sigs, self.entries, stat)
-            model = self.calibration.get("residual")
-            if residual and model and model.get("stat") == stat:
-                return residual_model.correct(model, sigs, self.entries, affine)
-            return affine
+            return calibration.predict(self.calibration, sigs, self.entries, stat,
+                                       residual=residual, floor=floor)
         return sum(float(self.entries[s.key][stat]) for s in sigs)
+
+    def content_hash(self) -> str:
+        """sha256 of what defines the table's predictions: header, entries, calibration and
+        reference, as canonical JSON; not when it was written nor where it lies. A run, an
+        export and a validation report store it, to tell later whether the table at a path is
+        still the one they used."""
+        content = {k: v for k, v in self.to_dict().items() if k != "created"}
+        text = json.dumps(content, sort_keys=True, separators=(",", ":"), allow_nan=False)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def short_hash(self) -> str:
+        return short_hash(self.content_hash())
 
     def fill_command(self) -> str:
         name = self.space.get("name", "SPACE")
@@ -158,6 +170,11 @@ class LatencyTable:
                    space=raw.get("space", {}), entries=entries,
                    calibration=raw.get("calibration"), reference=raw.get("reference"),
                    created=raw.get("created", ""), units="ms", path=path)
+
+
+def short_hash(full: str) -> str:
+    """The 12 hex digits a table's hash is shown with."""
+    return full[:12]
 
 
 def read_json(path: Path, what: str, hint: str = ""):

@@ -55,10 +55,12 @@ class ExpectedCost:
 
     # -- construction -----------------------------------------------------------------------
     def _predict(self, sigs) -> float:
-        # The table's learned whole-network residual is left out: it is not a sum over
-        # positions, so E[cost] stays linear in p; derive applies it to the concrete network.
+        # The table's learned whole-network residual and floor are left out: they are not
+        # sums over positions, so E[cost] stays linear in p; derive applies them to the
+        # concrete network. A calibration keeps every network's affine prediction above its
+        # floor (hwnas.latency.calibration), so E[cost], an average of those, is above zero.
         return predict_network(self.table, list(sigs), self.objective, self.stat,
-                               residual=False)
+                               residual=False, floor=False)
 
     def _init_additive(self) -> None:
         fixed = self.space.fixed_ops()

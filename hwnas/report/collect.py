@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from hwnas.api.common import unique_records
+from hwnas.api.tables import table_change_note
 from hwnas.errors import BadInputError
 from hwnas.evaluation.failure import is_failed, summarize_failures
 from hwnas.objectives import parse_objectives
@@ -31,6 +32,7 @@ class RunData:
     failures: dict = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     validation: dict | None = None
+    table_note: str | None = None  # the run's table changed since the run used it
     hv_source: str = ""  # where the hypervolume's normalisation comes from
 
     @property
@@ -65,6 +67,7 @@ def collect(run_paths, objectives: list[str] | None = None) -> tuple[list[str], 
     for d in data:
         d.hv_source = source
         d.validation = validation_summary(d.config, d.run.path)
+        d.table_note = table_change_note(d.config)
     return names, directions, data
 
 
@@ -120,7 +123,12 @@ def _fronts_and_curves(data: list[RunData], names, directions) -> str:
 
 def validation_summary(config: dict, run_path: Path) -> dict | None:
     """The `<table>.validation.json` beside the run's latency table (`hwnas tables validate`),
-    cut to what a reader needs; None without a table or a validation report."""
+    cut to what a reader needs, with its verdict; None without a table or a validation report.
+
+    "status" says whether the report is of the table now at that path: "current" (it names
+    the table's content hash), "stale" (it names another: "stale" holds the line to show, and
+    nothing of it may be shown as the table's) or "unknown" (a report made before reports
+    named their table, or a table that cannot be read now: "caveat" says which)."""
     table = (config.get("table") or {}).get("path") or config["search"].get("table")
     if not table:
         return None
@@ -131,13 +139,44 @@ def validation_summary(config: dict, run_path: Path) -> dict | None:
                 full = json.loads(report.read_text())
             except (OSError, ValueError):
                 return {"report": str(report), "error": "the report cannot be read"}
-            m = full.get("metrics", {})
             return {"report": str(report), "table": str(candidate),
-                    "backend": full.get("backend"), "samples": full.get("samples"),
-                    "calibrated": m.get("calibrated"), "mape": m.get("mape"),
-                    "within_5": m.get("within_5"), "within_10": m.get("within_10"),
-                    "kendall_tau": m.get("kendall_tau"),
-                    "noise_floor_median": (m.get("noise_floor") or {}).get("median"),
-                    "plain_sum_mape": (m.get("plain_sum") or {}).get("mape"),
-                    "warnings": m.get("warnings") or []}
+                    **_identity(full.get("table_hash"), candidate), **_summary(full)}
     return {"table": str(table), "report": None}
+
+
+def _summary(full: dict) -> dict:
+    from hwnas.tables.validate import report_verdict
+
+    m = full.get("metrics", {})
+    verdict = m.get("verdict")
+    if not verdict and m.get("within_10") is not None:  # a report made before verdicts
+        verdict = report_verdict(m)
+    return {"backend": full.get("backend"), "samples": full.get("samples"),
+            "calibrated": m.get("calibrated"), "mape": m.get("mape"),
+            "within_5": m.get("within_5"), "within_10": m.get("within_10"),
+            "kendall_tau": m.get("kendall_tau"),
+            "noise_floor_median": (m.get("noise_floor") or {}).get("median"),
+            "plain_sum_mape": (m.get("plain_sum") or {}).get("mape"),
+            "warnings": m.get("warnings") or [], "verdict": verdict}
+
+
+def _identity(validated: str | None, table: Path) -> dict:
+    """Is the report of the table now at `table`? (see validation_summary)"""
+    from hwnas.latency.table import LatencyTable, short_hash
+
+    try:
+        now = LatencyTable.load(table).content_hash()
+    except BadInputError as exc:
+        return {"status": "unknown", "table_hash": None, "validated_hash": validated,
+                "caveat": f"the table cannot be read now ({exc}), so this report may be of "
+                          "another table"}
+    if not validated:
+        return {"status": "unknown", "table_hash": now, "validated_hash": None,
+                "caveat": "this report does not name the table it validated (made before "
+                          "reports did), so it may be of an earlier table: re-run `hwnas "
+                          f"tables validate {table}`"}
+    if validated != now:
+        return {"status": "stale", "table_hash": now, "validated_hash": validated,
+                "stale": f"stale: made for table {short_hash(validated)}, the table is now "
+                         f"{short_hash(now)}; re-run `hwnas tables validate {table}`"}
+    return {"status": "current", "table_hash": now, "validated_hash": validated}

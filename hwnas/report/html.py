@@ -84,18 +84,26 @@ def _front_table(d: RunData, names, directions) -> str:
 
 def _validation(d: RunData) -> str:
     v = d.validation
+    note = (f"<p class=note><strong>{escape(d.table_note)}</strong></p>" if d.table_note
+            else "")
     if v is None:
-        return "<p class=note>No latency table (the costs come from the estimator).</p>"
+        return note + "<p class=note>No latency table (the costs come from the estimator).</p>"
     if not v.get("report"):
-        return (f"<p class=note>Latency table {escape(v['table'])}: no validation report "
+        return (f"{note}<p class=note>Latency table {escape(v['table'])}: no validation report "
                 "beside it; make one with <code>hwnas tables validate TABLE</code>.</p>")
     if v.get("error"):
-        return f"<p class=note>{escape(v['report'])}: {escape(v['error'])}.</p>"
+        return f"{note}<p class=note>{escape(v['report'])}: {escape(v['error'])}.</p>"
+    if v.get("status") == "stale":  # of another table: none of its numbers are shown
+        return (f"{note}<h3>Latency table validation</h3><p><strong>{escape(v['report'])}: "
+                f"{escape(v['stale'])}</strong></p>")
 
     def pct(x):
         return "-" if x is None else f"{100 * x:.1f}%"
 
-    rows = [("table", v["table"]), ("backend", v.get("backend")),
+    verdict = (v.get("verdict") or {}).get("line")
+    rows = [("verdict", verdict or "-"), ("table", v["table"]),
+            ("table hash", (v.get("table_hash") or "-")[:12]),
+            ("backend", v.get("backend")),
             ("held-out networks", v.get("samples")), ("calibrated", v.get("calibrated")),
             ("MAPE", pct(v.get("mape"))), ("within ±5%", pct(v.get("within_5"))),
             ("within ±10%", pct(v.get("within_10"))),
@@ -104,4 +112,6 @@ def _validation(d: RunData) -> str:
             ("MAPE of the plain sum", pct(v.get("plain_sum_mape"))),
             ("warnings", "; ".join(map(str, v.get("warnings") or [])) or "none")]
     body = "".join(f"<tr><th>{escape(k)}</th><td>{escape(str(val))}</td></tr>" for k, val in rows)
-    return f"<h3>Latency table validation</h3><table>{body}</table>"
+    caveat = (f"<p class=note><strong>{escape(v['caveat'])}</strong></p>"
+              if v.get("caveat") else "")
+    return f"{note}<h3>Latency table validation</h3>{caveat}<table>{body}</table>"

@@ -1,5 +1,5 @@
-"""Does a table predict whole networks? Measure random architectures end to end and compare;
-fit a calibration on other networks (random, and some spanning the latency range).
+"""Does a table predict whole networks? Measure random architectures end to end and compare
+(the measuring helpers here also serve calibration, hwnas.tables.calibrate).
 
 Reports MAPE, the share of predictions within +-5% and +-10%, Kendall's tau between predicted
 and measured latency, the worst cases, and the noise floor and ceiling: the same networks
@@ -7,6 +7,8 @@ re-measured at the end of the run (their relative change, and the Kendall tau be
 measurements), which bound how well any table can do on this device. Networks are timed
 interleaved with the table's reference workload and normalised by it (hwnas.latency.drift),
 so a machine whose speed moved since the table was measured does not read as a wrong table.
+The report names the table it validated by its content hash, and ends in a verdict
+(hwnas.tables.verdict).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class ValidationReport:
     remeasured_raw_ms: list[float] = field(default_factory=list)
     reference_ms: list[float] = field(default_factory=list)
     rounds: int = 1  # passes over the networks; each network's median over them is kept
+    table_hash: str = ""  # LatencyTable.content_hash() of the table validated
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -280,7 +283,23 @@ def validate_table(table: LatencyTable, *, samples: int = 100, seed: int = 0,
         report.metrics[name] = {k: v for k, v in metrics.items() if k != "worst"}
     for worst in report.metrics["worst"]:
         worst["arch_key"] = report.arch_keys[worst["index"]]
+    report.metrics["verdict"] = report_verdict(report.metrics, table)
+    report.table_hash = table.content_hash()
     return report
+
+
+def report_verdict(metrics: dict, table: LatencyTable | None = None) -> dict:
+    """The verdict (hwnas.tables.verdict) on a validation's metrics: its share within +-10%,
+    Kendall tau, and the machine re-measuring itself (when it was re-measured)."""
+    from hwnas.tables.verdict import verdict
+
+    ceiling = metrics.get("noise_ceiling") or {}
+    repeats = ceiling.get("within_10_remeasured") if (ceiling.get("n") or 0) >= 2 else None
+    fitted = ((table.calibration if table else None) or {}).get("fitted_on", {})
+    return verdict(metrics["within_10"], metrics["kendall_tau"], repeats,
+                   table=str(table.path) if table and table.path else "TABLE",
+                   threads=table.threads if table else None,
+                   samples=fitted.get("networks"))
 
 
 def _at_profile_speed(table, report, clock) -> list[float]:
@@ -291,102 +310,6 @@ def _at_profile_speed(table, report, clock) -> list[float]:
     ratio = float(table.reference.get("profiled_ms", table.reference["ms"])) \
         / float(table.reference["ms"])
     return [m * ratio for m in report.measured_ms]
-
-
-def calibrate_table(table: LatencyTable, *, samples: int = 60, seed: int = 1,
-                    progress=None, allow_mismatch: bool = False, reference: bool = True,
-                    residual_model: str | None = None, rounds: int = DEFAULT_ROUNDS,
-                    backend=None) -> dict:
-    """Measure `samples` networks and store a fitted calibration in the table: two thirds
-    drawn at random, one third spanning the space's latency range (hwnas.tables.spanning), so
-    the fit holds at the cheap and dear ends a search is pushed to, not only in the middle.
-
-    With `reference`, the networks are timed interleaved with the reference workload and
-    normalised to its median speed during this run, and that speed becomes the table's
-    reference speed: the calibration re-anchors the table's predictions at today's speed
-    (the affine scales absorb any change since profiling). After the affine fit, a residual
-    model of whole networks is chosen by cross-validation (hwnas.latency.residual;
-    `residual_model` forces one of its candidates, "none" included). Each network is timed
-    in `rounds` passes and its median kept, as in validation."""
-    from hwnas.latency import calibration
-    from hwnas.tables.reference import reference_record
-    from hwnas.tables.spanning import spanning_archs
-
-    check_rounds(rounds)
-    space = table_space(table)
-    backend, warnings = (backend, []) if backend is not None else table_backend(table,
-                                                                                allow_mismatch)
-    archs = sample_archs(space, samples - samples // 3, seed)
-    archs += spanning_archs(space, lambda a: table.predict_ops(space.ops(a), calibrated=False),
-                            samples // 3, seed, exclude={a.key for a in archs})
-    if len(archs) < samples:  # walks that ended on networks already drawn: top up at random
-        archs += sample_archs(space, samples - len(archs), seed + 1,
-                              exclude={a.key for a in archs})
-    clock = _clock(backend, space, table) if reference else None
-    passes = measure_rounds(backend, space, archs, rounds, progress, clock=clock,
-                            predict=lambda a: table.predict_ops(space.ops(a),
-                                                                calibrated=False))
-    raw = per_network(passes)
-    measured, notes, drift_seen = list(raw), [], {}
-    if clock is not None:
-        run_ms = clock.median_ms()
-        measured = per_network(_normalised(passes, clock.local(), run_ms))
-        drift_seen = clock.drift()
-        if table.reference:
-            moved = drift.speed_message(table.path or "the table", float(table.reference["ms"]),
-                                        run_ms, action="this calibration re-anchors its "
-                                        "predictions at today's speed")
-            notes += [moved] if moved else []
-        old = table.reference or {}
-        table.reference = reference_record(clock.sig, run_ms, "calibrate", drift_seen,
-                                           profiled_ms=old.get("profiled_ms", run_ms))
-    else:
-        notes.append("no reference workload (--no-reference): the machine's drift during "
-                     "the fit is neither measured nor removed")
-    networks = [space.ops(a) for a in archs]
-    coefficients = calibration.fit(networks, measured, table.entries)
-    affine = [calibration.apply(coefficients, sigs, table.entries, "p50") for sigs in networks]
-    selection = _fit_residual(coefficients, networks, affine, measured, table.entries, seed,
-                              residual_model)
-    fitted = [_with_residual(coefficients, sigs, table.entries, a)
-              for sigs, a in zip(networks, affine, strict=True)]
-    plain = [table.predict_ops(sigs, calibrated=False) for sigs in networks]
-    coefficients["fitted_on"] = {
-        "networks": len(archs), "seed": seed, "arch_keys": [a.key for a in archs],
-        "rounds": rounds,
-        "warnings": warnings, "notes": notes, "reference": clock is not None,
-        "drift": drift_seen, "measured_ms": measured, "measured_raw_ms": raw,
-        "residual_selection": selection,
-        "fit_metrics": _brief(accuracy_metrics(fitted, measured)),
-        "affine_fit_metrics": _brief(accuracy_metrics(affine, measured)),
-        "plain_sum_metrics": _brief(accuracy_metrics(plain, measured))}
-    table.calibration = coefficients
-    return coefficients
-
-
-def _brief(metrics: dict) -> dict:
-    return {k: v for k, v in metrics.items() if k != "worst"}
-
-
-def _fit_residual(coefficients, networks, affine, measured, entries, seed, force) -> dict:
-    """Fit the whole-network residual on log(measured / affine); store the chosen model."""
-    from hwnas.latency import residual
-
-    types = sorted({s.op for sigs in networks for s in sigs})
-    X = np.array([residual.features(sigs, entries, types, "p50", a)
-                  for sigs, a in zip(networks, affine, strict=True)])
-    y = np.log(np.asarray(measured, float) / np.maximum(np.asarray(affine, float), 1e-9))
-    result = residual.fit(X, y, types, "p50", seed=seed, force=force)
-    if result["model"] is not None:
-        coefficients["residual"] = result["model"]
-    return {k: v for k, v in result.items() if k != "model"}
-
-
-def _with_residual(coefficients, sigs, entries, affine: float) -> float:
-    from hwnas.latency import residual
-
-    model = coefficients.get("residual")
-    return residual.correct(model, sigs, entries, affine) if model else affine
 
 
 def _measure(backend, space, arch) -> float:

@@ -121,10 +121,21 @@ def test_a_scratch_run_with_a_relative_table_resumes_elsewhere_with_fast_preset_
                                                            "train_subset", "threads")} \
         == {k: v for k, v in fast.items() if k not in ("epochs", "resolution", "train_subset")}
     assert "first candidate took" in err and "estimate" in err
+    from hwnas.latency.table import LatencyTable
+
+    used = LatencyTable.load(work / "t.json")
+    assert config["table"]["hash"] == used.content_hash()
+    # the table changes under the run (re-profiled, calibrated): the resume says so, goes on
+    raw = json.loads((work / "t.json").read_text())
+    raw["entries"][sorted(raw["entries"])[0]]["p50"] = 0.5
+    (work / "t.json").write_text(json.dumps(raw))
     monkeypatch.chdir(elsewhere)
     code, _, err = run(capsys, "search", "--resume", work / "run", "--budget", "3", "--json")
     assert code == 0, err
     assert len(history(work / "run")) == 3
+    now = LatencyTable.load(work / "t.json").short_hash()
+    notes = [line for line in err.splitlines() if "changed since this run used it" in line]
+    assert len(notes) == 1 and f"hash {used.short_hash()} then, {now} now" in notes[0], err
 
 
 def test_the_duration_estimate():

@@ -142,3 +142,39 @@ def test_runs_with_other_objectives_are_refused_in_one_line(runs, tmp_path, caps
                        "-o", tmp_path / "r.html")
     assert code == 2 and "\n" not in err and "latency_ms" in err, err
     assert not (tmp_path / "r.html").exists()
+
+
+def test_the_table_section_says_when_its_validation_or_the_table_itself_is_stale(
+        runs, tmp_path):
+    """A validation report naming the table's hash is shown with its verdict; once the table
+    changes, the report is shown as stale (none of its numbers) and the run's section says the
+    table is not the one it used."""
+    from hwnas.latency.table import LatencyTable
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(runs[1], run_dir)
+    table_path = tmp_path / "t.json"
+    shutil.copy(VALIDATION.parent / "proxyless-ort-cpu-b1-fp32-i3-n10-r32-w1.json", table_path)
+    table = LatencyTable.load(table_path)
+    report = json.loads(VALIDATION.read_text())
+    report["table_hash"] = table.content_hash()
+    table_path.with_suffix(".validation.json").write_text(json.dumps(report))
+    config = json.loads((run_dir / "config.json").read_text())
+    config["table"] = {"path": str(table_path), "hash": table.content_hash()}
+    (run_dir / "config.json").write_text(json.dumps(config))
+    out = tmp_path / "current.html"
+    assert run_app(app, ["report", str(run_dir), "-o", str(out)]) == 0
+    text = out.read_text()
+    within = f"{100 * report['metrics']['within_10']:.1f}%"
+    assert "not usable: " in text or "usable: " in text  # the verdict, from the old metrics
+    assert within in text and table.short_hash() in text and "stale" not in text
+    assert "changed since this run used it" not in text
+    table.calibration = None  # re-profiled, say
+    table.save(table_path)
+    out = tmp_path / "stale.html"
+    assert run_app(app, ["report", str(run_dir), "-o", str(out)]) == 0
+    text = " ".join(out.read_text().split())
+    assert f"stale: made for table {report['table_hash'][:12]}, the table is now " \
+           f"{table.short_hash()}; re-run `hwnas tables validate {table_path}`" in text
+    assert within not in text and "usable: " not in text
+    assert "changed since this run used it" in text

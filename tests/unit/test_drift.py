@@ -11,8 +11,9 @@ import pytest
 from hwnas.errors import BadInputError
 from hwnas.latency import drift
 from hwnas.latency.table import LatencyTable
+from hwnas.tables.calibrate import calibrate_table
 from hwnas.tables.profile import profile_ops
-from hwnas.tables.validate import calibrate_table, validate_table
+from hwnas.tables.validate import validate_table
 from profilers import Measurement
 
 NOISE = 0.02  # sigma of the fake's multiplicative (log-normal) noise per measurement

@@ -52,7 +52,7 @@ def non_additive(n_networks, seed):
 
 @functools.cache
 def _fitted(seed, force):
-    from hwnas.tables.validate import _fit_residual
+    from hwnas.tables.calibrate import _fit_residual
 
     networks, measured, entries = non_additive(60, seed)
     coef = calibration.fit(networks, measured, entries)
@@ -103,7 +103,7 @@ def test_every_kind_beats_affine_here_and_loads(kind, tmp_path):
 
 
 def test_additive_truth_keeps_no_residual():
-    from hwnas.tables.validate import _fit_residual
+    from hwnas.tables.calibrate import _fit_residual
     from tests.unit.test_calibration import synthetic
 
     networks, measured, entries, _ = synthetic(40)

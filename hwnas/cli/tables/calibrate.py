@@ -31,9 +31,12 @@ from hwnas.latency.residual import CANDIDATES
 def calibrate(table, samples, seed, out, no_reference, residual_model, rounds, allow_mismatch,
               as_json):
     """Measure whole networks (random, and a third spanning the latency range), fit intercept
-    + per-op-type scales and a residual model of whole networks, store them in TABLE (or
-    --out). The networks are timed interleaved with the table's reference workload, and the
-    table is re-anchored at the speed the machine has now.
+    + per-op-type scales and a residual model of whole networks, no network of the space
+    predicted below a fitted share of its ops' plain sum. TABLE (or --out) keeps whichever of
+    the new fit, its previous calibration and the plain sum predicts the networks best
+    (cross-validated), and the last line says whether to trust it. The networks are timed
+    interleaved with the table's reference workload; a kept new fit re-anchors the table at
+    the speed the machine has now.
 
     \b
     Examples:
@@ -55,7 +58,7 @@ def calibrate(table, samples, seed, out, no_reference, residual_model, rounds, a
     if as_json:
         print_json(api.json_ready(result))
         return
-    coefficients = result["calibration"]
+    coefficients = result["fit"]
     fit = coefficients["fitted_on"]
     for warning in fit.get("warnings", []):
         console.print(f"warning: {warning}")
@@ -65,9 +68,12 @@ def calibrate(table, samples, seed, out, no_reference, residual_model, rounds, a
         console.print(describe_drift(fit["drift"]))
     scales = ", ".join(f"{k} x{v:.3f}" for k, v in coefficients["scales"].items())
     written = result["table"]
-    console.print(f"calibrated {written} on {fit['networks']} networks: intercept "
+    held = coefficients.get("floor_constraints")
+    console.print(f"fitted on {fit['networks']} networks: intercept "
                   f"{coefficients['intercept_ms']:+.4f} ms, per op "
-                  f"{coefficients['per_op_ms']:+.4f} ms, {scales}")
+                  f"{coefficients['per_op_ms']:+.4f} ms, {scales}; no network below "
+                  f"{coefficients['floor_share']:.2f} x its plain sum"
+                  + (f" ({held} network(s) of the space held there)" if held else ""))
     selection = fit["residual_selection"]
     if selection.get("cv"):
         scores = ", ".join(f"{name} {100 * s['cv_mean_abs_log_error']:.2f}%"
@@ -80,5 +86,12 @@ def calibrate(table, samples, seed, out, no_reference, residual_model, rounds, a
     after = fit["fit_metrics"]["within_10"]
     console.print(f"on the fitting networks: within ±10% {100 * before:.0f}% -> "
                   f"{100 * affine:.0f}% -> {100 * after:.0f}% (plain sum -> affine -> with "
-                  f"residual); validate on held-out networks with "
-                  f"`hwnas tables validate {written}`")
+                  "residual)")
+    kept = result["kept"]
+    console.print(kept["why"])
+    stale = (f"; {result['stale_validation']} beside it validated the table as it was and is "
+             f"now stale: re-run `hwnas tables validate {written}`"
+             if result.get("stale_validation") else
+             f"; validate on held-out networks with `hwnas tables validate {written}`")
+    console.print(f"wrote {written}, table hash now {result['hash'][:12]}{stale}")
+    console.print(kept["verdict"]["line"])

@@ -39,10 +39,10 @@ def show(table, sort, as_json):
     """
     t = api.show_table(table)
     if as_json:
-        print_json(t.to_dict())
+        print_json({**t.to_dict(), "hash": t.content_hash()})
         return
     console.print(f"{t.path}: {len(t.entries)} ops, backend {t.backend}, batch {t.batch}, "
-                  f"{t.dtype}, threads {t.threads}, made {t.created}")
+                  f"{t.dtype}, threads {t.threads}, made {t.created}, hash {t.short_hash()}")
     name = (t.device.get("gpu") or t.device.get("cpu") or t.device.get("hardware")
             or t.device.get("machine"))
     cores = t.device.get("logical_cores")
@@ -64,6 +64,18 @@ def show(table, sort, as_json):
                       + f"  {int(entry['n']):>5}")
 
 
+def floor_line(cal: dict) -> str:
+    """What bounds the calibration's predictions from below (hwnas.latency.floor)."""
+    from hwnas.latency.floor import LEGACY_SHARE
+
+    if "floor_share" in cal:
+        return (f"floor: no network predicted below {cal['floor_share']:.2f} x the plain sum "
+                "of its ops")
+    return (f"floor: this calibration predates the floor, so predictions below "
+            f"{LEGACY_SHARE:.2f} x the plain sum of a network's ops are raised to it; re-run "
+            "`hwnas tables calibrate` for a fit bounded by its own data")
+
+
 def _header_lines(t) -> None:
     ref = t.reference
     if ref:
@@ -76,3 +88,6 @@ def _header_lines(t) -> None:
                       f"{cal['per_op_ms']:+.4f} ms, scales "
                       + ", ".join(f"{k} x{v:.3f}" for k, v in cal["scales"].items())
                       + (f"; residual model {chosen}" if chosen else ""))
+        console.print(floor_line(cal))
+        if cal.get("kept"):
+            console.print(f"last calibration: {cal['kept']['why']}")

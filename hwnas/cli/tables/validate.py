@@ -77,7 +77,9 @@ def validate(table, samples, seed, noise_samples, rounds, out, no_reference, all
     for w in m["worst"]:
         console.print(f"  worst: {w['arch_key']} predicted {w['predicted_ms']:.3f} ms, measured "
                       f"{w['measured_ms']:.3f} ms ({100 * w['error']:+.1f}%)")
-    console.print(f"report: {report['report']}; plot: {report['plot']}")
+    console.print(f"report: {report['report']}; plot: {report['plot']}; table hash "
+                  f"{report['table_hash'][:12]}")
+    console.print(m["verdict"]["line"])
 
 
 def _line(m: dict) -> str:
