@@ -161,13 +161,15 @@ def calibrate_table(table: TableArg, *, samples: int = 60, seed: int = 1,
         check_output(path, "--out", suffixes=(".json",))
     else:
         check_output(path, "TABLE")
+    before = t.content_hash() if Path(path) == Path(source) else None
     result = calibrate(t, samples=samples, seed=seed, allow_mismatch=allow_mismatch,
                        progress=progress, reference=reference, residual_model=residual_model,
                        rounds=rounds)
     t.save(path)
-    report = validation_path(path)
-    return {"table": str(path), **result, "reference": t.reference, "hash": t.content_hash(),
-            "stale_validation": str(report) if report.is_file() else None}
+    report, now = validation_path(path), t.content_hash()
+    stale = report.is_file() and now != before
+    return {"table": str(path), **result, "reference": t.reference, "hash": now,
+            "stale_validation": str(report) if stale else None}
 
 
 def validation_path(table_path: str | Path) -> Path:

@@ -79,10 +79,15 @@ class LatencyTable:
 
     def content_hash(self) -> str:
         """sha256 of what defines the table's predictions: header, entries, calibration and
-        reference, as canonical JSON; not when it was written nor where it lies. A run, an
-        export and a validation report store it, to tell later whether the table at a path is
-        still the one they used."""
+        reference, as canonical JSON; not when it was written nor where it lies, nor the
+        record of which fit the last calibration kept (a calibration that keeps the previous
+        one leaves the predictions, and so the hash, as they were). A run, an export and a
+        validation report store it, to tell later whether the table at a path is still the
+        one they used."""
         content = {k: v for k, v in self.to_dict().items() if k != "created"}
+        if content.get("calibration"):
+            content["calibration"] = {k: v for k, v in content["calibration"].items()
+                                      if k != "kept"}
         text = json.dumps(content, sort_keys=True, separators=(",", ":"), allow_nan=False)
         return hashlib.sha256(text.encode()).hexdigest()
 

@@ -113,7 +113,9 @@ def calibrate_table(table: LatencyTable, *, samples: int = 60, seed: int = 1,
     kept["repeats"] = repeat_share(normalised)
     kept["verdict"] = verdict(score["within_10"], score["kendall_tau"], kept["repeats"],
                               table=str(table.path or "TABLE"), threads=table.threads,
-                              samples=len(archs), basis="cross-validated")
+                              samples=len(archs),
+                              basis="cross-validated" if kept["kept"] == NEW
+                              else "on the calibration networks")
     if kept["kept"] == NEW:
         table.calibration, table.reference = coefficients, new_reference
     elif kept["kept"] == PLAIN:

@@ -70,6 +70,26 @@ def test_profile_with_ray_resource_measures_there_and_writes_here(ray_cluster, t
     assert table.backend == "torch-cpu"
 
 
+def test_profile_on_a_node_refuses_to_overwrite_its_default_table(ray_cluster, tmp_path,
+                                                                   monkeypatch, capsys):
+    """Without -o the table is named after the node's device, asked of the node before
+    anything is measured: a second profile is refused there, in one line."""
+    monkeypatch.chdir(tmp_path)
+    argv = ["profile", "--space", "nb201", "--space-opt", "C=4", "--space-opt", "N=1",
+            "--space-opt", "resolution=8", "--backend", "torch-cpu", "--ray-resource",
+            DEVICE_RESOURCE, "--json"]
+    code = run_app(app, argv)
+    assert code == 0, capsys.readouterr().err
+    written = list((tmp_path / "latency_tables").rglob("*.json"))
+    assert len(written) == 1
+    before = written[0].read_text()
+    capsys.readouterr()
+    code = run_app(app, argv)
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "\n" not in err and "already exists" in err and "--force" in err, err
+    assert written[0].read_text() == before
+
+
 @pytest.mark.parametrize("args, message", [
     (["--ray-address", "10.0.0.1:6379"], "--ray-address applies only with --ray-resource"),
     (["--ray-resource", "device:x", "--ray-address", "nohost"], "--ray-address must be"),

@@ -73,7 +73,7 @@ def test_a_worse_recalibration_keeps_the_previous_one(profiled):
     first = calibrate_table(table, samples=24, seed=1, backend=FakeBackend(seed=1))
     assert first["kept"]["kept"] == NEW  # the overhead makes the plain sum wrong
     before = copy.deepcopy(table.calibration)
-    reference = dict(table.reference)
+    reference, identity = dict(table.reference), table.content_hash()
     # four networks on a noisy machine: each fold's fit goes through three noisy points
     again = calibrate_table(table, samples=4, seed=5, backend=FakeBackend(seed=3, noise=0.3),
                             reference=False)
@@ -83,6 +83,7 @@ def test_a_worse_recalibration_keeps_the_previous_one(profiled):
     assert {k: v for k, v in table.calibration.items() if k != "kept"} == \
         {k: v for k, v in before.items() if k != "kept"}
     assert table.reference == reference  # still anchored where its coefficients are
+    assert table.content_hash() == identity  # the same predictions: its validation holds
     assert kept["rejected_fit"]["intercept_ms"] == again["fit"]["intercept_ms"]
 
 
