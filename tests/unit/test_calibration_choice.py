@@ -18,7 +18,6 @@ from hwnas.tables import verdict as verdicts
 from hwnas.tables.calibrate import calibrate_table
 from hwnas.tables.calibration_choice import NEW, PLAIN, PREVIOUS, choose
 from hwnas.tables.profile import profile_ops
-from hwnas.tables.validate import validate_table
 from tests.unit.test_drift import FakeBackend
 
 
@@ -106,21 +105,6 @@ def test_verdict_line_usable_and_each_kind_of_failure():
     assert "\n" not in good["line"] + noisy["line"] + table_misses["line"] + unknown["line"]
 
 
-def test_calibrate_and_validate_store_the_verdict_and_the_table_hash(profiled):
-    table = copy.deepcopy(profiled)
-    result = calibrate_table(table, samples=24, seed=1, backend=FakeBackend(seed=1))
-    fit_verdict = result["kept"]["verdict"]
-    assert fit_verdict["line"].startswith(("usable (cross-validated)",
-                                           "not usable (cross-validated)"))
-    assert result["kept"]["repeats"] is not None  # from the calibration's passes
-    report = validate_table(table, samples=20, seed=3, noise_samples=10,
-                            backend=FakeBackend(seed=4))
-    assert report.table_hash == table.content_hash()
-    v = report.metrics["verdict"]
-    # the fake machine repeats itself (2% noise) and the table fits it: usable
-    assert v["usable"] and v["line"].startswith("usable: ") and v["repeats"] >= 0.9
-
-
 def test_calibrate_and_validate_end_with_the_verdict(profiled, tmp_path, monkeypatch, capsys):
     """Through the command line (in-process, the fake backend standing in for the table's):
     validate's last line is its verdict, as stored in its report; calibrate says what it kept,
@@ -143,7 +127,10 @@ def test_calibrate_and_validate_end_with_the_verdict(profiled, tmp_path, monkeyp
     out = run("tables", "validate", path, "--samples", "8", "--noise-samples", "4")
     report = json.loads(path.with_suffix(".validation.json").read_text())
     assert report["table_hash"] == LatencyTable.load(path).content_hash()
-    assert out.endswith(report["metrics"]["verdict"]["line"])
+    v = report["metrics"]["verdict"]
+    assert out.endswith(v["line"])
+    # the fake machine repeats itself (2% noise); the plain sum misses its call overhead
+    assert v["repeats"] >= 0.9 and not v["usable"] and "the table is what misses" in v["line"]
     out = run("tables", "calibrate", path, "--samples", "12", "--rounds", "2")
     calibrated = LatencyTable.load(path)
     kept = calibrated.calibration["kept"]
@@ -151,5 +138,6 @@ def test_calibrate_and_validate_end_with_the_verdict(profiled, tmp_path, monkeyp
     assert f"{path.with_suffix('.validation.json')} beside it validated the table as it was " \
            f"and is now stale: re-run `hwnas tables validate {path}`" in out
     assert out.endswith(kept["verdict"]["line"])
+    assert kept["repeats"] >= 0.9  # two passes of each network agree
     assert kept["verdict"]["line"].startswith(("usable (cross-validated): ",
                                                "not usable (cross-validated): "))
