@@ -2,8 +2,14 @@
 
 A search trains hundreds of small proxies, so every dataset is decoded once, resized to the asked
 resolution, normalised with the training split's per-channel mean/std and kept in memory
-(`load_dataset` is cached per process). Train/validation splits are fixed (seed 0) and do not
-depend on a search's seed, so every run and every candidate is scored on the same images.
+(`load_dataset` is cached per process). Splits are fixed (seed 0) and do not depend on a
+search's seed, so every run and every candidate is scored on the same images.
+
+Three splits: `train` (what searches and final training fit), `val` (what a search scores
+candidates on, and so selects on) and `test`, held out from everything a search sees: only
+`hwnas train` and `hwnas export` report on it, so the accuracy a user is shown for the network
+they ship was never used to choose it. CIFAR-10's test set is its official one; digits and an
+image folder hold out `test_fraction` of their images first, then `val_fraction` of the rest.
 """
 
 from __future__ import annotations
@@ -54,8 +60,14 @@ class Dataset:
     train_y: torch.Tensor
     val_x: torch.Tensor
     val_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
     num_classes: int
     class_names: tuple[str, ...]
+    # per channel, of the training split's pixels in [0, 1] at this resolution: what a
+    # deployed network's input must be normalised with (written into an export's metadata)
+    mean: tuple[float, ...] = ()
+    std: tuple[float, ...] = ()
 
     @property
     def resolution(self) -> int:
@@ -85,18 +97,21 @@ def parse_dataset_spec(spec: str) -> DatasetSpec:
     return DatasetSpec(kind, path)
 
 
-def load_dataset(spec: str, resolution: int, *, val_fraction: float = 0.2) -> Dataset:
-    """Load `spec` at `resolution`×`resolution`, cached per (spec, resolution, val_fraction).
+def load_dataset(spec: str, resolution: int, *, val_fraction: float = 0.2,
+                 test_fraction: float = 0.2) -> Dataset:
+    """Load `spec` at `resolution`×`resolution`, cached per (spec, resolution, fractions).
 
-    `val_fraction` is the validation share for digits and imagefolder (cifar10 validates on its
-    test set).
+    `test_fraction`: the share of all images held out as the test split (digits and
+    imagefolder; cifar10 has its official test set); `val_fraction`: the validation share of
+    the images left.
     """
     if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 1:
         raise BadInputError(f"resolution must be an int >= 1; got {resolution!r}")
-    if not 0.0 < float(val_fraction) < 1.0:
-        raise BadInputError(f"val_fraction must be in (0, 1); got {val_fraction!r}")
+    for name, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
+        if not 0.0 < float(value) < 1.0:
+            raise BadInputError(f"{name} must be in (0, 1); got {value!r}")
     parsed = parse_dataset_spec(spec)
-    return _load_cached(parsed, resolution, float(val_fraction))
+    return _load_cached(parsed, resolution, float(val_fraction), float(test_fraction))
 
 
 def check_dataset(spec: str) -> DatasetSpec:
@@ -144,20 +159,30 @@ def stratified_split(labels, n_first: int, seed: int = SPLIT_SEED) -> tuple[np.n
 
 
 @functools.lru_cache(maxsize=8)
-def _load_cached(parsed: DatasetSpec, resolution: int, val_fraction: float) -> Dataset:
+def _load_cached(parsed: DatasetSpec, resolution: int, val_fraction: float,
+                 test_fraction: float) -> Dataset:
     if parsed.kind == "cifar10":
-        (tr_x, tr_y), (va_x, va_y), names = _read_cifar(parsed.path, resolution)
+        (x, y), (te_x, te_y), names = _read_cifar(parsed.path, resolution)
     else:
         x, y, names = _read_digits(resolution) if parsed.kind == "digits" \
             else _read_imagefolder(parsed.path, resolution)
-        n_val = int(round(len(y) * val_fraction))
-        if len(y) < 2 or not 0 < n_val < len(y):
-            raise BadInputError(f"{parsed.kind} dataset has {len(y)} image(s); need enough for a "
-                                f"train/validation split with val_fraction={val_fraction}")
-        val_idx, train_idx = stratified_split(y.numpy(), n_val)
-        tr_x, tr_y, va_x, va_y = x[train_idx], y[train_idx], x[val_idx], y[val_idx]
-    tr_x, va_x = _normalise(tr_x, va_x)
-    return Dataset(parsed.kind, tr_x, tr_y, va_x, va_y, len(names), tuple(names))
+        test_idx, rest = _split(parsed.kind, y, test_fraction, "test")
+        te_x, te_y, x, y = x[test_idx], y[test_idx], x[rest], y[rest]
+    val_idx, train_idx = _split(parsed.kind, y, val_fraction, "validation")
+    tr_x, tr_y, va_x, va_y = x[train_idx], y[train_idx], x[val_idx], y[val_idx]
+    mean, std = _normalise(tr_x, va_x, te_x)
+    return Dataset(parsed.kind, tr_x, tr_y, va_x, va_y, te_x, te_y, len(names), tuple(names),
+                   mean, std)
+
+
+def _split(kind: str, y, fraction: float, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (held out, rest) of `y`, the held-out share `fraction`, stratified."""
+    n_out = int(round(len(y) * fraction))
+    if len(y) < 2 or not 0 < n_out < len(y):
+        raise BadInputError(f"{kind} dataset has too few images ({len(y)} left) for a "
+                            f"{what} split of {fraction:g}; add images (train, validation and "
+                            "test splits each need some)")
+    return stratified_split(y.numpy(), n_out)
 
 
 @functools.lru_cache(maxsize=8)
@@ -202,10 +227,14 @@ def _check_imagefolder(root: Path) -> None:
                                     f"({_one_line(str(exc), 120)})") from None
 
 
-def _normalise(train_x: torch.Tensor, val_x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _normalise(train_x: torch.Tensor, *others: torch.Tensor) -> tuple[tuple, tuple]:
+    """Normalise every split in place with the training split's per-channel statistics;
+    returns them (mean, std) as plain floats."""
     mean = train_x.mean(dim=(0, 2, 3), keepdim=True)
     std = train_x.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)  # constant channels stay finite
-    return (train_x.sub_(mean).div_(std).contiguous(), val_x.sub_(mean).div_(std).contiguous())
+    for x in (train_x, *others):
+        x.sub_(mean).div_(std)
+    return (tuple(float(v) for v in mean.flatten()), tuple(float(v) for v in std.flatten()))
 
 
 def _resize(x: torch.Tensor, resolution: int) -> torch.Tensor:

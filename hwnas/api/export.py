@@ -1,44 +1,25 @@
-"""`export()`: one candidate of a run to ONNX, checked against PyTorch and re-timed."""
+"""`export()`: one candidate of a run to ONNX, with weights of its own resolution, its accuracy
+measured through onnxruntime, checked against PyTorch and re-timed."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
-from hwnas.api.common import build_space, unique_records
+from hwnas.api.candidate import (  # noqa: F401 - choose/objectives_of: export's public names
+    choose,
+    deploy_weights,
+    objectives_of,
+    proxy_description,
+    run_space,
+)
 from hwnas.arch import Arch
-from hwnas.errors import BadInputError
-from hwnas.evaluation.failure import is_failed
-from hwnas.runs import RunDir
 from hwnas.search.config import SearchConfig
 
 # Beyond these, a re-timing does not confirm the table: the prediction is off by more than
 # 10% of the measurement, or the measurement's own spread (p90 over p50) exceeds 10%.
 PREDICTION_TOLERANCE = 0.10
 SPREAD_TOLERANCE = 0.10
-
-
-def choose(run_path: str | Path, *, pick: list[str] | None = None,
-           arch_key: str | None = None) -> tuple[RunDir, dict, dict]:
-    """The run, its config and the record export would take (the knee, --pick or --arch);
-    reads only. What `hwnas export --dry-run` shows."""
-    from hwnas.analysis.picking import pick_record
-
-    run = RunDir.open(run_path)
-    config = run.config()
-    record = pick_record(run, unique_records(run.history()), config["search"]["objectives"],
-                         pick=pick, arch_key=arch_key)
-    if is_failed(record["result"]):  # only a key names one: knee and --pick skip them
-        raise BadInputError(f"candidate {record['arch_key']} of run {run.path} failed "
-                            f"({record['result']['failed']}): there is no network to "
-                            f"export; pick another candidate with `hwnas pareto {run.path}`")
-    return run, config, record
-
-
-def objectives_of(record: dict, objective_names: list[str]) -> dict:
-    """The run's objectives of a record, then params/FLOPs when recorded."""
-    result = record["result"]
-    names = [*objective_names, *(n for n in ("params", "flops") if n not in objective_names)]
-    return {n: result[n] for n in names if n in result}
 
 
 def timing_warnings(report) -> list[str]:
@@ -67,12 +48,16 @@ def timing_warnings(report) -> list[str]:
 def export(run_path: str | Path, *, pick: list[str] | None = None, arch_key: str | None = None,
            out: str | Path | None = None, backend: str = "ort-cpu",
            threads: int | None = None, allow_mismatch: bool = False,
-           rounds: int | None = None):
-    """Export one candidate of a run to ONNX: checked, parity-tested and re-timed. Returns
-    the report and the warnings (the table's conditions, then the re-timing's). Where the
-    run's table has a reference workload measured under the re-timing's conditions, the
-    network is also timed in `rounds` passes next to it, as `hwnas tables validate` times
-    networks, and that is what the prediction is compared with."""
+           rounds: int | None = None, untrained: bool = False):
+    """Export one candidate of a run to ONNX with weights trained at the resolution it is
+    exported and timed at (hwnas.api.candidate.deploy_weights; `untrained`: a random
+    initialisation, on purpose), proven: checker, parity with PyTorch, its own accuracy through
+    onnxruntime on the held-out test split, and re-timed. Returns the report and the warnings
+    (the table's conditions and identity, then the re-timing's). Where the run's table has a
+    reference workload measured under the re-timing's conditions, the network is also timed in
+    `rounds` passes next to it, as `hwnas tables validate` times networks, and that is what
+    the prediction is compared with."""
+    from hwnas.api.tables import table_change_note
     from hwnas.fileio import atomic_write_json
     from hwnas.latency.table import LatencyTable  # numpy: loaded when exporting, not at import
     from hwnas.nn.export import export_arch, refuse_non_finite
@@ -82,29 +67,92 @@ def export(run_path: str | Path, *, pick: list[str] | None = None, arch_key: str
     run, config, record = choose(run_path, pick=pick, arch_key=arch_key)
     search_config = SearchConfig.from_dict(config["search"])
     again = f"; pick another candidate with `hwnas pareto {run.path}`"
-    space = build_space(search_config.space, config["space_resolved"])
+    space = run_space(config)
     arch = Arch.from_dict(record["arch"])
-    state_dict = run.load_weights(arch.key)
-    if state_dict is not None:  # e.g. a run recorded before divergence failed a candidate
-        refuse_non_finite(state_dict, f"the trained weights of candidate {arch.key} of run "
-                          f"{run.path}", again)
+    weights = deploy_weights(run, config, record, untrained=untrained)  # refusals: nothing written
+    if weights.state_dict is not None:  # e.g. a run recorded before divergence failed a candidate
+        refuse_non_finite(weights.state_dict, f"the trained weights of candidate {arch.key} of "
+                          f"run {run.path}", again)
     predicted, warnings, table = None, [], None
     if search_config.table:  # a run on a tabular benchmark has no table to predict with
         table = LatencyTable.load(search_config.table)
         # The prediction is only comparable with the re-timing under the same conditions.
         warnings = table.check_compatible(backend=backend, batch=1, allow=allow_mismatch)
+        warnings += [n for n in [table_change_note(config)] if n]
         predicted = table.predict_ops(space.ops(arch), search_config.latency_stat)
+    evaluation, data, note = _evaluation(search_config.dataset, space, weights)
+    warnings += [note] if note else []
     out_path = Path(out) if out else run.path / "exports" / f"{arch.key}.onnx"
     notes: list[str] = []
-    report = export_arch(space, arch, out_path, state_dict=state_dict,
-                         predicted_ms=predicted, table_backend=table and table.backend,
-                         backend=backend,
+    report = export_arch(space, arch, out_path, state_dict=weights.state_dict,
+                         weights=weights.describe(), predicted_ms=predicted,
+                         table_backend=table and table.backend, backend=backend,
                          threads=threads if threads is not None else table_threads(config),
-                         retime=None if table is None else _retimer(table, rounds, notes))
+                         retime=None if table is None else _retimer(table, rounds, notes),
+                         evaluation=evaluation,
+                         metadata=_metadata(space, arch, record, data, table, weights))
     warnings = [*warnings, *notes, *timing_warnings(report)]
+    report = dataclasses.replace(report, accuracies=accuracy_summary(config, record, weights,
+                                                                      report))
     atomic_write_json(out_path.with_suffix(".json"), {**report.to_dict(), "record": record,
                                                       "warnings": warnings})
     return report, warnings
+
+
+def accuracy_summary(config: dict, record: dict, weights, report) -> dict:
+    """The accuracies a user compares, each saying what it is: the search's proxy (the
+    network the search scored, on the validation split), the final training's (PyTorch, on
+    the held-out test split) and the exported file's own (onnxruntime, the same test split)."""
+    final = weights.final_metrics or {}
+    return {
+        "proxy": {"accuracy": record["result"].get("accuracy"), "split": "val",
+                  "what": f"the search's estimate ({proxy_description(config, record)})"},
+        "final": None if not final else {
+            "accuracy": final.get("test_accuracy"), "val_accuracy": final.get("val_accuracy"),
+            "split": "test", "what": f"final training, {final.get('epochs')} epochs, PyTorch"},
+        "onnx": None if report.onnx_accuracy is None else {
+            "accuracy": report.onnx_accuracy["onnx"], "split": report.onnx_accuracy["split"],
+            "images": report.onnx_accuracy["images"],
+            "what": "the exported file through onnxruntime"},
+        "weights": weights.source}
+
+
+def _evaluation(dataset: str, space, weights):
+    """The held-out test images at the export's resolution, and the accuracy claimed for
+    the weights; (None, None, why) when the run's dataset cannot score this network."""
+    from hwnas.data import load_dataset
+    from hwnas.nn.export import Evaluation
+
+    resolution = int(space.input_shape[-1])
+    data = load_dataset(dataset, resolution)
+    if data.num_classes != int(space.num_classes):
+        return None, data, (f"the file's accuracy was not measured: dataset {dataset!r} has "
+                            f"{data.num_classes} classes, the network {space.num_classes} outputs")
+    claimed = (weights.final_metrics or {}).get("test_accuracy")
+    return Evaluation(data.test_x, data.test_y, claimed), data, None
+
+
+def _metadata(space, arch, record, data, table, weights) -> dict[str, str]:
+    """What a deployment needs to feed the file and name its outputs, and where it came from."""
+    import json
+    from importlib.metadata import version
+
+    c, h, w = space.input_shape
+    out = {"hwnas.version": version("hwnas"), "hwnas.arch": str(arch),
+           "hwnas.arch_key": arch.key, "hwnas.space": space.name,
+           "hwnas.space_config": json.dumps(space.config(), sort_keys=True),
+           "hwnas.input_shape": json.dumps(["batch", c, h, w]),
+           "hwnas.weights": weights.source}
+    if record.get("arch_short"):
+        out["hwnas.arch_short"] = record["arch_short"]
+    if data is not None:
+        out["hwnas.class_names"] = json.dumps(list(data.class_names))
+        out["hwnas.normalisation"] = json.dumps({
+            "pixels": "in [0, 1], resized to the input's height and width (bilinear)",
+            "mean": list(data.mean), "std": list(data.std), "formula": "(x - mean) / std"})
+    if table is not None:
+        out["hwnas.table_hash"] = table.content_hash()
+    return out
 
 
 def _retimer(table, rounds: int, notes: list[str]):

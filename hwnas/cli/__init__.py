@@ -36,6 +36,8 @@ COMMANDS = {
     "search": ("hwnas.cli.search_cmd", "search", "Search a space; objectives accuracy (max) "
                "and table latency (min) by default."),
     "tables": ("hwnas.cli.tables", "tables", "Inspect, validate and calibrate latency tables."),
+    "train": ("hwnas.cli.train_cmd", "train", "Train a candidate (default: the knee of the "
+              "front) fully, at its deploy resolution."),
 }
 
 
@@ -80,6 +82,7 @@ def app():
     hwnas search  --table latency_tables/<device>/<table>.json --method evolution
     hwnas runs    [runs/]   ;   hwnas runs show runs/<run>
     hwnas pareto  runs/<run> [runs/<other> ...] --where "latency_ms<=3" --top 5
+    hwnas train   runs/<run> --pick "latency_ms<=3"
     hwnas export  runs/<run> --pick "latency_ms<=3" --dry-run
     hwnas demo
 

@@ -22,23 +22,34 @@ from hwnas.cli.render import console, fmt, print_json
 @options.threads
 @options.rounds
 @options.allow_mismatch
+@click.option("--untrained", is_flag=True,
+              help="Export a randomly initialised network on purpose (no trained weights "
+                   "needed; its accuracy is chance).")
 @click.option("--dry-run", is_flag=True,
               help="Print the candidate that would be exported and its objectives; write "
                    "nothing.")
 @options.as_json
-def export(run, pick, arch, out, backend, threads, rounds, allow_mismatch, dry_run, as_json):
+def export(run, pick, arch, out, backend, threads, rounds, allow_mismatch, untrained, dry_run,
+           as_json):
     """Export a candidate (default: the knee of the front) and prove the export.
 
-    Prints the candidate's objectives, and warns (also in --json) when the re-timed latency
-    is more than 10% off the table's prediction or the measurement is unstable. Where the
-    run's table has a reference workload (`hwnas tables calibrate`), the network is timed in
-    --rounds passes next to it, as `hwnas tables validate` does, and compared at the
-    table's speed.
+    Exports only weights trained at the resolution the network is exported and timed at (the
+    space's): those of `hwnas train RUN --arch KEY`, or the search's own when it trained at
+    that resolution; proxy weights of another resolution are refused (--untrained exports a
+    random initialisation on purpose). The file has a dynamic batch axis and metadata (input
+    shape, normalisation, class names, architecture, hwnas version, table hash). Shows side by
+    side the search's proxy accuracy, the final training's, and the file's own accuracy
+    through onnxruntime on the held-out test split (more than 2 points off the one reported
+    for its weights fails the export). Warns (also in --json) when the re-timed latency is more
+    than 10% off the table's prediction or the measurement is unstable. Where the run's table
+    has a reference workload (`hwnas tables calibrate`), the network is timed in --rounds
+    passes next to it, as `hwnas tables validate` does, and compared at the table's speed.
 
     \b
     Examples:
       hwnas export runs/<run> --dry-run                       # what the knee is
       hwnas export runs/<run> --pick "latency_ms<=3" --dry-run
+      hwnas train  runs/<run> --pick "latency_ms<=3"          # first: weights at its resolution
       hwnas export runs/<run> --pick "latency_ms<=3" -o model.onnx
       hwnas export runs/<run> --arch 3f2a --json
     """
@@ -51,24 +62,37 @@ def export(run, pick, arch, out, backend, threads, rounds, allow_mismatch, dry_r
         payload = {"dry_run": True, "run": str(run_dir.path), "arch_key": record["arch_key"],
                    "arch": record.get("arch_short") or record["arch_str"],
                    "objectives": objectives,
-                   "chosen_by": "--arch" if arch else "--pick" if pick else "the knee"}
+                   "chosen_by": "--arch" if arch else "--pick" if pick else "the knee",
+                   "weights": _weights_line(run_dir, config, record, untrained)}
         if as_json:
             print_json(payload)
             return
         console.print(f"would export {record['arch_key']} (chosen by {payload['chosen_by']}): "
                       f"{escape(_objectives_line(objectives))}")
         console.print(f"  arch: {escape(payload['arch'])}")
+        console.print(f"  weights: {escape(payload['weights'])}")
         console.print("  (nothing written; drop --dry-run to export it)")
         return
     report, warnings = api.export(run, pick=list(pick), arch_key=arch, out=out, backend=backend,
                                   threads=threads, allow_mismatch=allow_mismatch,
-                                  rounds=rounds)
+                                  rounds=rounds, untrained=untrained)
     if as_json:
         print_json({**report.to_dict(), "objectives": objectives, "warnings": warnings})
         return
     for warning in warnings:
         console.print(escape(f"warning: {warning}"))
     render_export(report, objectives)
+
+
+def _weights_line(run_dir, config: dict, record: dict, untrained: bool) -> str:
+    """What a dry run says of the weights: those export would use, or why it would refuse."""
+    from hwnas.api.candidate import deploy_weights
+    from hwnas.errors import BadInputError
+
+    try:
+        return deploy_weights(run_dir, config, record, untrained=untrained).describe()
+    except BadInputError as exc:
+        return f"none that export accepts yet: {exc}"
 
 
 def _objectives_line(objectives: dict) -> str:
@@ -100,10 +124,16 @@ def check_export_args(run: str, pick, arch, out, dry_run: bool = False) -> None:
 
 def render_export(report, objectives: dict | None = None) -> None:
     m = report.measured_ms
-    console.print(f"exported {report.arch_key} to {report.onnx_path} ({report.weights} weights)")
+    console.print(f"exported {report.arch_key} to {escape(report.onnx_path)}")
+    console.print(f"  weights: {escape(report.weights)}")
+    for line in accuracy_lines(report.accuracies):
+        console.print(escape(line))
     if objectives:
         console.print(f"  objectives (from the search): {escape(_objectives_line(objectives))}")
     console.print(f"  arch: {escape(report.arch)}")
+    shape = ", ".join(map(str, report.input_shape))
+    keys = ", ".join(k.removeprefix("hwnas.") for k in report.metadata)
+    console.print(escape(f"  input [{shape}] (batch axis dynamic); metadata: {keys}"))
     console.print(f"  onnx.checker: ok; onnxruntime vs PyTorch max |diff| = "
                   f"{report.max_abs_diff:.2e} (limit {report.tolerance:g})")
     line = (f"  measured on {report.measured_backend}: p50 {m['p50']:.3f} ms, p90 "
@@ -120,3 +150,25 @@ def render_export(report, objectives: dict | None = None) -> None:
         line += (f"; table ({report.table_backend}) predicted {report.predicted_ms:.3f} ms "
                  f"({100 * report.prediction_error:+.1f}%)")
     console.print(line)
+
+
+def accuracy_lines(accuracies: dict | None) -> list[str]:
+    """The accuracies side by side, each naming what it is and which images it is on."""
+    if not accuracies:
+        return []
+    out = ["  accuracy:"]
+    proxy, final, onnx = accuracies.get("proxy"), accuracies.get("final"), accuracies.get("onnx")
+    if proxy and proxy.get("accuracy") is not None:
+        out.append(f"    search's proxy     {proxy['accuracy']:.4f}  validation split; "
+                   f"{proxy['what']}")
+    if final:
+        out.append(f"    final training     {final['accuracy']:.4f}  held-out test split; "
+                   f"{final['what']}")
+    if onnx:
+        out.append(f"    this ONNX file     {onnx['accuracy']:.4f}  held-out test split "
+                   f"({onnx['images']} images); {onnx['what']}")
+    elif accuracies.get("weights") != "untrained":
+        out.append("    this ONNX file     not measured (see the warnings)")
+    if accuracies.get("weights") == "untrained":
+        out.append("    (untrained weights: the file's accuracy is chance, as asked)")
+    return out

@@ -1,8 +1,9 @@
-"""Export a network to ONNX and prove it: onnx.checker, onnxruntime parity, measured latency."""
+"""Export a network to ONNX and prove it: onnx.checker, onnxruntime parity, the file's own
+accuracy on held-out images, measured latency."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ import numpy as np
 from hwnas.arch import Arch
 from hwnas.errors import BadInputError, HwnasRuntimeError
 from hwnas.fileio import atomic_write_bytes
-from hwnas.nn.onnx_io import module_to_onnx
+from hwnas.nn.onnx_io import module_to_onnx, with_metadata
 from hwnas.spaces.base import SearchSpace
 
 PARITY_TOLERANCE = 1e-4
@@ -22,7 +23,7 @@ class ExportReport:
     arch_key: str
     arch: str
     onnx_path: str
-    weights: str  # "trained" or "untrained (the run kept no weights for this architecture)"
+    weights: str  # what the weights are (hwnas.api.candidate.DeployWeights.describe)
     max_abs_diff: float
     tolerance: float
     measured_backend: str
@@ -32,6 +33,13 @@ class ExportReport:
     # re-timed in passes next to the table's reference workload (hwnas.tables.retime): "ms" is
     # the median at the table's reference speed, what the prediction is compared with
     at_table_speed: dict | None = None
+    input_shape: tuple = ()  # ("batch", C, H, W): the file's input, batch axis dynamic
+    # the file's own accuracy through onnxruntime on held-out images (AccuracyCheck.to_dict),
+    # None where the run's dataset cannot score the network
+    onnx_accuracy: dict | None = None
+    metadata: dict = field(default_factory=dict)  # what the file's metadata_props hold
+    # the accuracies a user compares, each saying what it is (filled by hwnas.api.export)
+    accuracies: dict | None = None
 
     @property
     def compared_ms(self) -> float:
@@ -49,14 +57,33 @@ class ExportReport:
         return {**asdict(self), "prediction_error": self.prediction_error}
 
 
+@dataclass(frozen=True)
+class Evaluation:
+    """Held-out images (torch tensors at the export's resolution) the file is scored on, and
+    the accuracy hwnas reports for the weights (None: nothing claimed)."""
+
+    x: object
+    y: object
+    claimed: float | None
+    split: str = "test"
+
+
 def export_arch(space: SearchSpace, arch: Arch, out: str | Path, *, state_dict: dict | None,
-                predicted_ms: float | None = None, table_backend: str | None = None,
-                backend: str = "ort-cpu", threads: int | None = None,
-                retime=None) -> ExportReport:
-    """`retime(profiler, model_bytes, input_shape) -> dict | None`: the written model timed
+                weights: str, predicted_ms: float | None = None,
+                table_backend: str | None = None, backend: str = "ort-cpu",
+                threads: int | None = None, retime=None, evaluation: Evaluation | None = None,
+                metadata: dict[str, str] | None = None) -> ExportReport:
+    """Write `arch` (with `state_dict`, or randomly initialised) to `out` as ONNX with a
+    dynamic batch axis and `metadata`, after proving it: onnx.checker, parity with PyTorch on
+    random inputs, and (with `evaluation`) its own accuracy through onnxruntime on held-out
+    images against the accuracy claimed for the weights. Nothing is written when a check fails.
+
+    `retime(profiler, model_bytes, input_shape) -> dict | None`: the written model timed
     again the careful way (hwnas.tables.retime) on the re-timing backend, or None where that
     cannot be done; the caller's, as only it knows the table."""
     import onnx
+
+    from hwnas.nn.onnx_accuracy import check_accuracy
 
     profiler = _onnx_profiler(backend, threads)  # a wrong backend is refused before any write
     if state_dict is not None:
@@ -68,20 +95,23 @@ def export_arch(space: SearchSpace, arch: Arch, out: str | Path, *, state_dict: 
         _estimate_batchnorm_statistics(model, (8, *space.input_shape))
     model.eval()
     shape = (1, *space.input_shape)
-    data = module_to_onnx(model, shape)
+    data = with_metadata(module_to_onnx(model, shape, dynamic_batch=True), metadata or {})
     onnx.checker.check_model(onnx.load_from_string(data), full_check=True)
     diff = _parity(model, data, shape)
     if not diff <= PARITY_TOLERANCE:
         raise HwnasRuntimeError(f"onnxruntime output differs from PyTorch by {diff:.3g} "
                                 f"(> {PARITY_TOLERANCE:g}); the ONNX file was not written")
+    accuracy = None
+    if evaluation is not None:
+        accuracy = check_accuracy(data, model, evaluation.x, evaluation.y,
+                                  claimed=evaluation.claimed, split=evaluation.split).to_dict()
     path = atomic_write_bytes(out, data)
     # the backend adds the batch dimension
     measured = profiler.measure(data, shape[1:]).to_dict()
-    return ExportReport(arch.key, str(arch), str(path),
-                        "trained" if state_dict is not None else
-                        "untrained (the run kept no weights for this architecture)",
-                        diff, PARITY_TOLERANCE, backend, measured, predicted_ms, table_backend,
-                        retime(profiler, data, shape[1:]) if retime is not None else None)
+    return ExportReport(arch.key, str(arch), str(path), weights, diff, PARITY_TOLERANCE,
+                        backend, measured, predicted_ms, table_backend,
+                        retime(profiler, data, shape[1:]) if retime is not None else None,
+                        ("batch", *space.input_shape), accuracy, dict(metadata or {}))
 
 
 def _estimate_batchnorm_statistics(model, shape: tuple[int, ...]) -> None:

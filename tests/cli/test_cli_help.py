@@ -15,7 +15,7 @@ from tests.tabular_helpers import write_synthetic_nb201
 
 # The commands of this brief; bench, demo, profile and tables have other owners.
 # every command and every `tables` subcommand (`tables` itself is a group of them)
-COMMANDS_WITH_EXAMPLES = ("search", "pareto", "export", "runs", "list", "bench", "demo",
+COMMANDS_WITH_EXAMPLES = ("search", "pareto", "train", "export", "runs", "list", "bench", "demo",
                           "profile", "report", "tables calibrate", "tables validate",
                           "tables show", "tables diff", "tables fill", "tables import")
 

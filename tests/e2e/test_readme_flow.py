@@ -1,4 +1,5 @@
-"""The README flow through the real CLI: profile -> search -> pareto -> export (tiny budget)."""
+"""The README flow through the real CLI: profile -> search -> pareto -> train -> export (tiny
+budget; the search's proxy trains at 8x8, the network is timed and exported at 16x16)."""
 
 import json
 
@@ -77,16 +78,27 @@ def test_pareto_compares_runs_side_by_side(flow):
     assert (root / "cmp.png").exists()
 
 
-def test_export_checks_parity_and_times_the_model(flow):
+def test_export_refuses_proxy_weights_then_exports_the_trained_network(flow):
     root, _, run, _ = flow
     history = [json.loads(x) for x in (run / "history.jsonl").read_text().splitlines()]
     bound = max(r["result"]["latency_ms"] for r in history)
     out = root / "model.onnx"
-    proc = hwnas("export", str(run), "--pick", f"latency_ms<={bound}", "-o", str(out), "--json")
+    pick = ("--pick", f"latency_ms<={bound}")
+    proc = hwnas("export", str(run), *pick, "-o", str(out))
+    assert proc.returncode == 2 and "trained at 8x8, a proxy" in proc.stderr
+    assert "hwnas train" in proc.stderr and not out.exists()
+    proc = hwnas("train", str(run), *pick, "--epochs", "1", "--json")
+    assert proc.returncode == 0, proc.stderr
+    trained = json.loads(proc.stdout)
+    assert trained["resolution"] == 16 and trained["test_size"] == 359
+    proc = hwnas("export", str(run), *pick, "-o", str(out), "--json")
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     onnx.checker.check_model(onnx.load(str(out)))
-    assert report["max_abs_diff"] <= 1e-4 and report["weights"] == "trained"
+    assert report["max_abs_diff"] <= 1e-4 and report["accuracies"]["weights"] == "final"
+    assert report["arch_key"] == trained["arch_key"]
+    assert report["accuracies"]["onnx"]["accuracy"] == pytest.approx(trained["test_accuracy"],
+                                                                     abs=0.02)
     assert report["measured_ms"]["p50"] > 0 and report["predicted_ms"] > 0
     # the table was profiled with a reference on this backend and thread count: the network
     # is also timed in passes next to it, and that is what the prediction is compared with
@@ -105,7 +117,8 @@ def test_export_pick_that_nothing_meets(flow):
 
 def test_export_refuses_another_backend_than_the_tables_unless_allowed(flow):
     root, _, run, _ = flow
-    proc = hwnas("export", str(run), "--backend", "torch-cpu", "-o", str(root / "x.onnx"))
+    proc = hwnas("export", str(run), "--untrained", "--backend", "torch-cpu", "-o",
+                 str(root / "x.onnx"))
     assert proc.returncode == 2 and "backend='ort-cpu', not 'torch-cpu'" in proc.stderr
     assert "--allow-mismatch" in proc.stderr and not (root / "x.onnx").exists()
 

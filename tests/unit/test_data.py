@@ -24,36 +24,47 @@ from hwnas.errors import BadInputError
 def test_digits_shapes_classes_and_normalisation():
     d = load_dataset("digits", 8)
     assert d.name == "digits"
-    assert len(d.train_y) + len(d.val_y) == 1797
-    assert (len(d.train_y), len(d.val_y)) == (1438, 359)  # round(0.2 * 1797) = 359
-    assert d.train_x.shape == (1438, 3, 8, 8) and d.val_x.shape == (359, 3, 8, 8)
+    assert len(d.train_y) + len(d.val_y) + len(d.test_y) == 1797
+    # test: round(0.2 * 1797) = 359 held out first; val: round(0.2 * 1438) = 288 of the rest
+    assert (len(d.train_y), len(d.val_y), len(d.test_y)) == (1150, 288, 359)
+    assert d.train_x.shape == (1150, 3, 8, 8) and d.val_x.shape == (288, 3, 8, 8)
+    assert d.test_x.shape == (359, 3, 8, 8)
     assert d.train_x.dtype == torch.float32 and d.train_y.dtype == torch.int64
     assert d.num_classes == 10 and d.class_names == tuple(str(i) for i in range(10))
     mean, std = d.train_x.mean(dim=(0, 2, 3)), d.train_x.std(dim=(0, 2, 3))
     assert torch.allclose(mean, torch.zeros(3), atol=1e-5)
     assert torch.allclose(std, torch.ones(3), atol=1e-4)
     assert torch.equal(d.train_x[:, 0], d.train_x[:, 2])  # grey replicated to 3 channels
+    # the statistics a deployment needs, those of the raw training pixels in [0, 1]
+    assert len(d.mean) == len(d.std) == 3 and 0 < d.mean[0] < 1 and d.std[0] > 0
 
 
-def test_digits_split_is_stratified_and_fixed():
+def test_digits_split_is_stratified_disjoint_and_fixed():
     d = load_dataset("digits", 8)
-    all_y = torch.cat([d.train_y, d.val_y])
+    all_y = torch.cat([d.train_y, d.val_y, d.test_y])
     for c in range(10):
-        n_c, v_c = int((all_y == c).sum()), int((d.val_y == c).sum())
-        assert abs(v_c - 0.2 * n_c) <= 1
+        n_c, t_c = int((all_y == c).sum()), int((d.test_y == c).sum())
+        assert abs(t_c - 0.2 * n_c) <= 1
+    # no image in two splits: the test split is held out from what a search sees
+    rows = {split: {tuple(x.flatten().tolist()) for x in xs}
+            for split, xs in (("train", d.train_x), ("val", d.val_x), ("test", d.test_x))}
+    # digits has no duplicate images (1797 distinct), so the splits' images must not meet
+    assert sum(map(len, rows.values())) == len(all_y)
+    assert not rows["test"] & (rows["train"] | rows["val"]) and not rows["train"] & rows["val"]
     data_module._load_cached.cache_clear()  # a fresh decode must give the very same split
     again = load_dataset("digits", 8)
     assert again is not d
     assert torch.equal(again.train_y, d.train_y) and torch.equal(again.val_x, d.val_x)
+    assert torch.equal(again.test_x, d.test_x)
     assert load_dataset("digits", 8) is again  # cached per (spec, resolution)
 
 
 def test_resize_keeps_split_and_changes_shape():
     small, big = load_dataset("digits", 8), load_dataset("digits", 20)
-    assert big.train_x.shape == (1438, 3, 20, 20) and big.val_x.shape == (359, 3, 20, 20)
-    assert torch.equal(small.train_y, big.train_y)
+    assert big.train_x.shape == (1150, 3, 20, 20) and big.test_x.shape == (359, 3, 20, 20)
+    assert torch.equal(small.train_y, big.train_y) and torch.equal(small.test_y, big.test_y)
     other = load_dataset("digits", 8, val_fraction=0.5)
-    assert len(other.val_y) == 898  # round(898.5) with banker's rounding
+    assert len(other.val_y) == 719 and torch.equal(other.test_y, small.test_y)
 
 
 @pytest.mark.parametrize("spec, expected", [
@@ -116,16 +127,23 @@ def test_fake_cifar_is_read_in_chw_layout(tmp_path):
     d = load_dataset(f"cifar10:{tmp_path}", 32)
     train = np.concatenate([batches[f"data_batch_{i}"][0] for i in range(1, 6)])
     raw = torch.from_numpy(train).float().div(255).view(-1, 3, 32, 32)
-    mean, std = raw.mean(dim=(0, 2, 3), keepdim=True), raw.std(dim=(0, 2, 3), keepdim=True)
-    assert d.train_x.shape == (20, 3, 32, 32) and d.val_x.shape == (5, 3, 32, 32)
-    assert torch.allclose(d.train_x, (raw - mean) / std, atol=1e-5)
+    # the official test batch is the test split; validation is held out of the training batches
+    assert d.train_x.shape == (16, 3, 32, 32) and d.val_x.shape == (4, 3, 32, 32)
+    assert d.test_x.shape == (5, 3, 32, 32)
+    labels = torch.tensor(sum((batches[f"data_batch_{i}"][1] for i in range(1, 6)), []))
+    val_idx, train_idx = stratified_split(labels.numpy(), 4)
+    raw_train = raw[train_idx]
+    mean = raw_train.mean(dim=(0, 2, 3), keepdim=True)
+    std = raw_train.std(dim=(0, 2, 3), keepdim=True)
+    assert torch.allclose(d.train_x, (raw_train - mean) / std, atol=1e-5)
+    assert torch.allclose(d.val_x, (raw[val_idx] - mean) / std, atol=1e-5)
     test_raw = torch.from_numpy(batches["test_batch"][0]).float().div(255).view(-1, 3, 32, 32)
-    assert torch.allclose(d.val_x, (test_raw - mean) / std, atol=1e-5)  # train statistics
-    labels = sum((batches[f"data_batch_{i}"][1] for i in range(1, 6)), [])
-    assert d.train_y.tolist() == labels and d.val_y.tolist() == batches["test_batch"][1]
+    assert torch.allclose(d.test_x, (test_raw - mean) / std, atol=1e-5)  # train statistics
+    assert d.train_y.tolist() == labels[train_idx].tolist()
+    assert d.test_y.tolist() == batches["test_batch"][1]
     assert d.class_names == tuple(names) and d.num_classes == 10
     # the batches folder itself is accepted too, and a lower resolution resizes
-    assert load_dataset(f"cifar10:{folder}", 16).train_x.shape == (20, 3, 16, 16)
+    assert load_dataset(f"cifar10:{folder}", 16).train_x.shape == (16, 3, 16, 16)
 
 
 def test_cifar_wrong_layout_names_expected_folder(tmp_path):
@@ -171,10 +189,11 @@ def test_imagefolder_resized_rgb_stratified(tmp_path):
     _write_images(tmp_path)
     d = load_dataset(f"imagefolder:{tmp_path}", 12)
     assert d.class_names == ("blue", "red") and d.num_classes == 2
-    assert d.train_x.shape == (8, 3, 12, 12) and d.val_x.shape == (2, 3, 12, 12)
-    assert sorted(d.val_y.tolist()) == [0, 1]  # one of each class
-    x = torch.cat([d.train_x, d.val_x]).mean(dim=(2, 3))
-    y = torch.cat([d.train_y, d.val_y])
+    assert d.train_x.shape == (6, 3, 12, 12) and d.val_x.shape == (2, 3, 12, 12)
+    assert d.test_x.shape == (2, 3, 12, 12)
+    assert sorted(d.val_y.tolist()) == sorted(d.test_y.tolist()) == [0, 1]  # one of each class
+    x = torch.cat([d.train_x, d.val_x, d.test_x]).mean(dim=(2, 3))
+    y = torch.cat([d.train_y, d.val_y, d.test_y])
     assert bool((x[y == 1, 0] > x[y == 1, 2]).all())  # red images: red channel above blue
     assert bool((x[y == 0, 2] > x[y == 0, 0]).all())
 

@@ -1,0 +1,115 @@
+"""TrainedDir: one architecture's final training on disk, inside its run.
+
+runs/<run>/trained/<key>/training.json  what is trained: architecture, space, dataset,
+                                         resolution, recipe (a resume must match it)
+runs/<run>/trained/<key>/checkpoint.pt   the last finished epoch (weights, optimizer,
+                                         generators, curve), rewritten after every epoch
+runs/<run>/trained/<key>/curve.json      per epoch: training loss, validation accuracy, time
+runs/<run>/trained/<key>/weights.pt      the final weights (state_dict), at `resolution`
+runs/<run>/trained/<key>/metrics.json    final metrics, on the held-out test split; written
+                                         last, so its presence means the training finished
+runs/<run>/trained/<key>/lock            held (flock) by the one process training it
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from hwnas.errors import RunLockedError
+
+# What must agree for a checkpoint to be resumed: everything that changes the weights.
+IDENTITY = ("arch_key", "space", "space_config", "dataset", "resolution", "recipe")
+
+
+class TrainedDir:
+    def __init__(self, run_path: str | os.PathLike, arch_key: str):
+        self.path = Path(run_path) / "trained" / arch_key
+        self.arch_key = arch_key
+
+    training_path = property(lambda self: self.path / "training.json")
+    checkpoint_path = property(lambda self: self.path / "checkpoint.pt")
+    curve_path = property(lambda self: self.path / "curve.json")
+    weights_path = property(lambda self: self.path / "weights.pt")
+    metrics_path = property(lambda self: self.path / "metrics.json")
+    lock_path = property(lambda self: self.path / "lock")
+
+    def finished(self) -> bool:
+        return self.metrics_path.is_file() and self.weights_path.is_file()
+
+    def training(self) -> dict | None:
+        return _read(self.training_path)
+
+    def metrics(self) -> dict | None:
+        """The final metrics, or None before the training finished."""
+        return _read(self.metrics_path) if self.finished() else None
+
+    def load_weights(self) -> dict | None:
+        if not self.finished():
+            return None
+        import torch
+
+        return torch.load(self.weights_path, map_location="cpu", weights_only=True)
+
+    def save_weights(self, state_dict: dict) -> Path:
+        import io
+
+        import torch
+
+        from hwnas.fileio import atomic_write_bytes
+
+        buf = io.BytesIO()
+        torch.save({k: v.detach().cpu() for k, v in state_dict.items()}, buf)
+        return atomic_write_bytes(self.weights_path, buf.getvalue())
+
+    def differences(self, wanted: dict) -> list[str]:
+        """How the training stored here differs from `wanted` (IDENTITY's fields), e.g.
+        ["recipe.epochs 30, not 10"]; [] when it is the same training (or there is none)."""
+        have = self.training()
+        if have is None:
+            return []
+        out = []
+        for name in IDENTITY:
+            a, b = have.get(name), wanted.get(name)
+            if isinstance(a, dict) and isinstance(b, dict):
+                out += [f"{name}.{k} {a.get(k)!r}, not {b.get(k)!r}"
+                        for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+            elif a != b:
+                out.append(f"{name} {a!r}, not {b!r}")
+        return out
+
+    def clear(self) -> None:
+        """Remove what a previous training left (not the lock, which the caller holds)."""
+        for path in (self.training_path, self.checkpoint_path, self.curve_path,
+                     self.weights_path, self.metrics_path):
+            path.unlink(missing_ok=True)
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[TrainedDir]:
+        """One process trains an architecture at a time: an flock the kernel drops when its
+        holder dies, so a killed training never blocks its resume."""
+        import fcntl
+
+        self.path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise RunLockedError(f"{self.path} is being trained by another process; wait for "
+                                 "it to finish (its curve.json shows the epochs done)") from None
+        try:
+            yield self
+        finally:
+            os.close(fd)
+
+
+def _read(path: Path) -> dict | None:
+    try:
+        value = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None

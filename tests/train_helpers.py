@@ -1,0 +1,45 @@
+"""A small run directory to train and export from, written directly (no search needed): the
+proxyless space at 16x16 and width 0.25 on digits, a few candidates with proxy results, and
+optionally the search's kept weights at a chosen resolution."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hwnas.runs import RunDir
+from hwnas.spaces.proxyless import ProxylessSpace
+
+SPACE = {"resolution": 16, "width_mult": 0.25, "num_classes": 10}
+
+
+def write_run(path, *, n: int = 3, proxy_resolution: int | None = 8, seed: int = 0,
+              keep_weights: bool = True) -> tuple[RunDir, list[str]]:
+    """A finished run of `n` candidates (accuracy rising with latency, so each is on the
+    front); with `keep_weights`, each candidate's weights as the search would have kept them,
+    trained (here: initialised) at `proxy_resolution`. Returns the run and the keys."""
+    import torch
+
+    space = ProxylessSpace(**SPACE)
+    rng = np.random.default_rng(seed)
+    estimator = {"estimator": "scratch", "dataset": "digits", "seed": seed, "epochs": 2,
+                 "resolution": proxy_resolution, "train_subset": 768}
+    config = {"search": {"table": "", "space": "proxyless", "space_config": dict(SPACE),
+                         "strategy": "random", "estimator": "scratch",
+                         "estimator_options": {"epochs": 2, "resolution": proxy_resolution},
+                         "dataset": "digits", "objectives": ["accuracy", "latency_ms"],
+                         "budget": n, "seed": seed, "run_dir": str(path)},
+              "space_resolved": space.config(), "estimator_resolved": estimator}
+    run = RunDir.create(path, config)
+    keys = []
+    for i in range(n):
+        arch = space.sample(rng)
+        res = proxy_resolution or SPACE["resolution"]
+        run.append({"index": i, "arch_key": arch.key, "arch": arch.to_dict(),
+                    "arch_str": str(arch), "arch_short": space.compact(arch),
+                    "result": {"accuracy": 0.5 + 0.1 * i, "latency_ms": 1.0 + i},
+                    "estimate": {"resolution": res, "train_size": 768, "val_size": 288}})
+        if keep_weights:
+            torch.manual_seed(i)
+            run.save_weights(arch.key, space.build(arch).state_dict())
+        keys.append(arch.key)
+    return run, keys
