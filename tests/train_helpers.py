@@ -4,31 +4,50 @@ optionally the search's kept weights at a chosen resolution."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
+from hwnas.latency.table import LatencyTable
 from hwnas.runs import RunDir
 from hwnas.spaces.proxyless import ProxylessSpace
 
 SPACE = {"resolution": 16, "width_mult": 0.25, "num_classes": 10}
 
 
+def write_table(path, space) -> LatencyTable:
+    """An ort-cpu table of every op of `space` (made-up times, 0.01 ms an op), saved."""
+    entries = {sig.key: {"p50": 0.01, "p90": 0.011, "mean": 0.01, "std": 0.0, "n": 5}
+               for sig in space.all_ops()}
+    table = LatencyTable(backend="ort-cpu", device={"name": "test"}, threads=1,
+                         space={"name": "proxyless", "config": space.config()}, entries=entries)
+    table.save(path)
+    return table
+
+
 def write_run(path, *, n: int = 3, proxy_resolution: int | None = 8, seed: int = 0,
-              keep_weights: bool = True) -> tuple[RunDir, list[str]]:
+              keep_weights: bool = True, table: bool = False) -> tuple[RunDir, list[str]]:
     """A finished run of `n` candidates (accuracy rising with latency, so each is on the
     front); with `keep_weights`, each candidate's weights as the search would have kept them,
-    trained (here: initialised) at `proxy_resolution`. Returns the run and the keys."""
+    trained (here: initialised) at `proxy_resolution`; with `table`, a latency table beside
+    the run whose hash the run stored. Returns the run and the keys."""
     import torch
 
     space = ProxylessSpace(**SPACE)
+    made = write_table(Path(str(path) + "-table.json"), space) if table else None
     rng = np.random.default_rng(seed)
     estimator = {"estimator": "scratch", "dataset": "digits", "seed": seed, "epochs": 2,
                  "resolution": proxy_resolution, "train_subset": 768}
-    config = {"search": {"table": "", "space": "proxyless", "space_config": dict(SPACE),
+    config = {"search": {"table": str(made.path) if made else "", "space": "proxyless",
+                         "space_config": dict(SPACE),
                          "strategy": "random", "estimator": "scratch",
                          "estimator_options": {"epochs": 2, "resolution": proxy_resolution},
                          "dataset": "digits", "objectives": ["accuracy", "latency_ms"],
                          "budget": n, "seed": seed, "run_dir": str(path)},
-              "space_resolved": space.config(), "estimator_resolved": estimator}
+              "space_resolved": space.config(), "estimator_resolved": estimator,
+              "table": made and {"path": str(made.path), "backend": made.backend, "batch": 1,
+                                 "dtype": "fp32", "device": made.device,
+                                 "hash": made.content_hash()}}
     run = RunDir.create(path, config)
     keys = []
     for i in range(n):

@@ -189,6 +189,7 @@ def _prepare(config: SearchConfig, run_path: Path, progress: Progress = None):
             from hwnas.api.tables import table_speed_note
 
             notes.extend(n for n in [table_speed_note(scorer.table)] if n)
+        notes.extend(n for n in [proxy_resolution_note(space, scorer.estimator)] if n)
         context = SearchContext(dataset=config.dataset, table=scorer.table,
                                 latency_stat=config.latency_stat,
                                 workdir=run_path / "strategy", progress=progress)
@@ -209,6 +210,20 @@ def _prepare(config: SearchConfig, run_path: Path, progress: Progress = None):
         evaluator.close()
         raise
     return space, strategy, evaluator
+
+
+def proxy_resolution_note(space, estimator) -> str | None:
+    """One line when the estimator trains candidates at another resolution than the space's
+    (the one the table times and export writes): their accuracies are a proxy's, and their
+    kept weights cannot be exported as they are."""
+    trained_at = estimator.resolved_options().get("resolution")
+    deployed_at = int(space.input_shape[-1])
+    if not isinstance(trained_at, int) or trained_at == deployed_at:
+        return None
+    return (f"candidates are trained at {trained_at}x{trained_at}, a proxy: the table times "
+            f"them, and `hwnas export` writes them, at {deployed_at}x{deployed_at}; the "
+            f"accuracies rank networks, and `hwnas train RUN --pick ...` trains the one you "
+            f"choose at {deployed_at}x{deployed_at} before export")
 
 
 def _check_benchmark_covers(space, estimator) -> None:

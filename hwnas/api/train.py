@@ -123,7 +123,8 @@ def _train(p: dict, trained: TrainedDir, progress: Progress) -> dict:
     start = time.perf_counter()
 
     def on_epoch(event: dict) -> None:
-        atomic_write_json(trained.curve_path, {"epochs": event["curve"]})
+        if "curve" in event:
+            atomic_write_json(trained.curve_path, {"epochs": event["curve"]})
         if progress:
             progress({k: v for k, v in event.items() if k != "curve"})
 

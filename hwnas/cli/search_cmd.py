@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+
 import click
 
 from hwnas import api
@@ -134,7 +136,10 @@ def search(ctx, space, space_opt, table, method, strategy_opt, sweep, target_ms,
         return
     console.print(f"run written to {run.path}")
     render_report(report)
-    console.print(f"next: hwnas export {run.path} --pick \"{config.objectives[-1]}<=X\"")
+    pick = shlex.quote(f"{config.objectives[-1]}<=X")
+    where = shlex.quote(str(run.path))
+    console.print(f"next: hwnas train {where} --pick {pick}   (full training at the deploy "
+                  f"resolution), then hwnas export {where} --pick {pick}")
 
 
 # What --resume may be given with: a resumed run keeps its saved configuration, so every other

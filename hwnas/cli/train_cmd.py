@@ -82,6 +82,8 @@ def run_training(planned: dict, quiet: bool = False) -> dict:
         def on_event(event: dict) -> None:
             if event.get("event") == "notice":
                 click.echo(f"hwnas: note: {event['summary']}", err=True)
+            elif event.get("event") == "start":
+                bar.update(task, completed=event["epoch"], info="")
             elif event.get("event") == "epoch":
                 bar.update(task, completed=event["epoch"],
                            info=f"loss {event['train_loss']:.3f}  val {event['val_accuracy']:.3f}")

@@ -81,6 +81,8 @@ def train_final(build: Callable[[], torch.nn.Module], train: tuple, val: tuple, 
             start, curve = int(state["epoch"]), list(state["curve"])
         steps = list(nt.batches(len(y), config.batch_size))
         total = config.epochs * len(steps)
+        if progress:  # the clock starts here, so the time left is known after one epoch
+            progress({"event": "start", "epoch": start, "epochs": config.epochs})
         for epoch in range(start, config.epochs):
             began = time.perf_counter()
             loss = _epoch(model, optimizer, x, y, steps, epoch, total, config, shuffle,

@@ -146,3 +146,28 @@ def test_the_accuracy_check_compares_with_the_claim():
     assert check.onnx == check.torch == check.agreement == 1.0 and check.images == 40
     with pytest.raises(HwnasRuntimeError, match="scores 1.0000 .* reports for these weights 0.5"):
         check_accuracy(data, model, x, y, claimed=0.5)
+
+
+def test_export_says_when_the_runs_table_changed(tmp_path, capsys):
+    run, keys = write_run(tmp_path / "run", proxy_resolution=None, table=True)
+    table_path = run.config()["table"]["path"]
+    args = ("export", run.path, "--arch", keys[0], "--json", "-o", tmp_path / "a.onnx")
+    code, out, err = cli(capsys, *args)
+    assert code == 0, err
+    report = json.loads(out)
+    assert not [w for w in report["warnings"] if "changed since" in w]
+    from hwnas.latency.table import LatencyTable
+
+    table = LatencyTable.load(table_path)
+    assert onnx_meta(tmp_path / "a.onnx")["hwnas.table_hash"] == table.content_hash()
+    for entry in table.entries.values():
+        entry["p50"] *= 2  # re-profiled on a slower day
+    table.save(table_path)
+    code, out, err = cli(capsys, *args[:-1], tmp_path / "b.onnx")
+    assert code == 0, err
+    changed = [w for w in json.loads(out)["warnings"] if "changed since this run used it" in w]
+    assert len(changed) == 1 and table_path in changed[0]
+
+
+def onnx_meta(path) -> dict:
+    return {p.key: p.value for p in onnx.load(str(path)).metadata_props}
