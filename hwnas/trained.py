@@ -107,6 +107,23 @@ class TrainedDir:
             os.close(fd)
 
 
+def summaries(run_path: str | os.PathLike) -> list[dict]:
+    """Every final training of a run, finished or not, for `hwnas runs show`: key, resolution,
+    epochs done of the recipe's, and the test accuracy once finished. Reads only."""
+    out = []
+    root = Path(run_path) / "trained"
+    for folder in sorted(p for p in root.glob("*") if p.is_dir()) if root.is_dir() else []:
+        trained = TrainedDir(run_path, folder.name)
+        training = trained.training() or {}
+        metrics = trained.metrics()
+        curve = (_read(trained.curve_path) or {}).get("epochs") or []
+        out.append({"arch_key": folder.name, "resolution": training.get("resolution"),
+                    "epochs": (training.get("recipe") or {}).get("epochs"),
+                    "epochs_done": len(curve), "finished": metrics is not None,
+                    "test_accuracy": (metrics or {}).get("test_accuracy")})
+    return out
+
+
 def _read(path: Path) -> dict | None:
     try:
         value = json.loads(path.read_text())

@@ -27,10 +27,12 @@ def choose(run_path: str | Path, *, pick: list[str] | None = None,
     """The run, its config and the record chosen (the knee, --pick or --arch); reads only.
     What `hwnas export --dry-run` shows and `hwnas train` trains."""
     from hwnas.analysis.picking import pick_record
+    from hwnas.search.config import SearchConfig
 
     run = RunDir.open(run_path)
     config = run.config()
-    record = pick_record(run, unique_records(run.history()), config["search"]["objectives"],
+    objectives = SearchConfig.from_dict(config["search"]).objectives  # its default if unset
+    record = pick_record(run, unique_records(run.history()), objectives,
                          pick=pick, arch_key=arch_key)
     if is_failed(record["result"]):  # only a key names one: knee and --pick skip them
         raise BadInputError(f"candidate {record['arch_key']} of run {run.path} failed "

@@ -114,7 +114,14 @@ def show_run(path: str | Path) -> dict:
             "strategy": {"name": search.get("strategy"),
                          "options": search.get("strategy_options") or {}},
             "seed": search.get("seed"), "created": config.get("created"),
-            "last_candidate": records[-1].get("time") if records else None}
+            "last_candidate": records[-1].get("time") if records else None,
+            "trained": trained_summaries(path)}
+
+
+def trained_summaries(path: Path) -> list[dict]:
+    from hwnas.trained import summaries
+
+    return summaries(path)
 
 
 def _lock_holder(run: RunDir) -> str:

@@ -54,8 +54,8 @@ def plan(run_path: str | Path, *, pick: list[str] | None = None, arch_key: str |
          preset: str = "paper", force: bool = False, **recipe) -> dict:
     """Everything `train` will do, checked, nothing written: the run, its config, the record,
     the trained directory, the training's identity and whether it resumes or is done."""
+    options = resolve_recipe(preset, **recipe)  # pure: before any file is read
     run, config, record = choose(run_path, pick=pick, arch_key=arch_key, job="train")
-    options = resolve_recipe(preset, **recipe)
     if options["seed"] is None:
         options["seed"] = int(config["search"].get("seed", 0))
     space = run_space(config)

@@ -54,10 +54,11 @@ def export(run, pick, arch, out, backend, threads, rounds, allow_mismatch, untra
       hwnas export runs/<run> --arch 3f2a --json
     """
     from hwnas.api.export import choose, objectives_of
+    from hwnas.search.config import SearchConfig
 
     check_export_args(run, pick, arch, out, dry_run)
     run_dir, config, record = choose(run, pick=list(pick), arch_key=arch)
-    objectives = objectives_of(record, config["search"]["objectives"])
+    objectives = objectives_of(record, SearchConfig.from_dict(config["search"]).objectives)
     if dry_run:
         payload = {"dry_run": True, "run": str(run_dir.path), "arch_key": record["arch_key"],
                    "arch": record.get("arch_short") or record["arch_str"],

@@ -108,6 +108,12 @@ def show(path: str, as_json: bool) -> None:
              ("strategy", f"{s['strategy']['name']} {_options(s['strategy']['options'])}"),
              ("seed", str(s["seed"])), ("created", str(s["created"])),
              ("last candidate", str(s["last_candidate"]))]
+    for t in s.get("trained") or []:
+        state = (f"test accuracy {t['test_accuracy']:.4f}" if t["finished"] else
+                 f"{t['epochs_done']}/{t['epochs']} epochs, not finished (`hwnas train` again "
+                 "resumes it)")
+        rows.append(("trained", f"{t['arch_key']} at {t['resolution']}x{t['resolution']}: "
+                                f"{state}"))
     if s["resume"]:
         rows.append(("resume", s["resume"]))
     table = Table(title=escape(f"run {s['run']}"), show_header=False)

@@ -290,6 +290,19 @@ CASES = [
     Case("export-default-out-is-a-file", ("export", "run"),
          ("the default --out", "run/exports", "is a file", "pass --out"),
          both(run_config(GOOD_SEARCH), text("run/exports", "x"))),
+    # train: the recipe, then the run and its candidate, before any epoch
+    Case("train-arch-and-pick", ("train", "run", "--arch", "abc", "--pick", "latency_ms<=3"),
+         ("--arch and --pick", "give one")),
+    Case("train-not-a-run", ("train", "nothing"), ("not a run directory",)),
+    Case("train-garbage-config", ("train", "run"), ("not readable JSON",),
+         run_config("{garbage")),
+    Case("train-no-candidates", ("train", "run"), ("no evaluated candidates",),
+         run_config(GOOD_SEARCH)),
+    Case("train-epochs-0", ("train", "run", "--epochs", "0"), ("--epochs", "1<=x<=10000")),
+    Case("train-lr-negative", ("train", "run", "--lr", "-1"),
+         ("'lr' option of final training", "(0, 10]"), run_config(GOOD_SEARCH)),
+    Case("train-preset", ("train", "run", "--preset", "quick"), ("quick", "paper", "fast")),
+    Case("train-seed-2**70", ("train", "run", "--seed", HUGE), ("--seed", "4294967295")),
     # profile: every output checked before the first op is timed
     Case("profile-out-under-a-file", ("profile", *TINY_ARGS, "--out", "f/t.json"),
          ("--out", "is a file, not a folder"), text("f", "x")),
@@ -421,8 +434,8 @@ def test_bad_input_is_one_line_and_writes_nothing(case, shared, tmp_path, monkey
 
 def test_the_catalogue_covers_every_command():
     covered = {c.argv[0] for c in CASES}
-    assert covered >= {"search", "bench", "pareto", "export", "profile", "demo", "tables",
-                       "list"}
+    assert covered >= {"search", "bench", "pareto", "train", "export", "profile", "demo",
+                       "tables", "list"}
     assert len(CASES) >= 60
     assert {c.argv[1] for c in CASES if c.argv[0] == "tables"} >= {
         "show", "diff", "validate", "calibrate", "fill", "import"}

@@ -86,6 +86,11 @@ def test_train_writes_weights_curve_and_test_metrics(trained_once):
     data = load_dataset("digits", 16)
     assert evaluate_accuracy(model, data.test_x, data.test_y) == result["test_accuracy"]
     assert result["test_accuracy"] > 0.3  # chance is 0.1; 2 epochs of a tiny net
+    from hwnas.api.runs import show_run
+
+    assert show_run(run.path)["trained"] == [{
+        "arch_key": keys[0], "resolution": 16, "epochs": EPOCHS, "epochs_done": EPOCHS,
+        "finished": True, "test_accuracy": result["test_accuracy"]}]
 
 
 class Stop(Exception):
