@@ -111,14 +111,20 @@ def test_export_refuses_the_failed_candidate_in_one_line(diverged, capsys):
 
 
 def test_export_refuses_nan_weights_a_run_kept(diverged, tmp_path):
-    """A run recorded before divergence failed candidates kept its NaN weights as a success."""
+    """Weights holding NaN are refused whatever made them (here: written as a finished final
+    training, the weights export would otherwise ship)."""
+    from hwnas.fileio import atomic_write_json
+    from hwnas.trained import TrainedDir
+
     run_dir = tmp_path / "old"
     shutil.copytree(diverged[0], run_dir)
     run = RunDir(run_dir)
     key = next(r["arch_key"] for r in run.history() if "failed" not in r["result"])
     state = run.load_weights(key)
-    run.save_weights(key, {k: torch.full_like(v, float("nan")) if v.is_floating_point() else v
-                           for k, v in state.items()})
+    trained = TrainedDir(run_dir, key)
+    trained.save_weights({k: torch.full_like(v, float("nan")) if v.is_floating_point() else v
+                          for k, v in state.items()})
+    atomic_write_json(trained.metrics_path, {"test_accuracy": 0.9, "epochs": 1})
     with pytest.raises(BadInputError) as info:
         api.export(run_dir, arch_key=key)
     message = str(info.value)
@@ -147,7 +153,8 @@ def test_lr_1e6_for_every_candidate_ends_with_no_front_and_says_why(tmp_path, ca
     code, _, err = cli(capsys, "search", *SPACE_ARGS, "--objectives", "accuracy,params",
                        "--method", "random", *FAST_ARGS, "--estimator-opt", "lr=1e6",
                        "--budget", "2", "--run-dir", run_dir, "--json")
-    assert code == 1 and "\n" not in err
+    *notes, err = err.splitlines()  # notes first (the proxy's resolution), then one error line
+    assert code == 1 and all(n.startswith("hwnas: note:") for n in notes)
     assert f"run {run_dir} has no candidate that succeeded, so no front: 2 failed: " in err
     assert "diverged" in err
     history = records(run_dir)

@@ -13,7 +13,8 @@ def test_untrained_export_is_input_dependent_and_matches_pytorch(tmp_path):
     space = SPACES.get("nb201")(C=8, N=2, resolution=16)
     arch = space.from_string("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|"
                              "nor_conv_3x3~1|nor_conv_3x3~2|")
-    report = export_arch(space, arch, tmp_path / "m.onnx", state_dict=None, threads=1)
+    report = export_arch(space, arch, tmp_path / "m.onnx", state_dict=None, threads=1,
+                         weights="untrained (random initialisation)")
     assert report.weights.startswith("untrained") and report.max_abs_diff <= 1e-4
     session = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
     rng = np.random.default_rng(0)
@@ -27,7 +28,7 @@ def test_export_re_times_only_on_onnx_backends(tmp_path):
     space = SPACES.get("proxyless")(resolution=16, width_mult=0.25)
     with pytest.raises(BadInputError, match="ort-cpu"):
         export_arch(space, space.default_arch(), tmp_path / "m.onnx", state_dict=None,
-                    backend="torch-cpu")
+                    weights="untrained", backend="torch-cpu")
     assert not (tmp_path / "m.onnx").exists()
 
 
