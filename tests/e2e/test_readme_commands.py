@@ -57,6 +57,8 @@ def concrete(command: str, root: Path, table: Path, run: Path) -> list[str]:
         args += [*TINY_SPACE, "--threads", "1", "-o", str(table)]
     if args and args[0] == "search":
         args += [*TINY_SPACE, "--run-dir", str(run)]
+    if args and args[0] == "train":
+        args += ["--epochs", "1"]  # the recipe's 30 epochs would be most of the test's time
     if args and args[0] == "bench":
         args += ["--methods", "random,evolution", "--out", str(root / "bench")]
     for i, a in enumerate(args):  # outputs go to the test's folder
@@ -67,7 +69,8 @@ def concrete(command: str, root: Path, table: Path, run: Path) -> list[str]:
 
 def test_the_walkthrough_is_found_and_names_the_whole_path():
     verbs = {verb(c) for c in walkthrough()}
-    assert {"profile", "tables", "search", "pareto", "runs", "export", "list", "bench"} <= verbs
+    assert {"profile", "tables", "search", "pareto", "runs", "train", "export", "list",
+            "bench"} <= verbs
 
 
 @pytest.mark.slow
