@@ -96,8 +96,14 @@ def run_training(planned: dict, quiet: bool = False) -> dict:
 
 
 def resume_command(planned: dict) -> str:
+    """The command that resumes this training: every recipe value spelled out, since a
+    resume must match the recipe (a different one is refused)."""
     run = shlex.quote(str(planned["run"].path))
-    return f"hwnas train {run} --arch {planned['record']['arch_key']}"
+    r = planned["identity"]["recipe"]
+    flags = (f"--epochs {r['epochs']} --lr {r['lr']:g} --batch-size {r['batch_size']} "
+             f"--threads {r['threads']} --seed {r['seed']}" + ("" if r["augment"] else
+                                                               " --no-augment"))
+    return f"hwnas train {run} --arch {planned['record']['arch_key']} {flags}"
 
 
 def render_training(planned: dict, result: dict) -> None:

@@ -142,3 +142,21 @@ def test_a_bad_recipe_is_one_line_before_anything_is_written(tmp_path, given, ne
     with pytest.raises(BadInputError, match=needle.replace("[", r"\[").replace("]", r"\]")):
         job.plan(run.path, arch_key=keys[0], **given)
     assert not (run.path / "trained").exists()
+
+
+def test_the_resume_command_repeats_the_recipe(tmp_path):
+    """Ctrl-C prints a command to resume; it must name the same training, or the resume would
+    be refused as another recipe."""
+    import shlex
+
+    from hwnas.cli.train_cmd import resume_command, train
+
+    run, keys = write_run(tmp_path / "run")
+    planned = job.plan(run.path, arch_key=keys[0], epochs=7, lr=0.05, augment=False, seed=3)
+    words = shlex.split(resume_command(planned))
+    assert words[:2] == ["hwnas", "train"]
+    p = train.make_context("train", words[2:]).params
+    again = job.plan(p["run"], arch_key=p["arch"], preset=p["preset"], epochs=p["epochs"],
+                     lr=p["lr"], batch_size=p["batch_size"], threads=p["threads"],
+                     seed=p["seed"], augment=False if p["no_augment"] else None)
+    assert again["identity"] == planned["identity"]
