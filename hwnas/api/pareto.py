@@ -96,6 +96,9 @@ def pareto(run_paths: list[str | Path], *, objectives: list[str] | None = None,
                  "space": configs[runs.index(run)]["search"]["space"]}
         if pick and marks["pick"] is None:
             entry["pick_note"] = f"no candidate meets {' and '.join(pick)}"
+        note = accuracy_note(configs[runs.index(run)], names)
+        if note:
+            entry["accuracy_note"] = note
         report["runs"].append(entry)
     if draw:
         series = {e["label"]: (points[e["label"]], np.array([[r["result"][n] for n in names]
@@ -234,3 +237,19 @@ def _label(run: RunDir, taken: dict) -> str:
     while label in taken:
         label, n = f"{run.name}#{n}", n + 1
     return label
+
+
+def accuracy_note(config: dict, names: list[str]) -> str | None:
+    """What a front's accuracy is when a search trained its candidates: the estimator's proxy,
+    not the accuracy of the network a user ships (`hwnas train` measures that)."""
+    from hwnas.api.candidate import deploy_resolution, proxy_description, proxy_resolution
+
+    if "accuracy" not in names or config["search"].get("estimator") not in ("scratch", "curve") \
+            or "space_resolved" not in config:  # a run written by hand (tests) says less
+        return None
+    how = proxy_description(config, {})
+    deployed, trained = deploy_resolution(config), proxy_resolution(config, {})
+    where = (f"; the network is deployed at {deployed}x{deployed}" if trained != deployed
+             else "")
+    return (f"accuracy is the search's estimate ({how}, validation split){where}; `hwnas "
+            "train` trains a chosen network fully and reports it on held-out images")

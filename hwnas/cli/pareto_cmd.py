@@ -147,6 +147,8 @@ def render_report(report: dict) -> None:
                                  "architecture already evaluated (looked up, counted once)"))
         if entry.get("pick_note"):
             console.print(escape(f"{entry['label']}: --pick: {entry['pick_note']}"))
+        if entry.get("accuracy_note"):
+            console.print(escape(f"{entry['label']}: {entry['accuracy_note']}"))
         if failed:
             summary = {"failed": failed, "reasons": entry["failures"]}
             console.print(escape(f"{entry['label']}: {failures_line(summary)}"))

@@ -171,3 +171,16 @@ def test_export_says_when_the_runs_table_changed(tmp_path, capsys):
 
 def onnx_meta(path) -> dict:
     return {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+
+
+def test_a_front_says_its_accuracy_is_the_search_estimate(tmp_path):
+    from hwnas import api
+
+    run, _ = write_run(tmp_path / "run")
+    (entry,) = api.pareto([run.path], draw=False)["runs"]
+    note = entry["accuracy_note"]
+    assert "search's estimate (2 epochs on 768 images at 8x8, validation split)" in note
+    assert "deployed at 16x16" in note and "hwnas train" in note
+    same, _ = write_run(tmp_path / "same", proxy_resolution=None)
+    (entry,) = api.pareto([same.path], draw=False)["runs"]
+    assert "deployed at" not in entry["accuracy_note"]
