@@ -120,6 +120,12 @@ def test_calibrate_and_validate_end_with_the_verdict(profiled, tmp_path, monkeyp
     monkeypatch.setattr("hwnas.tables.calibrate.table_backend",
                         lambda table, allow_mismatch=False: (FakeBackend(seed=1), []))
 
+    from hwnas.cli.render import console
+
+    # wide enough that rich never folds a long temporary path in the middle (under xdist the
+    # path is longer, and a fold put a space inside it)
+    monkeypatch.setattr(console, "_width", 2000)
+
     def run(*argv) -> str:
         assert run_app(app, [str(a) for a in argv]) == 0
         return " ".join(capsys.readouterr().out.split())  # rich wraps at the terminal width

@@ -203,7 +203,8 @@ def test_export_refuses_nan_weights_before_writing(tmp_path):
     first = next(k for k, v in state.items() if v.is_floating_point())
     state[first].fill_(float("nan"))
     with pytest.raises(BadInputError, match=f"hold NaN or inf values in 1 tensor.*{first}"):
-        export_arch(space, arch, tmp_path / "m.onnx", state_dict=state, threads=1)
+        export_arch(space, arch, tmp_path / "m.onnx", state_dict=state, threads=1,
+                    weights="trained")
     assert not (tmp_path / "m.onnx").exists()
 
 
@@ -217,5 +218,6 @@ def test_nan_outputs_fail_parity_instead_of_a_zero_difference(tmp_path):
         if name.endswith("running_var"):
             value.fill_(-1.0)
     with pytest.raises(HwnasRuntimeError, match="outputs NaN or inf.*not written"):
-        export_arch(space, arch, tmp_path / "m.onnx", state_dict=state, threads=1)
+        export_arch(space, arch, tmp_path / "m.onnx", state_dict=state, threads=1,
+                    weights="trained")
     assert not (tmp_path / "m.onnx").exists()
