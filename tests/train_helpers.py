@@ -26,20 +26,22 @@ def write_table(path, space) -> LatencyTable:
 
 
 def write_run(path, *, n: int = 3, proxy_resolution: int | None = 8, seed: int = 0,
-              keep_weights: bool = True, table: bool = False) -> tuple[RunDir, list[str]]:
+              keep_weights: bool = True, table: bool = False,
+              resolution: int = SPACE["resolution"]) -> tuple[RunDir, list[str]]:
     """A finished run of `n` candidates (accuracy rising with latency, so each is on the
     front); with `keep_weights`, each candidate's weights as the search would have kept them,
     trained (here: initialised) at `proxy_resolution`; with `table`, a latency table beside
-    the run whose hash the run stored. Returns the run and the keys."""
+    the run whose hash the run stored; `resolution`: the space's (the deploy resolution).
+    Returns the run and the keys."""
     import torch
 
-    space = ProxylessSpace(**SPACE)
+    space = ProxylessSpace(**{**SPACE, "resolution": resolution})
     made = write_table(Path(str(path) + "-table.json"), space) if table else None
     rng = np.random.default_rng(seed)
     estimator = {"estimator": "scratch", "dataset": "digits", "seed": seed, "epochs": 2,
                  "resolution": proxy_resolution, "train_subset": 768}
     config = {"search": {"table": str(made.path) if made else "", "space": "proxyless",
-                         "space_config": dict(SPACE),
+                         "space_config": {**SPACE, "resolution": resolution},
                          "strategy": "random", "estimator": "scratch",
                          "estimator_options": {"epochs": 2, "resolution": proxy_resolution},
                          "dataset": "digits", "objectives": ["accuracy", "latency_ms"],
@@ -52,7 +54,7 @@ def write_run(path, *, n: int = 3, proxy_resolution: int | None = 8, seed: int =
     keys = []
     for i in range(n):
         arch = space.sample(rng)
-        res = proxy_resolution or SPACE["resolution"]
+        res = proxy_resolution or resolution
         run.append({"index": i, "arch_key": arch.key, "arch": arch.to_dict(),
                     "arch_str": str(arch), "arch_short": space.compact(arch),
                     "result": {"accuracy": 0.5 + 0.1 * i, "latency_ms": 1.0 + i},
