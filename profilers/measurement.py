@@ -12,6 +12,10 @@ from typing import Any
 import numpy as np
 
 _STAT_FIELDS = ("p50", "p90", "mean", "std")
+# The low end of the distribution, kept beside it (absent in measurements made before): on a
+# shared machine a neighbour only ever adds time, so the fastest repetitions are the ones it did
+# not touch, and the minimum and p10 repeat between passes where the median does not.
+LOW_FIELDS = ("p0", "p10")
 # Costs a backend measures on request (measure_memory/measure_energy), kept in `extra`.
 COST_COLUMNS = ("peak_mem_mb", "energy_mj")
 
@@ -40,9 +44,12 @@ class Measurement:
     std: float
     n: int
     extra: dict[str, Any] = field(default_factory=dict)
+    p0: float | None = None  # the fastest repetition
+    p10: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {k: getattr(self, k) for k in _STAT_FIELDS}
+        out.update({k: getattr(self, k) for k in LOW_FIELDS if getattr(self, k) is not None})
         out["n"] = self.n
         if self.extra:
             out["extra"] = dict(self.extra)
@@ -67,6 +74,7 @@ class Measurement:
         if missing:
             raise ValueError(f"A measurement needs the keys {missing}. Got {sorted(data)} instead.")
         stats = {k: float(data[k]) for k in _STAT_FIELDS}
+        stats.update({k: float(data[k]) for k in LOW_FIELDS if data.get(k) is not None})
         bad = {k: v for k, v in stats.items() if not math.isfinite(v) or v < 0}
         if bad:
             raise ValueError(f"Measurement statistics must be finite and >= 0 ms. Got {bad}.")

@@ -79,6 +79,9 @@ def _summarise(samples_ms: list[float], config: TimingConfig, stable: bool) -> M
         std=float(kept.std(ddof=1)) if kept.size > 1 else 0.0,
         n=int(kept.size),
         extra={"rejected": int(raw.size - kept.size), "stable": stable},
+        # from every sample: the outlier cut only removes the top, never the fastest
+        p0=float(raw.min()),
+        p10=float(np.percentile(raw, 10)),
     )
 
 

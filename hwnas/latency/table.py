@@ -216,9 +216,10 @@ def _check_header(where: str, raw: dict) -> None:
 def _check_entry(where: str, key: str, entry) -> None:
     if not isinstance(entry, dict):
         raise BadInputError(f"{where}: entry {key!r} must be an object with {', '.join(STATS)}")
-    # cost columns are optional (absent unless measured) but, when present, checked alike
-    costs = [c for c in ("peak_mem_mb", "energy_mj") if c in entry]
-    for stat in ("p50", "p90", "mean", "std", "n", *costs):
+    # cost columns and the low end of the distribution (p0, p10: tables made before kept
+    # neither) are optional but, when present, checked alike
+    optional = [c for c in ("peak_mem_mb", "energy_mj", "p0", "p10") if c in entry]
+    for stat in ("p50", "p90", "mean", "std", "n", *optional):
         value = entry.get(stat)
         if not isinstance(value, (int, float)) or isinstance(value, bool) \
                 or not math.isfinite(value) or not 0 <= value <= MAX_COST:

@@ -74,7 +74,7 @@ def test_memory_is_not_measured_unless_asked():
     pytest.importorskip("torch")
     m = get_backend("torch-cpu")(threads=1, timing=FAST).measure(_conv(8), (8, 16, 16))
     assert "peak_mem_mb" not in m.extra and "energy_mj" not in m.extra
-    assert set(m.table_entry()) == {"p50", "p90", "mean", "std", "n", "extra"}
+    assert set(m.table_entry()) == {"p0", "p10", "p50", "p90", "mean", "std", "n", "extra"}
 
 
 def test_cpu_peak_unavailable_reasons_are_one_line(tmp_path):
