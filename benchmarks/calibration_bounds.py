@@ -62,6 +62,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+# benchmarks/ is this script's folder: the calibration networks are redrawn as there
+from residual_choice import calibration_archs  # noqa: E402
+
 TABLES = ROOT / "latency_tables"
 SYNTHETIC = {"proxyless": "amd-epyc-2c/proxyless-ort-cpu-b1-fp32-i3-n10-r32-w1.json",
              "nb201": "amd-epyc-2c/nb201-ort-cpu-b1-fp32-C16-N5-i3-n10-r32.json",
@@ -152,23 +155,6 @@ def stored_tables() -> list[Path]:
         if measured and len(measured) == len(fitted.get("arch_keys", [])):
             out.append(path)
     return out
-
-
-def calibration_archs(table, space, fitted: dict) -> list:
-    """The calibration's networks, drawn again as `calibrate_table` drew them."""
-    from hwnas.tables.spanning import spanning_archs
-    from hwnas.tables.validate import sample_archs
-
-    samples, seed = fitted["networks"], fitted["seed"]
-    archs = sample_archs(space, samples - samples // 3, seed)
-    archs += spanning_archs(space, lambda a: table.predict_ops(space.ops(a), calibrated=False),
-                            samples // 3, seed, exclude={a.key for a in archs})
-    if len(archs) < samples:
-        archs += sample_archs(space, samples - len(archs), seed + 1,
-                              exclude={a.key for a in archs})
-    if [a.key for a in archs] != fitted["arch_keys"]:
-        raise SystemExit(f"{table.path}: the calibration networks could not be drawn again")
-    return archs
 
 
 def cross_validated(networks, y, entries, space, types, seed):

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def _calibration_archs(table, space, fitted: dict) -> list:
+def calibration_archs(table, space, fitted: dict) -> list:
     """The calibration's networks, drawn again as `calibrate_table` drew them."""
     from hwnas.tables.spanning import spanning_archs
     from hwnas.tables.validate import sample_archs
@@ -76,7 +76,7 @@ def score(table_path: Path) -> list[dict]:
     table = LatencyTable.load(table_path)
     space = table_space(table)
     fitted = table.calibration["fitted_on"]
-    networks = [space.ops(a) for a in _calibration_archs(table, space, fitted)]
+    networks = [space.ops(a) for a in calibration_archs(table, space, fitted)]
     rounds = []
     for path in sorted(table_path.parent.glob(table_path.stem + ".round*.validation.json")):
         report = json.loads(path.read_text())
