@@ -39,6 +39,28 @@ def atomic_write(path: str | os.PathLike) -> Iterator[BinaryIO]:
         raise
 
 
+@contextlib.contextmanager
+def exclusive_lock(lock_path: str | os.PathLike, refusal) -> Iterator[int]:
+    """Hold an flock on `lock_path` (created, with its folder, if missing) for the block;
+    yields its file descriptor. Held elsewhere: `refusal()`, an exception, is raised. An flock,
+    not a lock file's existence: the kernel drops it when its holder dies, so the lock of a
+    killed writer is stale by construction and the next one just takes it."""
+    import fcntl
+
+    lock_path = Path(lock_path)
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise refusal() from None
+    try:
+        yield fd
+    finally:
+        os.close(fd)  # releases the flock
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     with atomic_write(path) as fh:
         fh.write(data)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hwnas.errors import BadInputError, RunLockedError
-from hwnas.fileio import atomic_write_bytes, atomic_write_json
+from hwnas.fileio import atomic_write_bytes, atomic_write_json, exclusive_lock
 
 
 class RunDir:
@@ -89,22 +89,11 @@ class RunDir:
         the lock of a killed run is stale by construction and the next `--resume` just takes
         it. The file keeps the holder's pid and host for the refusal message.
         """
-        import fcntl
-
-        self.path.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            raise self._locked_error() from None
-        try:
+        with exclusive_lock(self.lock_path, self._locked_error) as fd:
             os.ftruncate(fd, 0)
             os.write(fd, f"pid {os.getpid()} on {socket.gethostname()} since "
                          f"{time.strftime('%Y-%m-%dT%H:%M:%S')}\n".encode())
             yield self
-        finally:
-            os.close(fd)  # releases the flock
 
     def check_not_written(self) -> None:
         """Refuse early (before minutes of setup) when a live writer holds the run."""

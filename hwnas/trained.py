@@ -89,22 +89,16 @@ class TrainedDir:
 
     @contextlib.contextmanager
     def writing(self) -> Iterator[TrainedDir]:
-        """One process trains an architecture at a time: an flock the kernel drops when its
-        holder dies, so a killed training never blocks its resume."""
-        import fcntl
+        """One process trains an architecture at a time (hwnas.fileio.exclusive_lock: a killed
+        training never blocks its resume)."""
+        from hwnas.fileio import exclusive_lock
 
-        self.path.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            raise RunLockedError(f"{self.path} is being trained by another process; wait for "
-                                 "it to finish (its curve.json shows the epochs done)") from None
-        try:
+        def refusal() -> RunLockedError:
+            return RunLockedError(f"{self.path} is being trained by another process; wait for "
+                                  "it to finish (its curve.json shows the epochs done)")
+
+        with exclusive_lock(self.lock_path, refusal):
             yield self
-        finally:
-            os.close(fd)
 
 
 def summaries(run_path: str | os.PathLike) -> list[dict]:

@@ -16,6 +16,7 @@ checkpoint ends with the same weights, bit for bit, as one never interrupted.
 from __future__ import annotations
 
 import io
+import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -87,7 +88,7 @@ def train_final(build: Callable[[], torch.nn.Module], train: tuple, val: tuple, 
             began = time.perf_counter()
             loss = _epoch(model, optimizer, x, y, steps, epoch, total, config, shuffle,
                           augment if recipe.augment else None, draws)
-            if not torch.isfinite(torch.tensor(loss)):
+            if not math.isfinite(loss):
                 raise HwnasRuntimeError(f"final training diverged: the loss became {loss} in "
                                         f"epoch {epoch + 1}; train again with a lower --lr "
                                         f"(was {recipe.lr:g})")
