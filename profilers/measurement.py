@@ -16,6 +16,10 @@ _STAT_FIELDS = ("p50", "p90", "mean", "std")
 # shared machine a neighbour only ever adds time, so the fastest repetitions are the ones it did
 # not touch, and the minimum and p10 repeat between passes where the median does not.
 LOW_FIELDS = ("p0", "p10")
+# The statistics a latency table can predict in (`hwnas profile --latency-stat`): the low end
+# for ranking and for a machine with neighbours, p50/p90 for a dedicated device whose tail is
+# what users feel. mean and std are kept, but a mean mixes both ends.
+LATENCY_STATS = ("p0", "p10", "p50", "p90")
 # Costs a backend measures on request (measure_memory/measure_energy), kept in `extra`.
 COST_COLUMNS = ("peak_mem_mb", "energy_mj")
 
@@ -46,6 +50,14 @@ class Measurement:
     extra: dict[str, Any] = field(default_factory=dict)
     p0: float | None = None  # the fastest repetition
     p10: float | None = None
+
+    def value(self, stat: str) -> float:
+        """The latency statistic `stat` (one of LATENCY_STATS, or mean)."""
+        value = getattr(self, stat, None) if stat in (*LATENCY_STATS, "mean") else None
+        if value is None:
+            raise ValueError(f"this measurement has no {stat!r}; statistics: "
+                             f"{', '.join(LATENCY_STATS)}, mean")
+        return float(value)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {k: getattr(self, k) for k in _STAT_FIELDS}

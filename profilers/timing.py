@@ -13,17 +13,20 @@ from typing import Any
 
 import numpy as np
 
-from .measurement import Measurement, _bad, _is_int
+from .measurement import LATENCY_STATS, Measurement, _bad, _is_int
 
 
 @dataclass(frozen=True)
 class TimingConfig:
     """How long and how often to repeat a measurement.
 
-    Repetitions are taken in rounds of ``min_repeats`` calls. After each round the median of all
-    samples so far is compared with the previous round's; the loop stops once it moved by less
-    than ``rel_tol``, or when ``time_budget_s`` or ``max_repeats`` is reached. ``min_repeats``
-    samples are always taken, even past the budget, so a slow model still gets statistics.
+    Repetitions are taken in rounds of ``min_repeats`` calls. After each round the statistic
+    ``stat`` (the one the table predicts in: p0, p10, p50 or p90) of all samples so far is
+    compared with the previous round's; the loop stops once it moved by less than ``rel_tol``,
+    or when ``time_budget_s`` or ``max_repeats`` is reached. ``min_repeats`` samples are always
+    taken, even past the budget, so a slow model still gets statistics. Watching the statistic
+    that is kept, not always the median, is what makes a low quantile come from enough
+    repetitions: p10 of one round of 10 is its minimum, and it is compared with the next.
     """
 
     warmup_s: float = 0.05
@@ -33,8 +36,11 @@ class TimingConfig:
     time_budget_s: float = 0.5
     rel_tol: float = 0.02
     outlier_mads: float = 5.0
+    stat: str = "p50"
 
     def __post_init__(self) -> None:
+        if self.stat not in LATENCY_STATS:
+            raise _bad("TimingConfig", "stat", f"one of {', '.join(LATENCY_STATS)}", self.stat)
         for name in ("warmup_s", "time_budget_s", "rel_tol", "outlier_mads"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
@@ -85,6 +91,12 @@ def _summarise(samples_ms: list[float], config: TimingConfig, stable: bool) -> M
     )
 
 
+def statistic(samples, stat: str) -> float:
+    """One of LATENCY_STATS of raw samples (p0 is the minimum)."""
+    q = {"p0": 0, "p10": 10, "p50": 50, "p90": 90}[stat]
+    return float(np.percentile(np.asarray(samples, dtype=np.float64), q))
+
+
 def _warm_up(sample: Callable[[], float], config: TimingConfig) -> None:
     end = time.perf_counter_ns() + int(config.warmup_s * 1e9)
     done = 0
@@ -118,13 +130,13 @@ def collect_samples(
                 over_budget = time.perf_counter_ns() > deadline
                 if over_budget and len(samples) >= cfg.min_repeats:
                     break
-            median = float(np.median(samples))
-            if previous is not None and abs(median - previous) <= cfg.rel_tol * previous:
+            current = statistic(samples, cfg.stat)
+            if previous is not None and abs(current - previous) <= cfg.rel_tol * previous:
                 stable = True
                 break
             if over_budget:
                 break
-            previous = median
+            previous = current
     finally:
         if gc_was_enabled:
             gc.enable()

@@ -73,13 +73,14 @@ def export(run_path: str | Path, *, pick: list[str] | None = None, arch_key: str
     if weights.state_dict is not None:  # e.g. a run recorded before divergence failed a candidate
         refuse_non_finite(weights.state_dict, f"the trained weights of candidate {arch.key} of "
                           f"run {run.path}", again)
-    predicted, warnings, table = None, [], None
+    predicted, warnings, table, stat = None, [], None, "p50"
     if search_config.table:  # a run on a tabular benchmark has no table to predict with
         table = LatencyTable.load(search_config.table)
         # The prediction is only comparable with the re-timing under the same conditions.
         warnings = table.check_compatible(backend=backend, batch=1, allow=allow_mismatch)
         warnings += [n for n in [table_change_note(config)] if n]
-        predicted = table.predict_ops(space.ops(arch), search_config.latency_stat)
+        stat = search_config.latency_stat or table.stat
+        predicted = table.predict_ops(space.ops(arch), stat)
     evaluation, data, note = _evaluation(search_config.dataset, space, weights)
     warnings += [note] if note else []
     out_path = Path(out) if out else run.path / "exports" / f"{arch.key}.onnx"
@@ -90,7 +91,8 @@ def export(run_path: str | Path, *, pick: list[str] | None = None, arch_key: str
                          threads=threads if threads is not None else table_threads(config),
                          retime=None if table is None else _retimer(table, rounds, notes),
                          evaluation=evaluation,
-                         metadata=_metadata(space, arch, record, data, table, weights))
+                         metadata=_metadata(space, arch, record, data, table, weights),
+                         stat=stat)
     warnings = [*warnings, *notes, *timing_warnings(report)]
     report = dataclasses.replace(report, accuracies=accuracy_summary(config, record, weights,
                                                                       report))

@@ -17,7 +17,8 @@ def profile(space: str = "proxyless", space_config: dict | None = None, backend:
             out: str | Path | None = None, tables_dir: str | Path = "latency_tables",
             progress: Progress = None, memory: bool = False,
             energy: bool = False, ray_resource: str | None = None,
-            ray_address: str = "", force: bool = False) -> LatencyTable:
+            ray_address: str = "", force: bool = False,
+            latency_stat: str | None = None) -> LatencyTable:
     """Measure every distinct op of the space once and write a LatencyTable (optionally with
     peak-memory and energy columns, where the device can measure them).
 
@@ -30,9 +31,15 @@ def profile(space: str = "proxyless", space_config: dict | None = None, backend:
     With `ray_resource`, the measuring runs as a Ray task on the node that carries that custom
     resource (hwnas.distributed.placement), on the cluster at `ray_address` (default: the Ray
     of this process, else the one `ray start` runs here); the table is written here. Op by op
-    progress is not reported from there."""
-    from hwnas.tables.profile import make_backend, profile_ops
+    progress is not reported from there.
 
+    Before the ops, the machine's repeatability is measured (hwnas.tables.repeatability): a
+    machine that does not repeat its medians gets a table in the low statistic that repeated
+    best and, on a CPU backend, one thread, unless `latency_stat` / `threads` say otherwise;
+    the table records the probe and the choice (`table.machine`, its "line" says it)."""
+    from hwnas.tables.profile import make_backend
+
+    check_latency_stat(latency_stat)
     space_obj = build_space(space, space_config)
     check_table_destination(out, tables_dir)
     if ray_resource is not None:
@@ -45,7 +52,7 @@ def profile(space: str = "proxyless", space_config: dict | None = None, backend:
         dest = _destination(out, tables_dir, space_obj, backend, threads, batch, dtype, device)
         refuse_existing(dest, force)
         raw = run_on_resource(measure_table, space, space_config, backend, threads, batch,
-                              dtype, memory, energy, resource=ray_resource,
+                              dtype, memory, energy, latency_stat, resource=ray_resource,
                               address=ray_address)
         table = LatencyTable.from_dict(raw)
     else:
@@ -54,9 +61,9 @@ def profile(space: str = "proxyless", space_config: dict | None = None, backend:
         dest = _destination(out, tables_dir, space_obj, backend, threads, batch, dtype,
                             None if out else made.fingerprint())
         refuse_existing(dest, force)
-        table = profile_ops(space_obj, space_obj.all_ops(), backend, threads=threads,
-                            batch=batch, dtype=dtype, progress=progress, memory=memory,
-                            energy=energy, backend=made)
+        table = profile_here(space_obj, backend, made, threads=threads, stat=latency_stat,
+                             batch=batch, dtype=dtype, progress=progress, memory=memory,
+                             energy=energy)
     table.save(dest)
     if force:  # what validated the table replaced is not of this one
         from hwnas.api.tables import validation_path
@@ -65,6 +72,20 @@ def profile(space: str = "proxyless", space_config: dict | None = None, backend:
         for stale in (report, report.with_suffix(".png")):
             stale.unlink(missing_ok=True)
     return table
+
+
+def check_latency_stat(stat: str | None) -> None:
+    """One line for a statistic no table can predict in (None: chosen by measurement)."""
+    from hwnas.errors import BadInputError
+    from profilers.measurement import LATENCY_STATS
+
+    if stat is not None and stat not in LATENCY_STATS:
+        import difflib
+
+        close = difflib.get_close_matches(str(stat), LATENCY_STATS, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise BadInputError(f"unknown latency statistic {stat!r}{hint}; allowed: "
+                            f"{', '.join(LATENCY_STATS)}")
 
 
 def _destination(out, tables_dir, space_obj, backend, threads, batch, dtype,
@@ -102,14 +123,41 @@ def device_fingerprint(backend: str, threads: int | None, batch: int, dtype: str
 
 
 def measure_table(space: str, space_config: dict | None, backend: str, threads: int | None,
-                  batch: int, dtype: str, memory: bool, energy: bool) -> dict:
+                  batch: int, dtype: str, memory: bool, energy: bool,
+                  latency_stat: str | None = None) -> dict:
     """The measuring half of `profile`, where it runs (a Ray worker on the device's node):
     plain arguments in, the table as plain data out (written by the caller)."""
-    from hwnas.tables.profile import profile_ops
+    from hwnas.tables.profile import make_backend
 
     space_obj = build_space(space, space_config)
-    return profile_ops(space_obj, space_obj.all_ops(), backend, threads=threads, batch=batch,
-                       dtype=dtype, memory=memory, energy=energy).to_dict()
+    made = make_backend(backend, threads=threads, batch=batch, dtype=dtype, memory=memory,
+                        energy=energy)
+    return profile_here(space_obj, backend, made, threads=threads, stat=latency_stat,
+                        batch=batch, dtype=dtype, memory=memory, energy=energy).to_dict()
+
+
+def profile_here(space_obj, backend_name: str, made, *, threads: int | None,
+                 stat: str | None, batch: int, dtype: str, memory: bool, energy: bool,
+                 progress: Progress = None) -> LatencyTable:
+    """Measure how this machine repeats itself, choose the statistic and threads from it
+    (what the caller gave stands), then profile every op of the space with them. `made`: the
+    backend as asked (remade when the choice differs)."""
+    from hwnas.tables import repeatability
+    from hwnas.tables.profile import make_backend, profile_ops
+
+    sigs = space_obj.all_ops()
+    probe = repeatability.measure(made, space_obj, sigs)
+    choice = repeatability.choose(probe["spread"], stat=stat, threads=threads,
+                                  cpu=made.device_kind == "cpu")
+    if progress:
+        progress({"event": "machine", "line": choice["line"]})
+    if choice["threads"] != threads or choice["stat"] != made.timing.stat:
+        made = make_backend(backend_name, threads=choice["threads"], batch=batch, dtype=dtype,
+                            memory=memory, energy=energy, stat=choice["stat"])
+    return profile_ops(space_obj, sigs, backend_name, threads=choice["threads"], batch=batch,
+                       dtype=dtype, progress=progress, memory=memory, energy=energy,
+                       backend=made, stat=choice["stat"],
+                       machine=repeatability.record(probe, choice))
 
 
 def check_table_destination(out: str | Path | None, tables_dir: str | Path) -> None:

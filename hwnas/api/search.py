@@ -190,8 +190,9 @@ def _prepare(config: SearchConfig, run_path: Path, progress: Progress = None):
 
             notes.extend(n for n in [table_speed_note(scorer.table)] if n)
         notes.extend(n for n in [proxy_resolution_note(space, scorer.estimator)] if n)
+        config.latency_stat = scorer.stat  # the run records the statistic it ranked on
         context = SearchContext(dataset=config.dataset, table=scorer.table,
-                                latency_stat=config.latency_stat,
+                                latency_stat=scorer.stat,
                                 workdir=run_path / "strategy", progress=progress)
         strategy = strategy_cls(space, objectives, seed=config.seed, costs=evaluator.cost_model(),
                                 context=context, **config.strategy_options)

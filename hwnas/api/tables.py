@@ -135,7 +135,8 @@ def _import_fbnet(path, metric, setting, out, tables_dir, force) -> dict:
 def calibrate_table(table: TableArg, *, samples: int = 60, seed: int = 1,
                     allow_mismatch: bool = False, progress: Progress = None,
                     out: str | Path | None = None, reference: bool = True,
-                    residual_model: str | None = None, rounds: int | None = None) -> dict:
+                    residual_model: str | None = None, rounds: int | None = None,
+                    stat: str | None = None) -> dict:
     """Measure networks (random, a third spanning the latency range), fit the table's
     correction (affine, then a residual model chosen by cross-validation), keep whichever of
     it, the table's previous calibration and the plain sum predicts them best, and save the
@@ -144,7 +145,9 @@ def calibrate_table(table: TableArg, *, samples: int = 60, seed: int = 1,
     Returns {"table": path, "calibration": what the table now holds, "fit": the new fit (with
     what it was fitted on), "kept": which was kept, why, and the verdict, "reference": the
     table's reference workload, "hash": the table's new content hash, "stale_validation":
-    the validation report beside the written table, now of another table (None if none)}."""
+    the validation report beside the written table, now of another table (None if none)}.
+    `stat`: calibrate for this latency statistic (default: the table's; another switches
+    the table to it)."""
     from hwnas.latency.residual import CANDIDATES
     from hwnas.tables.calibrate import calibrate_table as calibrate
     from hwnas.tables.validate import check_rounds
@@ -154,6 +157,7 @@ def calibrate_table(table: TableArg, *, samples: int = 60, seed: int = 1,
                             f"{', '.join(CANDIDATES)}")
     rounds = check_rounds(rounds)  # before minutes of measuring
     t = _load(table)
+    t.check_stat(stat, calibrated=False)  # entries that hold it, before minutes of measuring
     source = _source(table, t, "calibrate_table")
     given, path = out, Path(out) if out else Path(source)
     # the fit is written into it: refused before minutes of measuring
@@ -164,7 +168,7 @@ def calibrate_table(table: TableArg, *, samples: int = 60, seed: int = 1,
     before = t.content_hash() if Path(path) == Path(source) else None
     result = calibrate(t, samples=samples, seed=seed, allow_mismatch=allow_mismatch,
                        progress=progress, reference=reference, residual_model=residual_model,
-                       rounds=rounds)
+                       rounds=rounds, stat=stat)
     t.save(path)
     report, now = validation_path(path), t.content_hash()
     stale = report.is_file() and now != before
@@ -230,10 +234,11 @@ def table_speed_note(table: TableArg, threshold: float | None = None,
         from hwnas.tables.profile import make_backend
         from profilers import device_slug
 
-        backend = make_backend(t.backend, threads=t.threads, batch=t.batch, dtype=t.dtype)
+        backend = make_backend(t.backend, threads=t.threads, batch=t.batch, dtype=t.dtype,
+                               stat=t.stat)
         if device_slug(backend.fingerprint()) != device_slug(t.device):
             return None  # another device: the mismatch check already says what that risks
-    now = quick_reference_ms(backend, table_space(t), sig)
+    now = quick_reference_ms(backend, table_space(t), sig, t.stat)
     return drift.speed_message(t.path or "the table", float(t.reference["ms"]), now,
                                drift.THRESHOLD if threshold is None else threshold)
 

@@ -38,9 +38,14 @@ from hwnas.limits import MAX_BATCH
 @click.option("--ray-address", default=None, metavar="HOST:PORT",
               help="With --ray-resource: the Ray cluster (default: the one `ray start` runs "
                    "on this machine).")
+@click.option("--latency-stat", type=click.Choice(["p0", "p10", "p50", "p90"]), default=None,
+              help="The statistic the table predicts in (default: chosen by measuring how "
+                   "this machine repeats itself: p50 where medians repeat, else the low end "
+                   "that repeats best). p0/p10 rank networks on a machine with neighbours; "
+                   "p50/p90 are what users feel on a dedicated device.")
 @options.as_json
 def profile(space, space_opt, backend, threads, batch, dtype, out, force, bundle, memory,
-            energy, ray_resource, ray_address, as_json):
+            energy, ray_resource, ray_address, latency_stat, as_json):
     """Measure each unique op of a space on a backend and write a LatencyTable JSON.
 
     With --bundle, export the ops for a remote device instead of measuring them here; with
@@ -62,21 +67,31 @@ def profile(space, space_opt, backend, threads, batch, dtype, out, force, bundle
         task = bar.add_task(f"profiling {space} on {where}", total=None, info="")
 
         def on_op(event: dict) -> None:
+            if event["event"] == "machine":  # the statistic and threads, and why (before
+                if not as_json:  # the bar starts: it is drawn from its first update on)
+                    console.print(event["line"])
+                return
             bar.update(task, total=event["total"], completed=event["index"] + 1,
-                       info=f"{event['key']}  {event['p50']:.3f} ms")
+                       info=f"{event['key']}  {event['stat']} {event['ms']:.3f} ms")
 
         table = api.profile(space, options.parse_kv(space_opt, "--space-opt"), backend,
                             threads=threads, batch=batch, dtype=dtype, out=out, progress=on_op,
                             memory=memory, energy=energy, ray_resource=ray_resource,
-                            ray_address=ray_address or "", force=force)
-    total = sum(e["p50"] for e in table.entries.values())
+                            ray_address=ray_address or "", force=force,
+                            latency_stat=latency_stat)
+    total = sum(e[table.stat] for e in table.entries.values())
     if as_json:
         print_json({"path": str(table.path), "hash": table.content_hash(),
-                    "entries": len(table.entries),
-                    "sum_p50_ms": total, "backend": table.backend, "device": table.device})
+                    "entries": len(table.entries), "latency_stat": table.stat,
+                    "threads": table.threads, "machine": table.machine,
+                    f"sum_{table.stat}_ms": total, "backend": table.backend,
+                    "device": table.device})
         return
+    threads_text = "threads unpinned" if table.threads is None else \
+        f"{table.threads} thread{'s' if table.threads != 1 else ''}"
     console.print(f"wrote {table.path}: {len(table.entries)} ops on {table.backend} "
-                  f"(batch {table.batch}, {table.dtype}); sum of p50 = {total:.2f} ms; hash "
+                  f"(batch {table.batch}, {table.dtype}, {threads_text}); predicts in "
+                  f"{table.stat}, sum of {table.stat} = {total:.2f} ms; hash "
                   f"{table.short_hash()}")
     if table.reference and table.reference.get("drift"):  # the machine's speed while profiling
         from hwnas.latency.drift import describe_drift

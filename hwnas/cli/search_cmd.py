@@ -49,10 +49,10 @@ PATH = click.Path(dir_okay=False)
 @click.option("--dataset", default="digits", show_default=True,
               help="digits | cifar10:PATH | imagefolder:PATH")
 @click.option("--objectives", default="accuracy,latency_ms", show_default=True)
-@click.option("--latency-stat", type=click.Choice(["p50", "p90"]), default="p50",
-              show_default=True,
-              help="Table statistic behind latency_ms (objective and constraints): p90 for a "
-                   "tail-latency budget.")
+@click.option("--latency-stat", type=click.Choice(["p0", "p10", "p50", "p90"]), default=None,
+              help="Table statistic behind latency_ms (objective and constraints; default: the "
+                   "one the table was profiled and calibrated in). A calibrated table predicts "
+                   "its own statistic only.")
 @click.option("--budget", type=options.budget_type(), default=None,
               help="Candidates to evaluate (default: 20, or one per setting of a one-shot "
                    "sweep; on --resume, the run's own).")

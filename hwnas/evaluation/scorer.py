@@ -18,7 +18,8 @@ from hwnas.latency.table import LatencyTable
 from hwnas.objectives import Objective
 from hwnas.spaces.base import SearchSpace
 
-LATENCY_STATS = ("p50", "p90", "mean")  # std is a spread, not a latency
+# what a search may rank on: a table's statistics (std is a spread, not a latency)
+LATENCY_STATS = ("p0", "p10", "p50", "p90", "mean")
 TABLE_OBJECTIVES = set(NETWORK_OBJECTIVES)
 _COST_COLUMNS = TABLE_OBJECTIVES - {"latency_ms"}
 MODEL_OBJECTIVES = {"params", "flops"}
@@ -56,7 +57,9 @@ class Scorer:
     """
 
     def __init__(self, space: SearchSpace, estimator: Estimator, table: LatencyTable | None,
-                 stat: str = "p50", objectives: list[Objective] | None = None):
+                 stat: str | None = None, objectives: list[Objective] | None = None):
+        if stat is None:  # the table's own statistic (any, without a table)
+            stat = table.stat if table is not None else "p50"
         if stat not in LATENCY_STATS:
             raise BadInputError(f"The 'latency_stat' parameter must be one of "
                                 f"{', '.join(LATENCY_STATS)}. Got {stat!r} instead.")
@@ -65,6 +68,8 @@ class Scorer:
         self.objectives = list(objectives or [])
         self.estimator = estimator
         self.table = table
+        if table is not None:  # every candidate's latency is predicted, objective or not
+            table.check_stat(stat)  # a calibrated table predicts its own statistic only
         self.stat = stat
         self.wants_model = bool(MODEL_OBJECTIVES & {o.name for o in objectives or []})
         # Filled only when every entry has the column: a partial sum would understate.

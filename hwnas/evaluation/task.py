@@ -20,7 +20,7 @@ class EvaluationTask:
     seed: int
     objectives: list[str]
     table: str = ""  # latency table path ("" for none: a tabular benchmark's own costs)
-    latency_stat: str = "p50"
+    latency_stat: str | None = None  # None: the table's own
     keep_weights: bool = False
     extra: dict = field(default_factory=dict)
 

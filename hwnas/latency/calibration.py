@@ -206,10 +206,10 @@ def predict(calibration: dict, sigs: Sequence[OpSignature], entries: dict, stat:
     return float(value)
 
 
-def identity(types: Sequence[str], share: float) -> dict:
-    """Coefficients that predict the plain sum of ops of `types` (what a calibration keeps
-    when the plain sum validates better than any fit)."""
-    return {"kind": KIND, "stat": "p50", "intercept_ms": 0.0, "per_op_ms": 0.0,
+def identity(types: Sequence[str], share: float, stat: str) -> dict:
+    """Coefficients that predict the plain sum of ops of `types` in `stat` (what a
+    calibration keeps when the plain sum validates better than any fit)."""
+    return {"kind": KIND, "stat": stat, "intercept_ms": 0.0, "per_op_ms": 0.0,
             "scales": dict.fromkeys(sorted(types), 1.0), "floor_share": float(share)}
 
 

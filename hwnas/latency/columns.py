@@ -98,7 +98,7 @@ NETWORK_OBJECTIVES = ("latency_ms", "energy_mj", "peak_mem_mb")
 
 
 def predict_network(table: LatencyTable, sigs: list[OpSignature], objective: str,
-                    stat: str = "p50", residual: bool = True, floor: bool = True) -> float:
+                    stat: str | None = None, residual: bool = True, floor: bool = True) -> float:
     """The table's prediction of one objective for the network running `sigs`: what a search
     records for it. `residual=False, floor=False` leave out the calibration's whole-network
     correction and floor: an expected cost, which adds up parts of networks, must stay a sum

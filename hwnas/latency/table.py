@@ -1,7 +1,10 @@
 """LatencyTable: measured per-op latency on one device/backend, as schema-versioned JSON.
 
-The prediction for a network is the sum of its ops' entries (p50 by default), corrected by the
-table's calibration when it has one (affine, then the learned residual of whole networks).
+The prediction for a network is the sum of its ops' entries in the table's statistic
+(`latency_stat`: p0, p10, p50 or p90, chosen when it was profiled; p50 for tables that do not
+say), corrected by the table's calibration when it has one (affine, then the learned residual
+of whole networks). A calibration is fitted on whole networks measured in one statistic and
+predicts only that one; an uncalibrated table predicts any statistic its entries hold.
 Loading checks schema, units and values; using a table for another backend, batch or dtype is
 an error. A table may carry a `reference`: the reference workload timed with it
 (hwnas.tables.reference) and its time at the speed the table's predictions are expressed in;
@@ -24,9 +27,12 @@ from hwnas.latency import calibration
 from hwnas.latency import residual as residual_model
 from hwnas.limits import MAX_COST
 from hwnas.ops import OpSignature
+from profilers.measurement import LATENCY_STATS
 
 SCHEMA = 1
-STATS = ("p50", "p90", "mean", "std")
+STATS = ("p0", "p10", "p50", "p90", "mean", "std")
+REQUIRED_STATS = ("p50", "p90", "mean", "std")  # p0 and p10: absent in tables made before
+DEFAULT_STAT = "p50"  # of a table that names no statistic (made before they could)
 
 
 @dataclass
@@ -40,6 +46,8 @@ class LatencyTable:
     entries: dict[str, dict] = field(default_factory=dict)
     calibration: dict | None = None
     reference: dict | None = None  # {"key", "op", "ms", ...}: see hwnas.tables.reference
+    stat: str = DEFAULT_STAT  # the statistic its predictions are in (and its reference's ms)
+    machine: dict | None = None  # how the machine repeated itself when profiled (repeatability)
     created: str = field(default_factory=lambda: _dt.datetime.now(_dt.UTC).isoformat(
         timespec="seconds"))
     units: str = "ms"
@@ -49,26 +57,46 @@ class LatencyTable:
     def missing(self, sigs: Iterable[OpSignature]) -> list[str]:
         return sorted({s.key for s in sigs if s.key not in self.entries})
 
-    def lookup(self, sig: OpSignature, stat: str = "p50") -> float:
-        if stat not in STATS:
-            raise BadInputError(f"unknown latency statistic {stat!r}; allowed: {', '.join(STATS)}")
+    def lookup(self, sig: OpSignature, stat: str | None = None) -> float:
+        stat = self.check_stat(stat, calibrated=False)
         entry = self.entries.get(sig.key)
         if entry is None:
             raise MissingLatencyError([sig.key], self.path, self.fill_command())
         return float(entry[stat])
 
-    def predict_ops(self, sigs: list[OpSignature], stat: str = "p50",
+    def check_stat(self, stat: str | None = None, calibrated: bool = True) -> str:
+        """`stat` (None: the table's own), refused in one line when the table cannot predict
+        in it: a statistic its entries lack (tables made before p0/p10 were kept), or, for a
+        `calibrated` prediction, another statistic than the calibration was fitted on."""
+        stat = self.stat if stat is None else stat
+        if stat not in STATS:
+            raise BadInputError(f"unknown latency statistic {stat!r}; allowed: {', '.join(STATS)}")
+        where = f"latency table {self.path}" if self.path else "the latency table"
+        if stat not in REQUIRED_STATS and any(stat not in e for e in self.entries.values()):
+            raise BadInputError(f"{where} has no {stat} entries (it was profiled before they "
+                                f"were kept); profile a new one with `{self.fill_command()} "
+                                f"--latency-stat {stat} -o NEW.json`")
+        fitted = (self.calibration or {}).get("stat", DEFAULT_STAT)
+        if calibrated and self.calibration and stat != fitted:
+            raise BadInputError(f"{where} is calibrated for {fitted}, not {stat}: its "
+                                "predictions would mix two statistics; use --latency-stat "
+                                f"{fitted}, or calibrate a copy for {stat} with `hwnas tables "
+                                f"calibrate {self.path or 'TABLE'} --latency-stat {stat} "
+                                "--out NEW.json`")
+        return stat
+
+    def predict_ops(self, sigs: list[OpSignature], stat: str | None = None,
                     calibrated: bool = True, residual: bool = True, floor: bool = True) -> float:
-        """The table's prediction for the whole network, in ms: the calibrated sum of the ops'
-        entries when the table carries a calibration, else the plain sum.
+        """The table's prediction for the whole network, in ms of statistic `stat` (None: the
+        table's own): the calibrated sum of the ops' entries when the table carries a
+        calibration, else the plain sum.
 
         `residual`: apply the calibration's learned whole-network correction when it has one.
         `floor`: never below the network's floor, a share of its plain sum
         (hwnas.latency.floor). Both are functions of the whole network, so a caller that
         predicts parts of networks (differences of predictions, as the one-shot expected cost
         does) passes False for both."""
-        if stat not in STATS:
-            raise BadInputError(f"unknown latency statistic {stat!r}; allowed: {', '.join(STATS)}")
+        stat = self.check_stat(stat, calibrated and bool(self.calibration))
         missing = self.missing(sigs)
         if missing:
             raise MissingLatencyError(missing, self.path, self.fill_command())
@@ -129,8 +157,13 @@ class LatencyTable:
                "batch": self.batch, "dtype": self.dtype, "threads": self.threads,
                "created": self.created, "device": self.device, "space": self.space,
                "entries": dict(sorted(self.entries.items())), "calibration": self.calibration}
-        if self.reference is not None:  # absent, not null, so older tables write back as read
+        # absent, not null, so older tables write back as read (and keep their hash)
+        if self.reference is not None:
             out["reference"] = self.reference
+        if self.stat != DEFAULT_STAT:
+            out["latency_stat"] = self.stat
+        if self.machine is not None:
+            out["machine"] = self.machine
         return out
 
     def save(self, path: str | Path) -> Path:
@@ -170,7 +203,16 @@ class LatencyTable:
                 residual_model.check(raw["calibration"]["residual"], where)
         if raw.get("reference") is not None:
             _check_reference(where, raw["reference"])
-        return cls(backend=raw["backend"], device=raw["device"], batch=raw.get("batch", 1),
+        stat = raw.get("latency_stat", DEFAULT_STAT)
+        if stat not in LATENCY_STATS:
+            raise BadInputError(f"{where}: 'latency_stat' must be one of "
+                                f"{', '.join(LATENCY_STATS)}; got {stat!r:.40}")
+        if stat not in REQUIRED_STATS and any(stat not in e for e in entries.values()):
+            raise BadInputError(f"{where} predicts in {stat} but not every entry has it")
+        if raw.get("machine") is not None and not isinstance(raw["machine"], dict):
+            raise BadInputError(f"{where}: 'machine' must be an object")
+        return cls(stat=stat, machine=raw.get("machine"), backend=raw["backend"],
+                   device=raw["device"], batch=raw.get("batch", 1),
                    dtype=raw.get("dtype", "fp32"), threads=raw.get("threads"),
                    space=raw.get("space", {}), entries=entries,
                    calibration=raw.get("calibration"), reference=raw.get("reference"),
@@ -215,7 +257,8 @@ def _check_header(where: str, raw: dict) -> None:
 
 def _check_entry(where: str, key: str, entry) -> None:
     if not isinstance(entry, dict):
-        raise BadInputError(f"{where}: entry {key!r} must be an object with {', '.join(STATS)}")
+        raise BadInputError(f"{where}: entry {key!r} must be an object with "
+                            f"{', '.join(REQUIRED_STATS)}")
     # cost columns and the low end of the distribution (p0, p10: tables made before kept
     # neither) are optional but, when present, checked alike
     optional = [c for c in ("peak_mem_mb", "energy_mj", "p0", "p10") if c in entry]

@@ -27,7 +27,7 @@ class ExportReport:
     max_abs_diff: float
     tolerance: float
     measured_backend: str
-    measured_ms: dict  # Measurement.to_dict(): p50/p90/mean/std/n
+    measured_ms: dict  # Measurement.to_dict(): p0/p10/p50/p90/mean/std/n
     predicted_ms: float | None
     table_backend: str | None
     # re-timed in passes next to the table's reference workload (hwnas.tables.retime): "ms" is
@@ -40,11 +40,14 @@ class ExportReport:
     metadata: dict = field(default_factory=dict)  # what the file's metadata_props hold
     # the accuracies a user compares, each saying what it is (filled by hwnas.api.export)
     accuracies: dict | None = None
+    stat: str = "p50"  # the statistic predicted and compared (the table's)
 
     @property
     def compared_ms(self) -> float:
-        """The measured latency the prediction is compared with."""
-        return self.at_table_speed["ms"] if self.at_table_speed else self.measured_ms["p50"]
+        """The measured latency the prediction is compared with, in the same statistic."""
+        if self.at_table_speed:
+            return self.at_table_speed["ms"]
+        return self.measured_ms.get(self.stat, self.measured_ms["p50"])
 
     @property
     def prediction_error(self) -> float | None:
@@ -72,7 +75,7 @@ def export_arch(space: SearchSpace, arch: Arch, out: str | Path, *, state_dict: 
                 weights: str, predicted_ms: float | None = None,
                 table_backend: str | None = None, backend: str = "ort-cpu",
                 threads: int | None = None, retime=None, evaluation: Evaluation | None = None,
-                metadata: dict[str, str] | None = None) -> ExportReport:
+                metadata: dict[str, str] | None = None, stat: str = "p50") -> ExportReport:
     """Write `arch` (with `state_dict`, or randomly initialised) to `out` as ONNX with a
     dynamic batch axis and `metadata`, after proving it: onnx.checker, parity with PyTorch on
     random inputs, and (with `evaluation`) its own accuracy through onnxruntime on held-out
@@ -80,12 +83,13 @@ def export_arch(space: SearchSpace, arch: Arch, out: str | Path, *, state_dict: 
 
     `retime(profiler, model_bytes, input_shape) -> dict | None`: the written model timed
     again the careful way (hwnas.tables.retime) on the re-timing backend, or None where that
-    cannot be done; the caller's, as only it knows the table."""
+    cannot be done; the caller's, as only it knows the table. `stat`: the latency statistic
+    the prediction is in, and so the one measured to compare with it."""
     import onnx
 
     from hwnas.nn.onnx_accuracy import check_accuracy
 
-    profiler = _onnx_profiler(backend, threads)  # a wrong backend is refused before any write
+    profiler = _onnx_profiler(backend, threads, stat)  # a wrong backend is refused before any write
     if state_dict is not None:
         refuse_non_finite(state_dict, f"the weights of {arch.key}")
     model = space.build(arch)
@@ -111,7 +115,8 @@ def export_arch(space: SearchSpace, arch: Arch, out: str | Path, *, state_dict: 
     return ExportReport(arch.key, str(arch), str(path), weights, diff, PARITY_TOLERANCE,
                         backend, measured, predicted_ms, table_backend,
                         retime(profiler, data, shape[1:]) if retime is not None else None,
-                        ("batch", *space.input_shape), accuracy, dict(metadata or {}))
+                        ("batch", *space.input_shape), accuracy, dict(metadata or {}),
+                        stat=stat)
 
 
 def _estimate_batchnorm_statistics(model, shape: tuple[int, ...]) -> None:
@@ -166,10 +171,10 @@ def _count_bad(a: np.ndarray) -> str:
     return f"{int((~np.isfinite(a)).sum())} of {a.size}"
 
 
-def _onnx_profiler(backend: str, threads: int | None):
+def _onnx_profiler(backend: str, threads: int | None, stat: str):
     from hwnas.tables.profile import make_backend
 
-    profiler = make_backend(backend, threads=threads)
+    profiler = make_backend(backend, threads=threads, stat=stat)
     if profiler.input_format != "onnx":
         raise BadInputError(f"backend {backend!r} runs PyTorch modules, not the exported ONNX "
                             "file; re-time with ort-cpu, ort-cuda or ort-tensorrt")

@@ -40,7 +40,7 @@ class ExpectedCost:
     vectors (in `space.positions()` order); `of_arch(arch)`: the table's prediction."""
 
     def __init__(self, space: SearchSpace, table: LatencyTable, objective: str = "latency_ms",
-                 stat: str = "p50"):
+                 stat: str | None = None):
         if objective not in NETWORK_OBJECTIVES:
             raise BadInputError(f"an expected cost is one of {', '.join(NETWORK_OBJECTIVES)}; "
                                 f"got {objective!r}")

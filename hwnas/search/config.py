@@ -26,7 +26,7 @@ class SearchConfig:
     evaluator_options: dict = field(default_factory=dict)
     dataset: str = "digits"
     objectives: list[str] = field(default_factory=lambda: ["accuracy", "latency_ms"])
-    latency_stat: str = "p50"
+    latency_stat: str | None = None  # None: the table's own statistic (resolved at start)
     budget: int | None = None  # None: the strategy's proposals, else DEFAULT_BUDGET
     batch: int = 1
     seed: int = 0

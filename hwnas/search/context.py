@@ -19,7 +19,7 @@ from typing import Any
 class SearchContext:
     dataset: str = "digits"
     table: Any = None  # hwnas.latency.table.LatencyTable, or None (no device table)
-    latency_stat: str = "p50"
+    latency_stat: str = "p50"  # resolved: the table's own unless asked
     workdir: Path | None = None  # the strategy's folder inside the run; created on first use
     progress: Callable[[dict], None] | None = field(default=None, compare=False)
 

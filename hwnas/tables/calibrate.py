@@ -30,7 +30,7 @@ from hwnas.tables.validate import (
 def calibrate_table(table: LatencyTable, *, samples: int = 60, seed: int = 1,
                     progress=None, allow_mismatch: bool = False, reference: bool = True,
                     residual_model: str | None = None, rounds: int = DEFAULT_ROUNDS,
-                    backend=None) -> dict:
+                    backend=None, stat: str | None = None) -> dict:
     """Measure `samples` networks, fit a calibration and store in the table whichever of it,
     the table's previous calibration and the plain sum predicts them best. Two thirds of the
     networks are drawn at random, one third spanning the space's latency range
@@ -46,6 +46,12 @@ def calibrate_table(table: LatencyTable, *, samples: int = 60, seed: int = 1,
     included). Each network is timed in `rounds` passes and its median kept, as in
     validation. `backend`: an already made backend (tests pass a fake one).
 
+    `stat`: the statistic to calibrate for (default: the table's). Networks and reference
+    are measured in it, the fit maps entries of it, and the table then predicts in it: a
+    calibration per statistic. Switching a table to another statistic keeps the new fit
+    (the previous calibration and the reference speed the entries were profiled at are of
+    the other statistic, so neither can be compared).
+
     Returns {"calibration": what the table now holds, "fit": the new fit (kept or not),
     "kept": which was kept, why, the scores, and the verdict}."""
     from hwnas.latency import calibration
@@ -54,6 +60,12 @@ def calibrate_table(table: LatencyTable, *, samples: int = 60, seed: int = 1,
 
     check_rounds(rounds)
     space = table_space(table)
+    switch = stat is not None and stat != table.stat
+    stat = table.check_stat(stat, calibrated=False)  # entries must hold it
+    if switch:  # measured, predicted and stored in the new statistic from here on
+        table.stat, table.calibration = stat, None
+        if not reference:  # its time is of the old statistic and cannot be re-measured now
+            table.reference = None
     backend, warnings = (backend, []) if backend is not None else table_backend(table,
                                                                                 allow_mismatch)
     archs = sample_archs(space, samples - samples // 3, seed)
@@ -65,7 +77,8 @@ def calibrate_table(table: LatencyTable, *, samples: int = 60, seed: int = 1,
     clock = _clock(backend, space, table) if reference else None
     passes = measure_rounds(backend, space, archs, rounds, progress, clock=clock,
                             predict=lambda a: table.predict_ops(space.ops(a),
-                                                                calibrated=False))
+                                                                calibrated=False),
+                            stat=stat)
     raw = per_network(passes)
     measured, notes, drift_seen, normalised = list(raw), [], {}, passes
     old_reference = table.reference
@@ -75,29 +88,29 @@ def calibrate_table(table: LatencyTable, *, samples: int = 60, seed: int = 1,
         normalised = _normalised(passes, clock.local(), run_ms)
         measured = per_network(normalised)
         drift_seen = clock.drift()
-        if table.reference:
+        if table.reference and not switch:  # the stored time is of another statistic
             moved = drift.speed_message(table.path or "the table", float(table.reference["ms"]),
                                         run_ms, action="this calibration re-anchors its "
                                         "predictions at today's speed")
             notes += [moved] if moved else []
-        old = table.reference or {}
+        old = {} if switch else (table.reference or {})
         new_reference = reference_record(clock.sig, run_ms, "calibrate", drift_seen,
-                                         profiled_ms=old.get("profiled_ms", run_ms))
+                                         profiled_ms=old.get("profiled_ms", run_ms), stat=stat)
     else:
         notes.append("no reference workload (--no-reference): the machine's drift during "
                      "the fit is neither measured nor removed")
     networks = [space.ops(a) for a in archs]
     types = sorted({s.op for sigs in networks for s in sigs})
-    coefficients = calibration.fit(networks, measured, table.entries, space=space)
-    affine = [calibration.apply(coefficients, sigs, table.entries, "p50") for sigs in networks]
+    coefficients = calibration.fit(networks, measured, table.entries, stat, space=space)
+    affine = [calibration.apply(coefficients, sigs, table.entries, stat) for sigs in networks]
     selection = _fit_residual(coefficients, networks, affine, measured, table.entries, seed,
-                              residual_model)
-    fitted = [calibration.predict(coefficients, sigs, table.entries, "p50")
+                              residual_model, stat)
+    fitted = [calibration.predict(coefficients, sigs, table.entries, stat)
               for sigs in networks]
     plain = [table.predict_ops(sigs, calibrated=False) for sigs in networks]
     coefficients["fitted_on"] = {
         "networks": len(archs), "seed": seed, "arch_keys": [a.key for a in archs],
-        "rounds": rounds,
+        "rounds": rounds, "stat": stat,
         "warnings": warnings, "notes": notes, "reference": clock is not None,
         "drift": drift_seen, "measured_ms": measured, "measured_raw_ms": raw,
         "residual_selection": selection,
@@ -105,7 +118,7 @@ def calibrate_table(table: LatencyTable, *, samples: int = 60, seed: int = 1,
         "affine_fit_metrics": _brief(accuracy_metrics(affine, measured)),
         "plain_sum_metrics": _brief(accuracy_metrics(plain, measured))}
     kept = _keep_best(table, archs, networks, measured, plain, types, space,
-                      selection["chosen"], seed, new_reference, old_reference)
+                      selection["chosen"], seed, new_reference, old_reference, switch)
     from hwnas.tables.calibration_choice import NEW, PLAIN, repeat_share
     from hwnas.tables.verdict import verdict
 
@@ -120,7 +133,8 @@ def calibrate_table(table: LatencyTable, *, samples: int = 60, seed: int = 1,
         table.calibration, table.reference = coefficients, new_reference
     elif kept["kept"] == PLAIN:
         every_type = {key.split("|", 1)[0] for key in table.entries}
-        table.calibration = {**calibration.identity(every_type, coefficients["floor_share"]),
+        table.calibration = {**calibration.identity(every_type, coefficients["floor_share"],
+                                                    stat),
                              "fitted_on": coefficients["fitted_on"]}
         table.reference = _at_profile_speed(new_reference, drift_seen)
     else:
@@ -132,9 +146,10 @@ def calibrate_table(table: LatencyTable, *, samples: int = 60, seed: int = 1,
 
 
 def _keep_best(table, archs, networks, measured, plain, types, space, residual_kind, seed,
-               new_reference, old_reference) -> dict:
+               new_reference, old_reference, switch: bool = False) -> dict:
     """Score the new fit (cross-validated), the plain sum and the previous calibration (if
-    any) on the networks just measured, each at its own speed (calibration_choice)."""
+    any) on the networks just measured, each at its own speed (calibration_choice). After a
+    switch of statistic only the new fit is scored: the others' speeds are of the old one."""
     from hwnas.latency import calibration
     from hwnas.tables.calibration_choice import NEW, PLAIN, PREVIOUS, choose, cross_validated
 
@@ -144,12 +159,13 @@ def _keep_best(table, archs, networks, measured, plain, types, space, residual_k
         return float(speed_ms) / float(run_ms) if run_ms and speed_ms else 1.0
 
     candidates = {NEW: (cross_validated(networks, measured, table.entries, space=space,
-                                        types=types, residual_kind=residual_kind, seed=seed),
-                        1.0),
-                  PLAIN: (plain, factor((new_reference or {}).get("profiled_ms")))}
+                                        types=types, residual_kind=residual_kind, seed=seed,
+                                        stat=table.stat), 1.0)}
+    if not switch:
+        candidates[PLAIN] = (plain, factor((new_reference or {}).get("profiled_ms")))
     fitted_before = 0
     if table.calibration:
-        previous = [calibration.predict(table.calibration, sigs, table.entries, "p50")
+        previous = [calibration.predict(table.calibration, sigs, table.entries, table.stat)
                     for sigs in networks]
         candidates[PREVIOUS] = (previous, factor((old_reference or {}).get("ms")))
         before = set(table.calibration.get("fitted_on", {}).get("arch_keys", []))
@@ -169,15 +185,16 @@ def _brief(metrics: dict) -> dict:
     return {k: v for k, v in metrics.items() if k != "worst"}
 
 
-def _fit_residual(coefficients, networks, affine, measured, entries, seed, force) -> dict:
+def _fit_residual(coefficients, networks, affine, measured, entries, seed, force,
+                  stat: str) -> dict:
     """Fit the whole-network residual on log(measured / affine); store the chosen model."""
     from hwnas.latency import residual
 
     types = sorted({s.op for sigs in networks for s in sigs})
-    X = np.array([residual.features(sigs, entries, types, "p50", a)
+    X = np.array([residual.features(sigs, entries, types, stat, a)
                   for sigs, a in zip(networks, affine, strict=True)])
     y = np.log(np.asarray(measured, float) / np.maximum(np.asarray(affine, float), 1e-9))
-    result = residual.fit(X, y, types, "p50", seed=seed, force=force)
+    result = residual.fit(X, y, types, stat, seed=seed, force=force)
     if result["model"] is not None:
         coefficients["residual"] = result["model"]
     return {k: v for k, v in result.items() if k != "model"}

@@ -26,7 +26,7 @@ FOLDS = 5
 
 
 def cross_validated(networks, measured, entries, *, space, types, residual_kind: str,
-                    seed: int) -> np.ndarray:
+                    seed: int, stat: str = "p50") -> np.ndarray:
     """The new fit's prediction of each network from the folds that held it out."""
     from sklearn.model_selection import KFold
 
@@ -35,16 +35,16 @@ def cross_validated(networks, measured, entries, *, space, types, residual_kind:
     folds = KFold(n_splits=min(FOLDS, len(y)), shuffle=True, random_state=seed)
     for train, test in folds.split(y):
         coef = calibration.fit_unchecked([networks[i] for i in train], y[train], entries,
-                                         space=space, types=types)
+                                         stat, space=space, types=types)
         kind = residual_kind if len(train) >= residual.MIN_NETWORKS else "none"
         if kind != "none":
-            affine = [calibration.apply(coef, networks[i], entries, "p50") for i in train]
-            X = np.array([residual.features(networks[i], entries, types, "p50", a)
+            affine = [calibration.apply(coef, networks[i], entries, stat) for i in train]
+            X = np.array([residual.features(networks[i], entries, types, stat, a)
                           for i, a in zip(train, affine, strict=True)])
             logs = np.log(y[train] / np.maximum(np.asarray(affine), 1e-9))
-            coef["residual"] = residual.fit_kind(X, logs, types, "p50", kind, seed)
+            coef["residual"] = residual.fit_kind(X, logs, types, stat, kind, seed)
         for i in test:
-            predicted[i] = calibration.predict(coef, networks[i], entries, "p50")
+            predicted[i] = calibration.predict(coef, networks[i], entries, stat)
     return predicted
 
 

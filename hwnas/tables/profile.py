@@ -15,9 +15,17 @@ from profilers import BackendUnavailable
 
 
 def make_backend(name: str, *, threads: int | None = None, batch: int = 1, dtype: str = "fp32",
-                 timing=None, memory: bool = False, energy: bool = False):
-    """A ready profiler backend, or one clear line on why it cannot run here."""
+                 timing=None, memory: bool = False, energy: bool = False,
+                 stat: str | None = None):
+    """A ready profiler backend, or one clear line on why it cannot run here. `stat`: the
+    latency statistic its timing loop repeats until stable (the table's)."""
     cls = PROFILERS.get(name)
+    if stat is not None:
+        import dataclasses
+
+        from profilers.timing import TimingConfig
+
+        timing = dataclasses.replace(timing or TimingConfig(), stat=stat)
     reason = cls.unavailable_reason()
     if reason is not None:
         raise BackendUnavailableError(reason)
@@ -49,8 +57,9 @@ def profile_ops(space: SearchSpace, sigs: list[OpSignature], backend_name: str, 
                 timing=None, progress=None, table: LatencyTable | None = None,
                 memory: bool = False, energy: bool = False,
                 passes: int = DEFAULT_PASSES, reference: bool = True,
-                backend=None) -> LatencyTable:
-    """Measure every op in `passes` sweeps and keep, per op, the sweep with the median p50.
+                backend=None, stat: str = "p50", machine: dict | None = None) -> LatencyTable:
+    """Measure every op in `passes` sweeps and keep, per op, the sweep with the median of
+    `stat`, the statistic the table predicts in (every entry also keeps the others).
 
     One sweep is not enough on a shared machine: an op timed while the process or the host is
     in a slow state (allocator, caches, a neighbour) can read 30-50% off, and every network
@@ -63,17 +72,20 @@ def profile_ops(space: SearchSpace, sigs: list[OpSignature], backend_name: str, 
     over the whole run (hwnas.latency.drift): the table's entries are "ms at the speed the
     reference had", stored with the reference, and the machine slowing down halfway through
     no longer inflates half of the entries. Each entry keeps its raw p50 and local reference
-    time in `extra`. `backend`: an already made backend (tests pass a fake one).
+    time in `extra`. `backend`: an already made backend (tests pass a fake one). The
+    reference is read in `stat` too. `machine`: how the machine repeated itself before the
+    profile (hwnas.tables.repeatability), stored in a new table.
     """
     if passes < 1:
         raise BadInputError(f"The 'passes' parameter must be >= 1. Got {passes} instead.")
+    stat = table.stat if table is not None else stat  # filling a table: its own
     if backend is None:
         backend = make_backend(backend_name, threads=threads, batch=batch, dtype=dtype,
-                               timing=timing, memory=memory, energy=energy)
+                               timing=timing, memory=memory, energy=energy, stat=stat)
     new = table is None
     if table is None:
         table = LatencyTable(backend=backend_name, device=backend.fingerprint(), batch=batch,
-                             dtype=dtype, threads=threads,
+                             dtype=dtype, threads=threads, stat=stat, machine=machine,
                              space={"name": space.name, "config": space.config()})
     # Filling a table keeps its speed: its new entries are scaled to its stored reference.
     use_reference = bool(sigs) and reference and (new or table.reference is not None)
@@ -96,12 +108,13 @@ def profile_ops(space: SearchSpace, sigs: list[OpSignature], backend_name: str, 
             order.append((sig.key, m))
             if progress:
                 progress({"event": "op", "index": sweep * len(sigs) + i,
-                          "total": passes * len(sigs), "key": sig.key, "p50": m.p50})
+                          "total": passes * len(sigs), "key": sig.key, "p50": m.p50,
+                          "stat": stat, "ms": m.value(stat)})
     if clock is not None:
         clock.tick()
         sweeps = _normalised(sweeps, order, clock, table, new)
     for key, measurements in sweeps.items():
-        kept = sorted(measurements, key=lambda m: m.p50)[(len(measurements) - 1) // 2]
+        kept = sorted(measurements, key=lambda m: m.value(stat))[(len(measurements) - 1) // 2]
         table.entries[key] = {**entry_from_measurement(kept), "passes": len(measurements)}
     return table
 
@@ -110,7 +123,7 @@ def _reference_clock(backend, space, sigs, table):
     from hwnas.tables.reference import ReferenceClock, choose_reference, reference_sig
 
     sig = reference_sig(table) or choose_reference(backend, space, sigs)
-    return ReferenceClock(backend, space, sig)
+    return ReferenceClock(backend, space, sig, stat=table.stat)
 
 
 def _normalised(sweeps: dict, order: list, clock, table: LatencyTable, new: bool) -> dict:
@@ -121,15 +134,17 @@ def _normalised(sweeps: dict, order: list, clock, table: LatencyTable, new: bool
 
     if new:
         table.reference = reference_record(clock.sig, clock.median_ms(), "profile",
-                                           clock.drift())
+                                           clock.drift(), stat=table.stat)
     # entries are at the speed of the profile (a calibration re-anchors predictions, not them)
     target = float(table.reference.get("profiled_ms", table.reference["ms"]))
     scaled: dict[str, list] = {key: [] for key in sweeps}
     for (key, m), local in zip(order, clock.local(), strict=True):
         f = target / local
+        low = {k: getattr(m, k) * f for k in ("p0", "p10") if getattr(m, k) is not None}
         scaled[key].append(dataclasses.replace(
-            m, p50=m.p50 * f, p90=m.p90 * f, mean=m.mean * f, std=m.std * f,
-            extra={**m.extra, "raw_p50": m.p50, "ref_ms": float(local)}))
+            m, p50=m.p50 * f, p90=m.p90 * f, mean=m.mean * f, std=m.std * f, **low,
+            extra={**m.extra, "raw_p50": m.p50, f"raw_{table.stat}": m.value(table.stat),
+                   "ref_ms": float(local)}))
     return scaled
 
 

@@ -27,7 +27,7 @@ MIN_REFERENCE_MS = 0.1  # shortest reference, where a probed op is that long (mo
 QUICK_REPEATS = 3  # reference measurements whose median a speed check uses
 
 
-def _model(backend, space, sig: OpSignature):
+def build_model(backend, space, sig: OpSignature):
     """The reference op as the backend takes it (built once: ONNX export is not free)."""
     import torch
 
@@ -40,7 +40,7 @@ def _model(backend, space, sig: OpSignature):
     return module
 
 
-def choose_reference(backend, space, sigs: list[OpSignature]) -> OpSignature:
+def choose_reference(backend, space, sigs: list[OpSignature]) -> OpSignature:  # by median
     """The op among `PROBE_OPS` spread over `sigs` whose quick time is the median; when that
     is under `MIN_REFERENCE_MS`, the fastest probed op that is not (the slowest if none is)."""
     ordered = sorted(sigs, key=lambda s: s.key)
@@ -48,7 +48,8 @@ def choose_reference(backend, space, sigs: list[OpSignature]) -> OpSignature:
                                                 .round().astype(int))]
     times = []
     for sig in picks:
-        times.append(backend.measure(_model(backend, space, sig), (sig.cin, sig.h, sig.w)).p50)
+        model = build_model(backend, space, sig)
+        times.append(backend.measure(model, (sig.cin, sig.h, sig.w)).p50)
     order = np.argsort(times, kind="stable")
     median = int(order[(len(times) - 1) // 2])
     if times[median] >= MIN_REFERENCE_MS:
@@ -66,9 +67,13 @@ class ReferenceClock:
     """Times items interleaved with the reference and gives each item the reference time
     next to it. Positions count measurements (items and references alike)."""
 
-    def __init__(self, backend, space, sig: OpSignature, window: int = drift.WINDOW):
-        self.backend, self.sig, self.window = backend, sig, window
-        self.model = _model(backend, space, sig)
+    def __init__(self, backend, space, sig: OpSignature, window: int = drift.WINDOW,
+                 stat: str = "p50"):
+        # `stat`: the statistic the reference is read in, the one the items are measured in
+        # (a low statistic of the items against the median of the reference would carry the
+        # reference's own noise into every item)
+        self.backend, self.sig, self.window, self.stat = backend, sig, window, stat
+        self.model = build_model(backend, space, sig)
         self.shape = (sig.cin, sig.h, sig.w)
         self.ref_pos: list[int] = []
         self.ref_ms: list[float] = []
@@ -78,7 +83,7 @@ class ReferenceClock:
 
     def tick(self) -> float:
         """Measure the reference now."""
-        ms = self.backend.measure(self.model, self.shape).p50
+        ms = self.backend.measure(self.model, self.shape).value(self.stat)
         self.ref_pos.append(self._pos)
         self.ref_ms.append(ms)
         self.ref_t.append(time.monotonic())
@@ -104,17 +109,17 @@ class ReferenceClock:
         return drift.drift_summary(self.ref_t, self.ref_ms)
 
 
-def quick_reference_ms(backend, space, sig: OpSignature) -> float:
+def quick_reference_ms(backend, space, sig: OpSignature, stat: str = "p50") -> float:
     """The reference's time now, from a few measurements (a speed check before using a table)."""
-    clock = ReferenceClock(backend, space, sig)
+    clock = ReferenceClock(backend, space, sig, stat=stat)
     return float(np.median([clock.tick() for _ in range(QUICK_REPEATS)]))
 
 
 def reference_record(sig: OpSignature, ms: float, source: str, run_drift: dict,
-                     profiled_ms: float | None = None) -> dict:
-    """What a table stores about its reference: the op, and its time at the speed the table's
-    predictions are expressed in."""
-    return {"key": sig.key, "op": sig.to_dict(), "ms": float(ms),
+                     profiled_ms: float | None = None, stat: str = "p50") -> dict:
+    """What a table stores about its reference: the op, and its time (in `stat`, the table's
+    statistic) at the speed the table's predictions are expressed in."""
+    return {"key": sig.key, "op": sig.to_dict(), "ms": float(ms), "stat": stat,
             "profiled_ms": float(ms if profiled_ms is None else profiled_ms), "source": source,
             "measured": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             "drift": run_drift}

@@ -38,14 +38,15 @@ def reference_usable(table, backend) -> str | None:
 def retime(backend, space, model, input_shape: tuple[int, ...], table, rounds: int) -> dict:
     """`rounds` measurements of `model` (what `backend.measure` takes), the reference timed
     before the first and after each; each normalised by the reference time next to it and
-    expressed at the table's reference speed. `space` builds the reference op."""
+    expressed at the table's reference speed. `space` builds the reference op. Network and
+    reference are both read in the table's statistic, the one its prediction is in."""
     from hwnas.tables.reference import ReferenceClock, reference_sig
 
-    clock = ReferenceClock(backend, space, reference_sig(table))
+    clock = ReferenceClock(backend, space, reference_sig(table), stat=table.stat)
     clock.tick()
     raw = []
     for _ in range(rounds):
-        raw.append(clock.item(lambda: backend.measure(model, input_shape).p50))
+        raw.append(clock.item(lambda: backend.measure(model, input_shape).value(table.stat)))
         clock.tick()
     local = clock.local()
     target = float(table.reference["ms"])

@@ -44,6 +44,7 @@ class ValidationReport:
     reference_ms: list[float] = field(default_factory=list)
     rounds: int = 1  # passes over the networks; each network's median over them is kept
     table_hash: str = ""  # LatencyTable.content_hash() of the table validated
+    stat: str = "p50"  # the statistic predicted and measured (the table's)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -106,7 +107,7 @@ def table_backend(table: LatencyTable, allow_mismatch: bool = False):
                             f"for {table.device.get('device')}, which cannot be measured here; "
                             "validate a table you profiled (`hwnas profile --space fbnet`)")
     backend = make_backend(table.backend, threads=table.threads, batch=table.batch,
-                           dtype=table.dtype)
+                           dtype=table.dtype, stat=table.stat)
     warnings = table.check_compatible(device_slug=device_slug(backend.fingerprint()),
                                       allow=allow_mismatch)
     return backend, warnings
@@ -127,8 +128,9 @@ def sample_archs(space, n: int, seed: int, exclude: set[str] = frozenset()) -> l
 
 
 def measure_networks(backend, space, archs, progress=None, predict=None,
-                     clock=None) -> list[float]:
-    """p50 latency of each whole network, measured end to end on the backend (raw ms). With a
+                     clock=None, stat: str = "p50") -> list[float]:
+    """Latency (statistic `stat`, the table's) of each whole network, measured end to end on
+    the backend (raw ms). With a
     reference `clock` the reference workload is timed before the first network and after each
     one, and each network's place among them is recorded (`clock.local()` then gives the
     reference time next to each)."""
@@ -137,9 +139,9 @@ def measure_networks(backend, space, archs, progress=None, predict=None,
         clock.tick()
     for i, arch in enumerate(archs):
         if clock is None:
-            measured.append(_measure(backend, space, arch))
+            measured.append(_measure(backend, space, arch, stat))
         else:
-            measured.append(clock.item(lambda arch=arch: _measure(backend, space, arch)))
+            measured.append(clock.item(lambda arch=arch: _measure(backend, space, arch, stat)))
             clock.tick()
         if progress:
             progress({"event": "network", "index": i, "total": len(archs),
@@ -149,7 +151,7 @@ def measure_networks(backend, space, archs, progress=None, predict=None,
 
 
 def measure_rounds(backend, space, archs, rounds: int = 1, progress=None, predict=None,
-                   clock=None) -> list[list[float]]:
+                   clock=None, stat: str = "p50") -> list[list[float]]:
     """`rounds` passes over all of `archs` (raw ms, one list per pass). The passes are spread
     over time on purpose: a burst of load that slows one measurement (seen on shared VMs as
     jumps of 30-70% within a minute, which no reference timed seconds away can follow) hits a
@@ -159,7 +161,8 @@ def measure_rounds(backend, space, archs, rounds: int = 1, progress=None, predic
     for r in range(rounds):
         step = None if progress is None else (
             lambda e, r=r: progress({**e, "index": r * n + e["index"], "total": rounds * n}))
-        out.append(measure_networks(backend, space, archs, step, predict, clock=clock))
+        out.append(measure_networks(backend, space, archs, step, predict, clock=clock,
+                                    stat=stat))
     return out
 
 
@@ -208,11 +211,11 @@ def _clock(backend, space, table: LatencyTable):
     sig = reference_sig(table)
     if sig is None:
         ops = sorted((s for s in space.all_ops() if s.key in table.entries),
-                     key=lambda s: (table.entries[s.key]["p50"], s.key))
+                     key=lambda s: (table.entries[s.key][table.stat], s.key))
         if not ops:
             return None
         sig = ops[(len(ops) - 1) // 2]
-    return ReferenceClock(backend, space, sig)
+    return ReferenceClock(backend, space, sig, stat=table.stat)
 
 
 def validate_table(table: LatencyTable, *, samples: int = 100, seed: int = 0,
@@ -243,10 +246,13 @@ def validate_table(table: LatencyTable, *, samples: int = 100, seed: int = 0,
     if reference and not table.reference:
         notes.append(NO_REFERENCE)
     raw_passes = measure_rounds(backend, space, archs, rounds, progress, clock=clock,
-                                predict=lambda a: table.predict_ops(space.ops(a)))
-    again_passes = measure_rounds(backend, space, archs[:noise_samples], rounds, clock=clock)
+                                predict=lambda a: table.predict_ops(space.ops(a)),
+                                stat=table.stat)
+    again_passes = measure_rounds(backend, space, archs[:noise_samples], rounds, clock=clock,
+                                  stat=table.stat)
     raw, again = per_network(raw_passes), per_network(again_passes)
     report.rounds = rounds
+    report.stat = table.stat
     report.measured_raw_ms, report.remeasured_raw_ms = raw, again
     report.measured_ms, report.remeasured_ms = list(raw), list(again)
     drift_seen = {}
@@ -297,6 +303,7 @@ def report_verdict(metrics: dict, table: LatencyTable | None = None) -> dict:
     repeats = ceiling.get("within_10_remeasured") if (ceiling.get("n") or 0) >= 2 else None
     fitted = ((table.calibration if table else None) or {}).get("fitted_on", {})
     return verdict(metrics["within_10"], metrics["kendall_tau"], repeats,
+                   ceiling=ceiling, stat=table.stat if table else "p50",
                    table=str(table.path) if table and table.path else "TABLE",
                    threads=table.threads if table else None,
                    samples=fitted.get("networks"))
@@ -312,8 +319,8 @@ def _at_profile_speed(table, report, clock) -> list[float]:
     return [m * ratio for m in report.measured_ms]
 
 
-def _measure(backend, space, arch) -> float:
+def _measure(backend, space, arch, stat: str = "p50") -> float:
     import torch
 
     torch.manual_seed(0)
-    return measure_module(backend, space.build(arch), space.input_shape).p50
+    return measure_module(backend, space.build(arch), space.input_shape).value(stat)

@@ -133,8 +133,11 @@ def test_show_is_a_table_with_units_sorted_numerically(tiny_table_path):
     assert cins == sorted(cins) and len(keys) == 44  # cin=8 before cin=16, not as text
     by_latency = hwnas("tables", "show", str(tiny_table_path), "--sort", "latency").stdout
     rows = by_latency.splitlines()[by_latency.splitlines().index(header) + 1:]
-    p50 = [float(r.split()[1]) for r in rows]
-    assert p50 == sorted(p50, reverse=True)
+    stat = next(line for line in out.splitlines() if line.startswith("predicts in: ")).split()[2]
+    names = [t for t in header.split() if not t.startswith("(")]  # headings without units
+    column = names.index(stat)  # the table's statistic, the one it is sorted by
+    values = [float(r.split()[column]) for r in rows]
+    assert values == sorted(values, reverse=True)
     assert_one_line_error(hwnas("tables", "show", str(tiny_table_path), "--sort", "size"), 2,
                           "latency")
 

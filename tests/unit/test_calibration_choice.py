@@ -90,11 +90,14 @@ def test_verdict_line_usable_and_each_kind_of_failure():
     good = verdicts.verdict(0.96, 0.93, 0.97)
     assert good["usable"] and good["line"] == (
         "usable: 96% within ±10% (needs 80%), Kendall τ 0.93 (needs 0.80); the machine "
-        "repeats itself 97% within ±10%")
+        "repeats itself 97% within ±10%; verdict: trust")
     noisy = verdicts.verdict(0.35, 0.60, 0.62, table="t.json", threads=2)
     assert not noisy["usable"] and noisy["line"].startswith("not usable: 35% within ±10%")
     assert "repeats itself 62% within ±10% (needs 90%)" in noisy["line"]
     assert "quieter machine" in noisy["line"] and "--threads 1" in noisy["line"]
+    assert "--latency-stat p10" in noisy["line"] and noisy["level"] == "do not use"
+    low = verdicts.verdict(0.35, 0.60, 0.62, table="t.json", threads=1, stat="p10")
+    assert "--latency-stat" not in low["line"] and "--threads 1" not in low["line"]
     table_misses = verdicts.verdict(0.5, 0.9, 0.95, table="t.json", threads=1, samples=24)
     assert "the table is what misses" in table_misses["line"]
     assert "`hwnas tables calibrate t.json --samples 60`" in table_misses["line"]
@@ -102,6 +105,22 @@ def test_verdict_line_usable_and_each_kind_of_failure():
     unknown = verdicts.verdict(0.9, float("nan"), None)
     assert not unknown["usable"] and "τ n/a" in unknown["line"]
     assert "--noise-samples 30" in unknown["line"]
+    # with the same networks re-measured: which of the table and the machine is the limit
+    ceiling = {"n": 30, "within_10_predicted": 0.85, "within_10_remeasured": 0.87,
+               "tau_predicted": 0.9, "tau_remeasured": 0.93}
+    trust = verdicts.verdict(0.84, 0.9, 0.87, ceiling=ceiling)
+    assert (trust["level"], trust["limit"]) == ("trust", "machine")
+    assert trust["line"].endswith("verdict: trust (the machine is the limit: on the same 30 "
+                                  "networks the table has 85% within ±10% and τ 0.90, the "
+                                  "machine re-measuring itself 87% and τ 0.93)")
+    behind = verdicts.verdict(0.84, 0.9, 0.99, ceiling={**ceiling, "within_10_remeasured": 0.99})
+    assert (behind["level"], behind["limit"]) == ("use with care", "table")
+    noisy_machine = verdicts.verdict(0.6, 0.85, 0.62, ceiling={
+        **ceiling, "within_10_predicted": 0.6, "within_10_remeasured": 0.62})
+    assert (noisy_machine["level"], noisy_machine["limit"]) == ("use with care", "machine")
+    assert verdicts.verdict(0.6, 0.85, 0.95, ceiling={
+        **ceiling, "within_10_predicted": 0.6, "within_10_remeasured": 0.95})["level"] \
+        == "do not use"
     assert "\n" not in good["line"] + noisy["line"] + table_misses["line"] + unknown["line"]
 
 

@@ -150,7 +150,8 @@ def test_latency_stat_p90_predicts_from_p90(tiny_space):
     sigs = tiny_space.ops(arch)
     p90 = Scorer(tiny_space, _NoTraining(), table, stat="p90").costs(arch)["latency_ms"]
     assert p90 == pytest.approx(sum(table.entries[s.key]["p90"] for s in sigs))
-    with pytest.raises(BadInputError, match="'latency_stat' parameter must be one of p50, p90"):
+    with pytest.raises(BadInputError,
+                       match="'latency_stat' parameter must be one of p0, p10, p50, p90, mean"):
         Scorer(tiny_space, _NoTraining(), table, stat="std")
 
 
@@ -172,6 +173,7 @@ def test_search_cli_latency_stat_sets_the_config(monkeypatch, tmp_path):
     assert result.exit_code == 0, result.output
     assert seen["config"].latency_stat == "p90"
     result = CliRunner().invoke(search, ["--table", table, "--latency-stat", "p99"])
-    assert result.exit_code == 2 and "'p99' is not one of 'p50', 'p90'" in result.output
+    assert result.exit_code == 2
+    assert "'p99' is not one of 'p0', 'p10', 'p50', 'p90'" in result.output
     CliRunner().invoke(search, ["--table", table, "--json"])
-    assert seen["config"].latency_stat == "p50"
+    assert seen["config"].latency_stat is None  # the table's own, resolved when the run starts

@@ -21,7 +21,7 @@ class ByKey:
 
 @pytest.fixture
 def sigs(tiny_space, monkeypatch):
-    monkeypatch.setattr(reference, "_model", lambda backend, space, sig: sig)
+    monkeypatch.setattr(reference, "build_model", lambda backend, space, sig: sig)
     # as many ops as are probed, so every one is: the choice is exact
     return sorted(tiny_space.all_ops(), key=lambda s: s.key)[:reference.PROBE_OPS]
 

@@ -57,7 +57,7 @@ def _fitted(seed, force):
     networks, measured, entries = non_additive(60, seed)
     coef = calibration.fit(networks, measured, entries)
     affine = [calibration.apply(coef, n, entries, "p50") for n in networks]
-    selection = _fit_residual(coef, networks, affine, measured, entries, 0, force)
+    selection = _fit_residual(coef, networks, affine, measured, entries, 0, force, "p50")
     table = LatencyTable(backend="ort-cpu", device={"cpu": "x"}, entries=entries,
                          space={"name": "proxyless", "config": {}}, calibration=coef)
     return table.to_dict(), selection
@@ -111,7 +111,7 @@ def test_additive_truth_keeps_no_residual():
              zip(measured, np.random.default_rng(0).normal(0, 0.02, 40), strict=True)]
     coef = calibration.fit(networks, noisy, entries)
     affine = [calibration.apply(coef, n, entries, "p50") for n in networks]
-    assert _fit_residual(coef, networks, affine, noisy, entries, 0, None)["chosen"] == "none"
+    assert _fit_residual(coef, networks, affine, noisy, entries, 0, None, "p50")["chosen"] == "none"
     assert "residual" not in coef
 
 

@@ -25,11 +25,15 @@ from hwnas.latency.residual import CANDIDATES
 @click.option("--residual-model", type=click.Choice(CANDIDATES), default=None,
               help="Force the whole-network residual model (default: the one that "
                    "cross-validates best on the fitting networks, 'none' included).")
+@click.option("--latency-stat", type=click.Choice(["p0", "p10", "p50", "p90"]), default=None,
+              help="Calibrate for this statistic (default: the table's own). Another one "
+                   "switches the table to it: networks are measured, fitted and predicted in "
+                   "it from then on.")
 @options.rounds
 @options.allow_mismatch
 @options.as_json
-def calibrate(table, samples, seed, out, no_reference, residual_model, rounds, allow_mismatch,
-              as_json):
+def calibrate(table, samples, seed, out, no_reference, residual_model, latency_stat, rounds,
+              allow_mismatch, as_json):
     """Measure whole networks (random, and a third spanning the latency range), fit intercept
     + per-op-type scales and a residual model of whole networks, no network of the space
     predicted below a fitted share of its ops' plain sum. TABLE (or --out) keeps whichever of
@@ -54,7 +58,8 @@ def calibrate(table, samples, seed, out, no_reference, residual_model, rounds, a
         result = api.calibrate_table(table, samples=samples, seed=seed,
                                      allow_mismatch=allow_mismatch, progress=on_network,
                                      out=out, reference=not no_reference,
-                                     residual_model=residual_model, rounds=rounds)
+                                     residual_model=residual_model, rounds=rounds,
+                                     stat=latency_stat)
     if as_json:
         print_json(api.json_ready(result))
         return

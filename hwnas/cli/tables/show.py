@@ -13,7 +13,8 @@ from hwnas.cli.render import console, print_json
 TABLE = click.Path(dir_okay=False)
 SORTS = ("name", "latency")
 # entry column -> heading with its unit; cost columns appear only when every entry has them
-COLUMNS = (("p50", "p50 (ms)"), ("p90", "p90 (ms)"), ("std", "std (ms)"),
+COLUMNS = (("p0", "p0 (ms)"), ("p10", "p10 (ms)"), ("p50", "p50 (ms)"), ("p90", "p90 (ms)"),
+           ("std", "std (ms)"),
            ("peak_mem_mb", "peak mem (MB)"), ("energy_mj", "energy (mJ)"))
 
 
@@ -27,7 +28,7 @@ def natural_key(key: str) -> list:
 @click.argument("table", type=TABLE)
 @click.option("--sort", type=click.Choice(SORTS), default="name", show_default=True,
               help="Order of the entries: name (numbers in keys compared as numbers) or "
-                   "latency (p50, dearest first).")
+                   "latency (the table's statistic, dearest first).")
 @options.as_json
 def show(table, sort, as_json):
     """Print a table's device, backend, reference, calibration and entries (with units).
@@ -49,12 +50,14 @@ def show(table, sort, as_json):
     console.print(f"device: {name}" + (f" ({cores} logical cores)" if cores else "")
                   + (f"; {t.device['note']}" if t.device.get("note") else ""))
     console.print(f"space: {t.space.get('name')} {t.space.get('config')}")
+    console.print(f"predicts in: {t.stat}" + (f" ({t.machine['line']})" if t.machine and
+                                              t.machine.get("line") else ""))
     _header_lines(t)
     columns = [(c, h) for c, h in COLUMNS
                if t.entries and all(c in e for e in t.entries.values())]
     rows = sorted(t.entries.items(), key=lambda kv: natural_key(kv[0]))
     if sort == "latency":
-        rows.sort(key=lambda kv: -float(kv[1]["p50"]))
+        rows.sort(key=lambda kv: -float(kv[1][t.stat]))
     width = max([len("op"), *(len(k) for k, _ in rows)])
     console.print("  " + "op".ljust(width) + "".join(f"  {h:>13}" for _, h in columns)
                   + f"  {'n':>5}")

@@ -58,7 +58,8 @@ def validate(table, samples, seed, noise_samples, rounds, out, no_reference, all
         console.print(f"note: {note}")
     if m.get("drift"):
         console.print(describe_drift(m["drift"]))
-    console.print(f"{samples} random networks on {t.backend}: {_line(m)}"
+    console.print(f"{samples} random networks on {t.backend}, {t.stat} predicted and "
+                  f"measured: {_line(m)}"
                   + (" (normalised by the reference workload)" if m.get("reference") else ""))
     for name, label in (("affine_only", "affine calibration alone"),
                         ("raw", "raw times, not normalised"), ("plain_sum", "plain sum")):
