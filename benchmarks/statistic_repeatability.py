@@ -10,8 +10,13 @@ for the whole run (a pure-Python loop: one core's worth of load); `--neighbour b
 one that comes and goes, as other tenants do: two-threaded matrix products for 0.2-2 s, then
 idle for 0.2-2 s (seeded), so it competes for the measured core too.
 
+`--order round-robin` (ort backends) times the networks the other way the issue describes:
+in each pass, every network once per round in a shuffled order, `--reps` rounds (after five
+untimed runs each), instead of `--reps` consecutive calls per network; the process pinned to
+one core as the profiler pins a one-thread measurement.
+
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/statistic_repeatability.py
-        [--neighbour steady|bursty]
+        [--neighbour steady|bursty] [--order consecutive|round-robin]
         [--networks 30] [--reps 40] [--passes 3] [--backend ort-cpu] [--threads 1] [--seed 0]
 
 Prints a markdown block for BENCHMARKS.md.
@@ -56,6 +61,8 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--neighbour", choices=tuple(NEIGHBOURS), default=None)
+    parser.add_argument("--order", choices=("consecutive", "round-robin"),
+                        default="consecutive")
     args = parser.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
@@ -87,7 +94,14 @@ def main() -> int:
     try:
         values = {s: np.zeros((args.passes, args.networks)) for s in STATISTICS}
         for p in range(args.passes):
-            for i in np.random.default_rng(args.seed + 1 + p).permutation(args.networks):
+            if args.order == "round-robin":
+                times = round_robin(backend, models, space.input_shape, args.reps,
+                                    np.random.default_rng(args.seed + 1 + p))
+                for s, q in (("p0", 0), ("p10", 10), ("p50", 50)):
+                    values[s][p] = np.percentile(times, q, axis=0)
+                values["mean"][p] = times.mean(axis=0)
+            for i in (np.random.default_rng(args.seed + 1 + p).permutation(args.networks)
+                      if args.order == "consecutive" else []):
                 m = backend.measure(models[i], space.input_shape)
                 for s in STATISTICS:
                     values[s][p, i] = getattr(m, s)
@@ -104,7 +118,8 @@ def main() -> int:
     print(f"Command: `OMP_NUM_THREADS=1 .venv/bin/python benchmarks/statistic_repeatability.py"
           f"{flag} --networks {args.networks} --reps "
           f"{args.reps} --passes {args.passes} --backend {args.backend} --threads "
-          f"{args.threads} --seed {args.seed}` ({args.space}, default options; "
+          f"{args.threads} --seed {args.seed} --order {args.order}` ({args.space}, default "
+          "options; "
           f"{time.perf_counter() - start:.0f} s of timing).\n")
     header = " | ".join(f"passes {a + 1}-{b + 1}" for a, b in pairs)
     print(f"| statistic | within ±10%: {header} | τ: {header} | median shift between passes |")
@@ -118,6 +133,26 @@ def main() -> int:
               + " | ".join(f"{t:.2f}" for t in taus) + " | "
               + ", ".join(f"{100 * x:+.0f}%" for x in shift) + " |")
     return 0
+
+
+def round_robin(backend, models, shape, rounds: int, rng) -> np.ndarray:
+    """[rounds, networks] ms: each network once per round, in a new shuffled order each
+    round, on one core (ort sessions made once, five untimed runs each)."""
+    from profilers.cpu_stability import pinned_to_one_core
+
+    sessions = [backend._session(bytes(m)) for m in models]
+    feeds = [{s.get_inputs()[0].name: backend._input_array(s, shape)} for s in sessions]
+    out = np.zeros((rounds, len(models)))
+    with pinned_to_one_core(backend.threads):
+        for session, feed in zip(sessions, feeds, strict=True):
+            for _ in range(5):
+                session.run(None, feed)
+        for r in range(rounds):
+            for i in rng.permutation(len(models)):
+                start = time.perf_counter_ns()
+                sessions[i].run(None, feeds[i])
+                out[r, i] = (time.perf_counter_ns() - start) / 1e6
+    return out
 
 
 if __name__ == "__main__":
