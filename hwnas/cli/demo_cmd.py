@@ -67,11 +67,15 @@ def demo(budget, out, seed):
                  "networks")
     with progress_bar() as bar:
         task = bar.add_task("profiling", total=None, info="")
+
+        def on_op(e: dict) -> None:
+            if e["event"] == "machine":  # which statistic the table predicts in, and why
+                console.print(e["line"])
+                return
+            bar.update(task, total=e["total"], completed=e["index"] + 1, info=e["key"])
+
         table = api.profile("proxyless", dict(DEMO_SPACE), "ort-cpu", threads=DEMO_THREADS,
-                            out=root / "latency_table.json",
-                            progress=lambda e: bar.update(task, total=e["total"],
-                                                          completed=e["index"] + 1,
-                                                          info=e["key"]))
+                            out=root / "latency_table.json", progress=on_op)
         task = bar.add_task("calibrating", total=DEMO_CALIBRATION, info="")
         calibrated = api.calibrate_table(table, samples=DEMO_CALIBRATION,
                                          progress=lambda e: bar.update(

@@ -85,6 +85,12 @@ def test_a_bursty_neighbour_gets_the_low_end_which_recovers_the_true_cost(tiny_s
     assert "shared" in choice["line"] and "one thread" in choice["line"]
     given = repeatability.choose(probe["spread"], stat="p90", threads=4, cpu=True)
     assert (given["stat"], given["threads"], given["stat_by"]) == ("p90", 4, "user")
+    # where threads were unpinned, which low statistic repeats best is measured again at one
+    second = repeatability.choose(probe["spread"], stat=None, threads=None, cpu=True,
+                                  at_one_thread={"p0": 0.09, "p10": 0.01, "p50": 0.2})
+    assert second["stat"] == "p10" and "within 1.0% at one thread" in second["line"]
+    assert not repeatability.needs_one_thread(probe["spread"], 2, True)
+    assert not repeatability.needs_one_thread(probe["spread"], None, False)  # not a CPU
 
     fake.timing = TimingConfig(**{**QUICK.__dict__, "stat": choice["stat"]})
     robust = profile_ops(tiny_space, tiny_space.all_ops(), "fake", backend=fake, threads=1,
