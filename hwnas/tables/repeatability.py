@@ -5,20 +5,24 @@ Before a profile, a fixed workload (`PROBE_OPS` ops spread over the space, the s
 the same space) is timed in passes, round-robin, for `PROBE_S` seconds (at least
 `MIN_PASSES` passes). For each latency statistic, an op's spread is how far its passes stray
 from their median (the `SPREAD_Q` quantile of |pass / median - 1|); the machine's spread is
-the median over the ops. A dedicated machine repeats its medians within a few percent
-(`MEDIAN_REPEATS`); then the table keeps p50, the typical latency a user feels. The probe
-lasts seconds because neighbours do: a first probe of 5 passes (about 2 s) fell between the
-bursts of a neighbour that came and went every 0.2-2 s, read the machine as dedicated
-(medians within 1.4%), and its p50 table validated at 72% within ±10% (BENCHMARKS.md). A
-false "shared" costs little (the low end repeats on a quiet machine too); a false
-"dedicated" costs the table.
-A shared one does not: another tenant slows a run by a factor that comes and goes within
-seconds, so the high end of a network's times is a property of the neighbours and the low end
-a property of the network (BENCHMARKS.md, "Which statistic of a network's timings repeats").
-There the table uses whichever low statistic (p0, p10) repeated best in the probe, and, for a
-CPU backend whose threads were not given, one thread: a network spread over cores is slowed by
-a neighbour on any of them. What was measured and chosen is stored in the table and said in
-one line. `--latency-stat` and `--threads` override the choice; the probe is still recorded.
+the median over the ops.
+
+A dedicated machine repeats its medians within a few percent (`MEDIAN_REPEATS`); then the
+table keeps p50, the typical latency a user feels. A shared one does not: another tenant slows
+a run by a factor that comes and goes within seconds, so the high end of a network's times is
+a property of the neighbours and the low end a property of the network (BENCHMARKS.md, "Which
+statistic of a network's timings repeats"). There the table uses whichever low statistic (p0,
+p10) repeated best, and, for a CPU backend whose threads were not given, one thread (a network
+spread over cores is slowed by a neighbour on any of them; the low statistic is then chosen
+from a second probe at one thread). What was measured and chosen is stored in the table and
+said in one line. `--latency-stat` and `--threads` override the choice; the probe is still
+recorded.
+
+The probe lasts seconds because neighbours do: a first probe of 5 passes (about 2 s) fell
+between the bursts of a neighbour that came and went every 0.2-2 s, read the machine as
+dedicated (medians within 1.4%), and its p50 table validated at 72% within ±10%
+(BENCHMARKS.md, "Latency that repeats"). A false "shared" costs little (the low end repeats on
+a quiet machine too); a false "dedicated" costs the table.
 """
 
 from __future__ import annotations
