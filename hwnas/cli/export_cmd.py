@@ -137,14 +137,16 @@ def render_export(report, objectives: dict | None = None) -> None:
     console.print(escape(f"  input [{shape}] (batch axis dynamic); metadata: {keys}"))
     console.print(f"  onnx.checker: ok; onnxruntime vs PyTorch max |diff| = "
                   f"{report.max_abs_diff:.2e} (limit {report.tolerance:g})")
-    line = (f"  measured on {report.measured_backend}: p50 {m['p50']:.3f} ms, p90 "
-            f"{m['p90']:.3f} ms (n={m['n']})")
+    stat = report.stat  # the statistic predicted, and so the one compared: named first
+    shown = [stat] + [s for s in ("p50", "p90") if s != stat and s in m]
+    line = (f"  measured on {report.measured_backend}: "
+            + ", ".join(f"{s} {m[s]:.3f} ms" for s in shown if s in m) + f" (n={m['n']})")
     careful = report.at_table_speed
     if careful:
         console.print(line)
         change = careful["speed_change"]
-        line = (f"  at the table's speed (median of {careful['rounds']} passes next to its "
-                f"reference workload): {careful['ms']:.3f} ms; the machine runs "
+        line = (f"  at the table's speed ({stat}, median of {careful['rounds']} passes next to "
+                f"its reference workload): {careful['ms']:.3f} ms; the machine runs "
                 f"{100 * abs(change):.0f}% {'slower' if change > 0 else 'faster'} than when "
                 "the table was measured")
     if report.predicted_ms is not None:
