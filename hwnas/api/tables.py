@@ -157,6 +157,9 @@ def calibrate_table(table: TableArg, *, samples: int = 60, seed: int = 1,
                             f"{', '.join(CANDIDATES)}")
     rounds = check_rounds(rounds)  # before minutes of measuring
     t = _load(table)
+    from hwnas.api.profile import check_latency_stat
+
+    check_latency_stat(stat)  # a statistic a table can be in (not mean or std)
     t.check_stat(stat, calibrated=False)  # entries that hold it, before minutes of measuring
     source = _source(table, t, "calibrate_table")
     given, path = out, Path(out) if out else Path(source)
