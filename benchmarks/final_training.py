@@ -57,8 +57,9 @@ def main() -> int:
     from scipy.stats import kendalltau
 
     from hwnas import api
-    from hwnas.api.presets import ESTIMATOR_PRESETS
+    from hwnas.api.presets import preset_values
     from hwnas.evaluation.failure import is_failed
+    from hwnas.registry import ESTIMATORS
     from hwnas.runs import RunDir
     from hwnas.search.config import SearchConfig
 
@@ -70,7 +71,7 @@ def main() -> int:
         table = api.profile("proxyless", space_config, "ort-cpu", threads=1, out=table_path)
         api.calibrate_table(table, samples=30)
     run_dir = out / "search"
-    estimator = {**ESTIMATOR_PRESETS["scratch"]["fast"], "threads": 1}
+    estimator = {**preset_values(ESTIMATORS.get("scratch"), "fast"), "threads": 1}
     search_wall = None
     if not (run_dir / "pareto.json").is_file():
         config = SearchConfig(table=str(table_path), space_config=dict(space_config),

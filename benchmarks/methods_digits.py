@@ -66,8 +66,8 @@ def main() -> int:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
     from hwnas import api
-    from hwnas.api.presets import ESTIMATOR_PRESETS
-    from hwnas.registry import STRATEGIES
+    from hwnas.api.presets import preset_values
+    from hwnas.registry import ESTIMATORS, STRATEGIES
     from hwnas.search.config import SearchConfig
 
     out = Path(args.out)
@@ -78,7 +78,7 @@ def main() -> int:
         table = api.profile("proxyless", space_config, "ort-cpu", threads=1, out=table_path)
         api.calibrate_table(table, samples=30)
     methods = (args.methods.split(",") if args.methods else STRATEGIES.names())
-    estimator = {**ESTIMATOR_PRESETS["scratch"]["fast"], "threads": 1}
+    estimator = {**preset_values(ESTIMATORS.get("scratch"), "fast"), "threads": 1}
     walls_path = out / "walls.json"
     walls = json.loads(walls_path.read_text()) if walls_path.is_file() else {}
     runs, failed = [], {}

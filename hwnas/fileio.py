@@ -5,12 +5,14 @@ Every file hwnas writes whole (tables, run configs, fronts, plots, exports) goes
 the mode `open(path, "w")` would give it (0666 less the process umask, e.g. 0644 under 022):
 tables and runs are meant to be shared, and mkstemp's private 0600 would hide them.
 
-`check_output` and `check_input_file` check paths before any work (see below).
+`check_output` and `check_input_file` check paths before any work (see below); `read_regular`
+reads a file only when it is one (a FIFO or /dev/zero in its place would hang the reader).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import stat
@@ -49,7 +51,13 @@ def exclusive_lock(lock_path: str | os.PathLike, refusal) -> Iterator[int]:
 
     lock_path = Path(lock_path)
     lock_path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:  # O_NONBLOCK: a FIFO put in its place must be refused, not block the open
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NONBLOCK | os.O_CLOEXEC, 0o644)
+    except OSError as exc:  # a folder, a symlink loop, no permission
+        raise _unusable_lock(lock_path, why(exc)) from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise _unusable_lock(lock_path, "is not a regular file (a FIFO or device)")
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
@@ -59,6 +67,13 @@ def exclusive_lock(lock_path: str | os.PathLike, refusal) -> Iterator[int]:
         yield fd
     finally:
         os.close(fd)  # releases the flock
+
+
+def _unusable_lock(lock_path: Path, reason: str):
+    from hwnas.errors import BadInputError
+
+    return BadInputError(f"the lock file {lock_path} cannot be used ({reason}); it is hwnas's "
+                         "own: remove it (it is made again) and run the command again")
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
@@ -85,6 +100,45 @@ def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+# -- reading a file that may not be one ---------------------------------------------------------
+class NotAFileError(OSError):
+    """A FIFO, device or socket where a file was expected: reading a FIFO blocks until some
+    other process writes to it (for ever, usually), reading /dev/zero never ends."""
+
+
+def open_regular(path: str | os.PathLike) -> BinaryIO:
+    """`path` opened for reading in binary, only when it is a regular file (symlinks
+    followed). It is opened without blocking (opening a FIFO blocks by itself) and then
+    checked with fstat, so the file read is the file checked. A folder raises
+    IsADirectoryError, a FIFO or device NotAFileError; both are OSErrors, as are a missing
+    file, a symlink loop or no permission, so a reader's `except OSError` covers them all."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, "is a folder, not a file", os.fspath(path))
+        if not stat.S_ISREG(mode):
+            raise NotAFileError(errno.EINVAL, "is not a regular file (a FIFO or device)",
+                                os.fspath(path))
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_regular(path: str | os.PathLike) -> bytes:
+    """The bytes of `path`, a regular file (see `open_regular`)."""
+    with open_regular(path) as fh:
+        return fh.read()
+
+
+def why(exc: OSError) -> str:
+    """An OSError as the reason in a message: "is a folder, not a file", "Permission
+    denied", "Too many levels of symbolic links"."""
+    return exc.strerror or str(exc)
 
 
 # -- paths checked before any work ---------------------------------------------------------------
@@ -202,6 +256,10 @@ def _check_existing_target(absolute: Path, status: os.stat_result, folder: bool,
             raise refuse("it is a folder, not a file")
         if not stat.S_ISREG(status.st_mode):
             raise refuse("it is not a regular file (a FIFO or device)")
+        # A file is replaced by a rename, which its own permissions do not stop: one made
+        # read-only (by its mode, which root's os.access ignores) is kept as it is.
+        if not os.access(absolute, os.W_OK) or not status.st_mode & 0o222:
+            raise refuse("it is read-only (make it writable to let hwnas replace it)")
 
 
 def _check_can_create_in(folder: Path, refuse) -> None:

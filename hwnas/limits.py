@@ -43,3 +43,16 @@ MAX_ROUNDS = 99
 # ... and how many by default (hwnas.tables.validate.measure_rounds): the fewest whose median
 # drops one burst-hit measurement; each pass adds the whole run's time again.
 DEFAULT_ROUNDS = 3
+
+# Epochs of any training (a candidate, a supernet, a final network). CIFAR-10 papers train
+# 200-600; 10,000 is weeks of any of hwnas's spaces, 10**9 a typo that never ends.
+MAX_EPOCHS = 10_000
+
+# Steps, generations, retries and pools of a strategy's own loop (controller updates, SPOS
+# generations, MOBO's random candidates per step). A million of any is hours of the
+# strategy's own work before a candidate is proposed; more is a typo.
+MAX_STEPS = 10**6
+
+# Images of a training subset: more than any dataset hwnas loads (ImageNet has 1.3 million);
+# a subset larger than the dataset is the whole dataset.
+MAX_SUBSET = 10**8

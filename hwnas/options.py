@@ -44,19 +44,25 @@ class Option:
     choices: tuple | None = None
     none_ok: bool = False
     help: str = ""
+    # Other names people give this option (another library's, a paper's): an unknown name
+    # that is one of them is answered with this option, before the nearest spelling is
+    # guessed (`popsize` means `population`, though `sample_size` is spelled closer).
+    aliases: tuple[str, ...] = ()
 
     def describe(self) -> str:
         if self.choices is not None:
             text = "one of " + ", ".join(repr(c) for c in self.choices)
         else:
             text = _KIND_TEXT[self.kind]
+            # an int's bounds in full (1e+08 reads as a float)
+            num = (lambda v: f"{int(v)}") if self.kind is int else (lambda v: f"{v:g}")
             if self.low is not None and self.high is not None:
-                text += (f" in {'(' if self.low_open else '['}{self.low:g}, "
-                         f"{self.high:g}{')' if self.high_open else ']'}")
+                text += (f" in {'(' if self.low_open else '['}{num(self.low)}, "
+                         f"{num(self.high)}{')' if self.high_open else ']'}")
             elif self.low is not None:
-                text += f" {'>' if self.low_open else '>='} {self.low:g}"
+                text += f" {'>' if self.low_open else '>='} {num(self.low)}"
             elif self.high is not None:
-                text += f" {'<' if self.high_open else '<='} {self.high:g}"
+                text += f" {'<' if self.high_open else '<='} {num(self.high)}"
         return text + (" or None" if self.none_ok else "")
 
     def accepts(self, value: Any) -> bool:
@@ -83,6 +89,10 @@ class Option:
     def coerce(self, value: Any) -> Any:
         """The resolved value: floats stay floats (an int given for a float becomes one)."""
         return float(value) if self.kind is float and value is not None else value
+
+    def check_machine(self, value: Any, owner: str, hint: str = "") -> None:
+        """Refuse an accepted value this machine cannot honour (`hwnas.devices.Device`: a CUDA
+        device it lacks), in the option template. Most options say nothing of the machine."""
 
     def invalid_values(self) -> list:
         """Values this declaration must refuse (at least one wrong type)."""
@@ -148,6 +158,16 @@ def option_error(name: str, owner: str, allowed: str, got: Any, hint: str = "",
                          f"instead.{closest}{' ' + hint if hint else ''}")
 
 
+def synonym_of(name: str, specs: Mapping[str, Option]) -> list[str]:
+    """[the declared option that `name` is another name of], or []: compared without case,
+    `_` or `-`, so `pop_size`, `pop-size` and `popsize` are one name."""
+    def bare(text: str) -> str:
+        return text.lower().replace("_", "").replace("-", "")
+
+    return [option for option, spec in specs.items()
+            if bare(name) in {bare(a) for a in (option, *spec.aliases)}][:1]
+
+
 def resolve_options(owner: str, specs: Mapping[str, Option], given: Mapping[str, Any] | None,
                     hint: str = "") -> dict[str, Any]:
     """Defaults merged with `given`, each value checked against its declaration."""
@@ -155,7 +175,8 @@ def resolve_options(owner: str, specs: Mapping[str, Option], given: Mapping[str,
     unknown = sorted(set(given) - set(specs))
     if unknown:
         allowed = sorted(specs)
-        close = difflib.get_close_matches(unknown[0], allowed, n=1, cutoff=0.5)
+        close = (synonym_of(unknown[0], specs)
+                 or difflib.get_close_matches(unknown[0], allowed, n=1, cutoff=0.5))
         closest = f"; did you mean {close[0]!r}?" if close else ""
         raise BadInputError(f"unknown option {unknown[0]!r} for {owner}; allowed: "
                             f"{', '.join(allowed) or '(none)'}{closest}"
@@ -165,6 +186,7 @@ def resolve_options(owner: str, specs: Mapping[str, Option], given: Mapping[str,
         value = given.get(name, spec.default)
         if not spec.accepts(value):
             raise option_error(name, owner, spec.describe(), value, hint, spec.choices or ())
+        spec.check_machine(value, owner, hint)
         resolved[name] = spec.coerce(value)
     return resolved
 
@@ -178,6 +200,10 @@ class Configurable:
 
     kind: ClassVar[str] = "plug-in"
     option_specs: ClassVar[dict[str, Option]] = {}
+    # Named settings of its own options, `hwnas search --preset NAME` (hwnas.api.presets):
+    # a plug-in that trains something says here what `fast` means for it; `paper` is always
+    # the declared defaults.
+    presets: ClassVar[dict[str, dict[str, Any]]] = {}
     registry_name: ClassVar[str] = ""
     list_command: ClassVar[str] = ""
 

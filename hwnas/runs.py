@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import socket
 import time
@@ -25,7 +26,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hwnas.errors import BadInputError, RunLockedError
-from hwnas.fileio import atomic_write_bytes, atomic_write_json, exclusive_lock
+from hwnas.fileio import (
+    atomic_write_bytes,
+    atomic_write_json,
+    exclusive_lock,
+    read_regular,
+    why,
+)
+from hwnas.quoting import shell_word
 
 
 class RunDir:
@@ -44,8 +52,8 @@ class RunDir:
         """A new run's config and empty history (under `writing()` when a search runs)."""
         if self.config_path.exists():
             raise BadInputError(f"run directory {self.path} already holds a run; resume it "
-                                f"with `hwnas search --resume {self.path}` or choose another "
-                                "--run-dir")
+                                f"with `hwnas search --resume {shell_word(self.path)}` or choose "
+                                "another --run-dir")
         self.path.mkdir(parents=True, exist_ok=True)
         atomic_write_json(self.config_path, config)
         self.history_path.touch()
@@ -76,6 +84,13 @@ class RunDir:
 
         return read_run_config(self.path)
 
+    def set_budget(self, budget: int) -> None:
+        """Store a resume's larger --budget as the run's own (the writer, under the lock);
+        the rest of config.json is written back as read."""
+        config = self.config()
+        config["search"]["budget"] = int(budget)
+        atomic_write_json(self.config_path, config)
+
     # -- the writer's lock ------------------------------------------------------------------
     @property
     def lock_path(self) -> Path:
@@ -93,7 +108,35 @@ class RunDir:
             os.ftruncate(fd, 0)
             os.write(fd, f"pid {os.getpid()} on {socket.gethostname()} since "
                          f"{time.strftime('%Y-%m-%dT%H:%M:%S')}\n".encode())
+            self._end_whole_last_record()
+            front = self.path / "pareto.json"
+            if front.is_dir() and not front.is_symlink():  # the rename at the end would fail
+                raise BadInputError(f"{front} is a folder where the run's front is written; "
+                                    "move it away and run the command again")
             yield self
+
+    def _end_whole_last_record(self) -> None:
+        """A whole record whose newline is missing (a crash between the two, an editor that
+        dropped the file's last newline) is ended by the writer as it takes the lock: the
+        history it then reads under the lock, as every reader's, holds that record. Unended,
+        a resume skipped it as a record being written, evaluated that candidate again and
+        appended a second record of its index. A torn fragment is left as it is (reported;
+        `append` starts its next record after it); nothing on disk is removed."""
+        self.history_bytes()  # a FIFO or folder in its place is refused, not opened below
+        try:
+            fh = open(self.history_path, "r+b")
+        except FileNotFoundError:  # a new run: its files are created under the lock
+            return
+        with fh:
+            data = fh.read()
+            if not data or data.endswith(b"\n"):
+                return
+            whole = HistoryRead()
+            _parse_line(data.rpartition(b"\n")[2], 0, whole)
+            if whole.records:
+                fh.write(b"\n")
+                fh.flush()
+                os.fsync(fh.fileno())
 
     def check_not_written(self) -> None:
         """Refuse early (before minutes of setup) when a live writer holds the run."""
@@ -102,13 +145,14 @@ class RunDir:
 
     def _locked_error(self) -> RunLockedError:
         try:
-            holder = self.lock_path.read_text(errors="replace")[:200].strip()
+            holder = read_regular(self.lock_path).decode(errors="replace")[:200].strip()
         except OSError:
             holder = ""
         return RunLockedError(f"run {self.path} is being written by "
                               f"{holder or 'another process'}; wait for it to finish "
-                              f"(`hwnas pareto {self.path}` reads it meanwhile) or stop it, "
-                              f"then `hwnas search --resume {self.path}`")
+                              f"(`hwnas pareto {shell_word(self.path)}` reads it meanwhile) or "
+                              "stop it, "
+                              f"then `hwnas search --resume {shell_word(self.path)}`")
 
     def being_written(self) -> bool:
         """Whether a live process holds the writer's lock (a reader's question; never writes,
@@ -116,7 +160,7 @@ class RunDir:
         import fcntl
 
         try:
-            fd = os.open(self.lock_path, os.O_RDONLY)
+            fd = os.open(self.lock_path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO: not blocked
         except OSError:
             return False
         try:
@@ -158,16 +202,31 @@ class RunDir:
         counts (only its newline is missing), a fragment is reported.
         """
         read = HistoryRead()
-        if not self.history_path.exists():
+        data = self.history_bytes()
+        if data is None:
             return read
-        with open(self.history_path, "rb") as fh:
-            lines = fh.read().split(b"\n")
+        lines = data.split(b"\n")
         tail = lines.pop()  # b"" when the file ends with a newline
         for number, raw in enumerate(lines, start=1):
             _parse_line(raw, number, read)
         if tail and not self.being_written():
             _parse_line(tail, len(lines) + 1, read, torn=True)
         return read
+
+    def history_bytes(self) -> bytes | None:
+        """The history file's bytes; None when the run has none yet. One that cannot be read
+        is one line naming it, before anything is opened that would block: a FIFO in its place
+        would hang every reader for ever, /dev/zero fill the memory, a folder or a symlink
+        loop cannot be read."""
+        try:
+            return read_regular(self.history_path)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise BadInputError(f"the history of run {self.path}, {self.history_path}, cannot "
+                                f"be read ({why(exc)}); it holds the run's candidates: put the "
+                                "run's own history.jsonl back, or start a new run with "
+                                "another --run-dir") from None
 
     # -- artefacts --------------------------------------------------------------------------
     def weights_path(self, arch_key: str) -> Path:
@@ -183,12 +242,15 @@ class RunDir:
         return atomic_write_bytes(self.weights_path(arch_key), buf.getvalue())
 
     def load_weights(self, arch_key: str) -> dict | None:
-        path = self.weights_path(arch_key)
-        if not path.exists():
-            return None
-        import torch
+        from hwnas.fileio import may_exist
+        from hwnas.weights_file import load_state_dict
 
-        return torch.load(path, map_location="cpu", weights_only=True)
+        path = self.weights_path(arch_key)
+        if not may_exist(path):
+            return None
+        return load_state_dict(path, f"the search's weights of candidate {arch_key}",
+                               f"delete it and train the candidate with `hwnas train "
+                               f"{shell_word(self.path)} --arch {shell_word(arch_key)}`")
 
     def prune_weights(self, keep_keys: set[str]) -> int:
         removed = 0
@@ -216,12 +278,45 @@ def _parse_line(raw: bytes, number: int, read: HistoryRead, torn: bool = False) 
         record = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         record = None
-    if isinstance(record, dict) and isinstance(record.get("arch_key"), str) \
-            and isinstance(record.get("result"), dict):
+    damage = record_damage(record) if isinstance(record, dict) else None
+    if isinstance(record, dict) and not damage:
         read.records.append(record)
         return
-    what = "incomplete (torn by a crash)" if torn else "not a candidate record"
+    what = "incomplete (torn by a crash)" if torn and not damage else \
+        f"not a candidate record{f' ({damage})' if damage else ''}"
     read.problems.append(f"history.jsonl line {number} is {what}; left in place")
+
+
+def record_damage(record: dict) -> str | None:
+    """What makes a parsed history line unusable as a candidate record, or None.
+
+    The fields every reader uses are checked here, once, so that a record edited by hand or
+    damaged on disk (a string where an objective's number belongs) is reported as its line
+    and left out, instead of failing pareto, report, export or resume far from the file: a
+    result is either a failure's reason or numbers, all finite (a failed candidate's is
+    `{"failed": reason}`, hwnas.evaluation.failure)."""
+    if not isinstance(record.get("arch_key"), str) or not record["arch_key"]:
+        return "no arch_key"
+    result = record.get("result")
+    if not isinstance(result, dict):
+        return "no result object"
+    if "failed" in result:
+        if not isinstance(result["failed"], str):
+            return f"its failure reason is {result['failed']!r:.40}, not a text"
+    else:
+        for name, value in result.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not math.isfinite(value):
+                return f"its {name!r:.40} is {value!r:.40}, not a finite number"
+    arch = record.get("arch")
+    if arch is not None and not (isinstance(arch, dict) and isinstance(arch.get("space"), str)
+                                 and isinstance(arch.get("values"), dict)):
+        return "its arch is not an architecture"
+    for name, kind, text in (("arch_short", str, "a text"), ("arch_str", str, "a text"),
+                             ("time", str, "a text"), ("estimate", dict, "an object")):
+        if record.get(name) is not None and not isinstance(record[name], kind):
+            return f"its {name} is {record[name]!r:.40}, not {text}"
+    return None
 
 
 def _last_byte(fh) -> bytes:

@@ -38,21 +38,30 @@ class TrainedDir:
     lock_path = property(lambda self: self.path / "lock")
 
     def finished(self) -> bool:
-        return self.metrics_path.is_file() and self.weights_path.is_file()
+        """Final weights and readable final metrics: a damaged metrics.json makes the
+        training unfinished, so that `hwnas train` finishes it again rather than trusting it."""
+        return self.weights_path.is_file() and self.metrics() is not None
 
     def training(self) -> dict | None:
         return _read(self.training_path)
 
     def metrics(self) -> dict | None:
-        """The final metrics, or None before the training finished."""
-        return _read(self.metrics_path) if self.finished() else None
+        """The final metrics, or None before the training finished (or when metrics.json is
+        damaged: its test accuracy is not a number in [0, 1])."""
+        metrics = _read(self.metrics_path)
+        return metrics if metrics is not None and _fraction(metrics.get("test_accuracy")) \
+            is not None and self.weights_path.is_file() else None
 
     def load_weights(self) -> dict | None:
         if not self.finished():
             return None
-        import torch
+        from hwnas.quoting import shell_word
+        from hwnas.weights_file import load_state_dict
 
-        return torch.load(self.weights_path, map_location="cpu", weights_only=True)
+        run = shell_word(self.path.parent.parent)
+        return load_state_dict(self.weights_path, f"the trained weights of {self.arch_key}",
+                               f"train it again with `hwnas train {run} --arch "
+                               f"{shell_word(self.arch_key)} --force`")
 
     def save_weights(self, state_dict: dict) -> Path:
         import io
@@ -110,17 +119,33 @@ def summaries(run_path: str | os.PathLike) -> list[dict]:
         trained = TrainedDir(run_path, folder.name)
         training = trained.training() or {}
         metrics = trained.metrics()
-        curve = (_read(trained.curve_path) or {}).get("epochs") or []
-        out.append({"arch_key": folder.name, "resolution": training.get("resolution"),
-                    "epochs": (training.get("recipe") or {}).get("epochs"),
-                    "epochs_done": len(curve), "finished": metrics is not None,
+        curve = (_read(trained.curve_path) or {}).get("epochs")
+        recipe = training.get("recipe")
+        out.append({"arch_key": folder.name, "resolution": _count(training.get("resolution")),
+                    "epochs": _count(recipe.get("epochs")) if isinstance(recipe, dict) else None,
+                    "epochs_done": len(curve) if isinstance(curve, list) else 0,
+                    "finished": metrics is not None,
                     "test_accuracy": (metrics or {}).get("test_accuracy")})
     return out
 
 
+# A damaged or hand-edited file's fields are shown as unknown, never trusted as numbers.
+def _count(value) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _fraction(value) -> float | None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1
+    return value if ok else None
+
+
 def _read(path: Path) -> dict | None:
+    """The JSON object in `path`; None when it is absent or cannot be read (read only when
+    it is a regular file: a FIFO in its place would block)."""
+    from hwnas.fileio import read_regular
+
     try:
-        value = json.loads(path.read_text())
-    except (OSError, ValueError):
+        value = json.loads(read_regular(path))
+    except (OSError, ValueError, RecursionError):
         return None
     return value if isinstance(value, dict) else None

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from . import BACKENDS, BackendUnavailable, TimingConfig, device_fingerprint, device_slug
-from .bundle import BundleError, MeasureError, measure_bundle, write_json_atomic
+from .bundle import BundleError, MeasureError, check_output, measure_bundle, write_json_atomic
 
 
 def _backend_report(name: str) -> dict[str, Any]:
@@ -66,6 +66,7 @@ def _cmd_measure(args: argparse.Namespace) -> int:
             print(f"[{i + 1}/{total}] {key}  p50 {p50:.4f} ms", file=sys.stderr, flush=True)
 
     try:
+        check_output(out)  # before a measurement that takes minutes
         timing = TimingConfig(time_budget_s=args.time_budget, max_repeats=args.max_repeats,
                               min_repeats=min(10, args.max_repeats))
         table = measure_bundle(args.bundle, args.backend, threads=args.threads, timing=timing,
@@ -74,7 +75,11 @@ def _cmd_measure(args: argparse.Namespace) -> int:
         return _fail(exc, 2)  # a bad bundle or request, not a failed measurement
     except MeasureError as exc:
         return _fail(exc, 1)
-    write_json_atomic(out, table)
+    try:
+        write_json_atomic(out, table)
+    except OSError as exc:  # a disk that filled during the measurement
+        return _fail(f"{out} could not be written ({exc.strerror or exc}); the measurement "
+                     "is lost: free space or give another --out and measure again", 1)
     total = sum(e["p50"] for e in table["entries"].values())
     print(f"wrote {out}: {len(table['entries'])} ops on {args.backend} "
           f"({device_slug(table['device'])}); sum of p50 = {total:.3f} ms")

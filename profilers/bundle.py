@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
+import stat
 import tempfile
 import zipfile
 from collections.abc import Callable
@@ -25,6 +26,12 @@ from .timing import TimingConfig
 
 MANIFEST = "manifest.json"
 SCHEMA = 1
+# Sizes read from the zip's directory before anything is inflated (a 0.5 MB zip can hold
+# gigabytes). One op's ONNX file is its weights plus a few kB: a 3x3 conv of 1024 -> 1024
+# channels is 38 MB in fp32, so 256 MB per member and 2 GB in all leave real bundles room.
+MAX_MEMBER_BYTES = 256 << 20
+MAX_BUNDLE_BYTES = 2 << 30
+MAX_MANIFEST_BYTES = 16 << 20
 
 
 class BundleError(ValueError):
@@ -86,6 +93,15 @@ def _check_op(where: str, i: int, op: Any, names: set[str], seen: set[str]) -> N
 def open_bundle(path: str | os.PathLike) -> tuple[zipfile.ZipFile, dict[str, Any]]:
     where = f"bundle {path}"
     try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        mode = None  # said below, with the command that makes one
+    except OSError as exc:  # a symlink loop, no permission
+        raise BundleError(f"{where} cannot be read ({exc.strerror or exc})") from None
+    if mode is not None and not stat.S_ISREG(mode):  # a FIFO would block for ever
+        raise BundleError(f"{where} is not a regular file (a folder, FIFO or device); give "
+                          "the zip written by `hwnas profile --bundle ops.zip`")
+    try:
         zf = zipfile.ZipFile(path)
     except FileNotFoundError:
         raise BundleError(f"{where} does not exist; make one with "
@@ -93,10 +109,57 @@ def open_bundle(path: str | os.PathLike) -> tuple[zipfile.ZipFile, dict[str, Any
     except (zipfile.BadZipFile, IsADirectoryError, OSError) as exc:
         raise BundleError(f"{where} is not a zip file ({type(exc).__name__})") from None
     try:
+        _check_sizes(zf, where)
         return zf, read_manifest(zf, where)
     except BaseException:
         zf.close()
         raise
+
+
+def _check_sizes(zf: zipfile.ZipFile, where: str) -> None:
+    """Refuse, from the zip's directory alone, a bundle whose members would inflate beyond
+    the limits above."""
+    infos = zf.infolist()
+    big = max(infos, key=lambda i: i.file_size, default=None)
+    total = sum(i.file_size for i in infos)
+    manifest = next((i for i in infos if i.filename == MANIFEST), None)
+    if manifest is not None and manifest.file_size > MAX_MANIFEST_BYTES:
+        raise BundleError(f"{where}: {MANIFEST} would inflate to {manifest.file_size} bytes, "
+                          f"more than the {MAX_MANIFEST_BYTES >> 20} MB a manifest may have")
+    if big is not None and big.file_size > MAX_MEMBER_BYTES:
+        raise BundleError(f"{where}: {big.filename!r} would inflate to {big.file_size >> 20} "
+                          f"MB, more than the {MAX_MEMBER_BYTES >> 20} MB one op may have")
+    if total > MAX_BUNDLE_BYTES:
+        raise BundleError(f"{where} would inflate to {total >> 20} MB, more than the "
+                          f"{MAX_BUNDLE_BYTES >> 20} MB a bundle may have")
+
+
+def check_output(path: str | os.PathLike) -> Path:
+    """Refuse, before measuring, an output the table cannot replace: an existing path that
+    is not a regular file (a device such as /dev/null, a FIFO, a folder: the temp-file-and-
+    rename write would replace a device node with a file), a parent that is a file, or a folder
+    this process cannot create files in (permissions, /proc). Nothing is left behind."""
+    path = Path(path)
+    where = f"--out {os.fspath(path)!r} cannot be written"
+    try:
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        mode = None
+    except OSError as exc:
+        raise BundleError(f"{where}: {exc.strerror or exc}; give another --out") from None
+    if mode is not None and not stat.S_ISREG(mode):
+        kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file (a device or FIFO)"
+        raise BundleError(f"{where}: it is {kind}; give a .json file name")
+    parent = Path(os.path.abspath(path)).parent
+    existing = next((p for p in (parent, *parent.parents) if os.path.lexists(p)), None)
+    if existing is None or not existing.is_dir():
+        raise BundleError(f"{where}: {existing} is not a folder; give another --out")
+    try:  # the only test that sees a read-only mount or a pseudo file system (/proc)
+        tempfile.TemporaryDirectory(dir=existing, prefix=".hwnas-probe.").cleanup()
+    except OSError as exc:
+        raise BundleError(f"{where}: no file can be created in {existing} "
+                          f"({exc.strerror or exc}); give another --out") from None
+    return path
 
 
 def make_ort_backend(name: str, manifest: dict, threads: int | None, timing: TimingConfig):

@@ -243,6 +243,8 @@ class _OrtGpuBackend(OrtBackend):
 
 @register_backend("ort-cpu")
 class OrtCPU(OrtBackend):
+    """ONNX Runtime on the host CPU (CPUExecutionProvider), fp32."""
+
     device_kind = "cpu"
     supported_dtypes = ("fp32",)
     provider = _CPU
@@ -254,7 +256,10 @@ class OrtCPU(OrtBackend):
 
 @register_backend("ort-cuda")
 class OrtCUDA(_OrtGpuBackend):
-    """fp16 needs a model exported in half precision (float16 input)."""
+    """ONNX Runtime on an NVIDIA GPU (CUDAExecutionProvider), fp32 or fp16.
+
+    fp16 needs a model exported in half precision (float16 input).
+    """
 
     provider = "CUDAExecutionProvider"
 
@@ -266,7 +271,10 @@ class OrtCUDA(_OrtGpuBackend):
 
 @register_backend("ort-tensorrt")
 class OrtTensorRT(_OrtGpuBackend):
-    """fp16 lets TensorRT choose half-precision kernels; the model may take float or float16."""
+    """ONNX Runtime on an NVIDIA GPU through TensorRT (TensorrtExecutionProvider).
+
+    fp16 lets TensorRT choose half-precision kernels; the model may take float or float16.
+    """
 
     provider = "TensorrtExecutionProvider"
 

@@ -13,6 +13,8 @@ from .timing import time_callable
 
 @register_backend("torch-cpu")
 class TorchCPU(Backend):
+    """Eager PyTorch on the host CPU, fp32."""
+
     input_format = "torch"
     device_kind = "cpu"
     supported_dtypes = ("fp32",)

@@ -22,6 +22,8 @@ from .timing import collect_samples
 
 @register_backend("torch-cuda")
 class TorchCUDA(Backend):
+    """Eager PyTorch on an NVIDIA GPU, fp32 or fp16."""
+
     input_format = "torch"
     device_kind = "cuda"
     supported_dtypes = ("fp32", "fp16")

@@ -11,6 +11,7 @@ import numpy as np
 from hwnas.errors import BadInputError
 from hwnas.evaluation.failure import failures_line, is_failed, summarize_failures
 from hwnas.objectives import parse_constraint, parse_objectives
+from hwnas.quoting import shell_word
 from hwnas.runs import RunDir
 
 
@@ -24,14 +25,14 @@ def pick_record(run: RunDir, records: list[dict], objective_names: list[str], *,
         if not records:
             raise BadInputError(f"run {run.path} has no candidate that succeeded, nothing to "
                                 f"export ({failures_line(summarize_failures(failed))}; see "
-                                f"`hwnas runs {run.path.parent}`)")
+                                f"`hwnas runs {shell_word(run.path.parent)}`)")
     if arch_key:
         matches = [r for r in records if r["arch_key"].startswith(arch_key)]
         if len(matches) != 1:
             keys = ", ".join(r["arch_key"] for r in records[:5])
             what = "no" if not matches else "several"
             raise BadInputError(f"{what} candidate of {run.path} has key {arch_key!r}; some "
-                                f"keys: {keys} (see `hwnas pareto {run.path}`)")
+                                f"keys: {keys} (see `hwnas pareto {shell_word(run.path)}`)")
         return matches[0]
     objectives = parse_objectives(objective_names)
     if pick:
@@ -88,5 +89,5 @@ def _best_under(run, records, objectives, constraints) -> dict:
         best = min(values) if c.op.startswith("<") else max(values)
         wanted = " and ".join(map(str, constraints))
         raise BadInputError(f"no candidate of {run.path} meets {wanted}; the closest has "
-                            f"{c.name}={best:.4g} (see `hwnas pareto {run.path}`)")
+                            f"{c.name}={best:.4g} (see `hwnas pareto {shell_word(run.path)}`)")
     return records[index]

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hwnas.analysis.figure_text import fit_width
 from hwnas.analysis.pareto import _as_matrix, _signs
 from hwnas.errors import BadInputError
 from hwnas.fileio import atomic_write
@@ -267,7 +268,8 @@ def front_figure(
         ax = fig.add_subplot(rows, cols, p + 1)
         x, y = _axes_order(dirs, i, j)
         _draw_panel(ax, data, methods, knees, picks, names, dirs, view, x, y, steps=k == 2)
-    fig.suptitle(title or ("Pareto front: " + ", ".join(data)), fontsize=10)
+    # a title naming runs, a table file and an estimator is often wider than the figure
+    fit_width(fig, fig.suptitle(title or ("Pareto front: " + ", ".join(data)), fontsize=10))
     handles, labels = fig.axes[0].get_legend_handles_labels()
     if len(pairs) == 1:
         fig.axes[0].legend(handles, labels, loc="best", fontsize="small")
@@ -356,9 +358,11 @@ def _draw_clipped(ax, P, x, y, view, color, on_front: bool) -> int:
                    s=55 if on_front else 28, color=color, alpha=1.0 if on_front else 0.5,
                    edgecolors="black" if on_front else "none", linewidths=0.6,
                    clip_on=False, zorder=4, gid="clipped")
-        if on_front:
+        if on_front:  # its values, on the side away from the right edge
+            right = cx >= x1
             ax.annotate(f"({p[x]:.3g}, {p[y]:.3g})", (cx, cy), textcoords="offset points",
-                        xytext=(6, 6 if cy <= y0 else -10), fontsize=7, annotation_clip=False)
+                        xytext=(-6 if right else 6, 6 if cy <= y0 else -10),
+                        ha="right" if right else "left", fontsize=7, annotation_clip=False)
     return len(P)
 
 
@@ -370,9 +374,13 @@ def _mark(ax, point, x, y, view, text: str, marker: str, size: float, run: str) 
     ax.plot([px], [py], linestyle="none", marker=marker, markersize=size,
             markerfacecolor="none", markeredgecolor="black", markeredgewidth=1.4,
             label=text if first else "_" + text, gid=text, clip_on=False, zorder=5)
+    # The label runs away from the nearer edges, so that a point in the right or bottom of
+    # the view does not push its label off the figure.
+    right, low = px > (x0 + x1) / 2, py < y0 + 0.15 * (y1 - y0)
     ax.annotate(f"{text}{' of ' + run if run else ''} ({point[x]:.3g}, {point[y]:.3g})",
-                (px, py), textcoords="offset points", xytext=(8, -14), fontsize=7.5,
-                fontweight="bold")
+                (px, py), textcoords="offset points",
+                xytext=(-8 if right else 8, 8 if low else -14), ha="right" if right else "left",
+                fontsize=7.5, fontweight="bold")
 
 
 # ---------------------------------------------------------------- hypervolume curves
@@ -407,7 +415,7 @@ def hv_figure(curves: Mapping[str, tuple[Sequence[int], Sequence[float]]], *,
                 linestyle=_LINESTYLES[n % len(_LINESTYLES)], label=f"{label} ({method})")
     ax.set_xlabel("evaluations (candidates, in the order evaluated)")
     ax.set_ylabel(ylabel)
-    ax.set_title(title or "hypervolume over evaluations", fontsize=10)
+    fit_width(fig, ax.set_title(title or "hypervolume over evaluations", fontsize=10))
     ax.grid(True, alpha=0.3)
     ax.legend(loc="lower right", fontsize="small")
     fig.tight_layout()
@@ -422,7 +430,12 @@ def _save_atomic(fig, path: Path) -> Path:
 
 
 def plot_prediction_scatter(predicted, measured, title: str, path: str | os.PathLike) -> Path:
-    """Predicted vs measured latency with the y = x line and a +-10% band."""
+    """`prediction_figure` written to `path` (atomically); returns the path."""
+    return _save_atomic(prediction_figure(predicted, measured, title), Path(path))
+
+
+def prediction_figure(predicted, measured, title: str):
+    """Predicted vs measured latency with the y = x line and a +-10% band, as a Figure."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -438,7 +451,8 @@ def plot_prediction_scatter(predicted, measured, title: str, path: str | os.Path
     ax.scatter(meas, pred, s=12, color="tab:blue", label=f"networks ({len(pred)})")
     ax.set_xlabel("measured latency (ms)")
     ax.set_ylabel("predicted latency (ms)")
-    ax.set_title(title, fontsize=9)
+    fit_width(fig, ax.set_title(title, fontsize=9))
     ax.legend(loc="upper left", fontsize=8)
     ax.grid(alpha=0.3)
-    return _save_atomic(fig, Path(path))
+    fig.tight_layout()  # room for the two-line title and the axis labels
+    return fig

@@ -9,13 +9,13 @@ exported network will see, so they are refused, and `hwnas train` makes the righ
 
 from __future__ import annotations
 
-import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
 from hwnas.api.common import build_space, unique_records
 from hwnas.errors import BadInputError
 from hwnas.evaluation.failure import is_failed
+from hwnas.quoting import shell_word
 from hwnas.runs import RunDir
 from hwnas.trained import TrainedDir
 
@@ -38,7 +38,7 @@ def choose(run_path: str | Path, *, pick: list[str] | None = None,
         raise BadInputError(f"candidate {record['arch_key']} of run {run.path} failed "
                             f"({record['result']['failed']}): there is no network to "
                             f"{job}; pick another candidate with `hwnas pareto "
-                            f"{shlex.quote(str(run.path))}`")
+                            f"{shell_word(run.path)}`")
     return run, config, record
 
 
@@ -121,7 +121,7 @@ def deploy_weights(run: RunDir, config: dict, record: dict, *,
     proxy = proxy_resolution(config, record)
     if state is not None and proxy == resolution:
         return DeployWeights(SEARCH, state, resolution)
-    train = f"hwnas train {shlex.quote(str(run.path))} --arch {key}"
+    train = f"hwnas train {shell_word(run.path)} --arch {shell_word(key)}"
     if state is None:
         have = "the run kept no weights for it"
         if trained.checkpoint_path.exists():

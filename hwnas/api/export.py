@@ -14,6 +14,7 @@ from hwnas.api.candidate import (  # noqa: F401 - choose/objectives_of: export's
     run_space,
 )
 from hwnas.arch import Arch
+from hwnas.quoting import shell_word
 from hwnas.search.config import SearchConfig
 
 # Beyond these, a re-timing does not confirm the table: the prediction is off by more than
@@ -61,12 +62,14 @@ def export(run_path: str | Path, *, pick: list[str] | None = None, arch_key: str
     from hwnas.fileio import atomic_write_json
     from hwnas.latency.table import LatencyTable  # numpy: loaded when exporting, not at import
     from hwnas.nn.export import export_arch, refuse_non_finite
+    from hwnas.registry import PROFILERS
     from hwnas.tables.validate import check_rounds
 
     rounds = check_rounds(rounds)
+    PROFILERS.get(backend)  # an unknown name is that, not a table measured on another backend
     run, config, record = choose(run_path, pick=pick, arch_key=arch_key)
     search_config = SearchConfig.from_dict(config["search"])
-    again = f"; pick another candidate with `hwnas pareto {run.path}`"
+    again = f"; pick another candidate with `hwnas pareto {shell_word(run.path)}`"
     space = run_space(config)
     arch = Arch.from_dict(record["arch"])
     weights = deploy_weights(run, config, record, untrained=untrained)  # refusals: nothing written
@@ -159,10 +162,11 @@ def _metadata(space, arch, record, data, table, weights) -> dict[str, str]:
 
 def _retimer(table, rounds: int, notes: list[str]):
     """The careful re-timing against `table` (hwnas.tables.retime), appending to `notes` why
-    it could not be done, or how the machine's speed moved since the table's reference."""
+    it could not be done. How the machine's speed moved since the table's reference is part
+    of the result (`speed_change`), shown on the measured line: the prediction is compared
+    at the table's speed, so that change decides nothing here and gets no note of its own."""
 
     def retime(profiler, model, input_shape):
-        from hwnas.latency import drift
         from hwnas.tables import retime as careful
         from hwnas.tables.validate import table_space
 
@@ -170,13 +174,7 @@ def _retimer(table, rounds: int, notes: list[str]):
         if why_not:
             notes.append(f"measured once, not normalised: {why_not}")
             return None
-        result = careful.retime(profiler, table_space(table), model, input_shape, table, rounds)
-        moved = drift.speed_message(table.path or "the table", result["table_reference_ms"],
-                                    result["reference_now_ms"], action="the prediction is "
-                                    "compared with the network's time at the table's speed, "
-                                    "the raw time is shown beside it")
-        notes.extend([moved] if moved else [])
-        return result
+        return careful.retime(profiler, table_space(table), model, input_shape, table, rounds)
 
     return retime
 

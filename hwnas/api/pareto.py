@@ -20,6 +20,7 @@ from hwnas.errors import BadInputError, HwnasRuntimeError
 from hwnas.evaluation.failure import failures_line, is_failed, summarize_failures
 from hwnas.fileio import check_output
 from hwnas.objectives import parse_constraint, parse_objectives
+from hwnas.quoting import printable
 from hwnas.runs import RunDir
 
 
@@ -40,12 +41,14 @@ def pareto(run_paths: list[str | Path], *, objectives: list[str] | None = None,
     from hwnas.analysis.picking import marked_indices
 
     runs = [RunDir.open(p) for p in run_paths]
-    default_plot = "pareto.png" if len(runs) == 1 else "pareto_compare.png"
+    # One run's plot belongs in its folder; a comparison belongs to no single run, so by
+    # default it goes to the current folder rather than into the first run's.
+    default_plot = runs[0].path / "plots" / "pareto.png" if len(runs) == 1 else \
+        Path("pareto_compare.png")
     plot_path = None
     if draw:
-        plot_path = check_output(Path(plot) if plot else runs[0].path / "plots" / default_plot,
-                                 "--plot", suffixes=(".png", ".pdf", ".svg"),
-                                 default=plot is None)
+        plot_path = check_output(Path(plot) if plot else default_plot, "--plot",
+                                 suffixes=(".png", ".pdf", ".svg"), default=plot is None)
     configs = [run.config() for run in runs]
     objs = parse_objectives(objectives or configs[0]["search"]["objectives"])
     names, directions = [o.name for o in objs], [o.direction for o in objs]
@@ -233,9 +236,12 @@ def setting_warnings(runs: list[RunDir], configs: list[dict]) -> list[str]:
 
 
 def _label(run: RunDir, taken: dict) -> str:
-    label, n = run.name, 2
+    """The run's name as shown in tables and figures: a control character in a folder's
+    name is written out (a figure cannot draw one, a terminal would act on it)."""
+    name = printable(run.name)
+    label, n = name, 2
     while label in taken:
-        label, n = f"{run.name}#{n}", n + 1
+        label, n = f"{name}#{n}", n + 1
     return label
 
 

@@ -1,37 +1,44 @@
-"""Named settings of an estimator's options: `hwnas search --preset fast`.
+"""Named settings of the plug-ins' options: `hwnas search --preset fast`.
 
-The scratch estimator's own defaults (3 epochs on every training image at the space's
-resolution) are what a real comparison wants, and can take minutes per candidate on a small
-CPU (315 s for the first proxyless candidate on 2 cores). `fast` is the setting `hwnas demo`
-runs: 2 epochs on a fixed subset of 768 images at 16x16, seconds per candidate on digits
-(8x8 images, so nothing is lost by 16x16); its accuracies rank networks coarsely. `paper` names
-the estimator's own defaults, so that a command line can say which one it means.
-Options given with `--estimator-opt` always win over a preset's.
+Each plug-in that trains something declares what `fast` means for it (`presets` on its class:
+the scratch estimator, the shared-weights estimator, the one-shot and weight-sharing
+strategies), so one `--preset fast` shrinks every trainer a run touches: the estimator's
+candidates and the strategy's supernet alike. The defaults are what a real comparison wants and
+can take minutes per candidate (315 s for the first proxyless candidate on 2 cores) or hours
+per supernet sweep on a small CPU; `fast` is what `hwnas demo` runs and what the README's
+timed commands use. `paper` names the declared defaults, so a command line can say which one
+it means. Options given with `--estimator-opt` / `--strategy-opt` always win over a preset's.
 """
 
 from __future__ import annotations
 
 from hwnas.errors import BadInputError
 
-ESTIMATOR_PRESETS: dict[str, dict[str, dict]] = {
-    "scratch": {
-        "fast": {"epochs": 2, "resolution": 16, "train_subset": 768},
-        "paper": {},
-    },
-}
 PRESET_NAMES = ("fast", "paper")
 
 
-def apply_preset(estimator: str, preset: str | None, options: dict) -> dict:
-    """`options` over the preset's values for `estimator` (a new dict); refused in one line
-    when that estimator has no such preset."""
-    if preset is None:
-        return dict(options)
-    presets = ESTIMATOR_PRESETS.get(estimator)
-    if presets is None or preset not in presets:
-        having = ", ".join(sorted(ESTIMATOR_PRESETS))
-        raise BadInputError(f"--preset {preset} applies to the estimator(s) {having}, not "
-                            f"{estimator!r}; drop --preset, or set its options with "
-                            "--estimator-opt KEY=VALUE (see `hwnas list estimators "
-                            f"{estimator}`)")
-    return {**presets[preset], **options}
+def preset_values(plugin_cls, preset: str | None) -> dict:
+    """The option values `preset` sets on one plug-in class ({} for none or `paper`)."""
+    if preset in (None, "paper"):
+        return {}
+    return dict(getattr(plugin_cls, "presets", {}).get(preset, {}))
+
+
+def apply_preset(preset: str | None, estimator: str, estimator_options: dict,
+                 strategy: str, strategy_options: dict) -> tuple[dict, dict]:
+    """(estimator options, strategy options): what was given over the preset's values for
+    each (new dicts). Refused in one line when neither plug-in has such a preset."""
+    from hwnas.registry import ESTIMATORS, STRATEGIES
+
+    est_cls, strat_cls = ESTIMATORS.get(estimator), STRATEGIES.get(strategy)
+    est, strat = preset_values(est_cls, preset), preset_values(strat_cls, preset)
+    if preset not in (None, "paper") and not est and not strat:
+        having = sorted({f"--estimator {n}" for n in ESTIMATORS.names()
+                         if preset in ESTIMATORS.get(n).presets}
+                        | {f"--method {n}" for n in STRATEGIES.names()
+                           if preset in STRATEGIES.get(n).presets})
+        raise BadInputError(f"--preset {preset} shrinks what a run trains, and neither "
+                            f"--estimator {estimator} nor --method {strategy} trains anything "
+                            f"it could shrink (it applies with {', '.join(having)}); drop "
+                            "--preset")
+    return {**est, **estimator_options}, {**strat, **strategy_options}

@@ -16,6 +16,8 @@ from pathlib import Path
 
 from hwnas.errors import BadInputError
 from hwnas.evaluation.failure import summarize_failures
+from hwnas.fileio import read_regular
+from hwnas.quoting import shell_word
 from hwnas.runs import RunDir
 
 DEFAULT_ROOT = "runs"
@@ -50,7 +52,10 @@ def summarize_run(path: Path, root: Path | None = None) -> dict:
         search = run.config()["search"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         return {**entry, "error": f"unreadable config.json: {type(exc).__name__}: {exc}"}
-    read = run.read_history()  # never writes; a line it cannot read is counted, left alone
+    try:  # never writes; a line it cannot read is counted, left alone
+        read = run.read_history()
+    except BadInputError as exc:  # a history that is no file: this run, not the listing
+        return {**entry, "error": str(exc)}
     history = read.records
     failures = summarize_failures(r.get("result") or {} for r in history)
     pareto_path = path / "pareto.json"
@@ -77,11 +82,14 @@ def show_run(path: str | Path) -> dict:
     by which process), budget and candidates, failures, front size and hypervolume (with the
     reference stored with the run), table, estimator, strategy, seed and dates. Reads only."""
     from hwnas.errors import HwnasRuntimeError
+    from hwnas.oneshot.stillness import stillness_note
 
     run = RunDir.open(path)
     config = run.config()  # a damaged config is one line, exit 2
     path = run.path
     entry = summarize_run(path)
+    if "error" in entry:  # its history cannot be read: the listing goes on, this cannot
+        raise BadInputError(entry["error"])
     search = config["search"]
     hypervolume, reference, front_size = None, None, entry["front_size"]
     try:
@@ -97,7 +105,7 @@ def show_run(path: str | Path) -> dict:
     table = config.get("table") or None
     locked_by = _lock_holder(run) if entry["being_written"] else None
     resume = None if entry["status"] == "done" or locked_by else \
-        f"hwnas search --resume {path}"
+        f"hwnas search --resume {shell_word(path)}"
     return {"run": str(path), "status": entry["status"], "locked_by": locked_by,
             "resume": resume, "budget": search.get("budget"),
             "candidates": entry["candidates"], "failed": entry["failed"],
@@ -106,6 +114,7 @@ def show_run(path: str | Path) -> dict:
             "objectives": search.get("objectives"), "space": search.get("space"),
             "space_options": config.get("space_resolved") or search.get("space_config"),
             "dataset": search.get("dataset"),
+            "benchmark": benchmark_accuracy(config),
             "table": None if not table else {"path": table.get("path") or search.get("table"),
                                              "backend": table.get("backend"),
                                              "device": table.get("device")},
@@ -115,7 +124,28 @@ def show_run(path: str | Path) -> dict:
                          "options": search.get("strategy_options") or {}},
             "seed": search.get("seed"), "created": config.get("created"),
             "last_candidate": records[-1].get("time") if records else None,
-            "trained": trained_summaries(path)}
+            "trained": trained_summaries(path),
+            "notes": [n for n in (stillness_note(records),) if n]}
+
+
+def benchmark_accuracy(config: dict) -> dict | None:
+    """Where a run's accuracies come from when its estimator looks them up in a benchmark
+    (its `benchmark` option, e.g. `tabular`) instead of training on `--dataset`: the file,
+    the accuracy asked (`accuracy:cifar10`) and the column it reads (None when the file
+    cannot be read now). None for a run that trains."""
+    options = {**(config["search"].get("estimator_options") or {}),
+               **(config.get("estimator_resolved") or {})}
+    path = options.get("benchmark")
+    if not isinstance(path, str) or not path:
+        return None
+    accuracy = options.get("accuracy") or "accuracy"
+    try:
+        from hwnas.tabular.benchmark import BenchmarkTable
+
+        column = BenchmarkTable.load(path).resolve(accuracy)
+    except (BadInputError, OSError):  # moved or changed since: name what the run asked
+        column = None
+    return {"path": path, "accuracy": accuracy, "column": column}
 
 
 def trained_summaries(path: Path) -> list[dict]:
@@ -126,7 +156,8 @@ def trained_summaries(path: Path) -> list[dict]:
 
 def _lock_holder(run: RunDir) -> str:
     try:
-        return run.lock_path.read_text(errors="replace")[:200].strip() or "another process"
+        return read_regular(run.lock_path).decode(errors="replace")[:200].strip() \
+            or "another process"
     except OSError:
         return "another process"
 
@@ -134,6 +165,7 @@ def _lock_holder(run: RunDir) -> str:
 def _front_size(path: Path) -> int | None:
     """Size of the front in pareto.json; None when none was written (or it is unreadable)."""
     try:
-        return int(json.loads(path.read_text())["front_size"])
-    except (OSError, ValueError, KeyError, TypeError):
+        size = json.loads(read_regular(path))["front_size"]
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
         return None
+    return size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else None

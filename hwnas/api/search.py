@@ -9,11 +9,13 @@ need them, not here.
 
 from __future__ import annotations
 
+import copy
 import datetime as _dt
 from pathlib import Path
 
 from hwnas.api.common import Progress, build_space, json_ready
 from hwnas.api.common import now as _now
+from hwnas.api.duration import DurationNote
 from hwnas.errors import BadInputError
 from hwnas.evaluation.task import EvaluationTask
 from hwnas.objectives import parse_objectives
@@ -26,17 +28,33 @@ from hwnas.search.loop import Candidate, Recorded, run_loop
 
 def search(config: SearchConfig, *, resume: str | Path | None = None,
            progress: Progress = None) -> RunDir:
-    """Run (or resume) a search; history.jsonl is appended and flushed per candidate."""
+    """Run (or resume) a search; history.jsonl is appended and flushed per candidate.
+
+    `config` is left as it was given: the run resolves a copy (its run directory, paths made
+    absolute, the budget), so one config can start several runs, e.g. in a loop over seeds.
+
+    `progress` gets dicts by "event": "notice" (a line for the user), "start" (every input
+    checked, the loop begins: a display can be drawn), "candidate" (one per candidate, in
+    order; "replayed" on resume), and the strategy's own steps (a one-shot "epoch")."""
     from hwnas.api.pareto import pareto
 
+    config = copy.deepcopy(config)
     if resume:
+        from hwnas.api.resume import finished_note
+
         run = RunDir.open(resume)
         run.check_not_written()
+        finished = finished_note(run.path, config.budget)  # refuses a lower --budget
+        if finished is not None:  # nothing to evaluate: the front it has is not rewritten
+            if progress:
+                progress({"event": "notice", "summary": finished})
+            return run
         saved = SearchConfig.from_dict(run.config()["search"])
-        saved.budget = max(saved.budget, config.budget) if config.budget else saved.budget
+        extended = bool(config.budget) and config.budget > saved.budget
+        saved.budget = config.budget if extended else saved.budget
         config = saved
     if not resume:
-        config.run_dir = config.run_dir or _default_run_dir(config)
+        config.run_dir = config.run_dir or default_run_dir(config)
         absolute_paths(config)
         infer_costs(config)
     config.validate()
@@ -44,7 +62,7 @@ def search(config: SearchConfig, *, resume: str | Path | None = None,
                                           progress)
     warning = STRATEGIES.get(config.strategy).degenerate_warning(strategy.options, config.budget)
     if warning and progress:
-        progress({"event": "notice", "summary": f"warning: {warning}"})
+        progress({"event": "notice", "level": "warning", "summary": warning})
     if resume and progress:  # the run goes on with the table as it is now, and says so
         from hwnas.api.tables import table_change_note
 
@@ -57,10 +75,14 @@ def search(config: SearchConfig, *, resume: str | Path | None = None,
         with (run if resume else RunDir(config.run_dir)).writing() as run:
             if not resume:
                 run.create_files(_run_config(config, space, strategy, evaluator))
+            elif extended:  # the run's budget from now on: `runs` counts against it, and a
+                run.set_budget(config.budget)  # resume killed midway goes on to it
             replay, notes = replay_plan(run.read_history())
             for note in notes:
                 if progress:
                     progress({"event": "notice", "summary": note})
+            if progress:  # every input is checked: a display can be drawn now
+                progress({"event": "start", "budget": config.budget})
             run_loop(strategy, evaluator, config.budget, batch=config.batch, replay=replay,
                      on_candidate=_recorder(run, config, space, strategy, progress),
                      name=config.strategy)
@@ -118,38 +140,12 @@ def absolute_paths(config: SearchConfig) -> None:
 
 
 def infer_costs(config: SearchConfig) -> None:
-    """An estimator that looks device costs up (an option `costs`, e.g. `tabular`) gets them
-    from `--objectives` when none were given: `--objectives accuracy,latency:pixel3` names the
-    device once. Only device costs (`latency:DEVICE`, `energy:DEVICE`) are inferred."""
-    from hwnas.objectives import DEVICE_COSTS
-
-    spec = getattr(ESTIMATORS.get(config.estimator), "option_specs", {}) or {}
-    if "costs" not in spec or "costs" in config.estimator_options:
-        return
-    costs = [o for o in config.objectives if o.partition(":")[0] in DEVICE_COSTS
-             and o.partition(":")[1]]
-    if costs:
-        config.estimator_options = {**config.estimator_options, "costs": costs}
-
-
-LOOKUP_SECONDS = 0.05
-
-
-def duration_estimate(first_seconds: float, remaining: int) -> str:
-    """How long the rest of a search should take, from its first evaluated candidate: that
-    candidate's time x the candidates left (an architecture evaluated again is looked up, so
-    this is an upper bound when a strategy repeats itself)."""
-    total = first_seconds * remaining
-    return (f"first candidate took {_duration(first_seconds)}; the {remaining} left should take "
-            f"about {_duration(total)} (estimate: that time x candidates left)")
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f} s" if seconds >= 1 else f"{seconds:.2f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.1f} min"
-    return f"{seconds / 3600:.1f} h"
+    """An estimator that looks objectives up (e.g. `tabular`) gets them from `--objectives`,
+    written as `hwnas bench` takes them: `--objectives accuracy:cifar10,latency:pixel3` names
+    the accuracy and the device once (the estimator's `options_for_objectives`)."""
+    estimator = ESTIMATORS.get(config.estimator)
+    config.estimator_options = estimator.options_for_objectives(list(config.objectives),
+                                                                config.estimator_options)
 
 
 def evaluation_task(config: SearchConfig) -> EvaluationTask:
@@ -185,10 +181,6 @@ def _prepare(config: SearchConfig, run_path: Path, progress: Progress = None):
         # A run being resumed was accepted when it began: its table is not refused now.
         resumed = (run_path / "config.json").exists()
         notes = _check_table_exportable(scorer.table, config.allow_mismatch or resumed)
-        if scorer.table is not None:  # the machine's speed may have moved since it was measured
-            from hwnas.api.tables import table_speed_note
-
-            notes.extend(n for n in [table_speed_note(scorer.table)] if n)
         notes.extend(n for n in [proxy_resolution_note(space, scorer.estimator)] if n)
         config.latency_stat = scorer.stat  # the run records the statistic it ranked on
         context = SearchContext(dataset=config.dataset, table=scorer.table,
@@ -196,6 +188,11 @@ def _prepare(config: SearchConfig, run_path: Path, progress: Progress = None):
                                 workdir=run_path / "strategy", progress=progress)
         strategy = strategy_cls(space, objectives, seed=config.seed, costs=evaluator.cost_model(),
                                 context=context, **config.strategy_options)
+        if scorer.table is not None and not resumed:  # once per run, when it begins
+            from hwnas.api.tables import table_speed_note
+
+            notes.extend(n for n in [table_speed_note(scorer.table,
+                                                      strategy.latency_limits())] if n)
         limit = strategy.max_proposals()
         if config.budget is None:
             config.budget = limit or DEFAULT_BUDGET
@@ -270,15 +267,16 @@ def _run_config(config: SearchConfig, space, strategy, evaluator) -> dict:
             "versions": versions(), "created": _now()}
 
 
-def _default_run_dir(config: SearchConfig) -> str:
+def default_run_dir(config: SearchConfig) -> str:
+    """runs/<space>-<strategy>-s<seed>-<time>: where a run goes when no --run-dir is given."""
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     return f"runs/{config.space}-{config.strategy}-s{config.seed}-{stamp}"
 
 
 def _recorder(run: RunDir, config: SearchConfig, space, strategy, progress: Progress):
     """What happens to each candidate of a search: weights saved, one history line, progress;
-    after the first candidate trained (not looked up, not replayed), the duration estimate."""
-    estimated = []
+    early on, once, the duration estimate (hwnas.api.duration)."""
+    duration = DurationNote(config.budget)
 
     def on_candidate(candidate: Candidate) -> None:
         if candidate.replayed:
@@ -298,16 +296,11 @@ def _recorder(run: RunDir, config: SearchConfig, space, strategy, progress: Prog
         if progress:
             progress({"event": "candidate", "record": record, "budget": config.budget,
                       "replayed": candidate.replayed})
-            # from the first candidate evaluated now and successfully: a failure (a build
-            # error is instant, a divergence stops early) says little of the others' time
-            if not estimated and not candidate.replayed and not candidate.cached \
-                    and candidate.outcome is not None and "failed" not in candidate.result:
-                estimated.append(True)
-                left = config.budget - candidate.index - 1
-                # a lookup (a tabular benchmark) takes microseconds: nothing worth estimating
-                if left > 0 and candidate.outcome.seconds >= LOOKUP_SECONDS:
-                    progress({"event": "notice",
-                              "summary": duration_estimate(candidate.outcome.seconds, left)})
+            note = duration.observe(candidate.index, replayed=candidate.replayed,
+                                    evaluated=candidate.outcome is not None,
+                                    failed="failed" in candidate.result)
+            if note:
+                progress({"event": "notice", "summary": note})
 
     return on_candidate
 

@@ -219,16 +219,20 @@ def validate_table(table: TableArg, *, samples: int = 100, seed: int = 0,
     return {**report.to_dict(), "report": str(out), "plot": str(plot)}
 
 
-def table_speed_note(table: TableArg, threshold: float | None = None,
+def table_speed_note(table: TableArg, limits=(), threshold: float | None = None,
                      backend=None) -> str | None:
-    """One line when this machine's speed moved more than `threshold` (default 10%) since the
-    table's reference workload was timed (a quick measurement of it now), else None. A table
-    without a reference (older, imported, or another device's) says nothing: its speed cannot
-    be checked. For the commands that use a table: search --table, export's re-timing."""
+    """One line when a search's absolute latency `limits` ([(flag, values)]) hold a table
+    whose machine's speed moved more than `threshold` since its reference workload was timed
+    (a quick measurement of it now; default: 10%, or the table's own error where larger),
+    else None (hwnas.latency.drift.limit_message). Without limits nothing is measured. A
+    table without a reference (older, imported, or another device's) says nothing: its speed
+    cannot be checked."""
     from hwnas.latency import drift
     from hwnas.tables.reference import quick_reference_ms, reference_sig
     from hwnas.tables.validate import table_space
 
+    if not limits:
+        return None
     t = _load(table)
     sig = reference_sig(t)
     if sig is None:
@@ -242,8 +246,22 @@ def table_speed_note(table: TableArg, threshold: float | None = None,
         if device_slug(backend.fingerprint()) != device_slug(t.device):
             return None  # another device: the mismatch check already says what that risks
     now = quick_reference_ms(backend, table_space(t), sig, t.stat)
-    return drift.speed_message(t.path or "the table", float(t.reference["ms"]), now,
-                               drift.THRESHOLD if threshold is None else threshold)
+    if threshold is None:
+        threshold = max(drift.THRESHOLD, own_error(t))
+    return drift.limit_message(str(t.path or "the table"), float(t.reference["ms"]), now,
+                               limits, threshold)
+
+
+def own_error(table: LatencyTable) -> float:
+    """The table's mean relative error on the networks its calibration was scored on (the
+    kept fit's, cross-validated where it was), 0 when it records none: a speed change within
+    it moves no prediction further than the table already is."""
+    cal = table.calibration or {}
+    kept = cal.get("kept") or {}
+    score = (kept.get("scores") or {}).get(kept.get("kept")) or \
+        (cal.get("fitted_on") or {}).get("fit_metrics") or {}
+    mape = score.get("mape")
+    return float(mape) if isinstance(mape, (int, float)) else 0.0
 
 
 def table_change_note(run_config: dict) -> str | None:

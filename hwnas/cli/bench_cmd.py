@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
 import sys
 
 import click
@@ -10,6 +9,7 @@ import click
 from hwnas import api
 from hwnas.cli import options
 from hwnas.cli.render import console, print_json, progress_bar
+from hwnas.quoting import command
 
 
 @click.command()
@@ -41,9 +41,11 @@ def bench(benchmark, space, objectives, budget, seeds, methods, strategy_opt, ba
 
     \b
     Examples:
-      hwnas bench --benchmark ../shared/benchmarks/nb201_hw/nb201_hw.csv --budget 500 --seeds 10
       hwnas bench --benchmark ../shared/benchmarks/nb201_hw/nb201_hw.csv \\
-          --methods random,evolution,nsga2 --strategy-opt nsga2:pop_size=40 --out runs/league
+          --budget 500 --seeds 10
+      hwnas bench --benchmark ../shared/benchmarks/nb201_hw/nb201_hw.csv \\
+          --methods random,evolution,nsga2 --strategy-opt nsga2:pop_size=40 \\
+          --out runs/league
     """
     from hwnas.api.bench import default_out
 
@@ -61,7 +63,7 @@ def bench(benchmark, space, objectives, budget, seeds, methods, strategy_opt, ba
                             f"{event['runs_total']})")
 
         results = api.run_bench(plan, budget=budget, seeds=seeds, batch=batch, every=every,
-                                out=out, command="hwnas " + shlex.join(sys.argv[1:]),
+                                out=out, command=command("hwnas", *sys.argv[1:]),
                                 progress=on_run)
     if as_json:
         print_json(api.json_ready(results))
@@ -70,20 +72,18 @@ def bench(benchmark, space, objectives, budget, seeds, methods, strategy_opt, ba
 
 
 def render_league(results: dict) -> None:
-    from rich.table import Table
+    from hwnas.cli.fit import print_table
 
     # The league's own text helpers: the same rows league.md is written with.
     from hwnas.league.metrics import LEAGUE_HEADER, league_rows, random_comparison
 
     objs = " × ".join(o["name"] for o in results["objectives"])
     tf = results["true_front"]
-    table = Table(title=f"{objs}: {results['budget']} evaluations × {results['seeds']} seeds; "
-                        f"true front {tf['size']} of {tf['rows_available']} rows")
-    for i, head in enumerate(LEAGUE_HEADER):
-        table.add_column(head, justify="left" if i == 1 else "right")
-    for row in league_rows(results):
-        table.add_row(*row)
-    console.print(table)
+    # eleven columns fit a wide terminal; at 80 columns each method is a block of lines
+    print_table(f"{objs}: {results['budget']} evaluations × {results['seeds']} seeds; "
+                f"true front {tf['size']} of {tf['rows_available']} rows", LEAGUE_HEADER,
+                league_rows(results), right=[i for i in range(len(LEAGUE_HEADER)) if i != 1],
+                heading=2)
     verdict = random_comparison(results)
     if verdict:
         console.print(verdict)

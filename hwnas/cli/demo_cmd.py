@@ -11,12 +11,15 @@ from rich.markup import escape
 
 from hwnas import api
 from hwnas.api import train as train_job
-from hwnas.api.presets import ESTIMATOR_PRESETS
+from hwnas.api.presets import preset_values
 from hwnas.cli import options
 from hwnas.cli.export_cmd import render_export
 from hwnas.cli.pareto_cmd import render_report
 from hwnas.cli.render import console, progress_bar
+from hwnas.cli.search_progress import SearchProgress, result_info
 from hwnas.cli.train_cmd import render_training, run_training
+from hwnas.quoting import shell_word
+from hwnas.registry import ESTIMATORS, STRATEGIES
 from hwnas.search.config import SearchConfig
 
 # One resolution for the table, the searches, the final training and the export: 16x16 (digits
@@ -26,14 +29,15 @@ from hwnas.search.config import SearchConfig
 # trains about twice as fast, which keeps `make demo` within its 6 minutes with the install.
 DEMO_RESOLUTION = 16
 DEMO_SPACE = {"resolution": DEMO_RESOLUTION, "width_mult": 0.5}
-DEMO_ESTIMATOR = {**ESTIMATOR_PRESETS["scratch"]["fast"],  # `--preset fast` is the demo's
+DEMO_ESTIMATOR = {**preset_values(ESTIMATORS.get("scratch"), "fast"),  # the demo's preset
                   "resolution": DEMO_RESOLUTION}  # (its resolution already; said, not assumed)
 DEMO_EVOLUTION = {"population": 8, "sample_size": 3}
 # ProxylessNAS on the same table and data: one derived architecture per latency weight β of
 # its mul#log loss (0: accuracy alone; 0.3: the paper's default; 1.2), supernets trained on
 # the same 768 images at 16x16 as the candidates.
-DEMO_PROXYLESS = {"sweep": "lambda=0,0.3,1.2", "epochs": 4, "warmup_epochs": 1,
-                  "resolution": DEMO_RESOLUTION, "train_subset": 768}
+DEMO_PROXYLESS = {"sweep": "lambda=0,0.3,1.2",
+                  **preset_values(STRATEGIES.get("proxyless"), "fast"),
+                  "resolution": DEMO_RESOLUTION}
 # One thread: on a small shared machine it is the setting whose latency repeats (BENCHMARKS.md).
 DEMO_THREADS = 1
 DEMO_CALIBRATION = 30
@@ -115,7 +119,7 @@ def demo(budget, out, seed):
                   f"{DEMO_RESOLUTION}; hwnas reported {trained['test_accuracy']:.4f} for it "
                   f"({100 * abs(onnx - trained['test_accuracy']):.1f} points apart)")
     console.print(f"demo finished in {time.perf_counter() - start:.0f} s; everything is in {root}")
-    console.print(f"next: hwnas train {proxyless.path} --pick \"latency_ms<=X\"")
+    console.print(f"next: hwnas train {shell_word(proxyless.path)} --pick \"latency_ms<=X\"")
 
 
 def _search(run_dir: Path, strategy: str, options: dict, table, seed: int, budget):
@@ -125,17 +129,9 @@ def _search(run_dir: Path, strategy: str, options: dict, table, seed: int, budge
                           run_dir=str(run_dir))
     with progress_bar() as bar:
         task = bar.add_task(strategy, total=budget, info="")
-
-        def on_event(e: dict) -> None:
-            if e.get("event") == "candidate":
-                r = e["record"]["result"]
-                info = (f"failed: {r['failed'][:60]}" if "failed" in r else
-                        f"acc {r['accuracy']:.3f} lat {r['latency_ms']:.3f} ms")
-                bar.update(task, total=e["budget"], advance=1, info=info)
-            elif e.get("summary"):
-                bar.update(task, info=e["summary"][-70:])
-
-        return api.search(config, progress=on_event)
+        # the search command's bar: drawn at the start, setting and epoch of the sweep
+        return api.search(config, progress=SearchProgress(
+            bar, task, result_info(config.objectives), echo_epochs=False))
 
 
 def _refuse_earlier_demo(root: Path) -> None:

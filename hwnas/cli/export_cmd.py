@@ -8,6 +8,7 @@ from rich.markup import escape
 from hwnas import api
 from hwnas.cli import options
 from hwnas.cli.render import console, fmt, print_json
+from hwnas.quoting import shell_word
 
 
 @click.command()
@@ -47,9 +48,9 @@ def export(run, pick, arch, out, backend, threads, rounds, allow_mismatch, untra
 
     \b
     Examples:
-      hwnas export runs/<run> --dry-run                       # what the knee is
+      hwnas export runs/<run> --dry-run                   # what the knee is
       hwnas export runs/<run> --pick "latency_ms<=3" --dry-run
-      hwnas train  runs/<run> --pick "latency_ms<=3"          # first: weights at its resolution
+      hwnas train  runs/<run> --pick "latency_ms<=3"      # first: weights at its size
       hwnas export runs/<run> --pick "latency_ms<=3" -o model.onnx
       hwnas export runs/<run> --arch 3f2a --json
     """
@@ -68,8 +69,8 @@ def export(run, pick, arch, out, backend, threads, rounds, allow_mismatch, untra
         if as_json:
             print_json(payload)
             return
-        console.print(f"would export {record['arch_key']} (chosen by {payload['chosen_by']}): "
-                      f"{escape(_objectives_line(objectives))}")
+        console.print(escape(f"would export {record['arch_key']} (chosen by "
+                             f"{payload['chosen_by']}): {_objectives_line(objectives)}"))
         console.print(f"  arch: {escape(payload['arch'])}")
         console.print(f"  weights: {escape(payload['weights'])}")
         console.print("  (nothing written; drop --dry-run to export it)")
@@ -78,7 +79,8 @@ def export(run, pick, arch, out, backend, threads, rounds, allow_mismatch, untra
                                   threads=threads, allow_mismatch=allow_mismatch,
                                   rounds=rounds, untrained=untrained)
     if as_json:
-        print_json({**report.to_dict(), "objectives": objectives, "warnings": warnings})
+        print_json({**report.to_dict(), "report": report_path(report), "objectives": objectives,
+                    "warnings": warnings})
         return
     for warning in warnings:
         console.print(escape(f"warning: {warning}"))
@@ -112,7 +114,8 @@ def check_export_args(run: str, pick, arch, out, dry_run: bool = False) -> None:
 
     if arch and pick:
         raise BadInputError("--arch and --pick both choose the candidate to export; give one: "
-                            f"`hwnas export {run} --arch KEY` or `hwnas export {run} --pick "
+                            f"`hwnas export {shell_word(run)} --arch KEY` or "
+                            f"`hwnas export {shell_word(run)} --pick "
                             "'latency_ms<=3'`")
     read_run_config(run)
     if dry_run:
@@ -126,6 +129,8 @@ def check_export_args(run: str, pick, arch, out, dry_run: bool = False) -> None:
 def render_export(report, objectives: dict | None = None) -> None:
     m = report.measured_ms
     console.print(f"exported {report.arch_key} to {escape(report.onnx_path)}")
+    console.print(f"  report: {escape(report_path(report))} (all of this, with the candidate's "
+                  "record and the warnings)")
     console.print(f"  weights: {escape(report.weights)}")
     for line in accuracy_lines(report.accuracies):
         console.print(escape(line))
@@ -153,6 +158,13 @@ def render_export(report, objectives: dict | None = None) -> None:
         line += (f"; table ({report.table_backend}) predicted {report.predicted_ms:.3f} ms "
                  f"({100 * report.prediction_error:+.1f}%)")
     console.print(line)
+
+
+def report_path(report) -> str:
+    """The JSON report api.export writes beside the ONNX file (x.onnx -> x.json)."""
+    from pathlib import Path
+
+    return str(Path(report.onnx_path).with_suffix(".json"))
 
 
 def accuracy_lines(accuracies: dict | None) -> list[str]:

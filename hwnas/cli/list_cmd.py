@@ -6,6 +6,7 @@ from __future__ import annotations
 import click
 
 from hwnas.cli import options
+from hwnas.cli.fit import echo
 from hwnas.cli.render import console, print_json
 from hwnas.errors import BadInputError
 from hwnas.registry import (
@@ -54,34 +55,36 @@ def list_(kind, name, as_json):
     payload = {}
     for kind_name, registry in KINDS.items():
         if kind in ("all", kind_name):
-            payload[kind_name] = {n: _describe(kind_name, registry.get(n))
+            payload[kind_name] = {n: _describe(kind_name, registry.get(n),
+                                               probe=kind == "backends")
                                   for n in registry.names()}
     if as_json:
         print_json(payload)
         return
     for name, items in payload.items():
         console.print(f"[bold]{name}[/bold]")
-        for item, entry in items.items():
-            console.print(f"  {item:<12} {entry['summary']}", highlight=False, markup=False)
+        for item, entry in items.items():  # continuation lines under their entry's text
+            echo(f"  {item:<12} {entry['summary']}", hang=15)
             for option, spec in entry.get("options", {}).items():
-                console.print(f"  {'':<14}{option}={spec['default']!r}  ({spec['allowed']})",
-                              highlight=False, markup=False)
+                echo(f"  {'':<14}{option}={spec['default']!r}  ({spec['allowed']})", hang=18)
+    if kind == "all":
+        echo("which backends run here: hwnas list backends")
 
 
 def _show_one(kind: str, name: str, as_json: bool) -> None:
     """One plug-in in full: its whole docstring, then every option (default, allowed, help)."""
     obj = KINDS[kind].get(name)  # an unknown name: one line with the closest
-    entry = _describe(kind, obj)
+    entry = _describe(kind, obj, probe=True)
     doc = (obj.__doc__ or "").strip()
     if as_json:
         print_json({kind: {name: {**entry, "doc": doc}}})
         return
     singular = {"strategies": "strategy", "spaces": "space", "estimators": "estimator",
                 "evaluators": "evaluator", "formats": "format", "backends": "backend"}[kind]
-    console.print(f"{singular} {name}: {entry['summary']}",
-                  highlight=False, markup=False)
-    for line in doc.splitlines()[1:]:
-        console.print(f"  {line.strip()}", highlight=False, markup=False)
+    echo(f"{singular} {name}: {entry['summary']}", hang=2)
+    # a backend's summary says whether it runs here, so its description follows in full
+    for line in doc.splitlines()[0 if kind == "backends" else 1:]:
+        echo(f"  {line.strip()}")
     specs = entry.get("options", {})
     if not specs:
         console.print("  options: none")
@@ -92,15 +95,21 @@ def _show_one(kind: str, name: str, as_json: bool) -> None:
         line = f"    {option:<{width}}  default {spec['default']!r:<10} {spec['allowed']}"
         if spec.get("help"):
             line += f"  - {spec['help']}"
-        console.print(line, highlight=False, markup=False)
+        echo(line, hang=width + 6)
 
 
-def _describe(kind: str, obj) -> dict:
-    """{"summary": first docstring line or availability, "options": declared options}."""
-    if kind == "backends":
-        reason = obj.unavailable_reason()
-        return {"summary": "available" if reason is None else f"unavailable: {reason}"}
+def _describe(kind: str, obj, probe: bool = False) -> dict:
+    """{"summary": first docstring line, "options": declared options}; a backend probed
+    (`probe`) says instead whether it runs here."""
     doc = (obj.__doc__ or "").strip().splitlines()
+    if kind == "backends":
+        # Probing imports torch and runs an onnxruntime session (seconds), so only the
+        # command that asks for backends by name does it; `hwnas list` stays instant.
+        if not probe:
+            return {"summary": doc[0] if doc else ""}
+        reason = obj.unavailable_reason()
+        return {"summary": "available" if reason is None else f"unavailable: {reason}",
+                "available": reason is None}
     entry = {"summary": doc[0] if doc else ""}
     specs = getattr(obj, "option_specs", None)
     if specs:

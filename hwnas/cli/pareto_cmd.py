@@ -3,22 +3,25 @@ with the knee and the --pick point named, the hypervolume and a plot."""
 
 from __future__ import annotations
 
+import sys
+
 import click
 from rich.markup import escape
-from rich.table import Table
 
 from hwnas import api
 from hwnas.cli import options
+from hwnas.cli.fit import echo, print_table
 from hwnas.cli.render import console, fmt, print_json
 from hwnas.evaluation.failure import failures_line
+from hwnas.quoting import printable
 
 # What the compact architecture strings in the tables mean, per space (the string is the
 # space's `compact()`; a reader should not need the source to read "73 -|56").
 ARCH_LEGENDS = {
     "proxyless": "per searchable layer, kernel size then expansion ratio (73 = 7x7 kernel, "
                  "expansion 3), '-' = zero (layer skipped), '|' between stages",
-    "nb201": "NAS-Bench-201 cell: |op~i| is an edge from node i, '+' separates the inputs of "
-             "nodes 1, 2 and 3",
+    "nb201": "NAS-Bench-201 cell, the inputs of nodes 1|2|3 from nodes 0, 1, 2: 3 = 3x3 "
+             "conv, 1 = 1x1 conv, p = 3x3 avg pool, s = skip, '-' = none",
 }
 
 
@@ -42,10 +45,13 @@ def arch_legend(space: str) -> str:
 @click.option("--ref", default=None, metavar="NAME=V,NAME=V",
               help="Hypervolume reference point in the objectives' units (default: 1.1 of the "
                    "bounds stored with the first run).")
-@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), default=None,
-              help="Also write the listed members to this CSV file.")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, allow_dash=True),
+              default=None,
+              help="Also write the listed members to this CSV file ('-': standard output, "
+                   "instead of the table).")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None,
-              help="PNG path (default: RUN/plots/pareto.png).")
+              help="PNG path (default: RUN/plots/pareto.png; of several runs, "
+                   "pareto_compare.png here).")
 @options.as_json
 def pareto(runs, objectives, where, sort, top, pick, ref, csv_path, plot, as_json):
     """Print each run's Pareto front and hypervolume, and write a plot (RUNS side by side).
@@ -58,21 +64,33 @@ def pareto(runs, objectives, where, sort, top, pick, ref, csv_path, plot, as_jso
     \b
     Examples:
       hwnas pareto runs/<run>
-      hwnas pareto runs/<run> --where "latency_ms<=3 and accuracy>=0.9" --sort accuracy:desc
+      hwnas pareto runs/<run> --where "latency_ms<=3 and accuracy>=0.9" \\
+          --sort accuracy:desc
       hwnas pareto runs/<run> --top 5 --csv front.csv --pick "latency_ms<=2.5"
-      hwnas pareto runs/<a> runs/<b> runs/<c> --plot compare.png   # one scale for all
+      hwnas pareto runs/<run> --csv - | head -3        # the CSV alone, to a pipe
+      hwnas pareto runs/<a> runs/<b> --plot compare.png   # one scale for all
       hwnas pareto runs/<run> --json
     """
     from hwnas.fileio import check_output
 
     names = [o.strip() for o in objectives.split(",")] if objectives else None
     conditions = [c.strip() for c in where.split(" and ")] if where else None
-    if csv_path:
+    to_stdout = csv_path == "-"
+    if to_stdout and as_json:
+        from hwnas.errors import BadInputError
+
+        raise BadInputError("--csv - and --json both write to standard output; give one, or "
+                            "write the CSV to a file (--csv front.csv)")
+    if csv_path and not to_stdout:
         check_output(csv_path, "--csv", suffixes=(".csv",))
     report = api.pareto(runs, objectives=names, plot=plot, where=conditions, sort=sort, top=top,
                         pick=list(pick), ref=parse_ref(ref))
     if csv_path:
         write_csv(report, csv_path)
+    if to_stdout:  # standard output is the CSV alone, for a pipe; the plot is named apart
+        if report.get("plot"):
+            click.echo(printable(f"plot: {report['plot']}"), err=True)
+        return
     if as_json:
         print_json(report)
         return
@@ -109,12 +127,18 @@ def write_csv(report: dict, path: str) -> None:
     names = report["objectives"]
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow(["run", "arch_key", *names, "params", "knee", "picked", "arch"])
+    # arch: the space's compact form, as the table shows it; arch_str: every choice by name
+    writer.writerow(["run", "arch_key", *names, "params", "knee", "picked", "arch",
+                     "arch_str"])
     for entry in report["runs"]:
         for r in entry["front"]:
             writer.writerow([entry["label"], r["arch_key"], *(r["result"][n] for n in names),
                              r["result"].get("params", ""), int(r["knee"]), int(r["picked"]),
-                             r.get("arch_short") or r["arch_str"]])
+                             r.get("arch_short") or r["arch_str"], r["arch_str"]])
+    if path == "-":
+        sys.stdout.write(buf.getvalue())
+        sys.stdout.flush()
+        return
     atomic_write_bytes(path, buf.getvalue().encode())
 
 
@@ -129,19 +153,21 @@ def render_report(report: dict) -> None:
         title = (f"{entry['label']}: front of {entry['front_size']} among {entry['n_points']} "
                  "candidates" + (f" ({failed} more failed)" if failed else "")
                  + (f", {shown} listed" if shown is not None else ""))
-        table = Table(title=escape(title))
-        for name, direction in zip(names, report["directions"], strict=True):
-            table.add_column(f"{name} {'↑' if direction == 'max' else '↓'}", justify="right")
-        for extra in ("params", "key", "", "arch"):
-            table.add_column(extra, overflow="fold")
+        # params only where the estimator counted them (a tabular benchmark does not)
+        params = any("params" in record["result"] for record in entry["front"])
+        headers = [*(f"{name} {'↑' if direction == 'max' else '↓'}"
+                     for name, direction in zip(names, report["directions"], strict=True)),
+                   *(["params"] if params else []), "key", "", "arch"]
+        rows = []
         for record in entry["front"]:
             r = record["result"]
             mark = " ".join(m for m, on in (("knee", record.get("knee")),
                                             ("picked", record.get("picked"))) if on)
-            table.add_row(*(fmt(r[n], 4) for n in names), fmt(r.get("params", "")),
-                          record["arch_key"], mark,
-                          escape(record.get("arch_short") or record["arch_str"]))
-        console.print(table)
+            rows.append([*(fmt(r[n], 4) for n in names),
+                         *([fmt(r.get("params", ""))] if params else []), record["arch_key"],
+                         mark, record.get("arch_short") or record["arch_str"]])
+        print_table(title, headers, rows, right=range(len(names) + params),
+                    fixed=[len(names) + params])
         if entry.get("repeats"):
             console.print(escape(f"{entry['label']}: {entry['repeats']} repeat(s) of an "
                                  "architecture already evaluated (looked up, counted once)"))
@@ -157,7 +183,7 @@ def render_report(report: dict) -> None:
         if entry.get("space") and entry["space"] not in spaces:
             spaces.append(entry["space"])
     for space in spaces:
-        console.print(escape(f"arch legend ({space}): {arch_legend(space)}"))
+        echo(f"arch legend ({space}): {arch_legend(space)}", hang=2)
     ref = report["reference"]
     ref_text = ", ".join(f"{n}={v:.4g}" for n, v in zip(names, ref["ref_point"], strict=True))
     source = ref.get("source", "min-max over the runs shown")

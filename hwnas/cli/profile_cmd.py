@@ -8,6 +8,7 @@ from hwnas import api
 from hwnas.cli import options
 from hwnas.cli.render import console, print_json, progress_bar
 from hwnas.limits import MAX_BATCH
+from hwnas.quoting import shell_word
 
 
 @click.command()
@@ -97,7 +98,7 @@ def profile(space, space_opt, backend, threads, batch, dtype, out, force, bundle
         from hwnas.latency.drift import describe_drift
 
         console.print(describe_drift(table.reference["drift"]))
-    console.print(f"next: hwnas search --space {space} --table {table.path}")
+    console.print(f"next: hwnas search --space {space} --table {shell_word(table.path)}")
 
 
 def _check_ray_flags(ray_resource, ray_address, bundle) -> None:

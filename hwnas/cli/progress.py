@@ -1,20 +1,23 @@
-"""Progress that tells the truth: done/total, elapsed and ETA, on a terminal or in a log.
+"""Progress that tells the time: done/total, elapsed and ETA, on a terminal or in a log.
 
 `ProgressDisplay` has the part of rich's `Progress` the commands use (`add_task`, `update`,
 `console`, a `with` block), so `render.progress_bar` returns one and its call sites stay as
-they are. Two rules every command gets from it:
+they are. What every command gets from it:
 
-* Nothing is drawn before the first update. A command opens its bar and then calls the api,
-  which checks its inputs first; a refused input must print its one line, not a bar above it.
-  The first update comes with work done, so validation is over by then.
-* On a terminal, a rich bar with the time remaining. Anywhere else (a pipe, nohup, CI, a
-  cluster job's log) rich would draw the bar once, at the end; instead one plain line per
-  step on stderr, at most one every HWNAS_PROGRESS_SECONDS seconds (default 10, so a fast
-  loop does not flood the log and a slow one reports every candidate), and always the last.
+* Nothing is drawn before the first update, or before `begin()`. A command opens its bar and
+  then calls the api, which checks its inputs first; a refused input must print its one line,
+  not a bar above it. A command whose api says when the checks are over (a search's "start"
+  event) calls `begin()` then, so the bar is there during the first step, however long.
+* On a terminal, one line per task that fits the width (hwnas.cli.progress_render), redrawn
+  a few times a second: elapsed ticks, the ETA counts down. Notes (`note()`) and lines printed
+  through `console` go above the bar, which is drawn again below them: no stale copy is left.
+* Anywhere else (a pipe, nohup, CI, a cluster job's log) rich would draw the bar once, at the
+  end; instead one plain line per step on stderr, at most one every HWNAS_PROGRESS_SECONDS
+  seconds (default 10, so a fast loop does not flood the log and a slow one reports every
+  step), and always the last.
 
-The ETA is the remaining steps times the mean time per step since the first step was
-reported (work done before it, such as loading a benchmark or replaying a resumed history,
-does not count).
+Elapsed and the ETA are hwnas.cli.progress_state's: elapsed from the task's start, the ETA a
+running mean per step that leaves the first (start-up) step out once there are others.
 """
 
 from __future__ import annotations
@@ -22,13 +25,19 @@ from __future__ import annotations
 import os
 import sys
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import TextIO
 
 from rich.console import Console
+from rich.text import Text
+
+from hwnas.cli.progress_render import bar_line
+from hwnas.cli.progress_state import TaskState
+from hwnas.quoting import printable
 
 DEFAULT_SECONDS = 10.0
 ENV_SECONDS = "HWNAS_PROGRESS_SECONDS"
+REFRESH_PER_SECOND = 4  # elapsed and the ETA are whole seconds
 
 
 def line_interval() -> float:
@@ -39,64 +48,37 @@ def line_interval() -> float:
         return DEFAULT_SECONDS
 
 
-def clock(seconds: float | None) -> str:
-    """0:01:05; '?' when unknown."""
-    if seconds is None:
-        return "?"
-    s = int(round(seconds))
-    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+class _Bars:
+    """The live part of the screen: one fitted line per task, made when rich redraws it."""
 
+    def __init__(self, display: ProgressDisplay):
+        self.display = display
 
-@dataclass
-class TaskState:
-    """One task's counts and clock: what a plain line and the ETA are made of."""
-
-    description: str
-    total: float | None
-    fields: dict = field(default_factory=dict)
-    completed: float = 0.0
-    started: float = field(default_factory=time.monotonic)
-    first_step: tuple[float, float] | None = None  # (time, completed) at the first step
-    printed_at: float | None = None
-    printed_done: float | None = None
-
-    def step(self, now: float) -> None:
-        if self.first_step is None and self.completed > 0:
-            self.first_step = (now, self.completed)
-
-    def eta(self, now: float) -> float | None:
-        if self.total is None or self.first_step is None:
-            return None
-        t0, c0 = self.first_step
-        if self.completed <= c0:
-            return None
-        rate = (now - t0) / (self.completed - c0)
-        return max(0.0, (self.total - self.completed) * rate)
-
-    def line(self, now: float) -> str:
-        done = int(self.completed)
-        total = "?" if self.total is None else int(self.total)
-        pct = f" ({100 * self.completed / self.total:.0f}%)" if self.total else ""
-        info = self.fields.get("info") or ""
-        finished = self.total is not None and self.completed >= self.total
-        eta = "done" if finished else clock(self.eta(now))
-        return (f"{self.description}: {done}/{total}{pct} elapsed {clock(now - self.started)} "
-                f"ETA {eta}" + (f"  {info}" if info else ""))
+    def __rich_console__(self, console, options):
+        now = self.display.clock()
+        for state in list(self.display.tasks.values()):  # rich's thread: a task may be added
+            yield bar_line(state, now, options.max_width)
 
 
 class ProgressDisplay:
-    """A progress bar that starts on the first update (see the module's docstring)."""
+    """A progress display that starts on the first update (see the module's docstring).
+
+    `clock` and `auto_refresh` are for tests: a fake clock, and a screen redrawn only when
+    something happens (a note, `begin`, the end) instead of by rich's timer thread."""
 
     def __init__(self, console: Console, *, quiet: bool = False, plain: bool | None = None,
-                 stream: TextIO | None = None, interval: float | None = None):
+                 stream: TextIO | None = None, interval: float | None = None,
+                 clock: Callable[[], float] = time.monotonic, auto_refresh: bool = True):
         self.console = console
         self.quiet = quiet
         self.plain = (not console.is_terminal) if plain is None else plain
         self.stream = stream
         self.interval = line_interval() if interval is None else interval
+        self.clock = clock
+        self.auto_refresh = auto_refresh
         self.tasks: dict[int, TaskState] = {}
-        self._rich = None  # the rich Progress, made when the first update comes
-        self._rich_ids: dict[int, int] = {}
+        self._live = None  # rich's Live, made when drawing starts
+        self._stderr: TextIO | None = None  # stderr as it was before Live redirected it
 
     # -- the rich Progress API the commands use
     def __enter__(self) -> ProgressDisplay:
@@ -107,42 +89,57 @@ class ProgressDisplay:
 
     def add_task(self, description: str, total: float | None = None, **fields) -> int:
         task = len(self.tasks)
-        self.tasks[task] = TaskState(description, total, dict(fields))
-        if self._rich is not None:
-            self._rich_ids[task] = self._rich.add_task(description, total=total,
-                                                       **{"info": "", **fields})
+        self.tasks[task] = TaskState(description, total, self.clock(), dict(fields))
         return task
 
     def update(self, task: int, *, total: float | None = None, completed: float | None = None,
                advance: float | None = None, description: str | None = None,
-               **fields) -> None:
-        state, now = self.tasks[task], time.monotonic()
+               count: str | None = None, timed: bool = True, **fields) -> None:
+        """rich's update, plus `count` (said instead of done/total; "" goes back to it) and
+        `timed=False` for a step that is not work done now (a replayed candidate)."""
+        state, now = self.tasks[task], self.clock()
         if total is not None:
             state.total = total
-        if completed is not None:
-            state.completed = completed
-        if advance:
-            state.completed += advance
         if description is not None:
             state.description = description
+        if count is not None:
+            state.count = count or None
         state.fields.update(fields)
-        state.step(now)
+        done = state.completed if completed is None else completed
+        done += advance or 0
+        stepped = done != state.completed
+        state.advance(now, done, timed)
         if self.quiet:
             return
         if self.plain:
-            self._maybe_print(state, now, stepped=completed is not None or bool(advance))
+            self._maybe_print(state, now, stepped)
         else:
-            self._start_rich()
-            self._rich.update(self._rich_ids[task], total=state.total,
-                              completed=state.completed, description=state.description,
-                              **state.fields)
+            self._start_live()
+
+    def begin(self) -> None:
+        """The inputs are checked and the work starts: draw now (on a terminal), and time the
+        work from now on, not from the command's start."""
+        now = self.clock()
+        for state in self.tasks.values():
+            state.restart_clock(now)
+        if not self.quiet and not self.plain:
+            self._start_live()
+
+    def note(self, text: str) -> None:
+        """A line for the user on stderr; on a terminal, above the bar (drawn again below)."""
+        if self._live is not None and _is_terminal(self._stderr):
+            self.console.print(Text(text))  # rich's Live draws the bar again below it
+            return
+        stream = self._stderr if self._live is not None else sys.stderr
+        stream.write(printable(text) + "\n")  # a note may name a run folder
+        stream.flush()
 
     def stop(self) -> None:
-        if self._rich is not None:
-            self._rich.stop()
-            self._rich = None
+        if self._live is not None:
+            self._live.stop()  # its last drawing stays: elapsed and "done" at the end
+            self._live = None
         if self.plain and not self.quiet:
-            now = time.monotonic()
+            now = self.clock()
             for state in self.tasks.values():  # the last count, unless it was just printed
                 if state.printed_at is not None and state.printed_done != state.completed:
                     self._print(state, now)
@@ -151,36 +148,31 @@ class ProgressDisplay:
     def _maybe_print(self, state: TaskState, now: float, stepped: bool) -> None:
         if not stepped or state.completed == state.printed_done:
             return  # a field-only change (a strategy's note) is not a step
-        finished = state.total is not None and state.completed >= state.total
         due = state.printed_at is None or now - state.printed_at >= self.interval
-        if due or finished:
+        if due or state.finished:
             self._print(state, now)
 
     def _print(self, state: TaskState, now: float) -> None:
         stream = self.stream or sys.stderr
-        stream.write(state.line(now) + "\n")
+        stream.write(printable(state.line(now)) + "\n")
         stream.flush()
         state.printed_at, state.printed_done = now, state.completed
 
-    # -- the terminal bar
-    def _start_rich(self) -> None:
-        if self._rich is not None:
+    # -- the terminal
+    def _start_live(self) -> None:
+        if self._live is not None:
             return
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
+        from rich.live import Live
 
-        self._rich = Progress(TextColumn("{task.description}"), BarColumn(),
-                              MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("ETA"),
-                              TimeRemainingColumn(), TextColumn("{task.fields[info]}"),
-                              console=self.console, transient=False)
-        for task, state in self.tasks.items():
-            fields = {"info": "", **state.fields}
-            self._rich_ids[task] = self._rich.add_task(state.description, total=state.total,
-                                                       completed=state.completed, **fields)
-        self._rich.start()
+        self._stderr = sys.stderr
+        self._live = Live(_Bars(self), console=self.console, auto_refresh=self.auto_refresh,
+                          refresh_per_second=REFRESH_PER_SECOND, transient=False,
+                          redirect_stdout=True, redirect_stderr=True)
+        self._live.start(refresh=True)
+
+
+def _is_terminal(stream: TextIO | None) -> bool:
+    try:
+        return bool(stream is not None and stream.isatty())
+    except (AttributeError, ValueError):
+        return False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+from rich.markup import escape
 
 from hwnas.cli import options
 from hwnas.cli.render import console, print_json
@@ -38,7 +39,7 @@ def report(runs, out, objectives, figures_dir, as_json):
     if as_json:
         print_json(result)
         return
-    console.print(f"report written to {result['report']} ({result['bytes'] // 1024} KiB, "
-                  f"{len(result['runs'])} run(s)); open it in a browser")
+    console.print(escape(f"report written to {result['report']} ({result['bytes'] // 1024} "
+                         f"KiB, {len(result['runs'])} run(s)); open it in a browser"))
     if result["figures"]:
-        console.print(f"figures: {', '.join(result['figures'])}")
+        console.print(escape(f"figures: {', '.join(result['figures'])}"))

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import click
 from rich.markup import escape
-from rich.table import Table
 
 from hwnas.api.runs import DEFAULT_ROOT, list_runs
 from hwnas.cli import options
+from hwnas.cli.fit import echo, print_table
 from hwnas.cli.render import console, fmt, print_json
 from hwnas.evaluation.failure import failures_line
+from hwnas.quoting import shell_word
 
 
 @click.command()
@@ -42,7 +43,7 @@ def runs(folder, run, as_json):
         from hwnas.errors import BadInputError
 
         raise BadInputError(f"`hwnas runs` takes one folder; got {folder} and {run} (to show "
-                            f"one run: `hwnas runs show {run}`)")
+                            f"one run: `hwnas runs show {shell_word(run)}`)")
     entries = list_runs(folder)
     if as_json:
         print_json({"folder": folder, "runs": entries})
@@ -50,32 +51,32 @@ def runs(folder, run, as_json):
     if not entries:
         console.print(f"no runs under {escape(folder)} (`hwnas search` writes them there)")
         return
-    table = Table(title=f"runs under {escape(folder)}")
-    for column in ("run", "status", "strategy", "space", "objectives", "candidates", "failed",
-                   "front"):
-        table.add_column(column, overflow="fold",
-                         justify="right" if column in ("candidates", "failed") else "left")
+    # Plain columns that fit the width (hwnas.cli.fit): failures share the candidates'
+    # column, so that eight narrow columns need not fit in 80.
+    rows = []
     notes = []
     for e in entries:
         if "error" in e:
-            table.add_row(escape(e["name"]), "", "", "", "", "", "", escape(e["error"]))
+            rows.append([e["name"], "", "", "", "", "", e["error"]])
             continue
         budget = "?" if e["budget"] is None else e["budget"]
-        front = (f"{e['front_size']} points" if e["front_size"] is not None
+        front = (points(e["front_size"]) if e["front_size"] is not None
                  else "written" if e["front_written"] else "none")
-        table.add_row(escape(e["name"]), e["status"], escape(str(e["strategy"])),
-                      escape(str(e["space"])), escape(",".join(e["objectives"] or [])),
-                      f"{e['candidates']}/{budget}", str(e["failed"]), front)
+        candidates = f"{e['candidates']}/{budget}" + (f", {e['failed']} failed"
+                                                       if e["failed"] else "")
+        rows.append([e["name"], e["status"], str(e["strategy"]), str(e["space"]),
+                     ", ".join(e["objectives"] or []), candidates, front])
         if e["failed"]:
             summary = {"failed": e["failed"], "reasons": e["failures"]}
             notes.append(f"{e['name']}: {failures_line(summary)}")
         if e["unreadable_lines"]:
             notes.append(f"{e['name']}: {e['unreadable_lines']} history line(s) cannot be "
-                         f"read (see `hwnas search --resume {e['run']}`)")
-    console.print(table)
+                         f"read (see `hwnas search --resume {shell_word(e['run'])}`)")
+    print_table(f"runs under {folder}", ("run", "status", "strategy", "space", "objectives",
+                                         "candidates", "front"), rows)
     for note in notes:
-        console.print(escape(note))
-    console.print("one run in detail: hwnas runs show RUN")
+        echo(note, hang=2)
+    echo("one run in detail: hwnas runs show RUN")
 
 
 def show(path: str, as_json: bool) -> None:
@@ -91,12 +92,12 @@ def show(path: str, as_json: bool) -> None:
              if s["failed"] else "0")]
     if s["unreadable_lines"]:
         rows.append(("unreadable", f"{s['unreadable_lines']} history line(s)"))
-    rows.append(("front", "none yet" if s["front_size"] is None else
-                 f"{s['front_size']} points"))
+    rows.append(("front", "none yet" if s["front_size"] is None else points(s["front_size"])))
     if s["hypervolume"] is not None:
         rows.append(("hypervolume", f"{s['hypervolume']:.4f} ({s['reference']['source']})"))
     rows += [("objectives", ", ".join(s["objectives"] or [])),
              ("space", f"{s['space']} {_options(s['space_options'])}"),
+             benchmark_row(s["benchmark"]) if s.get("benchmark") else
              ("dataset", str(s["dataset"]))]
     if s["table"]:
         device = s["table"].get("device") or {}
@@ -107,7 +108,7 @@ def show(path: str, as_json: bool) -> None:
     rows += [("estimator", f"{s['estimator']['name']} {_options(s['estimator']['options'])}"),
              ("strategy", f"{s['strategy']['name']} {_options(s['strategy']['options'])}"),
              ("seed", str(s["seed"])), ("created", str(s["created"])),
-             ("last candidate", str(s["last_candidate"]))]
+             ("last candidate", s["last_candidate"] or "none yet")]
     for t in s.get("trained") or []:
         state = (f"test accuracy {t['test_accuracy']:.4f}" if t["finished"] else
                  f"{t['epochs_done']}/{t['epochs']} epochs, not finished (`hwnas train` again "
@@ -116,12 +117,22 @@ def show(path: str, as_json: bool) -> None:
                                 f"{state}"))
     if s["resume"]:
         rows.append(("resume", s["resume"]))
-    table = Table(title=escape(f"run {s['run']}"), show_header=False)
-    table.add_column("", style="bold")
-    table.add_column("", overflow="fold")
-    for key, value in rows:
-        table.add_row(key, escape(str(value)))
-    console.print(table)
+    # the keys are never wrapped: "last candidate" split over two lines reads as two fields
+    print_table(f"run {s['run']}", ("", ""), [(key, str(value)) for key, value in rows],
+                fixed=(0,))
+    for note in s.get("notes") or []:
+        console.print(escape(f"note: {note}"))
+
+
+def benchmark_row(benchmark: dict) -> tuple[str, str]:
+    """A benchmark run's accuracies are looked up, not trained on --dataset: say where."""
+    column = f"column {benchmark['column']}" if benchmark["column"] else "its column"
+    return ("accuracy", f"{benchmark['accuracy']}: {column} of {benchmark['path']} (looked "
+                        "up, not trained)")
+
+
+def points(n: int) -> str:
+    return f"{n} point" + ("" if n == 1 else "s")
 
 
 def _options(options: dict | None) -> str:

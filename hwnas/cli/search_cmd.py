@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-import shlex
-
 import click
+from rich.markup import escape
 
 from hwnas import api
 from hwnas.api.presets import PRESET_NAMES, apply_preset
+from hwnas.api.resume import finished_note
+from hwnas.api.search import default_run_dir
 from hwnas.cli import options
 from hwnas.cli.errors import Interrupted
 from hwnas.cli.pareto_cmd import render_report
 from hwnas.cli.render import console, print_json, progress_bar
+from hwnas.cli.search_progress import SearchProgress, result_info
+from hwnas.oneshot.stillness import stillness_note
+from hwnas.quoting import printable, shell_word
 from hwnas.search.config import KEEP_WEIGHTS, SearchConfig
 
 PATH = click.Path(dir_okay=False)
@@ -75,9 +79,10 @@ def search(ctx, space, space_opt, table, method, strategy_opt, sweep, target_ms,
            budget, batch, seed, run_dir, keep_weights, resume, allow_mismatch, as_json):
     """Search a space; objectives accuracy (max) and table latency (min) by default.
 
-    Before the first candidate it warns when options make the method degenerate; after it, it
-    estimates the search's duration (that candidate's time x candidates left). Ctrl-C stops it
-    and prints the command that resumes it.
+    Before the first candidate it warns when options make the method degenerate; after the
+    second, it estimates the search's duration (the time per candidate after the first, which
+    includes start-up, x candidates left). Ctrl-C stops it and prints the command that
+    resumes it.
 
     \b
     Examples:
@@ -90,42 +95,41 @@ def search(ctx, space, space_opt, table, method, strategy_opt, sweep, target_ms,
     """
     if resume:
         check_resume(ctx, resume)
+        finished = finished_note(resume, budget)  # refuses a --budget below the run's
+        if finished:  # one line, no bar: nothing is evaluated, the front is not rewritten
+            click.echo(printable(f"hwnas: note: {finished}"), err=True)
+            if as_json:
+                print_json({"run": resume, "finished": True, "pareto": api.pareto([resume])})
+            return
+        # the run's own method and objectives, for the bar and the `next:` line (the
+        # command line's defaults are not the run's)
+        method, objectives = _saved_method_and_objectives(resume)
     elif run_dir:
         check_new_run_dir(run_dir)
     strategy_options = options.parse_kv(strategy_opt, "--strategy-opt")
     for key, value in (("sweep", sweep), ("target_ms", target_ms)):
         if value is not None:  # shorthands for the one-shot strategies' options
+            check_shorthand(method, key, value, strategy_options)
             strategy_options[key] = value
+    estimator_options, strategy_options = apply_preset(
+        preset, estimator, options.parse_kv(estimator_opt, "--estimator-opt"), method,
+        strategy_options)
     config = SearchConfig(
         table=table or "", space=space,
         space_config=options.parse_kv(space_opt, "--space-opt"), strategy=method,
         strategy_options=strategy_options, estimator=estimator,
-        estimator_options=apply_preset(estimator, preset,
-                                       options.parse_kv(estimator_opt, "--estimator-opt")),
+        estimator_options=estimator_options,
         evaluator=evaluator, evaluator_options=options.parse_kv(evaluator_opt, "--evaluator-opt"),
         dataset=dataset,
         objectives=[o.strip() for o in objectives.split(",") if o.strip()],
         latency_stat=latency_stat, budget=budget,
         batch=batch, seed=seed, run_dir=run_dir or "", keep_weights=keep_weights,
         allow_mismatch=allow_mismatch)
+    if not resume:  # named here, not by api.search (which copies config): Ctrl-C's resume line
+        config.run_dir = config.run_dir or default_run_dir(config)
     with progress_bar(quiet=as_json) as bar:
         task = bar.add_task(f"search ({method})", total=budget, info="")
-
-        def on_event(event: dict) -> None:
-            if event.get("event") == "notice":  # what a resume found in the history
-                click.echo(f"hwnas: note: {event['summary']}", err=True)
-                return
-            if event.get("event") != "candidate":  # a strategy's own steps (one-shot epochs)
-                if event.get("summary"):
-                    bar.update(task, info=event["summary"])
-                    if event.get("event") == "epoch" and not as_json:
-                        bar.console.print(event["summary"], highlight=False, markup=False)
-                return
-            r = event["record"]["result"]
-            info = (f"failed: {r['failed'][:60]}" if "failed" in r else
-                    "  ".join(f"{o} {r[o]:.4g}" for o in config.objectives if o in r))
-            bar.update(task, total=event["budget"], advance=1, info=info)
-
+        on_event = SearchProgress(bar, task, result_info(config.objectives))
         try:
             run = api.search(config, resume=resume, progress=on_event)
         except KeyboardInterrupt:
@@ -134,12 +138,15 @@ def search(ctx, space, space_opt, table, method, strategy_opt, sweep, target_ms,
     if as_json:
         print_json({"run": str(run.path), "pareto": report})
         return
-    console.print(f"run written to {run.path}")
+    console.print(escape(f"run written to {run.path}"))
     render_report(report)
-    pick = shlex.quote(f"{config.objectives[-1]}<=X")
-    where = shlex.quote(str(run.path))
-    console.print(f"next: hwnas train {where} --pick {pick}   (full training at the deploy "
-                  f"resolution), then hwnas export {where} --pick {pick}")
+    still = stillness_note(run.read_history().records)
+    if still:
+        console.print(escape(f"note: {still}"))
+    pick = shell_word(f"{config.objectives[-1]}<=X")
+    where = shell_word(run.path)  # pasted into a shell, the run's name stays one word
+    console.print(escape(f"next: hwnas train {where} --pick {pick}   (full training at the "
+                         f"deploy resolution), then hwnas export {where} --pick {pick}"))
 
 
 # What --resume may be given with: a resumed run keeps its saved configuration, so every other
@@ -166,13 +173,40 @@ def check_resume(ctx: click.Context, resume: str) -> None:
     check_output(resume, "--resume", folder=True)
 
 
+def _saved_method_and_objectives(resume: str) -> tuple[str, str]:
+    from hwnas.search.config import read_run_config
+
+    saved = read_run_config(resume)["search"]
+    return str(saved.get("strategy")), ",".join(saved.get("objectives") or [])
+
+
+def check_shorthand(method: str, key: str, value, given: dict) -> None:
+    """--sweep and --target-ms set a strategy option of that name: on a method without it,
+    say which methods take the flag, not that the strategy lacks an option never typed; and
+    the same option given again with --strategy-opt is a conflict, not a choice to make."""
+    from hwnas.errors import BadInputError
+    from hwnas.registry import STRATEGIES
+
+    flag = "--" + key.replace("_", "-")
+    if key in given and str(given[key]) != str(value):
+        raise BadInputError(f"{key} given twice: {flag} {value} and --strategy-opt "
+                            f"{key}={given[key]}; keep one")
+    if key in STRATEGIES.get(method).option_specs:
+        return
+    takers = [n for n in STRATEGIES.names() if key in STRATEGIES.get(n).option_specs]
+    what = ("the one-shot methods, which derive one architecture per setting" if key == "sweep"
+            else "the methods that hold a latency target")
+    raise BadInputError(f"{flag} is for {what} ({', '.join(takers)}); --method {method} "
+                        f"takes no {key}: drop {flag}, or choose one of those with --method")
+
+
 def _interrupted(run_dir: str) -> str:
     """What Ctrl-C says: the exact command that continues the run, when it was created."""
     from pathlib import Path
 
     if run_dir and (Path(run_dir) / "config.json").is_file():
         return (f"interrupted; every candidate finished so far is saved: resume with "
-                f"`hwnas search --resume {run_dir}`")
+                f"`hwnas search --resume {shell_word(run_dir)}`")
     return "interrupted before the run directory was written; nothing to resume"
 
 
@@ -187,7 +221,8 @@ def check_new_run_dir(run_dir: str) -> None:
     check_output(run_dir, "--run-dir", folder=True)  # first: a bad name cannot even be tested
     if (Path(run_dir) / "config.json").exists():
         raise BadInputError(f"run directory {run_dir} already holds a run; resume it with "
-                            f"`hwnas search --resume {run_dir}` or choose another --run-dir")
+                            f"`hwnas search --resume {shell_word(run_dir)}` or choose "
+                            "another --run-dir")
 
 
 def _flag(ctx: click.Context, name: str) -> str:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import shlex
-
 import click
 from rich.markup import escape
 
 from hwnas.cli import options
 from hwnas.cli.errors import Interrupted
 from hwnas.cli.render import console, print_json, progress_bar
+from hwnas.quoting import command, printable, shell_word
 
 
 @click.command()
@@ -57,8 +56,8 @@ def train(run, pick, arch, preset, epochs, lr, batch_size, no_augment, threads, 
 
     if arch and pick:
         raise BadInputError("--arch and --pick both choose the candidate to train; give one: "
-                            f"`hwnas train {shlex.quote(run)} --arch KEY` or `hwnas train "
-                            f"{shlex.quote(run)} --pick 'latency_ms<=3'`")
+                            f"`hwnas train {shell_word(run)} --arch KEY` or `hwnas train "
+                            f"{shell_word(run)} --pick 'latency_ms<=3'`")
     planned = job.plan(run, pick=list(pick), arch_key=arch, preset=preset, force=force,
                        epochs=epochs, lr=lr, batch_size=batch_size, threads=threads, seed=seed,
                        augment=False if no_augment else None)
@@ -81,7 +80,7 @@ def run_training(planned: dict, quiet: bool = False) -> dict:
 
         def on_event(event: dict) -> None:
             if event.get("event") == "notice":
-                click.echo(f"hwnas: note: {event['summary']}", err=True)
+                click.echo(printable(f"hwnas: note: {event['summary']}"), err=True)
             elif event.get("event") == "start":
                 bar.update(task, completed=event["epoch"], info="")
             elif event.get("event") == "epoch":
@@ -98,12 +97,12 @@ def run_training(planned: dict, quiet: bool = False) -> dict:
 def resume_command(planned: dict) -> str:
     """The command that resumes this training: every recipe value spelled out, since a
     resume must match the recipe (a different one is refused)."""
-    run = shlex.quote(str(planned["run"].path))
+    run = shell_word(planned["run"].path)
     r = planned["identity"]["recipe"]
     flags = (f"--epochs {r['epochs']} --lr {r['lr']:g} --batch-size {r['batch_size']} "
              f"--threads {r['threads']} --seed {r['seed']}" + ("" if r["augment"] else
                                                                " --no-augment"))
-    return f"hwnas train {run} --arch {planned['record']['arch_key']} {flags}"
+    return f"hwnas train {run} --arch {shell_word(planned['record']['arch_key'])} {flags}"
 
 
 def render_training(planned: dict, result: dict) -> None:
@@ -122,5 +121,5 @@ def render_training(planned: dict, result: dict) -> None:
         line += f"; the search's proxy: {proxy['accuracy']:.4f} ({escape(proxy['how'])})"
     console.print(line)
     console.print(f"  written to {escape(result['folder'])}")
-    run = shlex.quote(str(planned["run"].path))
-    console.print(f"next: hwnas export {escape(run)} --arch {result['arch_key']} -o model.onnx")
+    export = command("hwnas", "export", planned["run"].path, "--arch", result["arch_key"])
+    console.print(escape(f"next: {export} -o model.onnx"))

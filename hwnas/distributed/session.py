@@ -4,7 +4,8 @@ Three cases, decided once when a job opens its session:
 
 * an `address` (HOST:PORT, ray://HOST:PORT or "auto"): join that cluster. A plain TCP connect
   is tried first, because `ray.init` waits for minutes on an address where nothing listens;
-  nothing is shut down at the end (the cluster is not ours).
+  nothing is shut down at the end (the cluster is not ours). A loopback address is this
+  machine's cluster: its token is used as Ray uses it for "auto" (`_use_this_machines_token`).
 * Ray already initialised in this process (a notebook, a test fixture, an outer job): use it
   as it is, and leave it running.
 * neither: start a local Ray sized for a small machine — dashboard off, a bounded object store,
@@ -17,6 +18,7 @@ line that says how to install it.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import re
@@ -34,6 +36,11 @@ CONNECT_TIMEOUT_S = 3.0
 # 6379 by default), a Ray Client server, or "auto" (the cluster `ray start` runs on this machine).
 ADDRESS_FORM = re.compile(r"^(ray://)?(\[[0-9a-fA-F:]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$")
 ADDRESS_HELP = "'' (start a local Ray), 'auto', HOST:PORT or ray://HOST:PORT"
+# What a refused connection says about Ray's token authentication (README, "Running on a Ray
+# cluster"): with the wrong token, or none, Ray only says that it cannot connect.
+TOKEN_HINT = ("if the cluster uses Ray's token authentication (`ray start` turns it on when its "
+              "machine has ~/.ray/auth_token), set RAY_AUTH_MODE=token and RAY_AUTH_TOKEN to "
+              "what `ray get-auth-token` prints on the head")
 
 
 def import_ray(what: str):
@@ -79,14 +86,16 @@ class RaySession:
         if address:
             _check_reachable(address, what)
             _quiet_ray_loggers()
+            _use_this_machines_token(address)
             try:
                 ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False,
                          runtime_env=_plugin_env())
-            except (ConnectionError, RuntimeError) as exc:  # "auto" with none, a version skew
+            # "auto" with none, a version skew, a token missing or refused (a RayError)
+            except (ConnectionError, RuntimeError, ray.exceptions.RayError) as exc:
                 first = " ".join(str(exc).split())[:200]
                 raise BadInputError(f"{what}: cannot join the Ray cluster at {address}: "
-                                    f"{first}; start one with `ray start --head`, or fix the "
-                                    "address") from None
+                                    f"{first}; start one with `ray start --head`, fix the "
+                                    f"address, or {TOKEN_HINT}") from None
             session = cls(ray, False, f"the Ray cluster at {address}",
                           time.perf_counter() - start)
             announce(f"{what}: connected to {session.description} ({session.summary()})")
@@ -166,6 +175,40 @@ def _check_reachable(address: str, what: str) -> None:
         raise BadInputError(f"{what}: no Ray cluster answers at {address} ({reason}); start "
                             f"one there with `ray start --head --port {port}`, or give the "
                             "address `ray start` printed") from None
+
+
+def is_loopback(address: str) -> bool:
+    """HOST:PORT on this machine's loopback interface (localhost, 127.x.y.z, ::1)."""
+    match = ADDRESS_FORM.match(address)
+    if not match or match.group(1):  # a Ray Client address authenticates otherwise
+        return False
+    host = match.group(2).strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _use_this_machines_token(address: str) -> None:
+    """Ray 2.60's `ray start` turns token authentication on whenever its machine has a token
+    (~/.ray/auth_token, which any local `ray.init()` writes, hwnas's own local Ray included),
+    but a driver joining by address sends one only with RAY_AUTH_MODE=token: joining this
+    machine's cluster at 127.0.0.1:PORT failed with "Authentication token is missing or
+    incorrect". For a loopback address do what Ray does for "auto": use this machine's token
+    when it has one and RAY_AUTH_MODE is unset (a driver with a token also joins a cluster
+    without authentication). Another machine's cluster is sent no token unless the user says
+    so: its head's token is not this machine's."""
+    if os.environ.get("RAY_AUTH_MODE") is not None or not is_loopback(address):
+        return
+    try:
+        from ray._private.authentication.authentication_token_setup import (
+            maybe_enable_token_auth_if_token_available,
+        )
+    except ImportError:  # a Ray without token authentication
+        return
+    maybe_enable_token_auth_if_token_available(warn_if_disabled=False)
 
 
 def _plugin_env() -> dict | None:

@@ -64,6 +64,13 @@ class Estimator(Configurable, ABC):
         tabular benchmark's `latency:DEVICE`) in `Estimate.extra["objectives"]`."""
         return {"accuracy"}
 
+    @classmethod
+    def options_for_objectives(cls, objectives: list[str], given: dict) -> dict:
+        """`given` completed from the run's `--objectives` (a new dict): an estimator that
+        looks objectives up (a tabular benchmark) takes them from there, so a command line
+        names them once. Options given win. The default adds nothing."""
+        return dict(given)
+
     def resolved_options(self) -> dict[str, Any]:
         """Defaults merged with the given options, validated (once; treat attributes as frozen)."""
         cached = self.__dict__.get("_resolved")

@@ -75,6 +75,7 @@ import math
 
 from hwnas.estimators.base import Estimate, Option
 from hwnas.estimators.scratch import ScratchEstimator
+from hwnas.limits import MAX_BUDGET, MAX_EPOCHS
 from hwnas.options import option_error
 from hwnas.registry import ESTIMATORS
 
@@ -113,14 +114,16 @@ class CurveEstimator(ScratchEstimator):
 
     option_specs = {
         **ScratchEstimator.option_specs,
-        "observe_epochs": Option(1, int, low=1, help="epochs observed before deciding; "
-                                 "< epochs"),
-        "min_train": Option(8, int, low=2, help="candidates trained fully before any stop"),
+        "observe_epochs": Option(1, int, low=1, high=MAX_EPOCHS,
+                                 help="epochs observed before deciding; < epochs"),
+        "min_train": Option(8, int, low=2, high=MAX_BUDGET,
+                            help="candidates trained fully before any stop"),
         "stop_below": Option(0.25, float, low=0, low_open=True, high=1,
                              help="stop when the prediction is below this quantile of the "
                                   "final accuracies so far (1: best so far)"),
-        "audit": Option(0, int, low=0, help="train the first N stopped candidates to the end "
-                                            "too, to measure false stops"),
+        "audit": Option(0, int, low=0, high=MAX_BUDGET,
+                        help="train the first N stopped candidates to the end too, to "
+                             "measure false stops"),
         "arch_features": Option("params", str, choices=("params", "onehot"),
                                 help="log10 parameter count, or also the one-hot choices"),
     }

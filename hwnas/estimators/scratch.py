@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import time
 
+from hwnas.devices import Device
 from hwnas.errors import BadInputError, CandidateFailed, HwnasRuntimeError
 from hwnas.estimators.base import Estimate, Estimator, Option
-from hwnas.options import option_error
+from hwnas.limits import MAX_BATCH, MAX_EPOCHS, MAX_RESOLUTION, MAX_SUBSET, MAX_THREADS
 from hwnas.registry import ESTIMATORS
 
 
@@ -31,34 +32,21 @@ class ScratchEstimator(Estimator):
     thread count (a different `threads` can change float summation order and the last digits).
     """
 
+    # `--preset fast` (what `hwnas demo` runs): seconds per candidate on digits, whose 8x8
+    # images lose nothing at 16x16; its accuracies rank networks coarsely.
+    presets = {"fast": {"epochs": 2, "resolution": 16, "train_subset": 768}}
     option_specs = {
-        "epochs": Option(3, int, low=1),
-        "batch_size": Option(64, int, low=1),
+        "epochs": Option(3, int, low=1, high=MAX_EPOCHS),
+        "batch_size": Option(64, int, low=1, high=MAX_BATCH),
         "lr": Option(0.2, float, low=0, low_open=True),  # see module docstring
         "weight_decay": Option(5e-4, float, low=0),
         "label_smoothing": Option(0.1, float, low=0, high=1, high_open=True),
-        "train_subset": Option(None, int, low=1, none_ok=True),
-        "resolution": Option(None, int, low=1, none_ok=True),
+        "train_subset": Option(None, int, low=1, high=MAX_SUBSET, none_ok=True),
+        "resolution": Option(None, int, low=1, high=MAX_RESOLUTION, none_ok=True),
         "keep_weights": Option(False, bool),
-        "device": Option("cpu", str),
-        "threads": Option(None, int, low=1, none_ok=True),
+        "device": Device(),
+        "threads": Option(None, int, low=1, high=MAX_THREADS, none_ok=True),
     }
-
-    def _resolve(self) -> dict:
-        import torch  # here, not at the top: `hwnas list` and configs must not load torch
-
-        resolved = super()._resolve()
-        try:
-            device = torch.device(resolved["device"])
-        except RuntimeError:
-            device = None
-        if device is None or device.type not in ("cpu", "cuda"):
-            raise option_error("device", self.owner(), "'cpu' or a CUDA device such as 'cuda:0'",
-                               resolved["device"], f"(options: `{self.list_command}`)")
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise BadInputError(f"device {resolved['device']!r} asked for but CUDA is not "
-                                "available here; use device 'cpu'")
-        return resolved
 
     def estimate(self, arch) -> Estimate:
         """Build, train and evaluate; `seconds` leaves out the one-off dataset load.

@@ -25,10 +25,11 @@ from __future__ import annotations
 
 import time
 
+from hwnas.devices import Device
 from hwnas.errors import CandidateFailed
 from hwnas.estimators.base import Estimate, Option
 from hwnas.estimators.scratch import ScratchEstimator
-from hwnas.limits import MAX_BATCH, MAX_RESOLUTION, MAX_THREADS
+from hwnas.limits import MAX_BATCH, MAX_EPOCHS, MAX_RESOLUTION, MAX_STEPS, MAX_SUBSET, MAX_THREADS
 from hwnas.registry import ESTIMATORS
 
 CALIBRATION_SEED = 2  # which training minibatches re-estimate BatchNorm (same for every arch)
@@ -39,17 +40,18 @@ class SharedWeightsEstimator(ScratchEstimator):
     """Inherited-weight accuracy from one uniformly trained single-path supernet."""
 
     option_specs = {
-        "epochs": Option(5, int, low=1, help="supernet training epochs (uniform single path)"),
+        "epochs": Option(5, int, low=1, high=MAX_EPOCHS,
+                         help="supernet training epochs (uniform single path)"),
         "batch_size": Option(64, int, low=2, high=MAX_BATCH),
         "lr": Option(0.05, float, low=0, low_open=True, help="SGD, cosine-decayed per step"),
         "weight_decay": Option(5e-4, float, low=0),
         "label_smoothing": Option(0.1, float, low=0, high=1, high_open=True),
-        "bn_batches": Option(4, int, low=1,
+        "bn_batches": Option(4, int, low=1, high=MAX_STEPS,
                              help="training minibatches that re-estimate BatchNorm per candidate"),
-        "train_subset": Option(None, int, low=4, none_ok=True),
+        "train_subset": Option(None, int, low=4, high=MAX_SUBSET, none_ok=True),
         "resolution": Option(None, int, low=1, high=MAX_RESOLUTION, none_ok=True,
                              help="input size (default: the space's)"),
-        "device": Option("cpu", str),
+        "device": Device(),
         "threads": Option(None, int, low=1, high=MAX_THREADS, none_ok=True),
     }
 

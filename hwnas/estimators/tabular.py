@@ -56,8 +56,36 @@ class TabularEstimator(Estimator):
         self._table = table  # loaded once; estimate() only indexes it
         return resolved
 
+    @classmethod
+    def options_for_objectives(cls, objectives: list[str], given: dict) -> dict:
+        """The objectives `hwnas bench` takes name the benchmark's columns here too: the
+        first `accuracy:DATASET` is the accuracy looked up (and ranked on), device costs
+        (`latency:pixel3`, `energy:fpga`) and any further accuracy are looked up beside it.
+        Options given win: `--estimator-opt accuracy=...` or `costs=...` are kept as given."""
+        from hwnas.objectives import DEVICE_COSTS
+
+        out = dict(given)
+        named = [o for o in objectives if o.partition(":")[2]]
+        accuracies = [o for o in named if o.partition(":")[0] == "accuracy"]
+        if accuracies and "accuracy" not in out:
+            out["accuracy"] = accuracies[0]
+        costs = [o for o in named if o.partition(":")[0] in DEVICE_COSTS
+                 or (o.partition(":")[0] == "accuracy" and o != out.get("accuracy"))]
+        if costs and "costs" not in out:
+            out["costs"] = costs
+        return out
+
     def provides(self) -> set[str]:
-        return {"accuracy", *self.resolved_options()["costs"]}
+        opts = self.resolved_options()
+        return {"accuracy", *self._accuracy_alias(opts), *opts["costs"]}
+
+    @staticmethod
+    def _accuracy_alias(opts: dict) -> list[str]:
+        """The objective-style name of the accuracy looked up (`accuracy:cifar10`), which
+        the result also carries, so that a run's objectives can name it as `hwnas bench`'s
+        do; none for the default `accuracy` or a raw column name."""
+        name = opts["accuracy"]
+        return [name] if name.startswith("accuracy:") else []
 
     def estimate(self, arch) -> Estimate:
         opts = self.resolved_options()  # validated and loaded once, not timed per lookup
@@ -66,6 +94,7 @@ class TabularEstimator(Estimator):
         row = table.row_of(arch)
         accuracy = self._lookup(table, opts["accuracy"], row)
         objectives = {name: self._lookup(table, name, row) for name in opts["costs"]}
+        objectives.update({name: accuracy for name in self._accuracy_alias(opts)})
         return Estimate(accuracy=accuracy, seconds=time.perf_counter() - start, epochs=0,
                         extra={"objectives": objectives, "row": row})
 

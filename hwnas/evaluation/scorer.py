@@ -41,10 +41,19 @@ def check_objectives_provided(objectives: list[Objective], estimator: Estimator,
         provided |= TABLE_OBJECTIVES
     for objective in objectives:
         if objective.name not in provided:
-            source = ("a latency table (--table, made by `hwnas profile`)"
-                      if objective.name in TABLE_OBJECTIVES else
-                      "an estimator that provides it (e.g. --estimator tabular with a "
-                      "benchmark that has the column)")
+            if objective.name in TABLE_OBJECTIVES:
+                source = "a latency table (--table, made by `hwnas profile`)"
+            elif "accuracy" in estimator.option_specs and "benchmark" in estimator.option_specs:
+                # a benchmark estimator that reads another column than the one named: the
+                # user already chose it, so say which option points elsewhere
+                reads = estimator.resolved_options()
+                source = (f"the estimator to read it, which reads {reads['accuracy']!r} as its "
+                          f"accuracy and {', '.join(reads.get('costs') or ()) or 'no cost'} "
+                          "beside it: drop --estimator-opt accuracy=/costs= (--objectives names "
+                          "them, as in `hwnas bench`) or name the same columns in both")
+            else:
+                source = ("an estimator that looks it up (--estimator tabular --estimator-opt "
+                          "benchmark=CSV)")
             raise BadInputError(f"objective {objective.name!r} needs {source}; this search "
                                 f"provides {', '.join(sorted(provided))}")
 

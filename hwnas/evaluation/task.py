@@ -33,7 +33,6 @@ class EvaluationTask:
 
     def build_scorer(self):
         """The scorer of this task: space, estimator, table and objectives, all checked."""
-        from hwnas.errors import MissingLatencyError
         from hwnas.evaluation.scorer import Scorer
         from hwnas.latency.table import LatencyTable
         from hwnas.objectives import parse_objectives
@@ -45,7 +44,9 @@ class EvaluationTask:
         if table is not None:
             missing = table.missing(space.all_ops())
             if missing:  # fail before any training, naming what to measure
-                raise MissingLatencyError(missing, table.path, table.fill_command())
+                from hwnas.latency.space_match import missing_ops_error
+
+                raise missing_ops_error(table, space, missing)
         estimator_cls = ESTIMATORS.get(self.estimator)
         options = dict(self.estimator_options)
         if "keep_weights" in estimator_cls.option_specs:

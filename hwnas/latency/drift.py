@@ -64,10 +64,15 @@ def describe_drift(drift: dict) -> str:
     """One line for a run's drift summary."""
     if not drift or not drift.get("n"):
         return "drift: not measured (no reference workload)"
-    return (f"drift of the machine during the run (reference workload, n={drift['n']}): median "
+    line = (f"drift of the machine during the run (reference workload, n={drift['n']}): median "
             f"{drift['median_ms']:.4f} ms, range {100 * drift['range']:.1f}%, last third vs "
             f"first {100 * drift['last_vs_first']:+.1f}%, trend "
             f"{100 * drift['trend_per_min']:+.2f}%/min over {drift['minutes']:.1f} min")
+    change = drift.get("vs_table")
+    if isinstance(change, (int, float)) and abs(change) > THRESHOLD:
+        line += (f"; {100 * abs(change):.0f}% {'slower' if change > 0 else 'faster'} than when "
+                 "the table's reference was timed (each network is divided by it)")
+    return line
 
 
 def speed_change(stored_ms: float, now_ms: float) -> float:
@@ -75,16 +80,33 @@ def speed_change(stored_ms: float, now_ms: float) -> float:
     return now_ms / stored_ms - 1.0
 
 
-def speed_message(where: str, stored_ms: float, now_ms: float,
-                  threshold: float = THRESHOLD, action: str = "") -> str | None:
+def limit_message(where: str, stored_ms: float, now_ms: float,
+                  limits: Sequence[tuple[str, Sequence[float]]],
+                  threshold: float = THRESHOLD) -> str | None:
     """One line when the machine's speed moved more than `threshold` since the table's
-    reference was measured, else None."""
+    reference was timed and a search holds absolute latency limits (`limits`: [(flag,
+    values)], hwnas.strategies.base.Strategy.latency_limits), else None.
+
+    A search compares its limits with the table's predictions, which are at the table's speed
+    and stay there whatever the machine does now; without a limit a uniform change of speed
+    reorders no networks, so it changes no decision and is not worth a line. With one, the
+    user may mean ms at this machine's speed now: the line says what a network at the limit
+    takes here now, and the limit to pass for that instead. Re-calibrating is not the advice:
+    on a machine that drifts the speed moves again, while the table's speed stays put."""
     change = speed_change(stored_ms, now_ms)
-    if abs(change) <= threshold:
+    if not limits or abs(change) <= threshold:
         return None
+    ratio = now_ms / stored_ms
+    flag, values = limits[0]
+    given = ",".join(f"{v:g}" for v in values)
+    scaled = ",".join(f"{v / ratio:.3g}" for v in values)
+    others = " (and the run's other limits likewise)" if len(limits) > 1 else ""
     way = "slower" if change > 0 else "faster"
-    action = action or (f"run `hwnas tables calibrate {where}` to re-anchor it at today's speed "
-                        "(or re-profile it)")
     return (f"the machine runs {100 * abs(change):.0f}% {way} than when {where} was measured "
-            f"(reference workload {now_ms:.4f} ms now, {stored_ms:.4f} ms then); its absolute "
-            f"predictions are off by about that much: {action}")
+            f"(reference workload {now_ms:.4f} ms now, {stored_ms:.4f} ms then), more than "
+            f"the table's own error (±{100 * threshold:.0f}%): {flag}{given} is held against "
+            f"the table's predictions at its speed then, so a network at {values[0]:g} ms takes "
+            f"about {values[0] * ratio:.3g} ms here now; to mean ms at this speed, pass "
+            f"{flag}{scaled} instead{others} (on a machine that drifts the speed moves again; "
+            "the limit as given stays put at the table's speed, where `hwnas export` "
+            "re-times the network)")

@@ -27,6 +27,7 @@ from hwnas.latency import calibration
 from hwnas.latency import residual as residual_model
 from hwnas.limits import MAX_COST
 from hwnas.ops import OpSignature
+from hwnas.quoting import shell_word
 from profilers.measurement import LATENCY_STATS
 
 SCHEMA = 1
@@ -84,7 +85,8 @@ class LatencyTable:
             raise BadInputError(f"{where} is calibrated for {fitted}, not {stat}: its "
                                 "predictions would mix two statistics; use --latency-stat "
                                 f"{fitted}, or calibrate a copy for {stat} with `hwnas tables "
-                                f"calibrate {self.path or 'TABLE'} --latency-stat {stat} "
+                                f"calibrate {shell_word(self.path) if self.path else 'TABLE'} "
+                                f"--latency-stat {stat} "
                                 "--out NEW.json`")
         return stat
 
@@ -126,10 +128,11 @@ class LatencyTable:
         return short_hash(self.content_hash())
 
     def fill_command(self) -> str:
-        name = self.space.get("name", "SPACE")
-        options = "".join(f" --space-opt {k}={v}" for k, v in self.space.get("config", {}).items())
-        profile = f"hwnas profile --space {name}{options} --backend {self.backend}"
-        return f"hwnas tables fill {self.path}` or `{profile}" if self.path else profile
+        name = shell_word(self.space.get("name", "SPACE"))
+        options = "".join(f" --space-opt {shell_word(f'{k}={v}')}"
+                          for k, v in self.space.get("config", {}).items())
+        profile = f"hwnas profile --space {name}{options} --backend {shell_word(self.backend)}"
+        return f"hwnas tables fill {shell_word(self.path)}` or `{profile}" if self.path else profile
 
     def check_compatible(self, backend: str | None = None, batch: int | None = None,
                          dtype: str | None = None, device_slug: str | None = None,
@@ -186,8 +189,10 @@ class LatencyTable:
     @classmethod
     def from_dict(cls, raw: dict, path: Path | None = None) -> LatencyTable:
         where = f"latency table {path}" if path else "latency table"
-        if not isinstance(raw, dict) or raw.get("schema") != SCHEMA:
-            got = raw.get("schema") if isinstance(raw, dict) else type(raw).__name__
+        if not isinstance(raw, dict) or "schema" not in raw:
+            raise BadInputError(not_a_table(str(path) if path else "the JSON given", raw))
+        if raw.get("schema") != SCHEMA:
+            got = raw.get("schema")
             raise BadInputError(f"{where} has schema {got!r}; this hwnas reads schema {SCHEMA}")
         if raw.get("units") != "ms":
             raise BadInputError(f"{where} has units {raw.get('units')!r}; only 'ms' is allowed")
@@ -227,18 +232,52 @@ def short_hash(full: str) -> str:
     return full[:12]
 
 
+def not_a_table(where: str, raw) -> str:
+    """Why a JSON document without a schema is not a latency table, and where the table is
+    when it names one (a run's config.json, a validation report)."""
+    if isinstance(raw, dict) and isinstance(raw.get("search"), dict):
+        used = (raw.get("table") or {}).get("path") or raw["search"].get("table")
+        return (f"{where} is a run's configuration, not a latency table; "
+                + (f"the run's table is {used}: `hwnas tables show {shell_word(used)}`" if used
+                   else "that run used none (its costs came from its estimator)"))
+    if isinstance(raw, dict) and isinstance(raw.get("table"), str) and "metrics" in raw:
+        return (f"{where} is a validation report, not a latency table; the table it "
+                f"validated is {raw['table']}: `hwnas tables show {shell_word(raw['table'])}`")
+    return (f"{where} is not a latency table: it has no 'schema' field (a table written by "
+            f"`hwnas profile` or `hwnas tables import` has schema {SCHEMA})")
+
+
 def read_json(path: Path, what: str, hint: str = ""):
     """The JSON value in `path`, or one line saying why it cannot be read (and `hint`, the next
     step). Nesting deeper than Python's recursion limit is not a table (or a run config): it is
     refused, not a crash."""
+    from hwnas.fileio import read_regular
+
     hint = f"; {hint}" if hint else ""
     try:
-        return json.loads(path.read_text())
+        return json.loads(read_regular(path).decode(), object_pairs_hook=unique_keys)
     except RecursionError:
         raise BadInputError(f"{what} is not readable JSON (nested too deeply){hint}") from None
+    except DuplicateKey as exc:
+        raise BadInputError(f"{what} names {exc.args[0]!r:.60} twice in one object: which one "
+                            f"counts is not said (a JSON reader keeps either){hint}") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadInputError(f"{what} is not readable JSON "
                             f"({type(exc).__name__}: {exc}){hint}") from None
+
+
+class DuplicateKey(ValueError):
+    """A JSON object names one key twice; args[0] is the key."""
+
+
+def unique_keys(pairs: list[tuple]) -> dict:
+    """A JSON object whose keys are all distinct: a table holding an op's entry twice (a
+    merge gone wrong, a hand edit) would otherwise keep the last one, silently."""
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen = set()
+        raise DuplicateKey(next(k for k, _ in pairs if k in seen or seen.add(k)))
+    return out
 
 
 # The header fields a table's users read: wrong types would fail later, far from the file.

@@ -288,6 +288,7 @@ def hv_figure(results: dict):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
+    from hwnas.analysis.figure_text import fit_width
     from hwnas.analysis.plots import method_style
 
     fig = Figure(figsize=(11, 4.5), dpi=110)
@@ -318,5 +319,7 @@ def hv_figure(results: dict):
     for ax in (left, right):
         ax.grid(True, alpha=0.3, which="both")
         ax.legend(loc="best", fontsize="small")
+    # the left y label is longer than the panel is high: on two lines, not clipped
+    fit_width(fig, left.yaxis.label, right.yaxis.label, left.title, right.title)
     fig.tight_layout()
     return fig

@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from hwnas.errors import HwnasRuntimeError
+from hwnas.errors import BadInputError, HwnasRuntimeError
 from hwnas.fileio import atomic_write_bytes
 from hwnas.nn import train as nt
 from hwnas.nn.augment import Augment
@@ -104,6 +104,12 @@ def train_final(build: Callable[[], torch.nn.Module], train: tuple, val: tuple, 
             if progress:
                 progress({"event": "epoch", **curve[-1], "epochs": config.epochs,
                           "resumed_from": start, "curve": list(curve)})
+        if curve:  # a finite divergence (hwnas.nn.train.blown_up) ships no better
+            classes = int(y.max()) + 1  # the labels' classes: no forward pass to change BN
+            reason = nt.blown_up(model, curve[-1]["train_loss"], classes)
+            if reason:
+                raise HwnasRuntimeError(f"final training diverged: {reason.split(' (')[0]}; "
+                                        f"train again with a lower --lr (was {recipe.lr:g})")
         nt.recalibrate_bn(model, x, config.batch_size)
         if nt.non_finite_tensors(model.state_dict()):
             raise HwnasRuntimeError("final training left non-finite weights (NaN or inf); "
@@ -137,13 +143,15 @@ def save_checkpoint(path: Path, state: dict) -> None:
 def load_checkpoint(path: Path) -> dict | None:
     """The checkpoint's state, or None when there is none. A file that is not one (damaged,
     another format) is an error naming it: silently restarting would hide lost epochs."""
-    if not path.exists():
+    from hwnas.fileio import may_exist
+    from hwnas.weights_file import load_tensors
+
+    if not may_exist(path):
         return None
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many kinds for a damaged file
-        raise HwnasRuntimeError(f"checkpoint {path} cannot be read ({type(exc).__name__}); "
-                                "delete it, or train again with --force") from None
+    try:  # as tensors only, and only from a regular file (hwnas.weights_file)
+        state = load_tensors(path, "checkpoint", "delete it, or train again with --force")
+    except BadInputError as exc:  # a damaged checkpoint is a failure of this training
+        raise HwnasRuntimeError(str(exc)) from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise HwnasRuntimeError(f"checkpoint {path} is not a hwnas final-training checkpoint; "
                                 "delete it, or train again with --force")

@@ -12,10 +12,20 @@ from hwnas.fileio import atomic_write
 
 def plot_trajectory(trajectory: list[dict], positions, path: str | Path,
                     title: str = "") -> Path:
+    """`trajectory_figure` written to `path` (atomically); returns the path."""
+    path = Path(path)
+    fig = trajectory_figure(trajectory, positions, title)
+    with atomic_write(path) as fh:
+        fig.savefig(fh, format="png", dpi=90)
+    return path
+
+
+def trajectory_figure(trajectory: list[dict], positions, title: str = ""):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    path = Path(path)
+    from hwnas.analysis.figure_text import fit_width
+
     trajectory = [e for e in trajectory if "probs" in e]  # a diverged epoch has none
     n = len(positions) + 1  # + the cost panel
     cols = min(6, n)
@@ -44,7 +54,6 @@ def plot_trajectory(trajectory: list[dict], positions, path: str | Path,
         ax.legend(fontsize=5)
     ax.set_title("cost", fontsize=8)
     ax.tick_params(labelsize=6)
-    fig.suptitle(f"{title} — probability per option vs epoch", fontsize=9)
-    with atomic_write(path) as fh:
-        fig.savefig(fh, format="png", dpi=90)
-    return path
+    # the setting in the title can be wider than a figure of few panels
+    fit_width(fig, fig.suptitle(f"{title} — probability per option vs epoch", fontsize=9))
+    return fig

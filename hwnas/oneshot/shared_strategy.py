@@ -30,26 +30,35 @@ from abc import ABC, abstractmethod
 from typing import ClassVar
 
 from hwnas.arch import Arch
+from hwnas.devices import Device
 from hwnas.errors import BadInputError
-from hwnas.limits import MAX_BATCH, MAX_POPULATION, MAX_RESOLUTION, MAX_THREADS
-from hwnas.options import Option, option_error
+from hwnas.limits import (
+    MAX_BATCH,
+    MAX_EPOCHS,
+    MAX_POPULATION,
+    MAX_RESOLUTION,
+    MAX_STEPS,
+    MAX_SUBSET,
+    MAX_THREADS,
+)
+from hwnas.options import Option
 
 SUPERNET_OPTIONS = {
-    "epochs": Option(5, int, low=1, help="supernet training epochs"),
+    "epochs": Option(5, int, low=1, high=MAX_EPOCHS, help="supernet training epochs"),
     "batch_size": Option(64, int, low=2, high=MAX_BATCH),
     "weight_lr": Option(0.05, float, low=0, low_open=True,
                         help="shared weights: SGD with Nesterov momentum, cosine-decayed"),
     "weight_decay": Option(5e-4, float, low=0),
     "arch_split": Option(0.2, float, low=0, low_open=True, high=1, high_open=True,
                          help="share of the training images held out to score paths"),
-    "bn_batches": Option(4, int, low=1,
+    "bn_batches": Option(4, int, low=1, high=MAX_STEPS,
                          help="training minibatches that re-estimate BatchNorm per candidate"),
     "top": Option(3, int, low=1, high=MAX_POPULATION,
                   help="best architectures proposed to the run's final estimator"),
     "resolution": Option(None, int, low=1, high=MAX_RESOLUTION, none_ok=True,
                          help="input size while searching (default: the space's)"),
-    "train_subset": Option(None, int, low=4, none_ok=True),
-    "device": Option("cpu", str),
+    "train_subset": Option(None, int, low=4, high=MAX_SUBSET, none_ok=True),
+    "device": Device(),
     "threads": Option(None, int, low=1, high=MAX_THREADS, none_ok=True),
 }
 ACCURACY = "accuracy"  # what the shared weights measure; everything else is a cost
@@ -62,6 +71,8 @@ class WeightSharingSearch(ABC):
 
     sample_based: ClassVar[bool] = False
     label_smoothing: ClassVar[float] = 0.1  # the recipe of hwnas.nn.train
+    # `--preset fast`: the supernet on the scratch estimator's fast images (768 at 16x16)
+    presets: ClassVar[dict] = {"fast": {"epochs": 2, "resolution": 16, "train_subset": 768}}
 
     def __init__(self, space, objectives, seed=0, costs=None, **options):
         super().__init__(space, objectives, seed, costs, **options)
@@ -73,25 +84,9 @@ class WeightSharingSearch(ABC):
             raise BadInputError(f"{self.owner()} measures accuracy with shared weights and reads "
                                 f"other objectives from the cost model; {', '.join(unknown)} "
                                 f"is neither (it knows {known}): pass --table or drop it")
-        self._check_device()
         self._proposals: list[dict] | None = None
         self._next = 0
         self._info: dict[str, dict] = {}
-
-    def _check_device(self) -> None:
-        import torch
-
-        text = self.options["device"]
-        try:
-            device = torch.device(text)
-        except RuntimeError:
-            device = None
-        if device is None or device.type not in ("cpu", "cuda"):
-            raise option_error("device", self.owner(), "'cpu' or a CUDA device such as 'cuda:0'",
-                               text)
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise BadInputError(f"device {text!r} asked for but CUDA is not available here; use "
-                                "device 'cpu'")
 
     # -- the loop's side --------------------------------------------------------------------
     def max_proposals(self) -> int:

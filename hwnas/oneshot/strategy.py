@@ -24,7 +24,9 @@ import json
 from typing import ClassVar
 
 from hwnas.arch import Arch
+from hwnas.devices import Device
 from hwnas.errors import BadInputError
+from hwnas.limits import MAX_BATCH, MAX_EPOCHS, MAX_RESOLUTION, MAX_SUBSET, MAX_THREADS
 from hwnas.options import Option, option_error
 from hwnas.strategies.base import Strategy
 
@@ -32,24 +34,26 @@ COST_OBJECTIVES = ("latency_ms", "energy_mj", "peak_mem_mb")
 SWEEP_KEYS = ("lambda", "target_ms")
 
 COMMON_OPTIONS = {
-    "epochs": Option(30, int, low=1, help="supernet training epochs, warm-up included"),
-    "warmup_epochs": Option(10, int, low=0, help="weight-only epochs before α is trained"),
-    "batch_size": Option(64, int, low=2),
+    "epochs": Option(30, int, low=1, high=MAX_EPOCHS,
+                     help="supernet training epochs, warm-up included"),
+    "warmup_epochs": Option(10, int, low=0, high=MAX_EPOCHS,
+                            help="weight-only epochs before α is trained"),
+    "batch_size": Option(64, int, low=2, high=MAX_BATCH),
     "lr": Option(0.05, float, low=0, low_open=True, help="weights: SGD, cosine-decayed"),
     "weight_decay": Option(5e-4, float, low=0),
     "arch_split": Option(0.2, float, low=0, low_open=True, high=1, high_open=True,
                          help="share of the training images held out for α"),
-    "resolution": Option(None, int, low=1, none_ok=True,
+    "resolution": Option(None, int, low=1, high=MAX_RESOLUTION, none_ok=True,
                          help="input size while searching (default: the space's)"),
-    "train_subset": Option(None, int, low=4, none_ok=True),
+    "train_subset": Option(None, int, low=4, high=MAX_SUBSET, none_ok=True),
     "cost": Option("latency_ms", str, choices=COST_OBJECTIVES,
                    help="the table column in the loss"),
     "target_ms": Option(None, float, low=0, low_open=True, none_ok=True,
                         help="T in the loss, and a limit on the derived architecture's cost"),
     "sweep": Option(None, str, none_ok=True,
                     help="'lambda=0,0.1,0.2' or 'target_ms=2,3,4': one architecture each"),
-    "device": Option("cpu", str),
-    "threads": Option(None, int, low=1, none_ok=True),
+    "device": Device(),
+    "threads": Option(None, int, low=1, high=MAX_THREADS, none_ok=True),
 }
 
 
@@ -62,8 +66,8 @@ def parse_sweep(text: str | None, owner: str) -> list[dict]:
     if not sep or key not in SWEEP_KEYS:
         raise option_error("sweep", owner, "KEY=V1,V2,... with KEY one of "
                            f"{', '.join(SWEEP_KEYS)}", text)
-    try:
-        numbers = [float(v) for v in values.split(",") if v.strip()]
+    try:  # an empty item ('0,,1') is a typo, not a setting to skip
+        numbers = [float(v) for v in values.split(",")]
     except ValueError:
         numbers = []
     low_ok = (lambda v: v >= 0) if key == "lambda" else (lambda v: v > 0)
@@ -82,6 +86,11 @@ class OneShotStrategy(Strategy):
     mechanism: ClassVar[str] = ""
     option_specs: ClassVar[dict[str, Option]] = {}
     sample_based: ClassVar[bool] = False
+    # `--preset fast` (what `hwnas demo` trains): each setting's supernet on the scratch
+    # estimator's fast images (768 at 16x16), three epochs of architecture steps after one of
+    # weights alone.
+    presets: ClassVar[dict] = {"fast": {"epochs": 4, "warmup_epochs": 1, "resolution": 16,
+                                        "train_subset": 768}}
 
     @classmethod
     def check_options(cls, resolved: dict) -> None:
@@ -107,6 +116,21 @@ class OneShotStrategy(Strategy):
         self._next = 0
         self._info: dict[str, dict] = {}
         self._cost = None  # built on first use: enumerating a cell space takes seconds
+        self._check_targets()
+
+    def _check_targets(self) -> None:
+        """A hard target below every network of the space the table predicts can only fail
+        after a supernet trained for it: refuse it now, before the run is written."""
+        targets = [s["target_ms"] for s in self.settings if "target_ms" in s]
+        if self.options["target_ms"] is not None:
+            targets.append(self.options["target_ms"])
+        if not targets or self.expected_cost() is None:
+            return
+        low, high = self.expected_cost().range()
+        if min(targets) < low:
+            raise BadInputError(f"target {min(targets):g} ms is below the cheapest network of "
+                                f"{self.space.name} the table predicts ({low:.4g} ms; the "
+                                f"dearest {high:.4g} ms); give a target of at least {low:.4g}")
 
     # -- the loop's side --------------------------------------------------------------------
     def max_proposals(self) -> int:
@@ -126,6 +150,9 @@ class OneShotStrategy(Strategy):
                                 "changed_for_target": result["changed_for_target"],
                                 "table_cost": result["table_cost"],
                                 "supernet_seconds": result["seconds"]}
+        if "alpha_moved" in result:  # settings saved before it was recorded lack it
+            self._info[arch.key].update(alpha_moved=result["alpha_moved"],
+                                        entropy=result["entropy"])
         return [arch]
 
     def proposal_info(self, arch: Arch) -> dict:
@@ -177,6 +204,7 @@ class OneShotStrategy(Strategy):
 
         def report(event: dict) -> None:
             self.context.report({**event, "setting": setting, "setting_index": k,
+                                 "settings": len(self.settings),  # a display's k/n
                                  "summary": f"[{self.registry_name} {_fmt(setting)}] "
                                             f"{event['summary']}"})
 
@@ -190,7 +218,8 @@ class OneShotStrategy(Strategy):
                  "argmax": dict(derived.argmax.values),
                  "changed_for_target": {k: list(v) for k, v in derived.changed.items()},
                  "table_cost": derived.cost, "seconds": result.seconds,
-                 "diverged": result.diverged}
+                 "diverged": result.diverged, "alpha_moved": result.alpha_moved,
+                 "entropy": list(result.entropy)}
         folder = self._setting_dir(k)
         if folder is not None:
             atomic_write_json(folder / "trajectory.json",

@@ -50,6 +50,10 @@ class OneShotResult:
     seconds: float
     target: float | None
     diverged: str | None = None  # "loss became nan at epoch E step S"; α of the last good epoch
+    # how far the architecture distribution moved from where it started: the largest change of
+    # any option's probability, and the mean entropy before and after (hwnas.oneshot.stillness)
+    alpha_moved: float = 0.0
+    entropy: tuple[float, float] = (0.0, 0.0)
 
 
 def split_for_arch(x: torch.Tensor, y: torch.Tensor, share: float):
@@ -95,6 +99,7 @@ def train_supernet(space, method_cls, method_options: dict, config: OneShotConfi
         total, step, arch_cursor = config.epochs * len(steps), 0, 0
         trajectory, diverged = [], None
         good_alpha = _snapshot(supernet)  # α to derive from if the training diverges
+        start_probs = [p.detach().clone() for p in method.distribution()]
         for epoch in range(config.epochs):
             method.start_epoch(epoch, config.epochs)
             supernet.train()
@@ -142,7 +147,10 @@ def train_supernet(space, method_cls, method_options: dict, config: OneShotConfi
         probs = method.distribution()
         derived = derive(probs, supernet.positions, space.name, cost,
                          target if hard_target else None)
-    return OneShotResult(derived, trajectory, time.perf_counter() - start, target, diverged)
+        moved = max(float((p.detach() - p0).abs().max()) for p, p0 in zip(probs, start_probs,
+                                                                           strict=True))
+    return OneShotResult(derived, trajectory, time.perf_counter() - start, target, diverged,
+                         moved, (entropy(start_probs), entropy(probs)))
 
 
 def _snapshot(supernet: Supernet) -> list[torch.Tensor]:

@@ -5,6 +5,7 @@ the latency table it used. Reading only: nothing here writes."""
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,7 +15,9 @@ from hwnas.api.common import unique_records
 from hwnas.api.tables import table_change_note
 from hwnas.errors import BadInputError
 from hwnas.evaluation.failure import is_failed, summarize_failures
+from hwnas.fileio import read_regular
 from hwnas.objectives import parse_objectives
+from hwnas.quoting import printable, shell_word
 from hwnas.runs import RunDir
 
 
@@ -72,9 +75,12 @@ def collect(run_paths, objectives: list[str] | None = None) -> tuple[list[str], 
 
 
 def _label(run: RunDir, taken: set) -> str:
-    label, n = run.name, 2
+    """The run's name as shown in tables and figures: a control character in a folder's
+    name is written out (a figure cannot draw one, a terminal would act on it)."""
+    name = printable(run.name)
+    label, n = name, 2
     while label in taken:
-        label, n = f"{run.name}#{n}", n + 1
+        label, n = f"{name}#{n}", n + 1
     return label
 
 
@@ -136,12 +142,48 @@ def validation_summary(config: dict, run_path: Path) -> dict | None:
         report = candidate.with_suffix(".validation.json")
         if report.is_file():
             try:
-                full = json.loads(report.read_text())
-            except (OSError, ValueError):
+                full = json.loads(read_regular(report))
+            except (OSError, ValueError, RecursionError):
                 return {"report": str(report), "error": "the report cannot be read"}
+            damage = _report_damage(full)
+            if damage:
+                return {"report": str(report), "error": f"the report is damaged: {damage}"}
             return {"report": str(report), "table": str(candidate),
                     **_identity(full.get("table_hash"), candidate), **_summary(full)}
     return {"table": str(table), "report": None}
+
+
+# The numbers of a validation report a reader shows (`_summary`): each a number or null.
+_REPORT_NUMBERS = ("mape", "within_5", "within_10", "kendall_tau")
+
+
+def _report_damage(full) -> str | None:
+    """Why a validation report's content cannot be shown, or None: a hand-edited or foreign
+    file with a text where a number belongs would otherwise fail the report far from it."""
+    def number(value) -> bool:
+        return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)
+                                 and math.isfinite(value))
+
+    if not isinstance(full, dict) or not isinstance(full.get("metrics", {}), dict):
+        return "it is not a validation report (no metrics object)"
+    m = full.get("metrics", {})
+    fields = [(f"metrics.{n}", m.get(n)) for n in _REPORT_NUMBERS] + [
+        (f"metrics.{n}.{k}", (m.get(n) or {}).get(k) if isinstance(m.get(n) or {}, dict)
+         else m.get(n)) for n, k in (("noise_floor", "median"), ("plain_sum", "mape"))] + [
+        ("samples", full.get("samples"))]
+    for name, value in fields:
+        if not number(value):
+            return f"{name} is {value!r:.40}, not a number"
+    if not isinstance(m.get("warnings") or [], list):
+        return "metrics.warnings is not a list"
+    verdict = m.get("verdict")
+    if verdict is not None and not (isinstance(verdict, dict)
+                                    and isinstance(verdict.get("line", ""), str)):
+        return "metrics.verdict is not a verdict"
+    for name in ("table_hash", "backend"):
+        if full.get(name) is not None and not isinstance(full[name], str):
+            return f"{name} is {full[name]!r:.40}, not a text"
+    return None
 
 
 def _summary(full: dict) -> dict:
@@ -178,5 +220,5 @@ def _identity(validated: str | None, table: Path) -> dict:
     if validated != now:
         return {"status": "stale", "table_hash": now, "validated_hash": validated,
                 "stale": f"stale: made for table {short_hash(validated)}, the table is now "
-                         f"{short_hash(now)}; re-run `hwnas tables validate {table}`"}
+                         f"{short_hash(now)}; re-run `hwnas tables validate {shell_word(table)}`"}
     return {"status": "current", "table_hash": now, "validated_hash": validated}

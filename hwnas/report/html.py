@@ -7,6 +7,8 @@ import base64
 import json
 from html import escape
 
+from hwnas.oneshot.stillness import stillness_note
+from hwnas.quoting import shell_word
 from hwnas.report.collect import RunData
 
 _CSS = """
@@ -38,8 +40,12 @@ def page(names: list[str], directions: list[str], runs: list[RunData], front_png
         parts += ["<h2>Hypervolume over evaluations</h2>",
                   image(hv_png, "hypervolume over evaluations")]
     for d in runs:
-        parts += [f"<h2>Front of {escape(d.label)}</h2>", _front_table(d, names, directions),
-                  _validation(d), "<h3>Configuration</h3>",
+        still = stillness_note(d.history)  # a one-shot "front" that is the initial argmax
+        parts += [f"<h2>Front of {escape(d.label)}</h2>",
+                  f"<p><strong>{escape(still)}</strong></p>" if still else "",
+                  # lines of its history that are no record: named, left out, left in place
+                  "".join(f"<p class=note>{escape(p)}</p>" for p in d.problems),
+                  _front_table(d, names, directions), _validation(d), "<h3>Configuration</h3>",
                   f"<pre>{escape(json.dumps(d.config, indent=2), quote=False)}</pre>"]
     parts.append("</body></html>")
     return "\n".join(parts)
@@ -79,7 +85,7 @@ def _front_table(d: RunData, names, directions) -> str:
                     f"<td class=ops>{escape(r.get('arch_short') or '')}</td></tr>")
     return (f"<table><tr><th>key</th>{head}<th>ops per position</th><th>compact</th></tr>"
             + "".join(rows) + "</table><p class=note>The knee (highlighted) is what "
-            f"<code>hwnas export {escape(str(d.run.path))}</code> exports by default.</p>")
+            f"<code>hwnas export {escape(shell_word(d.run.path))}</code> exports by default.</p>")
 
 
 def _validation(d: RunData) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -89,7 +90,44 @@ def read_run_config(run_path: str | Path) -> dict:
         SearchConfig.from_dict(raw["search"]).validate()
     except BadInputError as exc:
         raise BadInputError(f"{what} is damaged: {exc}; {hint}") from None
+    damage = _run_fields_damage(raw)
+    if damage:
+        raise BadInputError(f"{what} is damaged: {damage}; {hint}")
     return raw
+
+
+# What a run's config.json holds beside "search" (hwnas.api.search._run_config), each field's
+# type: readers use them as such (pareto the bounds, export the table, show the dates).
+_RUN_FIELDS = {"table": (dict, "an object or null"), "space_resolved": (dict, "an object"),
+               "estimator_resolved": (dict, "an object"), "strategy_resolved": (dict, "an object"),
+               "evaluator_resolved": (dict, "an object"), "created": (str, "a text"),
+               "hypervolume_reference": (dict, "an object")}
+
+
+def _run_fields_damage(raw: dict) -> str | None:
+    """Why the fields beside "search" cannot be used, or None (null means absent)."""
+    for name, (kind, text) in _RUN_FIELDS.items():
+        if raw.get(name) is not None and not isinstance(raw[name], kind):
+            return f"its {name!r} is {raw[name]!r:.40}, not {text}"
+    table = raw.get("table") or {}
+    for name in ("path", "backend", "dtype"):
+        if table.get(name) is not None and not isinstance(table[name], str):
+            return f"its table's {name!r} is {table[name]!r:.40}, not a text"
+    ref = raw.get("hypervolume_reference")
+    if ref:
+        names = ref.get("objectives")
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            return "its hypervolume_reference has no list of objective names"
+        for bound in ("ideal", "nadir"):
+            values = ref.get(bound)
+            if not isinstance(values, list) or len(values) != len(names) or not all(
+                    isinstance(v, (int, float)) and not isinstance(v, bool)
+                    and math.isfinite(v) for v in values):
+                return (f"its hypervolume_reference {bound!r} is not {len(names)} finite "
+                        "number(s), one per objective")
+        if ref.get("how") is not None and not isinstance(ref["how"], dict):
+            return "its hypervolume_reference 'how' is not an object"
+    return None
 
 
 def _error(name: str, allowed: str, got) -> BadInputError:

@@ -33,6 +33,9 @@ from hwnas.spaces.base import Position, SearchSpace
 # The edge ops of an NB201 cell, in the benchmark's order (this order is the integer encoding).
 CELL_OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 CONV_KERNELS = {"nor_conv_1x1": 1, "nor_conv_3x3": 3}
+# `compact()`'s one character per op ('-' = nothing, as in proxyless's compact strings).
+SHORT_OPS = {"none": "-", "skip_connect": "s", "nor_conv_1x1": "1", "nor_conv_3x3": "3",
+             "avg_pool_3x3": "p"}
 # (label, from node, to node) of the cell's 6 edges in NAS-Bench-201's order, by target node.
 EDGES = tuple((f"op_{i}to{j}", i, j) for j in (1, 2, 3) for i in range(j))
 
@@ -172,7 +175,12 @@ class Nb201Space(SearchSpace):
         return arch_from_string(text)
 
     def compact(self, arch: Arch) -> str:
-        return self.to_string(arch)
+        """One character per edge, the inputs of nodes 1|2|3 in order: `3|3 3|s 3 1` where
+        NB201's own string takes 95 characters, so a table row holds it beside the numbers
+        (the legend: hwnas.cli.pareto_cmd.ARCH_LEGENDS)."""
+        arch = self.check(arch)
+        return "|".join(" ".join(SHORT_OPS[arch.values[f"op_{i}to{j}"]] for i in range(j))
+                        for j in (1, 2, 3))
 
     # -- ops ----------------------------------------------------------------------------------
     def stages(self) -> list[tuple[int, int]]:

@@ -70,6 +70,26 @@ class Strategy(Configurable, ABC):
         proposes one architecture per setting; a budget above it is refused before a run."""
         return None
 
+    def latency_limits(self) -> list[tuple[str, list[float]]]:
+        """The absolute limits on the table's latency this strategy holds, as the user set
+        them: [(flag, values)], e.g. [("--target-ms ", [3.0])]. Read from the options the
+        strategies share (`target_ms` under a fitness other than pareto, a `sweep` of
+        target_ms, a MnasNet or MONAS reward's `target`) when their cost is `latency_ms`; a
+        strategy holding other limits overrides it. A new search says once when the
+        machine's speed has moved their meaning (hwnas.latency.drift.limit_message)."""
+        o = self.options
+        if (o.get("cost") or o.get("latency") or "latency_ms") != "latency_ms":
+            return []
+        out = []
+        if o.get("target_ms") and o.get("fitness", "mnasnet") != "pareto":
+            out.append(("--target-ms ", [float(o["target_ms"])]))
+        key, _, values = str(o.get("sweep") or "").partition("=")
+        if key.strip() == "target_ms":
+            out.append(("--sweep target_ms=", [float(v) for v in values.split(",") if v.strip()]))
+        if o.get("target") is not None and o.get("reward") in ("mnasnet", "monas_cost_threshold"):
+            out.append(("--strategy-opt target=", [float(o["target"])]))
+        return out
+
     def proposal_info(self, arch: Arch) -> dict:
         """Plain data recorded with a proposal in the run history (e.g. the sweep setting a
         one-shot method derived it under); nothing by default."""

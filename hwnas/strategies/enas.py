@@ -32,7 +32,7 @@ in `reinforce` (its docstring says why).
 from __future__ import annotations
 
 from hwnas.errors import HwnasRuntimeError
-from hwnas.limits import MAX_BATCH, MAX_POPULATION
+from hwnas.limits import MAX_BATCH, MAX_POPULATION, MAX_STEPS
 from hwnas.oneshot.shared_strategy import SUPERNET_OPTIONS, WeightSharingSearch
 from hwnas.options import Option, option_error
 from hwnas.registry import STRATEGIES
@@ -48,7 +48,7 @@ class ENAS(WeightSharingSearch, Reinforce):
         **Reinforce.option_specs,
         "lr": Option(3.5e-4, float, low=0, low_open=True, help="controller Adam (ENAS 3.5e-4)"),
         **SUPERNET_OPTIONS,
-        "controller_steps": Option(20, int, low=1,
+        "controller_steps": Option(20, int, low=1, high=MAX_STEPS,
                                    help="controller updates per epoch (ENAS: 2000)"),
         "reward_batch": Option(64, int, low=2, high=MAX_BATCH,
                                help="held-out minibatch that rewards one controller step"),

@@ -29,8 +29,10 @@ class AgingEvolution(Strategy):
     """Aging evolution (AmoebaNet): tournament, mutate the winner, drop the oldest."""
 
     option_specs = {
-        "population": Option(50, int, low=2, high=MAX_POPULATION),
-        "sample_size": Option(12, int, low=1),
+        "population": Option(50, int, low=2, high=MAX_POPULATION,
+                             aliases=("popsize", "population_size", "pop")),
+        "sample_size": Option(12, int, low=1, high=MAX_POPULATION,
+                              aliases=("tournament", "tournament_size")),
         "fitness": Option("pareto", str, choices=FITNESS),
         # MnasNet reward ACC * (LAT/target_ms)^w over the run's objectives named here
         # (None: the first to maximise, and the first latency-like one to minimise).
@@ -49,6 +51,12 @@ class AgingEvolution(Strategy):
         if resolved["fitness"] == "mnasnet" and resolved["target_ms"] <= 0:
             raise option_error("target_ms", cls.owner(), "> 0 with fitness='mnasnet'",
                                resolved["target_ms"], "e.g. --strategy-opt target_ms=5")
+        if resolved["fitness"] == "pareto" and resolved["target_ms"] > 0:
+            # read only by the MnasNet reward: silently ignoring it would search unlimited
+            raise option_error("target_ms", cls.owner(), "0 with fitness='pareto' (the "
+                               "target is read only by fitness='mnasnet')",
+                               resolved["target_ms"],
+                               "add --strategy-opt fitness=mnasnet, or drop the target")
 
     @classmethod
     def degenerate_warning(cls, options: dict, budget: int | None) -> str | None:

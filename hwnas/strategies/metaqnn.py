@@ -34,6 +34,7 @@ from __future__ import annotations
 import numpy as np
 
 from hwnas.arch import Arch
+from hwnas.limits import MAX_BUDGET, MAX_STEPS
 from hwnas.options import Option
 from hwnas.registry import STRATEGIES
 from hwnas.strategies.rewarded import REWARD_OPTIONS, RewardedStrategy
@@ -91,8 +92,9 @@ class MetaQNN(RewardedStrategy):
     option_specs = {
         "lr": Option(0.01, float, low=0, low_open=True, high=1, help="Q-learning rate"),
         "q_init": Option(0.5, float, help="initial Q value"),
-        "replay": Option(100, int, low=0, help="updates drawn from the replay memory per model"),
-        "budget": Option(500, int, low=1,
+        "replay": Option(100, int, low=0, high=MAX_STEPS,
+                         help="updates drawn from the replay memory per model"),
+        "budget": Option(500, int, low=1, high=MAX_BUDGET,
                          help="models the epsilon schedule is scaled to: set it to --budget"),
         **REWARD_OPTIONS,
     }

@@ -106,7 +106,7 @@ from hwnas.bayesopt.ehvi import expected_hvi, front_mask, promising
 from hwnas.bayesopt.gp import Fantasies, GroupedHammingGP, HammingGP
 from hwnas.bayesopt.pool import CandidatePool
 from hwnas.bayesopt.warp import CopulaWarp
-from hwnas.limits import MAX_POPULATION
+from hwnas.limits import MAX_BUDGET, MAX_POPULATION, MAX_STEPS
 from hwnas.options import Option, option_error
 from hwnas.registry import STRATEGIES
 from hwnas.strategies.base import Strategy
@@ -138,15 +138,21 @@ class MOBO(Strategy):
     one-hot labels), exact EHVI, q proposals per step by Kriging believer."""
 
     option_specs = {
-        "n_init": Option(10, int, low=1),  # random architectures before the first model
-        "q": Option(1, int, low=1),  # proposals per model step (Kriging believer)
+        # random architectures before the first model
+        "n_init": Option(10, int, low=1, high=MAX_POPULATION),
+        # proposals per model step (Kriging believer)
+        "q": Option(1, int, low=1, high=MAX_POPULATION),
         # GP training set cap (module docstring)
         "max_train": Option(300, int, low=2, high=MAX_POPULATION),
-        "refit_every": Option(10, int, low=1),  # new successes between hyperparameter fits
-        "n_restarts": Option(1, int, low=0),  # seeded optimiser restarts per fit
-        "enumerate_max": Option(20_000, int, low=0),  # score every arch of a space this small
-        "n_random": Option(100, int, low=0),  # larger spaces: random candidates per step
-        "max_neighbours": Option(400, int, low=0),  # and mutations of the front per step
+        # new successes between hyperparameter fits
+        "refit_every": Option(10, int, low=1, high=MAX_BUDGET),
+        "n_restarts": Option(1, int, low=0, high=MAX_STEPS),  # seeded optimiser restarts per fit
+        # score every arch of a space this small
+        "enumerate_max": Option(20_000, int, low=0, high=MAX_STEPS),
+        # larger spaces: random candidates per step
+        "n_random": Option(100, int, low=0, high=MAX_STEPS),
+        # and mutations of the front per step
+        "max_neighbours": Option(400, int, low=0, high=MAX_STEPS),
         "ref_offset": Option(0.1, float, low=0, low_open=True),  # reference point: 1 + this
         "device_costs": Option("exact", str, choices=DEVICE_COSTS),
         # what the acquisition integrates over: the latent function, or the value a new

@@ -96,7 +96,8 @@ class NSGA2Strategy(Strategy):
     # evaluation of the budget goes to a repeat. On NB201 x HW-NAS-Bench at 500 evaluations
     # it finds 2-3 more true-front points (of 42-76) than pymoo's (benchmarks/league.py).
     option_specs = {
-        "pop_size": Option(20, int, low=2, high=MAX_POPULATION),
+        "pop_size": Option(20, int, low=2, high=MAX_POPULATION,
+                           aliases=("population", "population_size", "pop")),
         "eta_c": Option(3.0, float, low=0, low_open=True),
         "prob_c": Option(1.0, float, low=0, high=1),
         "eta_m": Option(3.0, float, low=0, low_open=True),

@@ -70,7 +70,8 @@ class NSGA3Strategy(NSGA2Strategy):
         "n_partitions": Option(None, int, low=1, high=100, none_ok=True),
         # None: `default_pop_size`; fewer than the reference directions is refused (pymoo
         # warns it breaks the niching, which keeps about one survivor per direction).
-        "pop_size": Option(None, int, low=2, high=MAX_POPULATION, none_ok=True),
+        "pop_size": Option(None, int, low=2, high=MAX_POPULATION, none_ok=True,
+                           aliases=("population", "population_size", "pop")),
         **{k: v for k, v in NSGA2Strategy.option_specs.items() if k != "pop_size"},
     }
 

@@ -54,7 +54,7 @@ import numpy as np
 
 from hwnas.arch import Arch
 from hwnas.errors import BadInputError
-from hwnas.limits import MAX_POPULATION
+from hwnas.limits import MAX_POPULATION, MAX_STEPS
 from hwnas.options import Option
 from hwnas.registry import STRATEGIES
 from hwnas.strategies.base import Strategy
@@ -104,7 +104,7 @@ class ProgressiveStrategy(Strategy):
                     "n_initial": Option(30, int, low=1, high=MAX_POPULATION),
                     "n_models": Option(3, int, low=1, high=100),
                     "hidden": Option(32, int, low=1, high=4096),
-                    "max_pool": Option(500, int, low=1),
+                    "max_pool": Option(500, int, low=1, high=MAX_STEPS),
                     "device_costs": Option("predicted", str, choices=DEVICE_COSTS)}
 
     def __init__(self, space, objectives, seed=0, costs=None, **options):

@@ -4,6 +4,7 @@ with the table's expected latency in the loss (mechanism: hwnas.oneshot.methods.
 
 from __future__ import annotations
 
+from hwnas.limits import MAX_POPULATION
 from hwnas.oneshot.losses import LATENCY_LOSSES
 from hwnas.oneshot.strategy import COMMON_OPTIONS, OneShotStrategy
 from hwnas.options import Option
@@ -26,7 +27,8 @@ class ProxylessNASStrategy(OneShotStrategy):
         "latency_loss": Option("mul_log", str, choices=LATENCY_LOSSES),
         "lambda": Option(0.3, float, low=0,
                          help="β of mul_log, λ of add_linear (gradient modes)"),
-        "n_samples": Option(4, int, low=1, help="architectures per REINFORCE step"),
+        "n_samples": Option(4, int, low=1, high=MAX_POPULATION,
+                            help="architectures per REINFORCE step"),
         "reward_w": Option(-0.07, float, high=0,
                            help="REINFORCE reward ACC·(LAT/T)^w"),
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from hwnas.arch import Arch
+from hwnas.limits import MAX_STEPS
 from hwnas.options import Option
 from hwnas.registry import STRATEGIES
 from hwnas.strategies.base import Strategy
@@ -12,7 +13,7 @@ from hwnas.strategies.base import Strategy
 class RandomSearch(Strategy):
     """Uniform random samples, no repeats while avoidable."""
 
-    option_specs = {"max_retries": Option(100, int, low=0)}
+    option_specs = {"max_retries": Option(100, int, low=0, high=MAX_STEPS)}
 
     def __init__(self, space, objectives, seed=0, **options):
         super().__init__(space, objectives, seed, **options)

@@ -35,6 +35,7 @@ from __future__ import annotations
 import numpy as np
 
 from hwnas.arch import Arch
+from hwnas.limits import MAX_CHANNELS
 from hwnas.options import Option
 from hwnas.registry import STRATEGIES
 from hwnas.strategies.rewarded import REWARD_OPTIONS, RewardedStrategy
@@ -47,7 +48,7 @@ class Reinforce(RewardedStrategy):
     option_specs = {
         "lr": Option(6e-4, float, low=0, low_open=True,
                      help="Adam learning rate (Zoph & Le 6e-4; ENAS 3.5e-4)"),
-        "hidden": Option(100, int, low=1, help="LSTM hidden units (ENAS: 100)"),
+        "hidden": Option(100, int, low=1, high=MAX_CHANNELS, help="LSTM hidden units (ENAS: 100)"),
         "baseline_decay": Option(0.99, float, low=0, high=1, high_open=True,
                                  help="b <- b - (1-decay)(b - R)"),
         "entropy_weight": Option(1e-4, float, low=0, help="weight of the entropy bonus"),

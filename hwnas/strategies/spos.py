@@ -35,7 +35,7 @@ import numpy as np
 
 from hwnas.arch import Arch
 from hwnas.errors import BadInputError, HwnasRuntimeError
-from hwnas.limits import MAX_POPULATION
+from hwnas.limits import MAX_POPULATION, MAX_STEPS
 from hwnas.oneshot.shared_strategy import ACCURACY, SUPERNET_OPTIONS, WeightSharingSearch
 from hwnas.options import Option, option_error
 from hwnas.registry import STRATEGIES
@@ -51,8 +51,9 @@ class SPOS(WeightSharingSearch, RewardedStrategy):
 
     option_specs = {
         **SUPERNET_OPTIONS,
-        "population": Option(16, int, low=2, high=MAX_POPULATION, help="SPOS: 50"),
-        "iterations": Option(8, int, low=1, help="generations (SPOS: 20)"),
+        "population": Option(16, int, low=2, high=MAX_POPULATION, help="SPOS: 50",
+                             aliases=("popsize", "population_size", "pop")),
+        "iterations": Option(8, int, low=1, high=MAX_STEPS, help="generations (SPOS: 20)"),
         "parents": Option(5, int, low=1, high=MAX_POPULATION,
                           help="top-k the next generation is bred from (SPOS: 10)"),
         "mutation_prob": Option(0.1, float, low=0, high=1,

@@ -89,10 +89,9 @@ def calibrate_table(table: LatencyTable, *, samples: int = 60, seed: int = 1,
         measured = per_network(normalised)
         drift_seen = clock.drift()
         if table.reference and not switch:  # the stored time is of another statistic
-            moved = drift.speed_message(table.path or "the table", float(table.reference["ms"]),
-                                        run_ms, action="this calibration re-anchors its "
-                                        "predictions at today's speed")
-            notes += [moved] if moved else []
+            # a fact of the drift line, not a note: every network is normalised by it
+            drift_seen = {**drift_seen, "vs_table": drift.speed_change(
+                float(table.reference["ms"]), run_ms)}
         old = {} if switch else (table.reference or {})
         new_reference = reference_record(clock.sig, run_ms, "calibrate", drift_seen,
                                          profiled_ms=old.get("profiled_ms", run_ms), stat=stat)

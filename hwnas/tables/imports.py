@@ -58,10 +58,15 @@ def read_any(path: Path):
             raise BadInputError(f"{path} is not readable YAML ({first})") from None
         except RecursionError:
             raise BadInputError(f"{path} is not readable YAML (nested too deeply)") from None
+    from hwnas.latency.table import DuplicateKey, unique_keys
+
     try:
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=unique_keys)
     except RecursionError:
         raise BadInputError(f"{path} is not readable JSON (nested too deeply)") from None
+    except DuplicateKey as exc:
+        raise BadInputError(f"{path} names {exc.args[0]!r:.60} twice in one object: which "
+                            "one counts is not said") from None
     except json.JSONDecodeError as exc:
         raise BadInputError(f"{path} is not readable JSON ({exc}); a ProxylessNAS/OFA table "
                             "must end in .yaml or .yml") from None

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import math
 
+from hwnas.quoting import shell_word
+
 WITHIN_10 = 0.80
 TAU = 0.80
 REPEATS = 0.90
@@ -102,8 +104,8 @@ def _advice(repeats, machine: str, table: str, threads, samples, stat: str = "p5
     if one_thread:
         steps.append("re-profile with one thread (`hwnas profile ... --threads 1 -o NEW.json`)")
     more = MORE_SAMPLES if not samples or samples < MORE_SAMPLES else 2 * samples
-    steps.append(f"calibrate on more networks (`hwnas tables calibrate {table} --samples "
-                 f"{more}`)")
+    steps.append(f"calibrate on more networks (`hwnas tables calibrate {shell_word(table)} "
+                 f"--samples {more}`)")
     if repeats is None:
         return (f"{machine}, so machine noise cannot be told from table error: "
                 f"{', or '.join(steps)}, and validate with --noise-samples 30")

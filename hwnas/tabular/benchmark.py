@@ -49,6 +49,15 @@ class BenchmarkTable:
         for name, column in zip(header, cells, strict=True):
             floats = _to_floats(column)
             if floats is None:
+                if fmt.is_accuracy(name) or fmt.is_cost(name):
+                    # a column of numbers by its format: one bad cell is that cell, not a
+                    # column that turns into text (and an objective then "unknown")
+                    row, cell = next((i, c) for i, c in enumerate(column)
+                                     if c and _to_floats((c,)) is None)
+                    raise BadInputError(
+                        f"benchmark {path.name} row {row} (line {row + 2}): {name} is "
+                        f"{cell!r:.40}, not a number; fix the file or leave the cell empty "
+                        "(a missing value)")
                 self._text_columns.append(name)
             else:
                 self._values[name] = floats
@@ -70,7 +79,11 @@ class BenchmarkTable:
 
         `format`: a registered format's name or a format instance; None detects it from the
         header (one error naming the known formats when none matches)."""
-        resolved = Path(path).expanduser().resolve()
+        try:
+            resolved = Path(path).expanduser().resolve()
+        except (RuntimeError, OSError):  # a symlink loop (RuntimeError before Python 3.13)
+            check_input_file(Path(path).expanduser(), "benchmark file")  # names the reason
+            raise
         if not may_exist(resolved):
             raise BadInputError(f"benchmark file {str(path)!r} does not exist; "
                                 f"{_what_exists(resolved)}")

@@ -10,8 +10,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def hwnas(*args: str, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200", "OMP_NUM_THREADS": "1"}
+def hwnas(*args: str, cwd: Path | None = None, timeout: float = 600,
+          columns: int = 200) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": str(columns), "OMP_NUM_THREADS": "1"}
     env.pop("HWNAS_DEBUG", None)
     return subprocess.run([sys.executable, str(ROOT / "cli.py"), *args], cwd=cwd or ROOT,
                           capture_output=True, text=True, env=env, timeout=timeout)

@@ -102,6 +102,12 @@ def test_target_is_a_hard_limit(tmp_path, tiny_table_path):
     (("--sweep", "lambda=0,1", "--budget", "3"), "pass --budget 2, or more settings"),
     (("--target-ms", "0"), "The 'target_ms' option of strategy 'darts' must be"),
     (("--strategy-opt", "warmup_epochs=5", "--strategy-opt", "epochs=5"), "< epochs (5)"),
+    (("--sweep", "lambda=0,,1"), "comma-separated numbers"),
+    (("--strategy-opt", "epochs=1000000000"), "The 'epochs' option of strategy 'darts' must be"),
+    (("--sweep", "target_ms=0.000001"), "below the cheapest network"),
+    (("--target-ms", "0.000001"), "below the cheapest network"),
+    (("--sweep", "lambda=0,1", "--strategy-opt", "sweep=lambda=2"), "given twice"),
+    (("--target-ms", "2", "--strategy-opt", "target_ms=3"), "given twice"),
 ])
 def test_bad_one_shot_input_is_one_line_and_writes_nothing(tmp_path, tiny_table_path, args,
                                                            needle):
@@ -117,3 +123,38 @@ def test_a_target_without_a_table_is_refused(tmp_path):
                  "--target-ms", "2", "--run-dir", str(tmp_path / "run"))
     assert_one_line_error(proc, 2, "a latency target needs a latency table")
     assert not (tmp_path / "run").exists()
+
+
+def test_each_setting_records_how_far_its_distribution_moved(swept):
+    for r in records(swept):
+        assert 0 <= r["proposal"]["alpha_moved"] <= 1
+        start, end = r["proposal"]["entropy"]
+        assert 0 <= end <= start + 1e-6  # nothing trains a distribution above uniform
+
+
+def test_a_sweep_whose_architecture_never_moved_says_so(tmp_path, tiny_table_path):
+    """α frozen (an architecture learning rate too small to move it): the "front" is the
+    initial argmax; the end of the run and `hwnas runs show` say it in one line."""
+    from hwnas.oneshot.stillness import stillness_note
+
+    run_dir = tmp_path / "run"
+    proc = hwnas("search", *TINY, "--table", str(tiny_table_path), "--method", "darts",
+                 "--sweep", "lambda=0,2", *FAST, "--strategy-opt", "arch_lr=1e-12",
+                 "--run-dir", str(run_dir))
+    assert proc.returncode == 0, proc.stderr
+    out = " ".join(proc.stdout.split())
+    assert "did not move in every setting" in out and "initial argmax" in out
+    assert all(r["proposal"]["alpha_moved"] < 1e-6 for r in records(run_dir))
+    assert stillness_note(records(run_dir))
+    shown = hwnas("runs", "show", str(run_dir))
+    assert shown.returncode == 0 and "initial argmax" in " ".join(shown.stdout.split())
+
+
+def test_stillness_counts_only_the_settings_that_did_not_move():
+    from hwnas.oneshot.stillness import stillness_note
+
+    moved = {"proposal": {"alpha_moved": 0.2, "entropy": [1.9, 1.2]}}
+    still = {"proposal": {"alpha_moved": 0.001, "entropy": [1.9, 1.899]}}
+    assert stillness_note([moved, {"result": {}}]) is None
+    assert "1 of 2 settings" in stillness_note([moved, still])
+    assert stillness_note([{"proposal": {"setting": {}}}]) is None  # saved before it was kept

@@ -102,3 +102,16 @@ def test_every_option_declaration_generates_refused_values():
                 assert values, (name, option)
                 assert not any(spec.accepts(v) for v in values), (name, option)
                 assert spec.accepts(spec.default), (name, option, spec.default)
+
+
+def test_every_int_option_is_bounded_above():
+    """An unbounded count (epochs=1000000000) is a typo that runs for ever: every int option of
+    every plug-in declares its largest value (hwnas.limits), so it is refused in one line."""
+    from hwnas.registry import ESTIMATORS, EVALUATORS, SPACES, STRATEGIES
+
+    unbounded = [f"{registry.kind} {name}: {key}"
+                 for registry in (SPACES, STRATEGIES, ESTIMATORS, EVALUATORS)
+                 for name in registry.names()
+                 for key, option in registry.get(name).option_specs.items()
+                 if option.kind is int and option.high is None and option.choices is None]
+    assert unbounded == []

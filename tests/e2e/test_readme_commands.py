@@ -22,7 +22,7 @@ TINY_SPACE = ["--space-opt", "resolution=16", "--space-opt", "width_mult=0.25"]
 NOT_RUN = {"demo": "`make demo` runs it (minutes); its steps are the commands run here"}
 # README value -> the value a tiny run uses (sizes, and bounds a tiny network can meet)
 SHRINK = {"--samples 60": "--samples 6", "--samples 100": "--samples 4 --noise-samples 3",
-          "--budget 50": "--budget 3", "--budget 500": "--budget 20", "--seeds 10": "--seeds 1",
+          "--budget 60": "--budget 3", "--budget 500": "--budget 20", "--seeds 10": "--seeds 1",
           "latency_ms<=3": "latency_ms<=1000", "latency_ms<=2.5": "latency_ms<=1000",
           "accuracy>=0.9": "accuracy>=0"}
 

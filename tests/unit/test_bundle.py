@@ -126,3 +126,49 @@ def test_standalone_side_imports_neither_hwnas_nor_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=root).stdout.strip()
     assert out == "[]"
+
+
+def _measure_cli(*args):
+    root = Path(__file__).resolve().parents[2]
+    return subprocess.run([sys.executable, "-m", "profilers", "measure", *map(str, args)],
+                          capture_output=True, text=True, cwd=root, timeout=120)
+
+
+def test_measure_refuses_an_output_it_would_destroy_before_measuring(tmp_path, bundle_path):
+    """A device node, a FIFO, a folder, a path under a file, /proc: one line, exit 2, before
+    any op is timed, and the path left as it was (the rename would replace /dev/full)."""
+    import os
+    import stat
+
+    fifo = tmp_path / "out.fifo"
+    os.mkfifo(fifo)
+    afile = tmp_path / "plain"
+    afile.write_text("x")
+    for out in ("/dev/full", fifo, tmp_path, afile / "t.json", "/proc/hwnas-t.json"):
+        proc = _measure_cli(bundle_path, "--quiet", "-o", out)
+        assert proc.returncode == 2, (out, proc.stderr)
+        assert proc.stderr.count("\n") == 1 and "--out" in proc.stderr, proc.stderr
+        assert "[1/" not in proc.stderr  # nothing measured
+    assert stat.S_ISCHR(os.stat("/dev/full").st_mode)
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode) and afile.read_text() == "x"
+
+
+def test_a_bundle_that_is_not_a_file_or_would_inflate_too_far_is_refused_unread(tmp_path):
+    import os
+
+    from profilers import bundle
+
+    fifo = tmp_path / "b.fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(BundleError, match="not a regular file"):
+        measure_bundle(fifo)  # would block for ever in open()
+    bomb = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("manifest.json", "{}")
+        with zf.open("op.onnx", "w", force_zip64=True) as fh:
+            chunk = bytes(1 << 20)
+            for _ in range((bundle.MAX_MEMBER_BYTES >> 20) + 1):
+                fh.write(chunk)
+    assert bomb.stat().st_size < 2 << 20
+    with pytest.raises(BundleError, match="would inflate"):
+        measure_bundle(bomb)

@@ -221,3 +221,43 @@ def test_nan_outputs_fail_parity_instead_of_a_zero_difference(tmp_path):
         export_arch(space, arch, tmp_path / "m.onnx", state_dict=state, threads=1,
                     weights="trained")
     assert not (tmp_path / "m.onnx").exists()
+
+
+def test_a_finite_divergence_is_a_divergence():
+    """Weights blown up without a NaN (a learning rate far too large): the network guesses, and
+    the candidate is recorded as diverged, not put on the front with chance accuracy."""
+    import numpy as np
+    import torch
+
+    from hwnas.api.common import build_space
+    from hwnas.nn import train as nt
+
+    space = build_space("proxyless", {"resolution": 16, "width_mult": 0.25})
+    arch = space.sample(np.random.default_rng(0))
+    gen = torch.Generator().manual_seed(0)
+    x, y = torch.randn(128, 3, 16, 16, generator=gen), torch.randint(0, 10, (128,), generator=gen)
+    results = {}
+    for lr in (0.2, 100.0):
+        torch.manual_seed(0)
+        model = space.build(arch)
+        results[lr] = nt.train(model, x, y, nt.TrainConfig(2, 64, lr), torch.Generator())
+    assert not results[0.2].diverged
+    bad = results[100.0]
+    assert bad.diverged and bad.loss == bad.loss  # finite, yet diverged
+    assert bad.divergence().startswith("diverged: ")
+    assert "weight reached" in bad.divergence() or "uniform guess" in bad.divergence()
+
+
+def test_blown_up_names_weights_and_a_loss_above_chance():
+    import torch
+
+    from hwnas.nn.train import blown_up
+
+    model = torch.nn.Linear(4, 10)
+    with torch.no_grad():
+        model.weight.fill_(0.1)
+    assert blown_up(model, 1.0, 10) is None
+    assert "uniform guess" in blown_up(model, 5.0, 10)  # log(10) = 2.30; 5.0 > 2 x 2.30
+    with torch.no_grad():
+        model.weight[0, 0] = 7.8e33
+    assert "7.8e+33" in blown_up(model, 1.0, 10)

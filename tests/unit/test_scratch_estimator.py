@@ -94,15 +94,16 @@ def test_config_reports_resolved_defaults():
 
 
 @pytest.mark.parametrize("kwargs, expected", [
-    ({"epochs": 0}, "The 'epochs' option of estimator 'scratch' must be an int >= 1. Got 0"),
+    ({"epochs": 0}, "The 'epochs' option of estimator 'scratch' must be an int in [1, 10000]. "
+                    "Got 0"),
     ({"epochs": True}, "'epochs' option"),
     ({"lr": -0.1}, "must be a float > 0. Got -0.1 instead."),
     ({"lr": float("nan")}, "'lr' option"),
-    ({"train_subset": 0}, "an int >= 1 or None"),
+    ({"train_subset": 0}, "an int in [1, 100000000] or None"),
     ({"keep_weights": 1}, "must be a bool"),
     ({"label_smoothing": 1.0}, "in [0, 1)"),
     ({"device": "tpu"}, "The 'device' option of estimator 'scratch' must be"),
-    ({"device": "meta"}, "must be 'cpu' or a CUDA device"),
+    ({"device": "meta"}, "must be 'cpu', 'cuda' or 'cuda:N' for GPU N. Got 'meta'"),
     ({"epoch": 2}, "did you mean 'epochs'?"),
     ({"seed": -1}, "'seed' option"),
     ({"dataset": "digit"}, "did you mean 'digits'?"),

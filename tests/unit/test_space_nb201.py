@@ -245,7 +245,9 @@ def test_bad_config_and_compact():
             Nb201Space(**kwargs)
     space = Nb201Space(C=8, N=2)
     assert Nb201Space(**space.config()).config() == space.config()
-    assert space.compact(space.from_string(BEST)) == BEST
+    assert space.compact(space.from_string(BEST)) == "3|3 3|s 3 1"
+    example = "|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|none~1|none~2|"
+    assert space.compact(space.from_string(example)) == "3|1 p|s - -"
     with pytest.raises(BadInputError, match="not a choice"):
         space.ops(Arch("nb201", {**uniform("none").values, "op_0to1": "conv"}))
 

@@ -239,8 +239,13 @@ def test_estimator_other_accuracy_and_list_costs():
                                           costs=["latency:edgegpu", "latency:edgetpu"])
     result = estimator.estimate(space.from_string(ROW1))
     assert result.accuracy == 70.29333326822916 / 100
+    # the accuracy asked by name is reported under that name too, so that a run's
+    # objectives can name it as `hwnas bench`'s do (`--objectives accuracy:cifar100,...`)
     assert result.extra["objectives"] == {"latency:edgegpu": 6.547689437866211,
-                                          "latency:edgetpu": 1.4389883610001561}
+                                          "latency:edgetpu": 1.4389883610001561,
+                                          "accuracy:cifar100": result.accuracy}
+    assert estimator.provides() == {"accuracy", "accuracy:cifar100", "latency:edgegpu",
+                                    "latency:edgetpu"}
     with pytest.raises(BadInputError, match="no latency:edgegpu value for .*avg_pool_3x3~0.*"
                                             f"only 58 of {FIXTURE_ROWS}.*e.g. latency:raspi4"):
         estimator.estimate(space.from_string(ROW0))

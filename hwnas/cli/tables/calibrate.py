@@ -9,6 +9,7 @@ from hwnas.cli import options
 from hwnas.cli.render import console, print_json, progress_bar
 from hwnas.latency.drift import describe_drift
 from hwnas.latency.residual import CANDIDATES
+from hwnas.quoting import shell_word
 
 
 @click.command()
@@ -95,8 +96,8 @@ def calibrate(table, samples, seed, out, no_reference, residual_model, latency_s
     kept = result["kept"]
     console.print(kept["why"])
     stale = (f"; {result['stale_validation']} beside it validated the table as it was and is "
-             f"now stale: re-run `hwnas tables validate {written}`"
+             f"now stale: re-run `hwnas tables validate {shell_word(written)}`"
              if result.get("stale_validation") else
-             f"; validate on held-out networks with `hwnas tables validate {written}`")
+             f"; validate on held-out networks with `hwnas tables validate {shell_word(written)}`")
     console.print(f"wrote {written}, table hash now {result['hash'][:12]}{stale}")
     console.print(kept["verdict"]["line"])

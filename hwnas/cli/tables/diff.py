@@ -6,6 +6,7 @@ import click
 
 from hwnas import api
 from hwnas.cli import options
+from hwnas.cli.fit import print_table
 from hwnas.cli.render import console, print_json
 
 TABLE = click.Path(dir_okay=False)
@@ -33,8 +34,10 @@ def diff(a, b, as_json):
                       f"sum {r['sum']:.3f}")
     else:
         console.print(f"{report['common']} common ops: no ratio to report")
-    for d in report["most_different"]:
-        console.print(f"  {d['key']:<48} A {d['a']:8.4f}  B {d['b']:8.4f}  x{d['ratio']:.3f}")
+    if report["most_different"]:  # an op key too long for the width wraps after a '|'
+        print_table(None, ["most different", "A (ms)", "B (ms)", "B/A"],
+                    [[d["key"], f"{d['a']:.4f}", f"{d['b']:.4f}", f"x{d['ratio']:.3f}"]
+                     for d in report["most_different"]], right=(1, 2, 3), indent=2, rule=False)
     for side in ("a", "b"):
         keys = report[f"only_in_{side}"]
         shown = ", ".join(keys[:3]) + (f" (+{len(keys) - 3} more)" if len(keys) > 3 else "")

@@ -9,6 +9,7 @@ from hwnas import api
 from hwnas.api.tables import IMPORT_FORMATS
 from hwnas.cli import options
 from hwnas.cli.render import console, print_json
+from hwnas.quoting import shell_word
 
 FILE = click.Path(dir_okay=False)
 
@@ -77,4 +78,4 @@ def _render(report: dict) -> None:
     if cover:
         console.print(f"covers {cover['covered']} of {cover['ops']} ops of {cover['name']}"
                       + (f"; missing e.g. {cover['missing'][0]}" if cover["missing"] else ""))
-    console.print(f"next: hwnas tables show {report['path']}")
+    console.print(f"next: hwnas tables show {shell_word(report['path'])}")

@@ -8,6 +8,7 @@ import click
 
 from hwnas import api
 from hwnas.cli import options
+from hwnas.cli.fit import print_table
 from hwnas.cli.render import console, print_json
 
 TABLE = click.Path(dir_okay=False)
@@ -43,7 +44,7 @@ def show(table, sort, as_json):
         print_json({**t.to_dict(), "hash": t.content_hash()})
         return
     console.print(f"{t.path}: {len(t.entries)} ops, backend {t.backend}, batch {t.batch}, "
-                  f"{t.dtype}, threads {t.threads}, made {t.created}, hash {t.short_hash()}")
+                  f"{t.dtype}, {threads_text(t.threads)}, made {t.created}, hash {t.short_hash()}")
     name = (t.device.get("gpu") or t.device.get("cpu") or t.device.get("hardware")
             or t.device.get("machine"))
     cores = t.device.get("logical_cores")
@@ -58,13 +59,19 @@ def show(table, sort, as_json):
     rows = sorted(t.entries.items(), key=lambda kv: natural_key(kv[0]))
     if sort == "latency":
         rows.sort(key=lambda kv: -float(kv[1][t.stat]))
-    width = max([len("op"), *(len(k) for k, _ in rows)])
-    console.print("  " + "op".ljust(width) + "".join(f"  {h:>13}" for _, h in columns)
-                  + f"  {'n':>5}")
-    for key, entry in rows:
-        console.print("  " + key.ljust(width)
-                      + "".join(f"  {float(entry[c]):13.4f}" for c, _ in columns)
-                      + f"  {int(entry['n']):>5}")
+    # Numbers keep their column; an op key too long for the width wraps after a '|'
+    # (hwnas.cli.fit) instead of pushing each row onto two lines.
+    numbers = range(1, len(columns) + 2)
+    print_table(None, ["op", *(h for _, h in columns), "n"],
+                [[key, *(f"{float(entry[c]):.4f}" for c, _ in columns), str(int(entry["n"]))]
+                 for key, entry in rows], right=numbers, indent=2, rule=False)
+
+
+def threads_text(threads: int | None) -> str:
+    """A table profiled without --threads left the count to the runtime: say so, not None."""
+    if threads is None:
+        return "threads unpinned (the runtime's own choice)"
+    return f"{threads} thread{'s' if threads != 1 else ''}"
 
 
 def floor_line(cal: dict) -> str:

@@ -22,6 +22,7 @@ from hwnas.arch import Arch
 from hwnas.errors import HwnasRuntimeError
 from hwnas.evaluation.evaluators.base import Evaluator
 from hwnas.evaluation.failure import failed_result, reason_of
+from hwnas.limits import MAX_THREADS
 from hwnas.options import Option, option_error
 from hwnas.registry import EVALUATORS
 from hwnas.search.loop import Outcome
@@ -42,9 +43,9 @@ class RayEvaluator(Evaluator):
         "num_gpus": Option(0.0, float, low=0, help="GPUs reserved per candidate"),
         "max_retries": Option(1, int, low=0, high=10,
                               help="times a candidate whose worker died is tried again"),
-        "threads": Option(None, int, low=1, none_ok=True,
+        "threads": Option(None, int, low=1, high=MAX_THREADS, none_ok=True,
                           help="torch/BLAS threads per candidate (default: num_cpus, >= 1)"),
-        "local_cpus": Option(None, int, low=1, none_ok=True,
+        "local_cpus": Option(None, int, low=1, high=MAX_THREADS, none_ok=True,
                              help="CPUs of a local Ray (default: this machine's cores)"),
         "object_store_mb": Option(256, int, low=75, high=65536,
                                   help="object store of a local Ray, MB"),
@@ -100,10 +101,12 @@ class RayEvaluator(Evaluator):
     def map(self, archs: list[Arch]) -> list[Outcome]:
         ray = self.session.ray
         keys = [f"attempt:{uuid.uuid4().hex}" for _ in archs]
-        refs = [self._remote.remote(self._task_json, arch.to_dict(), self.threads, key)
-                for arch, key in zip(archs, keys, strict=True)]
+        refs: list = []
         out: list[Outcome] = []
-        try:
+        try:  # from the first submission: a Ctrl-C between two leaves none running
+            for arch, key in zip(archs, keys, strict=True):
+                refs.append(self._remote.remote(self._task_json, arch.to_dict(), self.threads,
+                                                key))
             for ref, key in zip(refs, keys, strict=True):
                 out.append(self._collect(ray, ref, key))
         except KeyboardInterrupt:
