@@ -19,6 +19,7 @@ import contextlib
 import json
 import math
 import os
+import re
 import socket
 import time
 from collections.abc import Iterator
@@ -287,6 +288,9 @@ def _parse_line(raw: bytes, number: int, read: HistoryRead, torn: bool = False) 
     read.problems.append(f"history.jsonl line {number} is {what}; left in place")
 
 
+_ARCH_KEY = re.compile(r"[0-9A-Za-z_-]{1,64}")  # hwnas.arch.Arch.key: hex digits
+
+
 def record_damage(record: dict) -> str | None:
     """What makes a parsed history line unusable as a candidate record, or None.
 
@@ -295,8 +299,10 @@ def record_damage(record: dict) -> str | None:
     and left out, instead of failing pareto, report, export or resume far from the file: a
     result is either a failure's reason or numbers, all finite (a failed candidate's is
     `{"failed": reason}`, hwnas.evaluation.failure)."""
-    if not isinstance(record.get("arch_key"), str) or not record["arch_key"]:
-        return "no arch_key"
+    key = record.get("arch_key")
+    if not isinstance(key, str) or not _ARCH_KEY.fullmatch(key):
+        # it names files (weights/<key>.pt, trained/<key>/): "../x" would name one elsewhere
+        return f"its arch_key {key!r:.40} is not an architecture key"
     result = record.get("result")
     if not isinstance(result, dict):
         return "no result object"
@@ -305,8 +311,9 @@ def record_damage(record: dict) -> str | None:
             return f"its failure reason is {result['failed']!r:.40}, not a text"
     else:
         for name, value in result.items():
-            if isinstance(value, bool) or not isinstance(value, (int, float)) \
-                    or not math.isfinite(value):
+            if isinstance(value, bool):  # an estimator's flag beside the numbers (stopped_early)
+                continue
+            if not isinstance(value, (int, float)) or not math.isfinite(value):
                 return f"its {name!r:.40} is {value!r:.40}, not a finite number"
     arch = record.get("arch")
     if arch is not None and not (isinstance(arch, dict) and isinstance(arch.get("space"), str)

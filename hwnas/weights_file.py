@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import os
+import warnings
 
 from hwnas.errors import BadInputError
 from hwnas.fileio import read_regular, why
@@ -27,7 +28,9 @@ def load_tensors(path: str | os.PathLike, what: str, fix: str):
     except OSError as exc:
         raise BadInputError(f"{what}, {path}, cannot be read ({why(exc)}); {fix}") from None
     try:
-        return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about a foreign pickle's protocol, on
+            warnings.simplefilter("ignore")  # stderr, before the refusal said here in one line
+            return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises many kinds for a file not its own
         raise BadInputError(f"{what}, {path}, is not a file of tensors hwnas wrote "
                             f"({type(exc).__name__}; hwnas loads weights as tensors only, "

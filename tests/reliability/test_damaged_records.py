@@ -104,7 +104,7 @@ def test_the_damaged_line_says_what_is_wrong_and_stays_in_place(damaged, capsys)
     assert (damaged / "history.jsonl").read_bytes() == before
 
 
-@pytest.mark.parametrize("value", ["1e999", "NaN", "true", "[0.5]", "null"])
+@pytest.mark.parametrize("value", ["1e999", "NaN", '"high"', "[0.5]", "null"])
 def test_an_objective_that_is_no_finite_number_is_a_damaged_record(tmp_path, value):
     from hwnas.runs import RunDir
 
@@ -115,6 +115,28 @@ def test_an_objective_that_is_no_finite_number_is_a_damaged_record(tmp_path, val
     read = run.read_history()
     assert len(read.records) == 1 and len(read.problems) == 1, read
     assert read.problems[0].startswith("history.jsonl line 2 is not a candidate record")
+
+
+def test_an_estimators_flag_beside_the_numbers_is_kept(tmp_path):
+    """The curve estimator records `stopped_early: true` beside its numbers: a flag, not a
+    damaged objective."""
+    from hwnas.runs import RunDir
+
+    record = {"arch_key": "a", "result": {"accuracy": 0.5, "stopped_early": True,
+                                          "epochs_trained": 1}}
+    (tmp_path / "history.jsonl").write_text(json.dumps(record) + "\n")
+    read = RunDir(tmp_path).read_history()
+    assert len(read.records) == 1 and not read.problems
+
+
+def test_an_arch_key_that_would_name_a_file_elsewhere_is_a_damaged_record(tmp_path):
+    """A key names files (weights/<key>.pt, trained/<key>/): `../x` would be outside the run."""
+    from hwnas.runs import RunDir
+
+    (tmp_path / "history.jsonl").write_text(
+        json.dumps({"arch_key": "../../x", "result": {"accuracy": 0.5}}) + "\n")
+    read = RunDir(tmp_path).read_history()
+    assert not read.records and "is not an architecture key" in read.problems[0], read
 
 
 def test_a_run_whose_history_is_a_folder_does_not_stop_the_listing(made, tmp_path, capsys):
