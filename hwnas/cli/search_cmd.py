@@ -104,7 +104,7 @@ def search(ctx, space, space_opt, table, method, strategy_opt, sweep, target_ms,
         # the run's own method and objectives, for the bar and the `next:` line (the
         # command line's defaults are not the run's)
         method, objectives = _saved_method_and_objectives(resume)
-    elif run_dir:
+    elif run_dir is not None:  # '' too: refused as no path, not read as "the default"
         check_new_run_dir(run_dir)
     strategy_options = options.parse_kv(strategy_opt, "--strategy-opt")
     for key, value in (("sweep", sweep), ("target_ms", target_ms)):

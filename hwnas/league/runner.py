@@ -50,10 +50,14 @@ def sample_based_methods() -> list[str]:
 
 
 def resolve_methods(methods: str | Sequence[str] | None) -> list[str]:
-    if not methods:
+    if methods is None:  # not given: every method the league can run
         return sample_based_methods()
     if isinstance(methods, str):
-        methods = [m.strip() for m in methods.split(",") if m.strip()]
+        methods = [m.strip() for m in methods.split(",")]
+    if not methods or not all(methods):  # '' or 'a,,b': a typo, not "every method"
+        raise BadInputError(f"--methods {','.join(methods)!r} names an empty method; give "
+                            "comma-separated names, e.g. --methods random,evolution "
+                            "(omit --methods to run every one)")
     for m in methods:
         if not STRATEGIES.get(m).sample_based:  # get(): one line naming the closest name
             raise BadInputError(f"--methods {m}: a one-shot method trains a supernet on "

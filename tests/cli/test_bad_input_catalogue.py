@@ -155,6 +155,11 @@ CASES = [
     Case("search-budget-2**63", search("--objectives", "accuracy,params", "--budget",
                                        str(2**63)), ("--budget", "10000000")),
     Case("search-budget-0", search("--budget", "0"), ("--budget",)),
+    Case("search-ray-gpus-none-here", search(*PLAIN, "--evaluator", "ray", "--evaluator-opt",
+                                             "num_gpus=64"), ("num_gpus", "GPUs this machine")),
+    Case("search-ray-cpus-beyond-local", search(*PLAIN, "--evaluator", "ray", "--evaluator-opt",
+                                                "num_cpus=4096"), ("num_cpus", "local_cpus")),
+    Case("search-run-dir-empty", search(*PLAIN, "--run-dir", ""), ("--run-dir", "not a path")),
     Case("search-ask-0", search(*PLAIN, "--ask", "0"), ("--ask",)),
     Case("search-latency-stat", search("--latency-stat", "p99"), ("p99", "p50")),
     # search: where the run goes
@@ -270,6 +275,10 @@ CASES = [
     Case("bench-strategy-opt-abc", ("bench", "--benchmark", "{synthetic}", "--methods",
                                     "evolution", "--strategy-opt", "evolution:population=abc",
                                     "--out", "o"), ("'population'", "'abc'")),
+    Case("bench-methods-empty", ("bench", "--benchmark", "{synthetic}", "--methods", ""),
+         ("--methods", "empty method", "omit --methods")),
+    Case("bench-methods-empty-item", ("bench", "--benchmark", "{synthetic}", "--methods",
+                                      "random,,nsga2"), ("--methods", "empty method")),
     Case("bench-unknown-method", ("bench", "--benchmark", "{synthetic}", "--methods", "randon"),
          ("unknown strategy 'randon'", "'random'")),
     # pareto

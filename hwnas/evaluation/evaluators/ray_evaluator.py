@@ -62,6 +62,25 @@ class RayEvaluator(Evaluator):
             raise option_error("local_cpus", cls.owner(), "unset when an address is given "
                                "(it sizes a local Ray)", resolved["local_cpus"],
                                f"(options: `{cls.list_command}`)")
+        if not resolved["address"]:  # a local Ray: this machine is its only node
+            cls._check_local_fits(resolved)
+
+    @classmethod
+    def _check_local_fits(cls, resolved: dict) -> None:
+        """A candidate a local Ray could never schedule, refused before Ray starts (starting
+        it takes seconds and prints Ray's own log lines) and before the run is written."""
+        import os
+
+        cpus = resolved["local_cpus"] or os.cpu_count() or 1
+        if resolved["num_cpus"] > cpus:
+            raise option_error("num_cpus", cls.owner(), f"<= {cpus} (the CPUs of the local "
+                               "Ray; local_cpus sizes it)", resolved["num_cpus"],
+                               "Or join a cluster with --evaluator-opt address=HOST:PORT.")
+        gpus = _local_gpus()
+        if resolved["num_gpus"] > gpus:
+            raise option_error("num_gpus", cls.owner(), f"<= {gpus} (the GPUs this machine "
+                               "has)", resolved["num_gpus"],
+                               "Or join a cluster with GPUs: --evaluator-opt address=HOST:PORT.")
 
     def __init__(self, task, **options):
         from hwnas.distributed.session import RaySession, import_ray
@@ -151,3 +170,18 @@ class RayEvaluator(Evaluator):
 
     def close(self) -> None:
         self.session.close()
+
+
+def _local_gpus() -> int:
+    """NVIDIA GPUs this machine shows (what a local Ray would offer), without importing torch
+    or starting Ray: the driver lists one folder per GPU; CUDA_VISIBLE_DEVICES narrows it."""
+    import os
+
+    try:
+        count = len(os.listdir("/proc/driver/nvidia/gpus"))
+    except OSError:
+        return 0
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        count = min(count, len([d for d in visible.split(",") if d.strip()]))
+    return count
