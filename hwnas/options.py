@@ -32,7 +32,7 @@ class Option:
 
     `kind` is int, float, bool or str; a float option also takes an int (2 means 2.0), an int
     option never takes a float or a bool. `low`/`high` bound numbers (open or closed),
-    `choices` lists the allowed values, `none_ok` admits None.
+    `choices` lists the allowed values, `none_ok` admits None, `path` marks a file's path.
     """
 
     default: Any
@@ -48,6 +48,9 @@ class Option:
     # that is one of them is answered with this option, before the nearest spelling is
     # guessed (`popsize` means `population`, though `sample_size` is spelled closer).
     aliases: tuple[str, ...] = ()
+    # A file's path (a str option): a run stores it absolute, so `--resume` and `hwnas
+    # export` find the file from any working directory.
+    path: bool = False
 
     def describe(self) -> str:
         if self.choices is not None:

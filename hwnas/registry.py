@@ -33,6 +33,13 @@ class Registry:
             return self._items[name]
         raise BadInputError(self.unknown_message(name))
 
+    def find(self, name: str) -> Any | None:
+        """What `name` is registered as, or None: for a name read back from a run, which a
+        plug-in this process has not loaded may have written (its readers then fall back to
+        the base class's declarations)."""
+        _load_plugins()
+        return self._items.get(name)
+
     def unknown_message(self, name: str) -> str:
         names = self.names()
         close = difflib.get_close_matches(name, names, n=1, cutoff=0.3)

@@ -34,25 +34,10 @@ from hwnas.fileio import atomic_write
 
 _BETTER = {"min": "lower is better", "max": "higher is better"}
 
-# A method keeps its colour and marker in every plot (fronts, hypervolume curves, the bench),
-# so a reader who learnt "nsga2 is the red triangle" once is never misled by a later figure.
-_FIXED_STYLES = {
-    "random": ("#7f7f7f", "o"),
-    "evolution": ("#1f77b4", "s"),
-    "nsga2": ("#d62728", "^"),
-    "nsga3": ("#ff7f0e", "v"),
-    "mobo": ("#2ca02c", "D"),
-    "pnas": ("#9467bd", "P"),
-    "dppnet": ("#8c564b", "X"),
-    "reinforce": ("#e377c2", "<"),
-    "metaqnn": ("#bcbd22", ">"),
-    "proxyless": ("#17becf", "*"),
-    "fbnet": ("#393b79", "h"),
-    "darts": ("#637939", "p"),
-    "snas": ("#843c39", "d"),
-}
-# Methods registered later (plug-ins) get a style from a hash of their name: stable across
-# processes (crc32, not Python's salted hash), so still the same in every figure.
+# A method keeps its colour and marker in every plot (fronts, hypervolume curves, the bench):
+# each strategy declares its own (`Strategy.plot_style`). One that declares none, or a method
+# no longer registered, gets a style from a hash of its name: stable across processes (crc32,
+# not Python's salted hash), so still the same in every figure.
 _SPARE_COLORS = ("#5254a3", "#8ca252", "#bd9e39", "#ad494a", "#a55194", "#6b6ecf", "#e7969c",
                  "#3182bd", "#31a354", "#756bb1")
 _SPARE_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "h")
@@ -67,9 +52,14 @@ class MethodStyle:
 
 
 def method_style(method: str) -> MethodStyle:
-    """The colour and marker of a search method, the same in every plot."""
-    if method in _FIXED_STYLES:
-        return MethodStyle(*_FIXED_STYLES[method])
+    """The colour and marker of a search method, the same in every plot: what its strategy
+    class declares (`plot_style`, its own, not a base class's), else one from its name."""
+    from hwnas.registry import STRATEGIES
+
+    cls = STRATEGIES.find(method)
+    declared = vars(cls).get("plot_style") if cls is not None else None
+    if declared:
+        return MethodStyle(declared["color"], declared["marker"])
     h = zlib.crc32(method.encode())
     return MethodStyle(_SPARE_COLORS[h % len(_SPARE_COLORS)],
                        _SPARE_MARKERS[(h // len(_SPARE_COLORS)) % len(_SPARE_MARKERS)])

@@ -70,11 +70,20 @@ def proxy_resolution(config: dict, record: dict) -> int:
         else deploy_resolution(config)
 
 
+def trains_candidates(config: dict) -> bool:
+    """Whether the run's estimator trained each candidate briefly (`proxy_training`, e.g.
+    `scratch`), so its accuracies are a proxy told by epochs, images and resolution."""
+    from hwnas.registry import ESTIMATORS
+
+    return getattr(ESTIMATORS.find(config["search"].get("estimator", "")), "proxy_training",
+                   False)
+
+
 def proxy_description(config: dict, record: dict) -> str:
     """How the search scored a candidate, e.g. "2 epochs on 768 images at 16x16"."""
     est = config.get("estimator_resolved") or {}
     name = config["search"].get("estimator", "?")
-    if name not in ("scratch", "curve"):
+    if not trains_candidates(config):
         return f"estimator {name}"
     estimate = record.get("estimate") or {}
     size = estimate.get("train_size") or est.get("train_subset")

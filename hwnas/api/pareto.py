@@ -248,9 +248,14 @@ def _label(run: RunDir, taken: dict) -> str:
 def accuracy_note(config: dict, names: list[str]) -> str | None:
     """What a front's accuracy is when a search trained its candidates: the estimator's proxy,
     not the accuracy of the network a user ships (`hwnas train` measures that)."""
-    from hwnas.api.candidate import deploy_resolution, proxy_description, proxy_resolution
+    from hwnas.api.candidate import (
+        deploy_resolution,
+        proxy_description,
+        proxy_resolution,
+        trains_candidates,
+    )
 
-    if "accuracy" not in names or config["search"].get("estimator") not in ("scratch", "curve") \
+    if "accuracy" not in names or not trains_candidates(config) \
             or "space_resolved" not in config:  # a run written by hand (tests) says less
         return None
     how = proxy_description(config, {})

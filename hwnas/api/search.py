@@ -126,17 +126,19 @@ def replay_plan(read) -> tuple[list[Recorded | None], list[str]]:
 
 def absolute_paths(config: SearchConfig) -> None:
     """Store the paths a run reads as absolute, so that `--resume` and `hwnas export` work from
-    any working directory: the table, a dataset's folder (`cifar10:PATH`), and an estimator's
-    `benchmark` CSV (the tabular estimator's option: the one path-valued estimator option)."""
+    any working directory: the table, a dataset's folder (`cifar10:PATH`), and every estimator
+    option its declaration marks as a path (`Option(path=True)`: the tabular benchmark CSV)."""
     if config.table:
         config.table = str(Path(config.table).expanduser().absolute())
     kind, sep, where = config.dataset.partition(":")
     if sep and where and kind != "digits":
         config.dataset = f"{kind}:{Path(where).expanduser().absolute()}"
-    bench = config.estimator_options.get("benchmark")
-    if isinstance(bench, str) and bench:
-        config.estimator_options = {**config.estimator_options,
-                                    "benchmark": str(Path(bench).expanduser().absolute())}
+    specs = ESTIMATORS.get(config.estimator).option_specs
+    options = dict(config.estimator_options)
+    for name, value in options.items():
+        if name in specs and specs[name].path and isinstance(value, str) and value:
+            options[name] = str(Path(value).expanduser().absolute())
+    config.estimator_options = options
 
 
 def infer_costs(config: SearchConfig) -> None:
@@ -177,7 +179,7 @@ def _prepare(config: SearchConfig, run_path: Path, progress: Progress = None):
     evaluator = evaluator_cls(evaluation_task(config), **config.evaluator_options)
     try:  # a refusal after this point must not leave the evaluator's workers running
         scorer = evaluator.driver_scorer()
-        _check_benchmark_covers(space, scorer.estimator)
+        scorer.estimator.check_covers(space)
         # A run being resumed was accepted when it began: its table is not refused now.
         resumed = (run_path / "config.json").exists()
         notes = _check_table_exportable(scorer.table, config.allow_mismatch or resumed)
@@ -222,19 +224,6 @@ def proxy_resolution_note(space, estimator) -> str | None:
             f"them, and `hwnas export` writes them, at {deployed_at}x{deployed_at}; the "
             f"accuracies rank networks, and `hwnas train RUN --pick ...` trains the one you "
             f"choose at {deployed_at}x{deployed_at} before export")
-
-
-def _check_benchmark_covers(space, estimator) -> None:
-    """An estimator that looks architectures up in a benchmark (its `benchmark` option, e.g.
-    `tabular`) fails on an architecture the benchmark lacks, or on an empty cell, only when the
-    strategy proposes it: midway, after the run directory is written. Refuse that up front."""
-    options = estimator.resolved_options()
-    if not options.get("benchmark"):
-        return
-    from hwnas.tabular.benchmark import BenchmarkTable
-
-    table = BenchmarkTable.load(options["benchmark"])  # cached: the estimator read it already
-    table.check_covers(space, [options.get("accuracy", "accuracy"), *options.get("costs", ())])
 
 
 def _check_table_exportable(table, allow_mismatch: bool) -> list[str]:

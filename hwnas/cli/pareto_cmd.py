@@ -15,18 +15,14 @@ from hwnas.cli.render import console, fmt, print_json
 from hwnas.evaluation.failure import failures_line
 from hwnas.quoting import printable
 
-# What the compact architecture strings in the tables mean, per space (the string is the
-# space's `compact()`; a reader should not need the source to read "73 -|56").
-ARCH_LEGENDS = {
-    "proxyless": "per searchable layer, kernel size then expansion ratio (73 = 7x7 kernel, "
-                 "expansion 3), '-' = zero (layer skipped), '|' between stages",
-    "nb201": "NAS-Bench-201 cell, the inputs of nodes 1|2|3 from nodes 0, 1, 2: 3 = 3x3 "
-             "conv, 1 = 1x1 conv, p = 3x3 avg pool, s = skip, '-' = none",
-}
-
 
 def arch_legend(space: str) -> str:
-    return ARCH_LEGENDS.get(space, "the space's choices in order (see `hwnas list spaces`)")
+    """What the compact architecture strings of `space` mean: what the space declares
+    (`SearchSpace.arch_legend`); the base class's words for a space not registered now."""
+    from hwnas.registry import SPACES
+    from hwnas.spaces.base import SearchSpace
+
+    return (SPACES.find(space) or SearchSpace).arch_legend
 
 
 @click.command()

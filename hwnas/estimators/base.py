@@ -84,6 +84,36 @@ class Estimator(Configurable, ABC):
         return {"estimator": self.registry_name or type(self).__name__, "dataset": self.dataset,
                 "seed": self.seed, **self.resolved_options()}
 
+    def check_covers(self, space) -> None:
+        """Refuse now, in one line, what `estimate` would fail on only when a strategy
+        proposes it, midway through a run already written: an architecture of `space` that
+        an estimator looking architectures up (a benchmark) has no answer for. An estimator
+        that trains answers any architecture; the default checks nothing."""
+
+    # -- what figures and reports say of a run's estimator, from its recorded options ---------
+    # Class-level: they read a run's config.json (plain data), not a live estimator.
+    # Its accuracies are measured on the run's --dataset, so 1 / classes is chance level and a
+    # front plot keeps points near it from driving the view (one that reads a benchmark's
+    # accuracies, of another data set, sets it False).
+    accuracy_on_dataset: ClassVar[bool] = True
+    # Its accuracy is each candidate's after a short training of its own (the `epochs`,
+    # `train_subset` and `resolution` options): a proxy, which `hwnas pareto` and `hwnas
+    # export` describe by those numbers and send a user to `hwnas train` for the real one.
+    proxy_training: ClassVar[bool] = False
+
+    @classmethod
+    def summary(cls, options: dict[str, Any]) -> str:
+        """The estimator as a figure's title names it, from the resolved options a run
+        recorded: its name, and what a reader needs to weigh its accuracies (`scratch`: its
+        epochs and resolution)."""
+        return cls.registry_name
+
+    @classmethod
+    def cost_source(cls, options: dict[str, Any]) -> str | None:
+        """Where a run's device costs come from when the estimator provides them (no latency
+        table), as a figure's title says it: "benchmark nb201_hw.csv". None: nothing to say."""
+        return None
+
     def cheap_cost_names(self) -> set[str]:
         """Objectives this estimator knows without training (a benchmark's device costs), so
         strategies can read them before proposing; none for estimators that must train."""

@@ -129,6 +129,11 @@ class CurveEstimator(ScratchEstimator):
     }
 
     @classmethod
+    def summary(cls, options: dict) -> str:
+        """Its name alone: `epochs` is only what a candidate not stopped early trains."""
+        return cls.registry_name
+
+    @classmethod
     def check_options(cls, resolved: dict) -> None:
         super().check_options(resolved)
         if resolved["observe_epochs"] >= resolved["epochs"]:

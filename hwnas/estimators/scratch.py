@@ -35,6 +35,7 @@ class ScratchEstimator(Estimator):
     # `--preset fast` (what `hwnas demo` runs): seconds per candidate on digits, whose 8x8
     # images lose nothing at 16x16; its accuracies rank networks coarsely.
     presets = {"fast": {"epochs": 2, "resolution": 16, "train_subset": 768}}
+    proxy_training = True
     option_specs = {
         "epochs": Option(3, int, low=1, high=MAX_EPOCHS),
         "batch_size": Option(64, int, low=1, high=MAX_BATCH),
@@ -47,6 +48,15 @@ class ScratchEstimator(Estimator):
         "device": Device(),
         "threads": Option(None, int, low=1, high=MAX_THREADS, none_ok=True),
     }
+
+    @classmethod
+    def summary(cls, options: dict) -> str:
+        """"scratch (3 epochs at 16 px)": a few epochs' accuracy ranks networks, it is not
+        what one trained fully reaches."""
+        if options.get("epochs") is None:
+            return cls.registry_name
+        return (f"{cls.registry_name} ({options['epochs']} epochs at "
+                f"{options.get('resolution', '?')} px)")
 
     def estimate(self, arch) -> Estimate:
         """Build, train and evaluate; `seconds` leaves out the one-off dataset load.

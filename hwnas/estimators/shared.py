@@ -55,6 +55,13 @@ class SharedWeightsEstimator(ScratchEstimator):
         "threads": Option(None, int, low=1, high=MAX_THREADS, none_ok=True),
     }
 
+    proxy_training = False  # no candidate is trained: `epochs` trains the supernet
+
+    @classmethod
+    def summary(cls, options: dict) -> str:
+        """Its name alone: `epochs` trains the supernet, no candidate is trained."""
+        return cls.registry_name
+
     def _resolve(self) -> dict:
         resolved = super()._resolve()
         self.space.check_supernet("estimator 'shared'")

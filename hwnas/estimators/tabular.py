@@ -12,6 +12,7 @@ space options the benchmark describes comes from its format (`hwnas.tabular.form
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -27,8 +28,9 @@ from hwnas.tabular.formats.base import example_benchmark
 class TabularEstimator(Estimator):
     """Accuracy (and device costs) of an architecture read from a benchmark CSV; 0 epochs."""
 
+    accuracy_on_dataset = False  # the benchmark's accuracies, on its own data, not --dataset
     option_specs = {
-        "benchmark": Option(None, str, none_ok=True),  # required; checked in _resolve
+        "benchmark": Option(None, str, none_ok=True, path=True),  # required; see _resolve
         "accuracy": Option("accuracy", str),
         "costs": StrList((), str),
     }
@@ -74,6 +76,17 @@ class TabularEstimator(Estimator):
         if costs and "costs" not in out:
             out["costs"] = costs
         return out
+
+    @classmethod
+    def cost_source(cls, options: dict) -> str | None:
+        bench = options.get("benchmark")
+        return f"benchmark {Path(bench).name}" if bench else None
+
+    def check_covers(self, space) -> None:
+        """An architecture the benchmark lacks, or an empty cell of an objective it reads,
+        would fail only when proposed: refused before the run is written."""
+        opts = self.resolved_options()  # loads the table, once
+        self._table.check_covers(space, [opts["accuracy"], *opts["costs"]])
 
     def provides(self) -> set[str]:
         opts = self.resolved_options()

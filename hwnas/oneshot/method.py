@@ -5,21 +5,25 @@ epoch `start_epoch`, then per training batch `weight_step` and, every `arch_ever
 after the warm-up epochs, `arch_step` on a batch of the held-out architecture split. A method
 owns how the supernet's mixed ops run in each step (`Supernet.set_*`), its architecture
 optimiser and its loss; the trainer owns the data, the weight optimiser's schedule, logging and
-derivation. A new method is one subclass, registered as a strategy by a small file in
-hwnas/strategies/ (see `OneShotStrategy`).
+derivation. A new method is one file: this subclass beside the strategy that names it
+(`OneShotStrategy.mechanism`, e.g. hwnas/strategies/darts.py).
+
+This module imports no torch, so a method's file can define its subclass at import time and
+`hwnas list` still loads no torch: each step imports torch inside it, when a supernet trains.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import torch
-import torch.nn.functional as F
-
-from hwnas.oneshot.expected_cost import ExpectedCost
 from hwnas.oneshot.losses import latency_term
-from hwnas.oneshot.supernet import Supernet
+
+if TYPE_CHECKING:  # the trainer hands these in; nothing here builds one
+    import torch
+
+    from hwnas.oneshot.expected_cost import ExpectedCost
+    from hwnas.oneshot.supernet import Supernet
 
 
 class OneShotMethod(ABC):
@@ -70,6 +74,8 @@ class OneShotMethod(ABC):
     def loss(self, logits: torch.Tensor, y: torch.Tensor,
              cost: torch.Tensor | None) -> torch.Tensor:
         """CE with the method's latency term (`latency_loss` option) when there is a cost."""
+        import torch.nn.functional as F
+
         ce = F.cross_entropy(logits, y)
         if cost is None or self.lam == 0:
             return ce

@@ -13,13 +13,14 @@ picture of it and its derived architecture are written under the run's `strategy
 the setting ends. A resumed run reads the settings already done from there and trains again
 only from the setting it was in.
 
-Torch is imported when a supernet is trained, never by `hwnas list`: a method's strategy file
-declares options and names its mechanism module (`mechanism = "hwnas.oneshot.methods.x:Cls"`).
+A method is one file (hwnas/strategies/darts.py): its mechanism, a `OneShotMethod` subclass
+(the steps), and this class's subclass naming it (`mechanism = Darts`), declaring options and
+registering the strategy. Torch is imported when a supernet is trained, never by `hwnas list`:
+`OneShotMethod` imports none, and the steps import it inside them.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 from typing import ClassVar
 
@@ -79,11 +80,11 @@ def parse_sweep(text: str | None, owner: str) -> list[dict]:
 
 
 class OneShotStrategy(Strategy):
-    """Base of the gradient-based strategies. Subclasses set `mechanism` (the OneShotMethod
-    class, "module:Class") and `option_specs` = COMMON_OPTIONS + their own, which must include
-    `lambda` (the latency weight, the knob a λ sweep varies)."""
+    """Base of the gradient-based strategies. Subclasses set `mechanism` (their OneShotMethod
+    subclass, defined in the same file) and `option_specs` = COMMON_OPTIONS + their own, which
+    must include `lambda` (the latency weight, the knob a λ sweep varies)."""
 
-    mechanism: ClassVar[str] = ""
+    mechanism: ClassVar[type | None] = None
     option_specs: ClassVar[dict[str, Option]] = {}
     sample_based: ClassVar[bool] = False
     # `--preset fast` (what `hwnas demo` trains): each setting's supernet on the scratch
@@ -102,6 +103,7 @@ class OneShotStrategy(Strategy):
 
     def __init__(self, space, objectives, seed=0, costs=None, **options):
         super().__init__(space, objectives, seed, costs, **options)
+        self.method_class()  # a strategy naming no mechanism: refused before a run is written
         self.settings = parse_sweep(self.options["sweep"], self.owner())
         table = self.context.table
         if table is None and (self.options["target_ms"] is not None
@@ -235,9 +237,15 @@ class OneShotStrategy(Strategy):
 
     @classmethod
     def method_class(cls):
-        """The OneShotMethod class named by `mechanism` (imports torch)."""
-        module, _, name = cls.mechanism.partition(":")
-        return getattr(importlib.import_module(module), name)
+        """The strategy's OneShotMethod subclass, `mechanism`. Naming none (or something
+        else) is a plug-in's mistake, refused when the strategy is made: before a run."""
+        from hwnas.oneshot.method import OneShotMethod
+
+        mechanism = cls.mechanism
+        if not (isinstance(mechanism, type) and issubclass(mechanism, OneShotMethod)):
+            raise TypeError(f"{cls.owner()}: `mechanism` must be a OneShotMethod subclass "
+                            f"(hwnas.oneshot.method); got {mechanism!r}")
+        return mechanism
 
     def _data(self, options: dict):
         from hwnas.data import load_dataset, stratified_split

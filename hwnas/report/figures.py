@@ -9,26 +9,26 @@ from pathlib import Path
 
 import numpy as np
 
+from hwnas.registry import ESTIMATORS
 from hwnas.report.collect import RunData
 
 
 def describe_run(config: dict) -> str:
-    """'space nb201 · device pixel3 (benchmark nb201_hw.csv) · estimator tabular'."""
+    """'space nb201 · device pixel3 (benchmark nb201_hw.csv) · estimator tabular': each part
+    as the run's estimator describes itself (`Estimator.summary`, `cost_source`)."""
     search = config["search"]
     table = config.get("table") or {}
     est = config.get("estimator_resolved") or {}
+    cls = ESTIMATORS.find(search["estimator"])  # None: a plug-in not loaded; its name alone
     if table.get("path"):
         path = Path(table["path"])
         device = f"table {path.parent.name}/{path.name} ({table.get('backend', '?')})"
     else:
         devices = sorted({o.partition(":")[2] for o in search["objectives"]
                           if ":" in o and not o.startswith("accuracy")})
-        bench = est.get("benchmark") or search.get("estimator_options", {}).get("benchmark")
-        device = f"device {', '.join(devices) or '-'}" + \
-            (f" (benchmark {Path(bench).name})" if bench else "")
-    estimator = search["estimator"]
-    if estimator == "scratch" and est.get("epochs") is not None:
-        estimator += f" ({est['epochs']} epochs at {est.get('resolution', '?')} px)"
+        source = cls and cls.cost_source({**search.get("estimator_options", {}), **est})
+        device = f"device {', '.join(devices) or '-'}" + (f" ({source})" if source else "")
+    estimator = cls.summary(est) if cls else search["estimator"]
     return f"space {search['space']} · {device} · estimator {estimator}"
 
 
@@ -44,8 +44,10 @@ def front_plot_options(labels: list[str], configs: list[dict]) -> dict:
                            for label, c in zip(labels, configs, strict=True)}}
     classes = {(c.get("space_resolved") or {}).get("num_classes") for c in configs}
     classes.discard(None)
-    if len(classes) == 1 and all(c["search"]["estimator"] != "tabular" for c in configs):
-        options["floors"] = {"accuracy": 1.5 / classes.pop()}  # scratch-trained accuracy
+    on_dataset = all(getattr(ESTIMATORS.find(c["search"]["estimator"]), "accuracy_on_dataset",
+                             True) for c in configs)
+    if len(classes) == 1 and on_dataset:  # accuracies of the run's own classes
+        options["floors"] = {"accuracy": 1.5 / classes.pop()}
     return options
 
 

@@ -77,6 +77,12 @@ class SearchSpace(Configurable, ABC):
     # sums and an expected cost is linear in each position's probabilities. A cell space whose
     # node sums and dead edges depend on several positions at once sets it False.
     positions_add_up: ClassVar[bool] = True
+    # What the compact architecture strings in tables (`compact()`) mean, printed under
+    # `hwnas pareto`'s front: a reader should not need the source to read "73 -|56".
+    arch_legend: ClassVar[str] = "the space's choices in order (see `hwnas list spaces`)"
+    # Options of a small instance, quick to build, train and export: what the conformance
+    # tests check every registered space at (the defaults, when they are small already).
+    small_options: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, **options):
         self.options = self.resolve_options(options)
@@ -122,9 +128,16 @@ class SearchSpace(Configurable, ABC):
         try:
             self.positions()
         except NotImplementedError:
+            from hwnas.registry import SPACES
+
+            having = [n for n in SPACES.names()  # the registered spaces that define them
+                      if SPACES.get(n).positions is not SearchSpace.positions]
+            if len(having) > 1:
+                listed = f"{', '.join(having[:-1])} or {having[-1]}"
+            else:
+                listed = having[0] if having else "one that defines them"
             raise BadInputError(f"{who} needs a space with positions() (a supernet); space "
-                                f"{self.name!r} has none: use --space proxyless, nb201 or "
-                                "fbnet") from None
+                                f"{self.name!r} has none: use --space {listed}") from None
 
     def fixed_ops(self) -> list[OpSignature]:
         """The ops that run whatever is chosen (stem, head, fixed reduction blocks)."""

@@ -126,6 +126,9 @@ class Nb201Space(SearchSpace):
     the network is not the chain of its ops, though it holds exactly their modules."""
 
     is_chain = False
+    arch_legend = ("NAS-Bench-201 cell, the inputs of nodes 1|2|3 from nodes 0, 1, 2: 3 = 3x3 "
+                   "conv, 1 = 1x1 conv, p = 3x3 avg pool, s = skip, '-' = none")
+    small_options = {"C": 8, "N": 1, "resolution": 16}
     positions_add_up = False  # node sums and dead edges depend on several edges (positions())
 
     option_specs = {
@@ -177,7 +180,7 @@ class Nb201Space(SearchSpace):
     def compact(self, arch: Arch) -> str:
         """One character per edge, the inputs of nodes 1|2|3 in order: `3|3 3|s 3 1` where
         NB201's own string takes 95 characters, so a table row holds it beside the numbers
-        (the legend: hwnas.cli.pareto_cmd.ARCH_LEGENDS)."""
+        (the legend: `arch_legend`)."""
         arch = self.check(arch)
         return "|".join(" ".join(SHORT_OPS[arch.values[f"op_{i}to{j}"]] for i in range(j))
                         for j in (1, 2, 3))

@@ -39,6 +39,9 @@ def parse_choice(choice: str) -> tuple[int, int]:
 class ProxylessSpace(SearchSpace):
     """ProxylessNAS/MobileNetV2 chain: 12 layers of MBConv k3/5/7 x e3/6 or zero, 5 stages."""
 
+    arch_legend = ("per searchable layer, kernel size then expansion ratio (73 = 7x7 kernel, "
+                   "expansion 3), '-' = zero (layer skipped), '|' between stages")
+    small_options = {"resolution": 16, "width_mult": 0.25}
     option_specs = {
         "resolution": Option(32, int, low=8, high=MAX_RESOLUTION, help="input height and width"),
         "width_mult": Option(1.0, float, low=0.1, high=4.0, help="channel multiplier"),

@@ -42,6 +42,15 @@ class Strategy(Configurable, ABC):
     # sample-based conformance tests run these). One-shot strategies train a supernet per
     # proposal and set it False.
     sample_based: ClassVar[bool] = True
+    # Its proposals do not depend on how many the loop asks for at once (it waits for the
+    # results its next proposals depend on); the conformance tests hold a strategy that says
+    # so to it. Aging evolution, which mutates what has been told so far, does not.
+    batch_independent: ClassVar[bool] = False
+    # Its colour and marker in every figure, {"color": "#1f77b4", "marker": "s"}, so a reader
+    # who learnt "nsga2 is the red triangle" is never misled by a later plot. Read from the
+    # class itself, never inherited (a subclass is another method); None: one derived from
+    # the registered name (hwnas.analysis.plots.method_style).
+    plot_style: ClassVar[dict[str, str] | None] = None
 
     def __init__(self, space: SearchSpace, objectives: list[Objective], seed: int = 0,
                  costs: CostModel | None = None, *, context: SearchContext | None = None,

@@ -44,6 +44,8 @@ from hwnas.strategies.reinforce import Reinforce
 class ENAS(WeightSharingSearch, Reinforce):
     """ENAS: reinforce's LSTM controller rewarded with a shared supernet's accuracy."""
 
+    plot_style = {"color": "#7b4173", "marker": "8"}
+
     option_specs = {
         **Reinforce.option_specs,
         "lr": Option(3.5e-4, float, low=0, low_open=True, help="controller Adam (ENAS 3.5e-4)"),

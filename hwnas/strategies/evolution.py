@@ -28,6 +28,8 @@ from hwnas.strategies.base import FITNESS, Strategy
 class AgingEvolution(Strategy):
     """Aging evolution (AmoebaNet): tournament, mutate the winner, drop the oldest."""
 
+    plot_style = {"color": "#1f77b4", "marker": "s"}
+
     option_specs = {
         "population": Option(50, int, low=2, high=MAX_POPULATION,
                              aliases=("popsize", "population_size", "pop")),

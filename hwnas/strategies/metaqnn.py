@@ -89,6 +89,8 @@ class QTable:
 class MetaQNN(RewardedStrategy):
     """MetaQNN (Baker et al.): Q-learning, epsilon-greedy schedule, experience replay."""
 
+    plot_style = {"color": "#bcbd22", "marker": ">"}
+
     option_specs = {
         "lr": Option(0.01, float, low=0, low_open=True, high=1, help="Q-learning rate"),
         "q_init": Option(0.5, float, help="initial Q value"),

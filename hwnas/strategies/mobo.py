@@ -137,6 +137,9 @@ class MOBO(Strategy):
     One GP per objective the cost model does not know (exponentiated Hamming kernel on the
     one-hot labels), exact EHVI, q proposals per step by Kriging believer."""
 
+    plot_style = {"color": "#2ca02c", "marker": "D"}
+    batch_independent = True
+
     option_specs = {
         # random architectures before the first model
         "n_init": Option(10, int, low=1, high=MAX_POPULATION),

@@ -89,6 +89,9 @@ def _vec(x) -> tuple[int, ...]:
 class NSGA2Strategy(Strategy):
     """NSGA-II (pymoo): integer SBX + polynomial mutation with rounding, no repeats."""
 
+    plot_style = {"color": "#d62728", "marker": "^"}
+    batch_independent = True
+
     # eta 3 (not pymoo's 15/20 for floats) and prob 1.0: pymoo's integer-variable recipe,
     # where small etas spread children enough to move to another option after rounding.
     # dedup: "population" is pymoo's own (a child may not repeat the current population or

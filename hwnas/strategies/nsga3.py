@@ -65,6 +65,8 @@ class NSGA3Strategy(NSGA2Strategy):
     NSGA-II's machinery (operators, no repeats, failures infeasible) with survival by niching
     around Das-Dennis reference directions."""
 
+    plot_style = {"color": "#ff7f0e", "marker": "v"}
+
     option_specs = {
         # None: the default for the number of objectives (module docstring).
         "n_partitions": Option(None, int, low=1, high=100, none_ok=True),

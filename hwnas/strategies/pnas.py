@@ -275,6 +275,9 @@ class PNAS(ProgressiveStrategy):
     """PNAS: progressive block-by-block search, top-K by an MLP-ensemble surrogate's scores
     (ParEGO scalarisations, K random weight vectors per step; `score=equal`: one fixed sum)."""
 
+    plot_style = {"color": "#9467bd", "marker": "P"}
+    batch_independent = True
+
     option_specs = {**ProgressiveStrategy.option_specs,
                     "score": Option("parego", str, choices=SCORES,
                                     help="parego: augmented Chebyshev, K random weight vectors "

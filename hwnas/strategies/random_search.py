@@ -13,6 +13,9 @@ from hwnas.strategies.base import Strategy
 class RandomSearch(Strategy):
     """Uniform random samples, no repeats while avoidable."""
 
+    plot_style = {"color": "#7f7f7f", "marker": "o"}
+    batch_independent = True
+
     option_specs = {"max_retries": Option(100, int, low=0, high=MAX_STEPS)}
 
     def __init__(self, space, objectives, seed=0, **options):

@@ -45,6 +45,8 @@ from hwnas.strategies.rewarded import REWARD_OPTIONS, RewardedStrategy
 class Reinforce(RewardedStrategy):
     """REINFORCE (Zoph & Le): LSTM controller, moving-average baseline, MnasNet/MONAS rewards."""
 
+    plot_style = {"color": "#e377c2", "marker": "<"}
+
     option_specs = {
         "lr": Option(6e-4, float, low=0, low_open=True,
                      help="Adam learning rate (Zoph & Le 6e-4; ENAS 3.5e-4)"),

@@ -49,6 +49,8 @@ FEASIBLE_PROBES = 200  # random draws that must find one architecture within tar
 class SPOS(WeightSharingSearch, RewardedStrategy):
     """SPOS: uniform single-path supernet, then evolution with inherited weights as fitness."""
 
+    plot_style = {"color": "#e6550d", "marker": "H"}
+
     option_specs = {
         **SUPERNET_OPTIONS,
         "population": Option(16, int, low=2, high=MAX_POPULATION, help="SPOS: 50",

@@ -165,6 +165,20 @@ def test_a_method_has_one_colour_and_marker_in_every_plot(tmp_path, captured):
     assert plots.method_style("my_plugin") == plots.method_style("my_plugin")
 
 
+def test_a_subclass_of_a_method_is_not_drawn_as_that_method(monkeypatch):
+    """`plot_style` is read from the class itself: a variant registered on top of aging
+    evolution is another method, and must not pass for evolution in a figure."""
+    from hwnas.registry import STRATEGIES
+    from hwnas.strategies.evolution import AgingEvolution
+
+    class Variant(AgingEvolution):
+        pass
+
+    STRATEGIES.names()  # the built-ins loaded first
+    monkeypatch.setitem(STRATEGIES._items, "evolution-variant", Variant)
+    assert plots.method_style("evolution-variant").color != plots.method_style("evolution").color
+
+
 def test_three_objectives_are_pairwise_panels(tmp_path, captured):
     rng = np.random.default_rng(0)
     F = np.c_[rng.uniform(0.5, 0.95, 30), rng.uniform(1, 5, 30), rng.uniform(1, 3, 30)]

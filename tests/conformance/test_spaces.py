@@ -11,8 +11,8 @@ from hwnas.errors import BadInputError
 from hwnas.nn.onnx_io import module_to_onnx
 from hwnas.registry import SPACES
 
-SMALL = {"proxyless": {"resolution": 16, "width_mult": 0.25},
-         "nb201": {"C": 8, "N": 1, "resolution": 16}}
+# Each space's small instance, as it declares it (`small_options`).
+SMALL = {name: SPACES.get(name).small_options for name in SPACES.names()}
 
 
 @pytest.mark.parametrize("name", SPACES.names())

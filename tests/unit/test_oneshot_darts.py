@@ -10,9 +10,9 @@ import torch.nn.functional as F
 
 from hwnas.nn import train as nt
 from hwnas.oneshot.expected_cost import ExpectedCost
-from hwnas.oneshot.methods.darts import Darts
 from hwnas.oneshot.supernet import Supernet
 from hwnas.spaces.nb201 import Nb201Space
+from hwnas.strategies.darts import Darts
 from tests.unit.test_oneshot_supernet import synthetic_table
 
 OPTIONS = {"arch_lr": 3e-4, "arch_weight_decay": 1e-3, "latency_loss": "add_linear",

@@ -12,10 +12,9 @@ import torch
 
 from hwnas.data import load_dataset
 from hwnas.oneshot.expected_cost import ExpectedCost
-from hwnas.oneshot.methods.fbnet import FBNet
 from hwnas.oneshot.trainer import OneShotConfig, train_supernet
 from hwnas.spaces.fbnet import FBNetSpace
-from hwnas.strategies.fbnet_dnas import FBNetStrategy
+from hwnas.strategies.fbnet_dnas import FBNet, FBNetStrategy
 from hwnas.tables.hwnasbench import import_fbnet_table
 from tests.tabular_helpers import FIXTURE_DIR, FULL_DIR, needs_full_fbnet
 

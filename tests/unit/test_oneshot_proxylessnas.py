@@ -11,11 +11,10 @@ import torch
 import torch.nn.functional as F
 
 from hwnas.oneshot.expected_cost import ExpectedCost
-from hwnas.oneshot.methods.proxylessnas import ProxylessNAS, binary_gate
 from hwnas.oneshot.supernet import Supernet
 from hwnas.spaces.nb201 import Nb201Space
 from hwnas.spaces.proxyless import ProxylessSpace
-from hwnas.strategies.proxyless_nas import ProxylessNASStrategy
+from hwnas.strategies.proxyless_nas import ProxylessNAS, ProxylessNASStrategy, binary_gate
 from tests.unit.test_oneshot_supernet import synthetic_table
 
 SPACES = {

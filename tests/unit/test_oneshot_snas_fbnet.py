@@ -16,13 +16,11 @@ from hwnas.nn import train as nt
 from hwnas.oneshot.expected_cost import ExpectedCost
 from hwnas.oneshot.gumbel import concrete_log_density, concrete_sample
 from hwnas.oneshot.losses import unit_scale
-from hwnas.oneshot.methods.fbnet import FBNet
-from hwnas.oneshot.methods.snas import Snas
 from hwnas.oneshot.supernet import Supernet
 from hwnas.spaces.nb201 import Nb201Space
 from hwnas.spaces.proxyless import ProxylessSpace
-from hwnas.strategies.fbnet_dnas import FBNetStrategy
-from hwnas.strategies.snas import SnasStrategy
+from hwnas.strategies.fbnet_dnas import FBNet, FBNetStrategy
+from hwnas.strategies.snas import Snas, SnasStrategy
 from tests.unit.test_oneshot_supernet import synthetic_table
 
 SPACES = {

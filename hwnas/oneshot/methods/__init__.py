@@ -1,1 +1,0 @@
-"""One module per gradient-based method: a `OneShotMethod` subclass with its steps."""
