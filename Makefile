@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint install clean
+.PHONY: demo test test-fast lint typecheck install clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -21,13 +21,28 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check hwnas profilers tests cli.py benchmarks
+	# The public API and plug-in contracts ([tool.mypy] in pyproject.toml; seconds when cached).
+	$(BIN)/mypy
 	# Two workers for everything but the wall-clock tests, which then run alone: a second
 	# worker on two cores delays their wake-ups (a 2 ms sleep measured 3.1 ms).
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2 --dist loadfile -m "not timing"
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -m timing
 
+# The tier to run while working: lint, types, then the unit and conformance tests on two
+# workers, without the wall-clock and slow ones (the e2e, cli and distributed suites are left
+# to `make test`).
+test-fast: $(STAMP)
+	$(BIN)/ruff check hwnas profilers tests cli.py benchmarks
+	$(BIN)/mypy
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2 --dist loadfile -m "not timing and not slow" \
+		tests/unit tests/conformance
+
 lint: $(STAMP)
 	$(BIN)/ruff check hwnas profilers tests cli.py benchmarks
+	$(BIN)/mypy
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

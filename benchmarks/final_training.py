@@ -61,7 +61,7 @@ def main() -> int:
     from hwnas.evaluation.failure import is_failed
     from hwnas.registry import ESTIMATORS
     from hwnas.runs import RunDir
-    from hwnas.search.config import SearchConfig
+    from hwnas.searching.config import SearchConfig
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -68,7 +68,7 @@ def main() -> int:
     from hwnas import api
     from hwnas.api.presets import preset_values
     from hwnas.registry import ESTIMATORS, STRATEGIES
-    from hwnas.search.config import SearchConfig
+    from hwnas.searching.config import SearchConfig
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -55,7 +55,7 @@ def main() -> int:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
     from hwnas import api
-    from hwnas.search.config import SearchConfig
+    from hwnas.searching.config import SearchConfig
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -44,7 +44,7 @@ def main() -> int:
     from hwnas import api
     from hwnas.latency.table import LatencyTable
     from hwnas.oneshot.expected_cost import ExpectedCost
-    from hwnas.search.config import SearchConfig
+    from hwnas.searching.config import SearchConfig
     from hwnas.spaces.proxyless import ProxylessSpace
 
     space_config = {"width_mult": args.width_mult, "num_classes": 10}

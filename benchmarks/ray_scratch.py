@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 from hwnas.api.search import search  # noqa: E402
 from hwnas.distributed.session import RaySession  # noqa: E402
 from hwnas.runs import RunDir  # noqa: E402
-from hwnas.search.config import SearchConfig  # noqa: E402
+from hwnas.searching.config import SearchConfig  # noqa: E402
 
 ESTIMATOR = {"epochs": 2, "resolution": 16, "train_subset": 768}  # BENCHMARKS.md's proxy
 

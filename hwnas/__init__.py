@@ -9,7 +9,7 @@ never pays for numpy, torch or pymoo; `from hwnas import search, LatencyTable` w
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 # public name -> the module that defines it
 _EXPORTS = {
@@ -25,7 +25,7 @@ _EXPORTS = {
     **dict.fromkeys(("ESTIMATORS", "PROFILERS", "SPACES", "STRATEGIES", "Registry"),
                     "hwnas.registry"),
     "RunDir": "hwnas.runs",
-    "SearchConfig": "hwnas.search.config",
+    "SearchConfig": "hwnas.searching.config",
     "SearchSpace": "hwnas.spaces.base",
 }
 
@@ -37,15 +37,12 @@ __all__ = [
 ]
 __version__ = "0.1.0"
 
-# `search` is both the public function and the package hwnas.search. Importing a package sets
-# it as an attribute of its parent, which would hide the function the first time anything
-# imports hwnas.search.* after `import hwnas`. Load the (empty) package now and drop the
-# attribute, so that `hwnas.search` is resolved by __getattr__ below, as the function.
-importlib.import_module("hwnas.search")
-del globals()["search"]
+# No subpackage may be named like a public name: importing a package sets it as an attribute
+# of its parent, which would hide the function (the search loop lives in hwnas.searching so
+# that `hwnas.search` is always the function).
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'hwnas' has no attribute {name!r}")
@@ -76,5 +73,5 @@ if TYPE_CHECKING:  # what static tools see; at run time __getattr__ loads these
     from hwnas.ops import OpSignature
     from hwnas.registry import ESTIMATORS, PROFILERS, SPACES, STRATEGIES, Registry
     from hwnas.runs import RunDir
-    from hwnas.search.config import SearchConfig
+    from hwnas.searching.config import SearchConfig
     from hwnas.spaces.base import SearchSpace

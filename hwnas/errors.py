@@ -6,6 +6,9 @@ means a valid request failed while running (exit 1). The CLI maps each to one li
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from os import PathLike
+
 
 class HwnasError(Exception):
     """Base of every error hwnas raises deliberately."""
@@ -22,7 +25,8 @@ class BadInputError(HwnasError, ValueError):
 class MissingLatencyError(BadInputError, KeyError):
     """A latency table lacks entries that an architecture needs."""
 
-    def __init__(self, missing_keys, table_path=None, fill_command=None):
+    def __init__(self, missing_keys: Iterable[str], table_path: str | PathLike[str] | None = None,
+                 fill_command: str | None = None) -> None:
         self.missing_keys = sorted(set(missing_keys))
         shown = ", ".join(self.missing_keys[:3])
         more = f" (+{len(self.missing_keys) - 3} more)" if len(self.missing_keys) > 3 else ""

@@ -82,6 +82,8 @@ class Option:
             return False
         if self.choices is not None and value not in self.choices:
             return False
+        if not isinstance(value, (int, float)):  # bounds are only declared on numbers
+            return True
         if self.low is not None and (value <= self.low if self.low_open else value < self.low):
             return False
         if self.high is not None and (value >= self.high if self.high_open
@@ -99,9 +101,10 @@ class Option:
 
     def invalid_values(self) -> list:
         """Values this declaration must refuse (at least one wrong type)."""
-        wrong_type = {int: ["abc", 2.5, True], float: ["abc", True, float("nan")],
-                      bool: ["abc", 1], str: [3, True]}[self.kind]
-        out = list(wrong_type)
+        wrong_type: dict[type, list[Any]] = {
+            int: ["abc", 2.5, True], float: ["abc", True, float("nan")],
+            bool: ["abc", 1], str: [3, True]}
+        out = list(wrong_type[self.kind])
         if not self.none_ok:
             out.append(None)
         if self.choices is not None:
@@ -137,15 +140,15 @@ def split_names(value: str | list | tuple) -> list[str]:
     return [p.strip() for p in parts if p.strip()]
 
 
-def _below(low: float, kind: type):
+def _below(low: float, kind: type) -> float:
     return int(math.floor(low)) - 1 if kind is int else low - 1.0
 
 
-def _above(high: float, kind: type):
+def _above(high: float, kind: type) -> float:
     return int(math.ceil(high)) + 1 if kind is int else high + 1.0
 
 
-def _outside(choices: tuple):
+def _outside(choices: tuple) -> float | str:
     numbers = [c for c in choices if isinstance(c, (int, float)) and not isinstance(c, bool)]
     return (max(numbers) + 1) if numbers else "not-a-choice"
 

@@ -81,7 +81,7 @@ class RunDir:
 
     def config(self) -> dict:
         """The run's config.json, checked (a damaged file is one line, not a crash)."""
-        from hwnas.search.config import read_run_config
+        from hwnas.searching.config import read_run_config
 
         return read_run_config(self.path)
 

@@ -336,7 +336,7 @@ def compare_runs(runs: Mapping[str, np.ndarray], directions: Sequence,
 
     Every run's hypervolume uses one normaliser and one reference point (1.1 normalised, or
     ``ref_point`` in the user's units). ``normaliser`` is best fixed independently of the runs
-    (hwnas.api.reference: bounds stored with each run), so that a run's number does not change
+    (hwnas.api.hv_reference: bounds stored with each run), so that a run's number does not change
     with the runs shown beside it; without one it is built over the union of all runs' points,
     and the numbers hold for this comparison only. Returns plain JSON-ready data::
 

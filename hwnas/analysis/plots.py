@@ -378,11 +378,11 @@ def _mark(ax, point, x, y, view, text: str, marker: str, size: float, run: str) 
 
 def plot_hv_curves(curves: Mapping[str, tuple[Sequence[int], Sequence[float]]],
                    path: str | os.PathLike, **options) -> Path:
-    """`hv_figure` written to `path` (atomically); returns the path."""
-    return _save_atomic(hv_figure(curves, **options), Path(path))
+    """`hv_curves_figure` written to `path` (atomically); returns the path."""
+    return _save_atomic(hv_curves_figure(curves, **options), Path(path))
 
 
-def hv_figure(curves: Mapping[str, tuple[Sequence[int], Sequence[float]]], *,
+def hv_curves_figure(curves: Mapping[str, tuple[Sequence[int], Sequence[float]]], *,
               methods: Mapping[str, str] | None = None, title: str | None = None,
               ylabel: str = "hypervolume of the front so far"):
     """Hypervolume after each evaluation, one step line per run (a run's method gives its

@@ -27,7 +27,7 @@ def choose(run_path: str | Path, *, pick: list[str] | None = None,
     """The run, its config and the record chosen (the knee, --pick or --arch); reads only.
     What `hwnas export --dry-run` shows and `hwnas train` trains."""
     from hwnas.analysis.picking import pick_record
-    from hwnas.search.config import SearchConfig
+    from hwnas.searching.config import SearchConfig
 
     run = RunDir.open(run_path)
     config = run.config()

@@ -15,7 +15,7 @@ from hwnas.api.candidate import (  # noqa: F401 - choose/objectives_of: export's
 )
 from hwnas.arch import Arch
 from hwnas.quoting import shell_word
-from hwnas.search.config import SearchConfig
+from hwnas.searching.config import SearchConfig
 
 # Beyond these, a re-timing does not confirm the table: the prediction is off by more than
 # 10% of the measurement, or the measurement's own spread (p90 over p50) exceeds 10%.
@@ -90,7 +90,8 @@ def export(run_path: str | Path, *, pick: list[str] | None = None, arch_key: str
     notes: list[str] = []
     report = export_arch(space, arch, out_path, state_dict=weights.state_dict,
                          weights=weights.describe(), predicted_ms=predicted,
-                         table_backend=table and table.backend, backend=backend,
+                         table_backend=table.backend if table is not None else None,
+                         backend=backend,
                          threads=threads if threads is not None else table_threads(config),
                          retime=None if table is None else _retimer(table, rounds, notes),
                          evaluation=evaluation,

@@ -5,7 +5,7 @@ and each run's entry says how many distinct architectures failed and why (`faile
 `failures`: the most common kinds of reason first). Repeats (an architecture evaluated, or
 looked up, again) count once on the front and are counted in `repeats`.
 
-The hypervolume uses the reference each run stored when it was created (hwnas.api.reference),
+The hypervolume uses the reference each run stored when it was created (hwnas.api.hv_reference),
 so a run's number is the same alone and beside others; runs that stored none (older runs, or
 an objective without a known bound) are normalised over the runs shown, and `reference.source`
 says which. Runs whose estimator, dataset or table differ are compared with a warning.
@@ -57,7 +57,11 @@ def pareto(run_paths: list[str | Path], *, objectives: list[str] | None = None,
     for text in pick or []:
         parse_constraint(text)  # refused now, before any work
     ref_point = _ref_point(ref, names)
-    points, records, failures, unreadable, repeats = {}, {}, {}, {}, {}
+    points: dict[str, np.ndarray] = {}
+    records: dict[str, list[dict]] = {}
+    failures: dict[str, dict] = {}
+    unreadable: dict[str, list] = {}
+    repeats: dict[str, int] = {}
     for run in runs:
         label = _label(run, points)
         read = run.read_history()  # never writes; unreadable lines are reported, not cut
@@ -177,7 +181,7 @@ def shared_reference(runs: list[RunDir], configs: list[dict], names: list[str],
                      directions: list[str]):
     """The normaliser every run's hypervolume uses, what it is, and warnings.
 
-    The first run's stored bounds for the objectives compared (hwnas.api.reference); a run
+    The first run's stored bounds for the objectives compared (hwnas.api.hv_reference); a run
     that stored other bounds is warned about (its number here is on the first run's scale).
     None, normalising over the runs shown, when the first run stored no bound for one of them.
     """

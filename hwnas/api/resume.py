@@ -22,11 +22,14 @@ def finished_note(path: str | Path, asked: int | None) -> str | None:
     (the run has candidates left, or unreadable records to evaluate again, or no front yet).
     Refuses a `--budget` below the run's own when the run is not finished."""
     from hwnas.api.search import replay_plan
-    from hwnas.search.config import SearchConfig
+    from hwnas.searching.config import SearchConfig
 
     run = RunDir.open(path)
     run.check_not_written()  # a live writer first: its run is neither finished nor resumable
     budget = SearchConfig.from_dict(run.config()["search"]).budget
+    if budget is None:  # search() writes the resolved budget; only a hand edit removes it
+        raise BadInputError(f"{run.path / 'config.json'} has no search budget (a run is "
+                            "written with one), so it cannot be resumed; start a new run")
     if asked is not None and asked > budget:
         return None  # an extension: the run goes on
     replay, notes = replay_plan(run.read_history())

@@ -21,9 +21,9 @@ from hwnas.evaluation.task import EvaluationTask
 from hwnas.objectives import parse_objectives
 from hwnas.registry import ESTIMATORS, EVALUATORS, STRATEGIES
 from hwnas.runs import RunDir
-from hwnas.search.config import DEFAULT_BUDGET, SearchConfig
-from hwnas.search.context import SearchContext
-from hwnas.search.loop import Candidate, Recorded, run_loop
+from hwnas.searching.config import DEFAULT_BUDGET, SearchConfig
+from hwnas.searching.context import SearchContext
+from hwnas.searching.loop import Candidate, Recorded, run_loop
 
 
 def search(config: SearchConfig, *, resume: str | Path | None = None,
@@ -50,7 +50,9 @@ def search(config: SearchConfig, *, resume: str | Path | None = None,
                 progress({"event": "notice", "summary": finished})
             return run
         saved = SearchConfig.from_dict(run.config()["search"])
-        extended = bool(config.budget) and config.budget > saved.budget
+        # finished_note refused a run whose config.json has no budget
+        extended = (config.budget is not None and saved.budget is not None
+                    and config.budget > saved.budget)
         saved.budget = config.budget if extended else saved.budget
         config = saved
     if not resume:
@@ -60,7 +62,9 @@ def search(config: SearchConfig, *, resume: str | Path | None = None,
     config.validate()
     space, strategy, evaluator = _prepare(config, run.path if resume else Path(config.run_dir),
                                           progress)
-    warning = STRATEGIES.get(config.strategy).degenerate_warning(strategy.options, config.budget)
+    budget = config.budget
+    assert budget is not None, "_prepare resolves a budget left unset"
+    warning = STRATEGIES.get(config.strategy).degenerate_warning(strategy.options, budget)
     if warning and progress:
         progress({"event": "notice", "level": "warning", "summary": warning})
     if resume and progress:  # the run goes on with the table as it is now, and says so
@@ -76,14 +80,14 @@ def search(config: SearchConfig, *, resume: str | Path | None = None,
             if not resume:
                 run.create_files(_run_config(config, space, strategy, evaluator))
             elif extended:  # the run's budget from now on: `runs` counts against it, and a
-                run.set_budget(config.budget)  # resume killed midway goes on to it
+                run.set_budget(budget)  # resume killed midway goes on to it
             replay, notes = replay_plan(run.read_history())
             for note in notes:
                 if progress:
                     progress({"event": "notice", "summary": note})
             if progress:  # every input is checked: a display can be drawn now
-                progress({"event": "start", "budget": config.budget})
-            run_loop(strategy, evaluator, config.budget, batch=config.batch, replay=replay,
+                progress({"event": "start", "budget": budget})
+            run_loop(strategy, evaluator, budget, batch=config.batch, replay=replay,
                      on_candidate=_recorder(run, config, space, strategy, progress),
                      name=config.strategy)
             report = pareto([run.path], write=True)
@@ -239,7 +243,7 @@ def _check_table_exportable(table, allow_mismatch: bool) -> list[str]:
 
 
 def _run_config(config: SearchConfig, space, strategy, evaluator) -> dict:
-    from hwnas.api.reference import derive_reference
+    from hwnas.api.hv_reference import derive_reference
     from hwnas.versions import versions
 
     scorer = evaluator.driver_scorer()
@@ -265,6 +269,7 @@ def default_run_dir(config: SearchConfig) -> str:
 def _recorder(run: RunDir, config: SearchConfig, space, strategy, progress: Progress):
     """What happens to each candidate of a search: weights saved, one history line, progress;
     early on, once, the duration estimate (hwnas.api.duration)."""
+    assert config.budget is not None, "_prepare resolves a budget left unset"
     duration = DurationNote(config.budget)
 
     def on_candidate(candidate: Candidate) -> None:

@@ -235,7 +235,7 @@ def table_speed_note(table: TableArg, limits=(), threshold: float | None = None,
         return None
     t = _load(table)
     sig = reference_sig(t)
-    if sig is None:
+    if sig is None or t.reference is None:  # no reference workload was timed with the table
         return None
     if backend is None:
         from hwnas.tables.profile import make_backend

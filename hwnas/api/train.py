@@ -88,8 +88,9 @@ def train(run_path: str | Path, *, pick: list[str] | None = None,
     p = planned or plan(run_path, pick=pick, arch_key=arch_key, preset=preset, force=force,
                         **recipe)
     trained: TrainedDir = p["trained"]
-    if p["state"] == "done":
-        return {**trained.metrics(), "state": "done", "folder": str(trained.path)}
+    metrics = trained.metrics() if p["state"] == "done" else None
+    if metrics is not None:  # None only if the metrics were damaged since plan(): train again
+        return {**metrics, "state": "done", "folder": str(trained.path)}
     with trained.writing():
         if force:
             trained.clear()

@@ -20,7 +20,7 @@ from hwnas.cli.search_progress import SearchProgress, result_info
 from hwnas.cli.train_cmd import render_training, run_training
 from hwnas.quoting import shell_word
 from hwnas.registry import ESTIMATORS, STRATEGIES
-from hwnas.search.config import SearchConfig
+from hwnas.searching.config import SearchConfig
 
 # One resolution for the table, the searches, the final training and the export: 16x16 (digits
 # are 8x8 images, so nothing is lost), what `--preset fast` trains candidates at. The proxy

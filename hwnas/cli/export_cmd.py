@@ -55,7 +55,7 @@ def export(run, pick, arch, out, backend, threads, rounds, allow_mismatch, untra
       hwnas export runs/<run> --arch 3f2a --json
     """
     from hwnas.api.export import choose, objectives_of
-    from hwnas.search.config import SearchConfig
+    from hwnas.searching.config import SearchConfig
 
     check_export_args(run, pick, arch, out, dry_run)
     run_dir, config, record = choose(run, pick=list(pick), arch_key=arch)
@@ -110,7 +110,7 @@ def check_export_args(run: str, pick, arch, out, dry_run: bool = False) -> None:
 
     from hwnas.errors import BadInputError
     from hwnas.fileio import check_output
-    from hwnas.search.config import read_run_config
+    from hwnas.searching.config import read_run_config
 
     if arch and pick:
         raise BadInputError("--arch and --pick both choose the candidate to export; give one: "

@@ -16,7 +16,7 @@ from hwnas.cli.render import console, print_json, progress_bar
 from hwnas.cli.search_progress import SearchProgress, result_info
 from hwnas.oneshot.stillness import stillness_note
 from hwnas.quoting import printable, shell_word
-from hwnas.search.config import KEEP_WEIGHTS, SearchConfig
+from hwnas.searching.config import KEEP_WEIGHTS, SearchConfig
 
 PATH = click.Path(dir_okay=False)
 
@@ -159,7 +159,7 @@ def check_resume(ctx: click.Context, resume: str) -> None:
     a damaged config.json, or a folder this process cannot write."""
     from hwnas.errors import BadInputError
     from hwnas.fileio import check_output
-    from hwnas.search.config import read_run_config
+    from hwnas.searching.config import read_run_config
 
     given = [_flag(ctx, name) for name in ctx.params if name not in RESUME_ALLOWS
              and ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT]
@@ -174,7 +174,7 @@ def check_resume(ctx: click.Context, resume: str) -> None:
 
 
 def _saved_method_and_objectives(resume: str) -> tuple[str, str]:
-    from hwnas.search.config import read_run_config
+    from hwnas.searching.config import read_run_config
 
     saved = read_run_config(resume)["search"]
     return str(saved.get("strategy")), ",".join(saved.get("objectives") or [])

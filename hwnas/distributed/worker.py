@@ -23,7 +23,7 @@ from hwnas.arch import Arch
 from hwnas.evaluation.evaluators.base import evaluate_candidate
 from hwnas.evaluation.failure import reason_of
 from hwnas.evaluation.task import EvaluationTask
-from hwnas.search.loop import Outcome
+from hwnas.searching.loop import Outcome
 from hwnas.threads import limit_threads
 
 KV_NAMESPACE = "hwnas"

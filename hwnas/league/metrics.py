@@ -273,13 +273,13 @@ def league_markdown(results: dict, notes: bool = True) -> str:
 
 
 def plot_hv(results: dict, path) -> None:
-    """`hv_figure` written to `path` (atomically)."""
+    """`hv_ratio_figure` written to `path` (atomically)."""
     from hwnas.analysis.plots import _save_atomic
 
-    _save_atomic(hv_figure(results), Path(path))
+    _save_atomic(hv_ratio_figure(results), Path(path))
 
 
-def hv_figure(results: dict):
+def hv_ratio_figure(results: dict):
     """HV ratio vs evaluations, one line per method (its fixed colour and marker, as in every
     hwnas plot) with a ±std band. Methods reach 0.9+ quickly, where a linear axis from 0 to 1
     shows one line: the left panel is zoomed to where they differ (from the lowest mean at a

@@ -29,7 +29,7 @@ from hwnas.evaluation.costs import CostModel
 from hwnas.league.metrics import TrueFront, aggregate, run_metrics, versus
 from hwnas.objectives import Objective, parse_objectives
 from hwnas.registry import STRATEGIES
-from hwnas.search.loop import Outcome, run_loop
+from hwnas.searching.loop import Outcome, run_loop
 from hwnas.strategies.base import Strategy
 from hwnas.threads import limit_threads, preload
 

@@ -122,10 +122,6 @@ class Supernet(nn.Module):
         return Arch(self.space.name, {p.label: p.options[int(j)]
                                       for p, j in zip(self.positions, indices, strict=True)})
 
-    def argmax_arch(self) -> Arch:
-        """The most probable option at each position (how ProxylessNAS and DARTS derive)."""
-        return self.arch_of([int(torch.argmax(a)) for a in self.alphas])
-
     def child_state_dict(self, arch: Arch) -> dict[str, torch.Tensor]:
         """The weights of `space.build(arch)` taken from the supernet: each mixed op's chosen
         candidate in its place, everything else as it is, keyed as the child's state dict."""

@@ -68,10 +68,10 @@ def front_png(runs: list[RunData], names: list[str], directions: list[str]) -> b
 
 
 def hv_png(runs: list[RunData]) -> bytes:
-    from hwnas.analysis.plots import hv_figure
+    from hwnas.analysis.plots import hv_curves_figure
 
     curves = {d.label: d.hv_curve for d in runs if d.hv_curve[0]}
-    fig = hv_figure(curves, methods={d.label: d.method for d in runs},
+    fig = hv_curves_figure(curves, methods={d.label: d.method for d in runs},
                     title="hypervolume of each run's front after every evaluation",
                     ylabel="hypervolume (normalised, reference 1.1)")
     return png(fig)

@@ -1,10 +1,14 @@
 """Strategy: the ask/tell contract of every sample-based search strategy.
 
-A strategy proposes architectures and learns from their results; it never trains, times or
-writes anything itself. The loop lives outside (hwnas.search.loop), as in pymoo. Options are
-declared as data (`option_specs`, hwnas.options). A strategy may read the cheap costs of any
-architecture before proposing it (`self.costs`: table latency and columns, params/FLOPs, a
-benchmark's device costs) — what DPP-Net's device model is in its paper.
+A strategy proposes architectures and learns from their results; it never times an
+architecture or writes to the run itself. The loop lives outside (hwnas.searching.loop), as in
+pymoo. Most strategies never train a network either; six do, inside `ask`, and say so with
+`sample_based = False`: ENAS and SPOS train the weight-sharing supernet their proposals are
+scored with, and the one-shot methods (ProxylessNAS, FBNet, DARTS, SNAS) a supernet whose
+architecture parameters become the proposal. Options are declared as data (`option_specs`,
+hwnas.options). A strategy may read the cheap costs of any architecture before proposing it
+(`self.costs`: table latency and columns, params/FLOPs, a benchmark's device costs) — what
+DPP-Net's device model is in its paper.
 
 Failed candidates. A result may be `{"failed": reason}` (hwnas.evaluation.failure): no
 objective in it. Every strategy accepts such results in `tell` and goes on; it never builds
@@ -16,7 +20,7 @@ real) and `best_index` (which never picks a failed result).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -26,7 +30,7 @@ from hwnas.evaluation.costs import NO_COSTS, CostModel
 from hwnas.evaluation.failure import is_failed as _is_failed
 from hwnas.objectives import Objective, mnasnet_reward, reward_terms
 from hwnas.options import Configurable, Option, option_error
-from hwnas.search.context import SearchContext
+from hwnas.searching.context import SearchContext
 from hwnas.spaces.base import SearchSpace
 
 FITNESS = ("pareto", "mnasnet")
@@ -54,7 +58,7 @@ class Strategy(Configurable, ABC):
 
     def __init__(self, space: SearchSpace, objectives: list[Objective], seed: int = 0,
                  costs: CostModel | None = None, *, context: SearchContext | None = None,
-                 **options):
+                 **options: Any) -> None:
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise option_error("seed", self.owner(), "an int >= 0", seed)
         self.options = self.resolve_options(options)

@@ -153,6 +153,12 @@ class DartsStrategy(OneShotStrategy):
     plot_style = {"color": "#637939", "marker": "p"}
 
     mechanism = Darts
+    # `fast`: at the paper's architecture learning rate α moves about lr per Adam step, and
+    # the preset leaves few steps (one architecture step per weight step: about 30 in the
+    # preset's 3 search epochs); arch_lr x steps near 1 lets the
+    # distribution move (at the paper's rate the largest probability change over a fast sweep
+    # was 0.001: the initial argmax in every setting)
+    presets = {"fast": {**OneShotStrategy.presets["fast"], "arch_lr": 0.03}}
     option_specs = {
         **COMMON_OPTIONS,
         "order": Option(1, int, choices=(1, 2), help="1: first order; 2: unrolled"),

@@ -302,6 +302,12 @@ class ProxylessNASStrategy(OneShotStrategy):
     plot_style = {"color": "#17becf", "marker": "*"}
 
     mechanism = ProxylessNAS
+    # `fast`: at the paper's architecture learning rate α moves about lr per Adam step, and
+    # the preset leaves few steps (one architecture step per 5 weight steps: 6 in the preset's
+    # 3 search epochs); arch_lr x steps near 1 lets the
+    # distribution move (at the paper's rate the largest probability change over a fast sweep
+    # was 0.001: the initial argmax in every setting)
+    presets = {"fast": {**OneShotStrategy.presets["fast"], "arch_lr": 0.1}}
     option_specs = {
         **COMMON_OPTIONS,
         "mode": Option("two", str, choices=MODES,

@@ -160,6 +160,12 @@ class SnasStrategy(OneShotStrategy):
     plot_style = {"color": "#843c39", "marker": "d"}
 
     mechanism = Snas
+    # `fast`: at the paper's architecture learning rate α moves about lr per Adam step, and
+    # the preset leaves few steps (one joint update per weight step: about 30 in the preset's
+    # 3 search epochs); arch_lr x steps near 1 lets the
+    # distribution move (at the paper's rate the largest probability change over a fast sweep
+    # was 0.001: the initial argmax in every setting)
+    presets = {"fast": {**OneShotStrategy.presets["fast"], "arch_lr": 0.03}}
     option_specs = {
         **COMMON_OPTIONS,
         "tau0": Option(1.0, float, low=0, low_open=True, help="temperature at the first epoch"),

@@ -19,7 +19,7 @@ from hwnas.cli.errors import run_app
 from hwnas.errors import BadInputError
 from hwnas.estimators.scratch import ScratchEstimator
 from hwnas.runs import RunDir
-from hwnas.search.config import SearchConfig
+from hwnas.searching.config import SearchConfig
 
 TINY = {"resolution": 16, "width_mult": 0.25}
 # 8 steps of 32 images: enough for lr=1e6 to reach a NaN loss (2 steps of 64 only blow the

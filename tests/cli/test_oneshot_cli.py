@@ -158,3 +158,21 @@ def test_stillness_counts_only_the_settings_that_did_not_move():
     assert stillness_note([moved, {"result": {}}]) is None
     assert "1 of 2 settings" in stillness_note([moved, still])
     assert stillness_note([{"proposal": {"setting": {}}}]) is None  # saved before it was kept
+
+
+@pytest.mark.parametrize("method", ["proxyless"])  # darts: the same rule, 3x the time
+def test_the_fast_preset_leaves_the_architecture_room_to_move(tmp_path, tiny_table_path, method):
+    """`--preset fast` trains few architecture steps; at the papers' learning rates α did not
+    move (the sweep derived the initial argmax). The preset's own rate must let it move
+    (ProxylessNAS, with one architecture step per five weight steps, has the fewest)."""
+    from hwnas.oneshot.stillness import STILL
+
+    run_dir = tmp_path / "run"
+    proc = hwnas("search", *TINY, "--table", str(tiny_table_path), "--method", method,
+                 "--sweep", "lambda=0", "--preset", "fast", "--strategy-opt", "threads=1",
+                 "--estimator-opt", "epochs=1", "--estimator-opt", "threads=1",
+                 "--run-dir", str(run_dir))
+    assert proc.returncode == 0, proc.stderr
+    (record,) = records(run_dir)
+    assert record["proposal"]["alpha_moved"] >= STILL
+    assert "did not move" not in proc.stdout

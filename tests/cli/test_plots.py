@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -153,7 +155,7 @@ def test_a_method_has_one_colour_and_marker_in_every_plot(tmp_path, captured):
     marker = next(x for x in second.lines if x.get_label().startswith("nb201-evolution"))
     assert marker.get_marker() == evolution.marker
     # the hypervolume curves of runs, and the bench's league, use the same mapping
-    fig = plots.hv_figure({"a": ([1, 2], [0.1, 0.2])}, methods={"a": "evolution"})
+    fig = plots.hv_curves_figure({"a": ([1, 2], [0.1, 0.2])}, methods={"a": "evolution"})
     assert to_hex(fig.axes[0].lines[0].get_color()) == evolution.color
     league = _league_results(["nsga2", "evolution"])
     from hwnas.league.metrics import plot_hv
@@ -161,8 +163,16 @@ def test_a_method_has_one_colour_and_marker_in_every_plot(tmp_path, captured):
     plot_hv(league, tmp_path / "hv.png")
     lines = {x.get_label(): to_hex(x.get_color()) for x in captured[-1].axes[0].lines}
     assert lines["evolution"] == evolution.color
-    # a plug-in method's style is stable across processes (not Python's salted hash)
-    assert plots.method_style("my_plugin") == plots.method_style("my_plugin")
+    # a plug-in method's style is stable across processes (not Python's salted hash): two
+    # interpreters with different hash seeds draw it as this one does
+    here = plots.method_style("my_plugin")
+    for seed in ("1", "2"):
+        drawn = subprocess.run(
+            [sys.executable, "-c", "from hwnas.analysis.plots import method_style; "
+             "s = method_style('my_plugin'); print(s.color, s.marker)"],
+            env={**os.environ, "PYTHONHASHSEED": seed}, capture_output=True, text=True,
+            check=True).stdout.split()
+        assert drawn == [here.color, here.marker]
 
 
 def test_a_subclass_of_a_method_is_not_drawn_as_that_method(monkeypatch):

@@ -30,7 +30,7 @@ SOURCE = textwrap.dedent('''
     from hwnas.evaluation.evaluators.base import Evaluator
     from hwnas.options import Option
     from hwnas.registry import ESTIMATORS, EVALUATORS, STRATEGIES
-    from hwnas.search.loop import Outcome
+    from hwnas.searching.loop import Outcome
     from hwnas.strategies.base import Strategy
 
 

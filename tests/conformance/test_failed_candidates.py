@@ -16,7 +16,7 @@ from hwnas.arch import Arch
 from hwnas.evaluation.failure import failed_result, is_failed
 from hwnas.oneshot.strategy import OneShotStrategy
 from hwnas.registry import STRATEGIES
-from hwnas.search.loop import Outcome, Recorded, run_loop
+from hwnas.searching.loop import Outcome, Recorded, run_loop
 from tests.conformance.test_strategies import OBJECTIVES, SPACE, TOY_COSTS, toy_result
 
 BUDGET = 40

@@ -13,7 +13,7 @@ from hwnas.objectives import parse_objectives
 from hwnas.oneshot.method import OneShotMethod
 from hwnas.oneshot.strategy import OneShotStrategy
 from hwnas.registry import STRATEGIES
-from hwnas.search.context import SearchContext
+from hwnas.searching.context import SearchContext
 from hwnas.spaces.proxyless import ProxylessSpace
 from tests.unit.test_oneshot_supernet import synthetic_table
 

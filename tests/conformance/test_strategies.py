@@ -8,7 +8,7 @@ from hwnas.errors import BadInputError
 from hwnas.evaluation.costs import CostModel
 from hwnas.objectives import parse_objectives
 from hwnas.registry import STRATEGIES
-from hwnas.search.loop import Outcome, run_loop
+from hwnas.searching.loop import Outcome, run_loop
 from hwnas.spaces.proxyless import ProxylessSpace
 
 SPACE = ProxylessSpace()

@@ -22,7 +22,7 @@ from hwnas.cli import app
 from hwnas.cli.errors import run_app
 from hwnas.registry import EVALUATORS
 from hwnas.runs import RunDir
-from hwnas.search.config import SearchConfig
+from hwnas.searching.config import SearchConfig
 from tests.cli.helpers import ROOT
 
 # What may differ between two evaluators' records of the same candidate: timings, and the

@@ -66,17 +66,17 @@ def test_a_three_objective_front_plot_fits():
 
 def test_the_hypervolume_plots_fit():
     curves = {label: ([1, 2, 3, 4], [0.1, 0.3, 0.35, 0.5]) for label in LABELS}
-    assert_fits(plots.hv_figure(curves, title="hypervolume of each run's front after every "
+    assert_fits(plots.hv_curves_figure(curves, title="hypervolume of each run's front after every "
                                               "evaluation, normalised with the bounds stored "
                                               "with each run"))
-    from hwnas.league.metrics import hv_figure
+    from hwnas.league.metrics import hv_ratio_figure
 
     curve = {"evals": [10, 20, 30], "hv_ratio_mean": [0.8, 0.9, 0.95],
              "hv_ratio_std": [0.05, 0.03, 0.01]}
     results = {"league": ["random", "evolution"], "seeds": 5,
                "objectives": [{"name": "accuracy"}, {"name": "latency:pixel3"}],
                "methods": {"random": {"curve": curve}, "evolution": {"curve": curve}}}
-    assert_fits(hv_figure(results))
+    assert_fits(hv_ratio_figure(results))
 
 
 def test_the_table_validation_scatter_fits():

@@ -61,7 +61,7 @@ def test_help_imports_no_command():
 
 def test_lazy_public_names_are_the_real_objects():
     out = _fresh("import hwnas\n"
-                 "import hwnas.search.loop, hwnas.search.config  # the package named like search\n"
+                 "import hwnas.searching.loop, hwnas.searching.config  # imported after hwnas\n"
                  "from hwnas import search, export, LatencyTable, RunDir, SPACES\n"
                  "import sys\n"  # hwnas.api rebinds its submodules' names to their functions
                  "a, t, r = (sys.modules[m] for m in ('hwnas.api.search', "
@@ -69,6 +69,16 @@ def test_lazy_public_names_are_the_real_objects():
                  "print(search is a.search and hwnas.search is a.search, LatencyTable is "
                  "t.LatencyTable, SPACES is r.SPACES, callable(export))")
     assert out == "True True True True"
+
+
+def test_no_subpackage_is_named_like_a_public_name():
+    """Importing `hwnas.<name>.x` sets `hwnas.<name>` to the package, hiding a public function
+    of that name (the loop's package is `hwnas.searching` for this reason)."""
+    import pkgutil
+
+    import hwnas
+
+    assert not {m.name for m in pkgutil.iter_modules(hwnas.__path__)} & set(hwnas.__all__)
 
 
 def test_every_public_name_resolves_and_all_is_complete():

@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 import hwnas
-from hwnas.search.config import SearchConfig
+from hwnas.searching.config import SearchConfig
 from tests.tabular_helpers import write_synthetic_nb201
 
 

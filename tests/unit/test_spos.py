@@ -17,7 +17,7 @@ from hwnas.objectives import parse_objectives
 from hwnas.oneshot import single_path as sp
 from hwnas.oneshot.supernet import Supernet
 from hwnas.registry import STRATEGIES
-from hwnas.search.context import SearchContext
+from hwnas.searching.context import SearchContext
 from hwnas.spaces.nb201 import Nb201Space
 
 SPACE = Nb201Space(C=4, N=1, resolution=8)

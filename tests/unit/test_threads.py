@@ -15,7 +15,7 @@ PROBE = textwrap.dedent("""
     from threadpoolctl import threadpool_info
 
     from hwnas.objectives import parse_objectives
-    from hwnas.search.loop import Outcome, run_loop
+    from hwnas.searching.loop import Outcome, run_loop
     from hwnas.spaces.nb201 import Nb201Space
     from hwnas.strategies import pnas
     from hwnas.threads import preload

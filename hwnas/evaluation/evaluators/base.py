@@ -21,14 +21,17 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from typing import ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from hwnas.arch import Arch
 from hwnas.evaluation.costs import CostModel
 from hwnas.evaluation.failure import failed_result, non_finite_reason, reason_of
 from hwnas.evaluation.task import EvaluationTask
 from hwnas.options import Configurable, Option
-from hwnas.search.loop import Outcome
+from hwnas.searching.loop import Outcome
+
+if TYPE_CHECKING:  # the scorer pulls in torch-side estimators; a type needs none of it
+    from hwnas.evaluation.scorer import Scorer
 
 
 class Evaluator(Configurable, ABC):
@@ -36,17 +39,17 @@ class Evaluator(Configurable, ABC):
     list_command: ClassVar[str] = "hwnas list evaluators"
     option_specs: ClassVar[dict[str, Option]] = {}
 
-    def __init__(self, task: EvaluationTask, **options):
+    def __init__(self, task: EvaluationTask, **options: Any) -> None:
         self.task = task
         self.options = self.resolve_options(options)
-        self._driver_scorer = None
+        self._driver_scorer: Scorer | None = None
 
     @abstractmethod
     def map(self, archs: list[Arch]) -> list[Outcome]:
         """One outcome per architecture, in the order given; a candidate that cannot be
         scored is a failed outcome, never an exception (see the module docstring)."""
 
-    def driver_scorer(self):
+    def driver_scorer(self) -> Scorer:
         """A scorer in the driver's process, for what is cheap (costs, resolved configuration);
         it never trains."""
         if self._driver_scorer is None:
@@ -64,7 +67,7 @@ class Evaluator(Configurable, ABC):
         """Release workers or devices; the local evaluator holds none."""
 
 
-def evaluate_candidate(scorer, arch: Arch) -> Outcome:
+def evaluate_candidate(scorer: Scorer, arch: Arch) -> Outcome:
     """Score one architecture; whatever goes wrong with it alone becomes a failed outcome."""
     start = time.perf_counter()
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hwnas.arch import Arch
 from hwnas.evaluation.evaluators.base import Evaluator, evaluate_candidate
 from hwnas.registry import EVALUATORS
-from hwnas.search.loop import Outcome
+from hwnas.searching.loop import Outcome
 
 
 @EVALUATORS.register("local")

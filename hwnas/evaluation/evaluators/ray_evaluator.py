@@ -25,7 +25,7 @@ from hwnas.evaluation.failure import failed_result, reason_of
 from hwnas.limits import MAX_THREADS
 from hwnas.options import Option, option_error
 from hwnas.registry import EVALUATORS
-from hwnas.search.loop import Outcome
+from hwnas.searching.loop import Outcome
 
 # Ray's errors for a task whose worker process (or node) went away; Ray retries these itself.
 LOST_WORKER_ERRORS = ("WorkerCrashedError", "NodeDiedError", "OutOfMemoryError",

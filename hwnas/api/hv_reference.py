@@ -39,7 +39,11 @@ def derive_reference(space, objectives: list[Objective], scorer, cost_model) -> 
     from hwnas.tables.spanning import walk
 
     benchmark = _benchmark(scorer)
-    out = {"objectives": [], "directions": [], "ideal": [], "nadir": [], "how": {}}
+    names: list[str] = []
+    directions: list[str] = []
+    ideal: list[float] = []
+    nadir: list[float] = []
+    hows: dict[str, str] = {}
     for objective in objectives:
         name = objective.name
         bounds, how = None, ""
@@ -66,12 +70,13 @@ def derive_reference(space, objectives: list[Objective], scorer, cost_model) -> 
                    "(coordinate descent and ascent)")
         if bounds is None:
             continue
-        out["objectives"].append(name)
-        out["directions"].append(objective.direction)
-        out["ideal"].append(bounds[0])
-        out["nadir"].append(bounds[1])
-        out["how"][name] = how
-    return out
+        names.append(name)
+        directions.append(objective.direction)
+        ideal.append(bounds[0])
+        nadir.append(bounds[1])
+        hows[name] = how
+    return {"objectives": names, "directions": directions, "ideal": ideal, "nadir": nadir,
+            "how": hows}
 
 
 def _benchmark(scorer):
