@@ -12,7 +12,7 @@ from hwnas.arch import Arch
 from hwnas.errors import BadInputError
 from hwnas.nn.onnx_io import module_to_onnx
 from hwnas.registry import SPACES
-from hwnas.spaces.nb201 import LABELS, Nb201Space, arch_from_string
+from hwnas.spaces.nb201 import LABELS, Nb201Space, arch_from_string, live_choices
 from tests.tabular_helpers import FIXTURE_CSV, FIXTURE_ROWS, FULL_CSV, needs_full_table
 
 OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
@@ -98,8 +98,11 @@ def test_unknown_op_names_the_closest():
 
 def test_none_edges_produce_no_op_and_skip_only_a_sum_input():
     space = Nb201Space()
-    assert [s.op for s in space.ops(uniform("none"))] == [
+    # every cell's output node gets only `none`: the cell multiplies its input by zero
+    nothing = [s.op for s in space.ops(uniform("none"))]
+    assert [op for op in nothing if op != "zero"] == [
         "conv_bn", "resnet_basic", "resnet_basic", "bn_relu_gap_fc"]
+    assert nothing.count("zero") == 15
     skip = space.ops(uniform("skip_connect"))
     # Per cell: node 2 sums 2 inputs, node 3 sums 3; 15 cells, no compute op of their own.
     assert sum(s.op == "sum" for s in skip) == 30 and len(skip) == 4 + 30
@@ -125,7 +128,7 @@ def test_ops_keys_are_stable_and_shared_across_edges():
 def test_all_ops_covers_every_architecture(all_archs):
     space = Nb201Space()
     keys = {s.key for s in space.all_ops()}
-    assert len(keys) == len(space.all_ops()) == 19
+    assert len(keys) == len(space.all_ops()) == 22
     seen = set()
     for arch in all_archs[::31]:  # ~500 spread over the space; all 15,625 take seconds
         seen.update(s.key for s in space.ops(arch))
@@ -231,11 +234,71 @@ def test_onnx_export_matches_torch_and_runs_exactly_the_ops(text):
     got = session.run(None, {session.get_inputs()[0].name: x.numpy()})[0]
     assert got.shape == (1, 10)
     assert np.max(np.abs(got - expected)) < 1e-4
-    # The exported graph runs the convolutions `ops` lists, no more (a ResNet block has 3).
-    convs = {"conv_bn": 1, "relu_conv_bn": 1, "resnet_basic": 3}
+    assert_graph_runs_the_listed_ops(space, arch, data)
+
+
+def assert_graph_runs_the_listed_ops(space, arch, data: bytes) -> None:
+    """The exported graph runs the convolutions, pools, zeros and additions `ops` lists, no
+    more and no fewer (a ResNet block has 3 convolutions, a pool and an addition)."""
     graph = onnx.load_from_string(data).graph
-    assert sum(n.op_type == "Conv" for n in graph.node) == \
-        sum(convs.get(s.op, 0) for s in space.ops(arch))
+    counts = {t: sum(n.op_type == t for n in graph.node) for t in ("Conv", "AveragePool", "Mul",
+                                                                      "Add")}
+    ops = space.ops(arch)
+    per_op = {"Conv": {"conv_bn": 1, "relu_conv_bn": 1, "resnet_basic": 3},
+              "AveragePool": {"avg_pool": 1, "resnet_basic": 1},
+              "Mul": {"zero": 1}, "Add": {"resnet_basic": 1}}
+    listed = {t: sum(m.get(s.op, 0) for s in ops) for t, m in per_op.items()}
+    listed["Add"] += sum(int(dict(s.extra)["inputs"]) - 1 for s in ops if s.op == "sum")
+    assert counts == listed, space.compact(arch)
+
+
+def test_ops_are_what_the_exported_network_runs_for_random_cells():
+    """Twin pools (of one node, or of a node and its skip-only copy) are one pool, and a cell
+    with nodes fed only by `none` multiplies by zero once: what ONNX export and ONNX Runtime
+    run, and what `Cell.forward` computes in torch too. Before, `ops` listed every pool edge
+    and no zero, and a calibrated ort-cpu table missed such networks by 10-28%."""
+    space = Nb201Space(C=4, N=1, resolution=8)
+    rng = np.random.default_rng(3)
+    twins = zeros = 0
+    chosen = ["p|p -|p p s", "s|p p|p p -", "-|s s|s s s", "p|- -|p - 1"]  # seen to differ
+    for arch in [space.sample(rng) for _ in range(60)] + [compact(space, c) for c in chosen]:
+        model = space.build(arch).eval()
+        assert_graph_runs_the_listed_ops(space, arch, module_to_onnx(model, (1, 3, 8, 8)))
+        ops = [s.op for s in space.ops(arch)]
+        zeros += "zero" in ops
+        live_pools = sum(v == "avg_pool_3x3" for v in live_choices(arch).values())
+        twins += ops.count("avg_pool") < live_pools * len(space.stages()) * space.N
+    assert twins and zeros  # the sample exercised both
+
+
+def compact(space, text: str) -> Arch:
+    """An arch from its `compact()` string."""
+    short = {"-": "none", "s": "skip_connect", "1": "nor_conv_1x1", "3": "nor_conv_3x3",
+             "p": "avg_pool_3x3"}
+    values = [short[c] for c in text.replace("|", " ").split()]
+    arch = Arch("nb201", dict(zip(LABELS, values, strict=True)))
+    assert space.compact(arch) == text
+    return arch
+
+
+def test_twin_pools_are_computed_once_and_the_output_is_unchanged():
+    space = Nb201Space(C=4, N=1, resolution=8)
+    # node 1 = pool(x); node 2 = pool(x) + skip(node 1): pool(x) twice, computed once;
+    # node 3 = skip(x) + pool(node 1) + conv(node 2)
+    arch = space.from_string("|avg_pool_3x3~0|+|avg_pool_3x3~0|skip_connect~1|"
+                             "+|skip_connect~0|avg_pool_3x3~1|nor_conv_1x1~2|")
+    assert [s.op for s in space.cell_ops(arch, 4, 8)] == [
+        "avg_pool", "sum", "avg_pool", "relu_conv_bn", "sum"]
+    torch.manual_seed(0)
+    model = space.build(arch).eval()
+    cell = model.cells[0]
+    x = torch.randn(1, 4, 8, 8)
+    pool = torch.nn.AvgPool2d(3, 1, 1, count_include_pad=False)
+    with torch.inference_mode():
+        n1 = pool(x)
+        n2 = pool(x) + n1
+        expected = x + pool(n1) + cell.edges[5](n2)
+        assert torch.allclose(cell(x), expected, atol=1e-6)
 
 
 def test_bad_config_and_compact():

@@ -95,25 +95,54 @@ class Cell(nn.Module):
         self.used = used_nodes([not getattr(e, "is_zero", False) for e in edges])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        nodes = [x]
+        nodes: list[torch.Tensor | None] = [x]
+        zero: torch.Tensor | None = None
+        # results by the ids of what they were computed from: a pool or an addition made
+        # twice in a cell is made once (see `_edge`)
+        pooled: dict[tuple, torch.Tensor] = {}
         for j in (1, 2, 3):
             if not self.used[j]:  # its value never reaches the output: do not compute it
                 nodes.append(None)
                 continue
             # A `none` edge adds nothing; skipping it saves a multiply by zero per edge.
-            parts = [edge(nodes[i])
+            parts = [self._edge(edge, i, nodes, pooled)
                      for edge, (_label, i, target) in zip(self.edges, EDGES, strict=True)
                      if target == j and not getattr(edge, "is_zero", False)]
             if not parts:
                 # Every input is `none`: the node is zero, as in NB201. x * 0 rather than a
-                # constant keeps the graph tied to its input, or ONNX export would drop the input.
-                nodes.append(x.mul(0.0))
+                # constant keeps the graph tied to its input, or ONNX export would drop the
+                # input; one per cell, as ONNX Runtime would merge a second one anyway.
+                zero = x.mul(0.0) if zero is None else zero
+                nodes.append(zero)
                 continue
             total = parts[0]
             for part in parts[1:]:
-                total = total + part
+                total = self._add(total, part, pooled)
             nodes.append(total)
         return nodes[3]
+
+    @staticmethod
+    def _edge(edge: nn.Module, i: int, nodes: list, pooled: dict[tuple, torch.Tensor]):
+        """An edge's output; a 3x3 average pool of a tensor already pooled in this cell is that
+        result again (the pool has no weights). Keyed by the tensor, not the node: a node that
+        is one skip of another is the same tensor, and the cell's zero is one tensor. ONNX
+        export and ONNX Runtime merge such twin pools on their own and torch would compute
+        both: computed once, every backend runs the network `Nb201Space.ops` lists."""
+        if not isinstance(edge, nn.AvgPool2d):
+            return edge(nodes[i])
+        key = ("pool", id(nodes[i]))  # tensors stay referenced by `nodes` for the forward
+        if key not in pooled:
+            pooled[key] = edge(nodes[i])
+        return pooled[key]
+
+    @staticmethod
+    def _add(a: torch.Tensor, b: torch.Tensor, made: dict[tuple, torch.Tensor]) -> torch.Tensor:
+        """a + b, once per cell for the same two tensors (a node that is one skip of another
+        adds what the other added)."""
+        key = ("add", id(a), id(b))  # both stay referenced by `made` or `nodes`
+        if key not in made:
+            made[key] = a + b
+        return made[key]
 
 
 class Nb201Network(nn.Module):
@@ -150,6 +179,8 @@ def build_cell_op(sig: OpSignature) -> nn.Module:
         return ReLUConvBN(sig.cin, sig.cout, sig.kernel, sig.stride)
     if sig.op == "avg_pool":
         return nn.AvgPool2d(sig.kernel, sig.stride, sig.kernel // 2, count_include_pad=False)
+    if sig.op == "zero":  # the value of a node whose every input is `none`
+        return Zero()
     if sig.op == "sum":
         return SumCopies(int(dict(sig.extra)["inputs"]))
     if sig.op == "resnet_basic":
