@@ -29,7 +29,11 @@ def ray_cluster():
              object_store_memory=80 * 2**20, include_dashboard=False,
              logging_level=logging.ERROR, log_to_driver=False,
              runtime_env={"env_vars": {"HWNAS_PLUGINS": PLUGINS, "PYTHONPATH": python_path,
-                                       "OMP_NUM_THREADS": "1"}})
+                                       "OMP_NUM_THREADS": "1"}},
+             # Ray kills a worker that has not registered within 60 s and starts another: on
+             # two cores shared with two CPU-bound processes and a second test worker, no
+             # worker ever registered in time and a held candidate waited 480 s for one
+             _system_config={"worker_register_timeout_seconds": 600})
     try:
         yield ray
     finally:
