@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hwnas.api.common import Progress, build_space
+from hwnas.api.common import Progress, build_space, check_latency_stat, validation_path
 from hwnas.fileio import check_output
 
 if TYPE_CHECKING:  # numpy and the profilers load when a profile is taken, not at import
@@ -66,26 +66,10 @@ def profile(space: str = "proxyless", space_config: dict | None = None, backend:
                              energy=energy)
     table.save(dest)
     if force:  # what validated the table replaced is not of this one
-        from hwnas.api.tables import validation_path
-
         report = validation_path(dest)
         for stale in (report, report.with_suffix(".png")):
             stale.unlink(missing_ok=True)
     return table
-
-
-def check_latency_stat(stat: str | None) -> None:
-    """One line for a statistic no table can predict in (None: chosen by measurement)."""
-    from hwnas.errors import BadInputError
-    from profilers.measurement import LATENCY_STATS
-
-    if stat is not None and stat not in LATENCY_STATS:
-        import difflib
-
-        close = difflib.get_close_matches(str(stat), LATENCY_STATS, n=1)
-        hint = f" (did you mean {close[0]}?)" if close else ""
-        raise BadInputError(f"unknown latency statistic {stat!r}{hint}; allowed: "
-                            f"{', '.join(LATENCY_STATS)}")
 
 
 def _destination(out, tables_dir, space_obj, backend, threads, batch, dtype,
@@ -149,13 +133,14 @@ def profile_here(space_obj, backend_name: str, made, *, threads: int | None,
     cpu = made.device_kind == "cpu"
     probe = repeatability.measure(made, space_obj, sigs)
     again = None
-    if repeatability.needs_one_thread(probe["spread"], threads, cpu):
+    others = probe["others_cores"]
+    if repeatability.needs_one_thread(probe["spread"], threads, cpu, others):
         # the low statistic that repeats best, at the one thread the table will use
         made = make_backend(backend_name, threads=1, batch=batch, dtype=dtype, memory=memory,
                             energy=energy)
         again = repeatability.measure(made, space_obj, sigs, repeatability.PROBE_S / 2)
     choice = repeatability.choose(probe["spread"], stat=stat, threads=threads, cpu=cpu,
-                                  at_one_thread=again and again["spread"])
+                                  at_one_thread=again and again["spread"], others_cores=others)
     if progress:
         progress({"event": "machine", "line": choice["line"]})
     if choice["threads"] != made.threads or choice["stat"] != made.timing.stat:
