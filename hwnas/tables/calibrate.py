@@ -99,8 +99,12 @@ def calibrate_table(table: LatencyTable, *, samples: int = 60, seed: int = 1,
         notes.append("no reference workload (--no-reference): the machine's drift during "
                      "the fit is neither measured nor removed")
     networks = [space.ops(a) for a in archs]
-    types = sorted({s.op for sigs in networks for s in sigs})
-    coefficients = calibration.fit(networks, measured, table.entries, stat, space=space)
+    # every op type of the space, not only those these networks ran: a type none of them ran
+    # (nb201's `zero` is in about one network of six) is pinned at scale 1, its table entry,
+    # where it would otherwise have no scale and every network running it no prediction
+    types = sorted({s.op for sigs in networks for s in sigs} | {s.op for s in space.all_ops()})
+    coefficients = calibration.fit(networks, measured, table.entries, stat, space=space,
+                                   types=types)
     affine = [calibration.apply(coefficients, sigs, table.entries, stat) for sigs in networks]
     selection = _fit_residual(coefficients, networks, affine, measured, table.entries, seed,
                               residual_model, stat)

@@ -158,7 +158,8 @@ def choose(spread: dict, *, stat: str | None, threads: int | None, cpu: bool,
     if chosen_stat is None:
         chosen_stat = "p50" if repeats else _robust(final)
     busy = others_cores is not None and others_cores > OTHERS_BUSY
-    others = (f", but other processes kept {others_cores:.1f} cores busy meanwhile" if busy
+    joint = "but" if spread["p50"] <= MEDIAN_REPEATS else "and"
+    others = (f", {joint} other processes kept {others_cores:.1f} cores busy meanwhile" if busy
               else "")
     machine = (f"this machine repeats medians within {100 * spread['p50']:.1f}% between "
                f"passes{others} ({'dedicated' if repeats else 'shared'}: a dedicated one "

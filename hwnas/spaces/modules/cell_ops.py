@@ -8,6 +8,8 @@ Conv-BN without activation because every cell op starts with its own ReLU.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn as nn
 
@@ -99,7 +101,7 @@ class Cell(nn.Module):
         zero: torch.Tensor | None = None
         # results by the ids of what they were computed from: a pool or an addition made
         # twice in a cell is made once (see `_edge`)
-        pooled: dict[tuple, torch.Tensor] = {}
+        pooled: dict[tuple, Any] = {}
         for j in (1, 2, 3):
             if not self.used[j]:  # its value never reaches the output: do not compute it
                 nodes.append(None)
@@ -122,7 +124,7 @@ class Cell(nn.Module):
         return nodes[3]
 
     @staticmethod
-    def _edge(edge: nn.Module, i: int, nodes: list, pooled: dict[tuple, torch.Tensor]):
+    def _edge(edge: nn.Module, i: int, nodes: list, pooled: dict[tuple, Any]):
         """An edge's output; a 3x3 average pool of a tensor already pooled in this cell is that
         result again (the pool has no weights). Keyed by the tensor, not the node: a node that
         is one skip of another is the same tensor, and the cell's zero is one tensor. ONNX
@@ -136,13 +138,14 @@ class Cell(nn.Module):
         return pooled[key]
 
     @staticmethod
-    def _add(a: torch.Tensor, b: torch.Tensor, made: dict[tuple, torch.Tensor]) -> torch.Tensor:
+    def _add(a: torch.Tensor, b: torch.Tensor, made: dict[tuple, Any]) -> torch.Tensor:
         """a + b, once per cell for the same two tensors (a node that is one skip of another
         adds what the other added)."""
-        key = ("add", id(a), id(b))  # both stay referenced by `made` or `nodes`
+        key = ("add", id(a), id(b))
         if key not in made:
-            made[key] = a + b
-        return made[key]
+            # the operands are kept with the sum: alive, their ids cannot be reused in the cell
+            made[key] = (a, b, a + b)
+        return made[key][2]
 
 
 class Nb201Network(nn.Module):
