@@ -23,23 +23,27 @@ test: $(STAMP)
 	$(BIN)/ruff check hwnas profilers tests cli.py benchmarks
 	# The public API and plug-in contracts ([tool.mypy] in pyproject.toml; seconds when cached).
 	$(BIN)/mypy
+	# The layers of README "Layout" and no import cycles ([tool.importlinter] in pyproject.toml).
+	$(BIN)/lint-imports
 	# Two workers for everything but the wall-clock tests, which then run alone: a second
 	# worker on two cores delays their wake-ups (a 2 ms sleep measured 3.1 ms).
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2 --dist loadfile -m "not timing"
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -m timing
 
-# The tier to run while working: lint, types, then the unit and conformance tests on two
+# The tier to run while working: lint, types, layers, then the unit and conformance tests on two
 # workers, without the wall-clock and slow ones (the e2e, cli and distributed suites are left
 # to `make test`).
 test-fast: $(STAMP)
 	$(BIN)/ruff check hwnas profilers tests cli.py benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2 --dist loadfile -m "not timing and not slow" \
 		tests/unit tests/conformance
 
 lint: $(STAMP)
 	$(BIN)/ruff check hwnas profilers tests cli.py benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

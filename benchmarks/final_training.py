@@ -58,7 +58,7 @@ def main() -> int:
 
     from hwnas import api
     from hwnas.api.presets import preset_values
-    from hwnas.evaluation.failure import is_failed
+    from hwnas.core.failure import is_failed
     from hwnas.registry import ESTIMATORS
     from hwnas.runs import RunDir
     from hwnas.searching.config import SearchConfig

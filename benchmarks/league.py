@@ -71,7 +71,7 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=10)
     parser.add_argument("--methods", default=None, help="comma-separated (default: all)")
     parser.add_argument("--strategy-opt", action="append", default=[],
-                        metavar="METHOD:KEY=VALUE", help="e.g. nsga2:pop_size=40 (repeatable)")
+                        metavar="METHOD:KEY=VALUE", help="e.g. nsga2:population=40 (repeatable)")
     parser.add_argument("--problems", default="abcde", help="subset of 'abcde'")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()

@@ -38,11 +38,11 @@ def method_options(method: str, budget: int) -> tuple[dict, int | None]:
     half = max(2, budget // 2)
     sample_based = {
         "evolution": {"population": half, "sample_size": max(2, half // 4)},
-        "nsga2": {"pop_size": half},
+        "nsga2": {"population": half},
         # two objectives: n_partitions + 1 Das-Dennis directions, one per individual
-        "nsga3": {"pop_size": half, "n_partitions": half - 1},
-        "pnas": {"n_initial": half, "k": max(2, half // 2)},
-        "dppnet": {"n_initial": half, "k": max(2, half // 2)},
+        "nsga3": {"population": half, "n_partitions": half - 1},
+        "pnas": {"n_init": half, "k": max(2, half // 2)},
+        "dppnet": {"n_init": half, "k": max(2, half // 2)},
         "mobo": {"n_init": half}, "metaqnn": {"budget": budget},
     }
     sweeps = {"proxyless": "lambda=0,0.3", "fbnet": "lambda=0,0.6", "darts": "lambda=0,0.1",

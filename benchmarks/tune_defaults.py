@@ -7,7 +7,7 @@ hypervolume ratio over the three (10 seeds, 500 evaluations, scored as the leagu
 The setting kept is then reported, untouched, by the league.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/tune_defaults.py reinforce \\
-        --grid reward=weighted,mnasnet --grid lr=6e-4,3e-3
+        --grid reward=weighted,mnasnet --grid controller_lr=6e-4,3e-3
 
 Each `--grid KEY=V1,V2,...` adds an option axis; every combination is one setting (the
 strategy's current defaults fill the rest). benchmarks/evolution_defaults.py is this grid for

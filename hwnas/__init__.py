@@ -19,21 +19,31 @@ _EXPORTS = {
     **dict.fromkeys(("BackendUnavailableError", "BadInputError", "HwnasError",
                      "HwnasRuntimeError", "MissingLatencyError"), "hwnas.errors"),
     "LatencyTable": "hwnas.latency.table",
-    **dict.fromkeys(("OBJECTIVES", "Constraint", "Objective", "mnasnet_reward"),
-                    "hwnas.objectives"),
+    **dict.fromkeys(("OBJECTIVES", "Constraint", "Objective"), "hwnas.objectives"),
+    "mnasnet_reward": "hwnas.rewards",
     "OpSignature": "hwnas.ops",
-    **dict.fromkeys(("ESTIMATORS", "PROFILERS", "SPACES", "STRATEGIES", "Registry"),
-                    "hwnas.registry"),
+    **dict.fromkeys(("BENCHMARK_FORMATS", "ESTIMATORS", "EVALUATORS", "PROFILERS", "SPACES",
+                     "STRATEGIES", "Registry"), "hwnas.registry"),
     "RunDir": "hwnas.runs",
     "SearchConfig": "hwnas.searching.config",
+    # the plug-in base classes (hwnas.plugins has everything else a plug-in author needs)
     "SearchSpace": "hwnas.spaces.base",
+    "Strategy": "hwnas.strategies.base",
+    "OneShotStrategy": "hwnas.strategies.oneshot",
+    "OneShotMethod": "hwnas.oneshot.method",
+    "Estimator": "hwnas.estimators.base",
+    "Evaluator": "hwnas.evaluation.evaluators.base",
+    "BenchmarkFormat": "hwnas.tabular.formats.base",
+    "Option": "hwnas.options",
 }
 
 __all__ = [
-    "ESTIMATORS", "OBJECTIVES", "PROFILERS", "SPACES", "STRATEGIES", "Arch",
-    "BackendUnavailableError", "BadInputError", "Constraint", "HwnasError", "HwnasRuntimeError",
-    "LatencyTable", "MissingLatencyError", "Objective", "OpSignature", "Registry", "RunDir",
-    "SearchConfig", "SearchSpace", "export", "mnasnet_reward", "pareto", "profile", "search",
+    "BENCHMARK_FORMATS", "ESTIMATORS", "EVALUATORS", "OBJECTIVES", "PROFILERS", "SPACES",
+    "STRATEGIES", "Arch", "BackendUnavailableError", "BadInputError", "BenchmarkFormat",
+    "Constraint", "Estimator", "Evaluator", "HwnasError", "HwnasRuntimeError", "LatencyTable",
+    "MissingLatencyError", "Objective", "OneShotMethod", "OneShotStrategy", "OpSignature",
+    "Option", "Registry", "RunDir", "SearchConfig", "SearchSpace", "Strategy", "export",
+    "mnasnet_reward", "pareto", "profile", "search",
 ]
 __version__ = "0.1.0"
 
@@ -68,10 +78,26 @@ if TYPE_CHECKING:  # what static tools see; at run time __getattr__ loads these
         HwnasRuntimeError,
         MissingLatencyError,
     )
+    from hwnas.estimators.base import Estimator
+    from hwnas.evaluation.evaluators.base import Evaluator
     from hwnas.latency.table import LatencyTable
-    from hwnas.objectives import OBJECTIVES, Constraint, Objective, mnasnet_reward
+    from hwnas.objectives import OBJECTIVES, Constraint, Objective
+    from hwnas.oneshot.method import OneShotMethod
     from hwnas.ops import OpSignature
-    from hwnas.registry import ESTIMATORS, PROFILERS, SPACES, STRATEGIES, Registry
+    from hwnas.options import Option
+    from hwnas.registry import (
+        BENCHMARK_FORMATS,
+        ESTIMATORS,
+        EVALUATORS,
+        PROFILERS,
+        SPACES,
+        STRATEGIES,
+        Registry,
+    )
+    from hwnas.rewards import mnasnet_reward
     from hwnas.runs import RunDir
     from hwnas.searching.config import SearchConfig
     from hwnas.spaces.base import SearchSpace
+    from hwnas.strategies.base import Strategy
+    from hwnas.strategies.oneshot import OneShotStrategy
+    from hwnas.tabular.formats.base import BenchmarkFormat

@@ -1,4 +1,5 @@
-"""Objectives with their direction, scalarised rewards, and constraints such as `latency_ms<=3`."""
+"""Objectives with their direction, and constraints such as `latency_ms<=3`. The scalar rewards
+over them are hwnas.rewards."""
 
 from __future__ import annotations
 
@@ -9,6 +10,18 @@ import re
 from dataclasses import dataclass
 
 from hwnas.errors import BadInputError
+
+# Moved to hwnas.rewards (issue 30: one module for rewards); importing them from here keeps
+# working until the next release.
+_MOVED_TO_REWARDS = ("mnasnet_reward", "reward_terms", "weighted_reward")
+
+
+def __getattr__(name: str):
+    if name in _MOVED_TO_REWARDS:
+        import hwnas.rewards  # lazy: hwnas.rewards imports this module
+
+        return getattr(hwnas.rewards, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -69,53 +82,6 @@ def parse_objectives(names: str | list[str] | tuple[str, ...]) -> list[Objective
         raise BadInputError("--objectives needs at least two distinct objectives, e.g. "
                             f"'accuracy,latency_ms'; got {','.join(names)!r}")
     return objectives
-
-
-# -- scalarised rewards (for single-objective strategies) -----------------------------------
-def mnasnet_reward(accuracy: float, latency_ms: float, target_ms: float,
-                   alpha: float = -0.07, beta: float = -0.07) -> float:
-    """MnasNet: ACC(m) * (LAT(m)/T)^w, w = alpha if LAT <= T else beta.
-
-    alpha = beta = -0.07 is the paper's soft constraint; alpha = 0, beta = -1 its hard one.
-    """
-    if target_ms <= 0 or latency_ms <= 0:
-        raise BadInputError(f"MnasNet reward needs positive latency and target; got "
-                            f"latency {latency_ms}, target {target_ms}")
-    w = alpha if latency_ms <= target_ms else beta
-    return accuracy * (latency_ms / target_ms) ** w
-
-
-def reward_terms(objectives: list[Objective], accuracy: str | None = None,
-                 latency: str | None = None) -> tuple[str, str]:
-    """The run's objectives a MnasNet-style reward reads: (accuracy name, latency name).
-
-    Defaults: the first objective to maximise, and the first to minimise whose name says
-    latency (`latency_ms`, `latency:pixel3`), else the first to minimise. Names given must be
-    objectives of the run; rewards never assume `accuracy` / `latency_ms` exist.
-    """
-    names = [o.name for o in objectives]
-    if accuracy is None:
-        accuracy = next((o.name for o in objectives if o.direction == "max"), None)
-    if latency is None:
-        mins = [o.name for o in objectives if o.direction == "min"]
-        latency = next((n for n in mins if n.startswith("latency")), mins[0] if mins else None)
-    for role, name in (("accuracy", accuracy), ("latency", latency)):
-        if name is None or name not in names:
-            raise BadInputError(f"the MnasNet reward needs a {role} objective of the run; "
-                                f"got {name!r}, the run's objectives are {', '.join(names)} "
-                                f"(set the strategy option {role}=NAME)")
-    if accuracy == latency:
-        raise BadInputError(f"the MnasNet reward needs two different objectives; got "
-                            f"{accuracy!r} for both accuracy and latency")
-    return accuracy, latency
-
-
-def weighted_reward(result: dict, objectives: list[Objective], weights: list[float],
-                    scales: dict[str, float] | None = None) -> float:
-    """Sum of sign * weight * value / scale: larger is better for every objective."""
-    scales = scales or {}
-    return sum(o.sign * w * result[o.name] / scales.get(o.name, 1.0)
-               for o, w in zip(objectives, weights, strict=True))
 
 
 # -- constraints ----------------------------------------------------------------------------

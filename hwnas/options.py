@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from hwnas.errors import BadInputError
+from hwnas.option_names import current_names, say_renamed
 
 _KIND_TEXT = {int: "an int", float: "a float", bool: "a bool", str: "a str"}
 
@@ -48,6 +49,9 @@ class Option:
     # that is one of them is answered with this option, before the nearest spelling is
     # guessed (`popsize` means `population`, though `sample_size` is spelled closer).
     aliases: tuple[str, ...] = ()
+    # Names this option had before (hwnas.option_names): unlike aliases, accepted, with one
+    # deprecation line, until the next release; a run stores the value under today's name.
+    old_names: tuple[str, ...] = ()
     # A file's path (a str option): a run stores it absolute, so `--resume` and `hwnas
     # export` find the file from any working directory.
     path: bool = False
@@ -171,13 +175,13 @@ def synonym_of(name: str, specs: Mapping[str, Option]) -> list[str]:
         return text.lower().replace("_", "").replace("-", "")
 
     return [option for option, spec in specs.items()
-            if bare(name) in {bare(a) for a in (option, *spec.aliases)}][:1]
+            if bare(name) in {bare(a) for a in (option, *spec.aliases, *spec.old_names)}][:1]
 
 
 def resolve_options(owner: str, specs: Mapping[str, Option], given: Mapping[str, Any] | None,
                     hint: str = "") -> dict[str, Any]:
     """Defaults merged with `given`, each value checked against its declaration."""
-    given = dict(given or {})
+    given = current_names(owner, specs, given)  # old names (hwnas.option_names) first
     unknown = sorted(set(given) - set(specs))
     if unknown:
         allowed = sorted(specs)
@@ -201,9 +205,12 @@ class Configurable:
     """Mixin of every plug-in class: `option_specs` as data, resolved in one place.
 
     `kind` names the plug-in kind in messages ("strategy"); `registry_name` is set when the
-    class registers itself. `check_options` is the hook for constraints between options.
+    class registers itself. `check_options` is the hook for constraints between options. Every
+    kind's constructor resolves its options into `self.options`, so a bad one fails where the
+    plug-in is made, and `config()` returns them in one shape for every kind.
     """
 
+    options: dict[str, Any]  # resolved by the constructor
     kind: ClassVar[str] = "plug-in"
     option_specs: ClassVar[dict[str, Option]] = {}
     # Named settings of its own options, `hwnas search --preset NAME` (hwnas.api.presets):
@@ -223,8 +230,24 @@ class Configurable:
         hint = f"(options: `{cls.list_command}`)" if cls.list_command else ""
         resolved = resolve_options(cls.owner(), cls.option_specs, given, hint)
         cls.check_options(resolved)
+        say_renamed(cls.owner(), cls.option_specs, given)  # after every check: one-line refusals
         return resolved
+
+    @classmethod
+    def current_options(cls, given: Mapping[str, Any] | None, *,
+                        written_before: bool = False) -> dict[str, Any]:
+        """`given` under today's option names, as a run stores them (hwnas.option_names;
+        `written_before`: a run's own options, stored before the renaming)."""
+        return current_names(cls.owner(), cls.option_specs, given,
+                             written_before=written_before)
 
     @classmethod
     def check_options(cls, resolved: dict[str, Any]) -> None:
         """Constraints between options; raise `option_error(...)` when one fails."""
+
+    def config(self) -> dict[str, Any]:
+        """Its resolved options, option name -> value: the one shape of every kind, what a run
+        records as `<kind>_resolved` and what the class is rebuilt from (`**config`; a
+        strategy, estimator or evaluator with its context too). Its name, seed and dataset
+        are the run's `search` fields, not repeated here."""
+        return dict(self.options)

@@ -75,7 +75,11 @@ _loaded = False
 
 
 def _load_plugins() -> None:
-    """Import the plug-in packages once so their modules register themselves."""
+    """Import the plug-in packages once so their modules register themselves.
+
+    lazy: by name, on first use of a registry. The plug-ins import this module (to register),
+    and sit in layers above it (README "Layout"); loading them is the registry's late binding,
+    not a dependency of the bottom layer on theirs."""
     global _loaded
     if _loaded:
         return

@@ -1,6 +1,10 @@
-"""Scalar rewards of the learning controllers (`reinforce`, `metaqnn`): one number per evaluated
-architecture, read from the run's OWN objectives (never assumed names such as `accuracy` or
-`latency_ms`: the roles are resolved against the run's objectives, or named by options).
+"""Every scalar reward of hwnas, in one module: the functions at hand-checkable points
+(`mnasnet_reward`, `weighted_reward`, MONAS's), the roles a reward reads (`reward_terms`), and
+the learning controllers' `Rewarder` (`reinforce`, `metaqnn`, `enas`, `spos`): one number per
+evaluated architecture, read from the run's OWN objectives (never assumed names such as
+`accuracy` or `latency_ms`: the roles are resolved against the run's objectives, or named by
+options). Evolution's `fitness=mnasnet` and ProxylessNAS's REINFORCE reward use the same
+function with the same option names (`target_ms`, `reward_w`; README "Shared option names").
 
 Rewards (strategy option `reward`):
 
@@ -9,7 +13,7 @@ Rewards (strategy option `reward`):
   (hwnas.objectives.weighted_reward on values shifted to the worst end and divided by the
   range). `weights` gives w (comma-separated, one per objective); equal by default.
 * `mnasnet`: MnasNet (Tan et al., 2019, eq. 2) ACC * (LAT/T)^w, w = alpha if LAT <= T else
-  beta (hwnas.objectives.mnasnet_reward); `constraint=soft`: alpha = beta = -0.07,
+  beta (`mnasnet_reward`); `constraint=soft`: alpha = beta = `reward_w` (-0.07),
   `constraint=hard`: alpha = 0, beta = -1. ACC and LAT as the run has them.
 * `monas_mixed`, `monas_cost_threshold`, `monas_accuracy_threshold`: MONAS (Hsu et al., 2018,
   arXiv 1806.10332, section 3, its reward functions) -- see `monas_mixed_reward` and the two
@@ -20,11 +24,12 @@ of the run the user names -- latency, energy, peak memory, a device's latency; b
 first objective to minimise whose name says latency (mnasnet) or energy (MONAS), else the first
 to minimise. The accuracy (`accuracy`) is by default the first objective to maximise.
 
-Target T (`target`, mnasnet and monas_cost_threshold): when not given, the median cost of 32
-architectures drawn uniformly from the space (a seeded draw of its own) read from the strategy's
-cost model -- a "typical" network of the space, so the reward neither ignores cost nor makes
-every network infeasible; when the cost model does not provide the cost (e.g. `hwnas bench`'s
-option check), the median cost of the results told so far. Set it to the device budget you mean.
+Target T (`target_ms`, in the cost's unit; mnasnet and monas_cost_threshold): when not given,
+the median cost of 32 architectures drawn uniformly from the space (a seeded draw of its own)
+read from the strategy's cost model -- a "typical" network of the space, so the reward neither
+ignores cost nor makes every network infeasible; when the cost model does not provide the cost
+(e.g. `hwnas bench`'s option check), the median cost of the results told so far. Set it to the
+device budget you mean.
 
 Failed candidates (`{"failed": ...}`, or a non-finite value in an objective the reward reads)
 get the reward's FLOOR, its worst value, and are never folded into the normalisation:
@@ -40,14 +45,16 @@ import math
 
 import numpy as np
 
+from hwnas.core.failure import is_failed
 from hwnas.errors import BadInputError
-from hwnas.evaluation.failure import is_failed
-from hwnas.objectives import Objective, mnasnet_reward, weighted_reward
+from hwnas.objectives import Objective
 from hwnas.options import Option, option_error
 
 REWARDS = ("weighted", "mnasnet", "monas_mixed", "monas_cost_threshold",
            "monas_accuracy_threshold")
-MNASNET_CONSTRAINTS = {"soft": (-0.07, -0.07), "hard": (0.0, -1.0)}  # (alpha, beta), MnasNet
+READS_TARGET = ("mnasnet", "monas_cost_threshold")  # the rewards that read `target_ms`
+MNASNET_SOFT_W = -0.07  # MnasNet's soft constraint: alpha = beta = w
+MNASNET_CONSTRAINTS = {"soft": (MNASNET_SOFT_W, MNASNET_SOFT_W), "hard": (0.0, -1.0)}
 TARGET_SAMPLES = 32
 # The value of a violated MONAS threshold when `penalty` is not given, the least a satisfied one
 # can earn: monas_cost_threshold pays the accuracy (>= 0), monas_accuracy_threshold pays minus
@@ -61,10 +68,12 @@ REWARD_OPTIONS = {
     "weights": Option(None, str, none_ok=True,
                       help="weighted: comma-separated weights, one per objective (None: equal)"),
     "constraint": Option("soft", str, choices=tuple(MNASNET_CONSTRAINTS),
-                         help="mnasnet: soft (a=b=-0.07) or hard (a=0, b=-1)"),
-    "target": Option(None, float, low=0, low_open=True, none_ok=True,
-                     help="mnasnet T / monas_cost_threshold threshold, in the cost's unit "
-                          "(None: median cost of the space)"),
+                         help="mnasnet: soft (a=b=reward_w) or hard (a=0, b=-1)"),
+    "target_ms": Option(None, float, low=0, low_open=True, none_ok=True, old_names=("target",),
+                        help="mnasnet T / monas_cost_threshold threshold, in the cost's unit "
+                             "(None: median cost of the space)"),
+    "reward_w": Option(MNASNET_SOFT_W, float, high=0,
+                       help="mnasnet, constraint=soft: w in ACC*(LAT/T)^w"),
     "alpha": Option(0.5, float, low=0, high=1,
                     help="monas_mixed: R = alpha*ACC - (1-alpha)*COST (both normalised)"),
     "accuracy_target": Option(None, float, none_ok=True,
@@ -81,6 +90,27 @@ REWARD_OPTIONS = {
 
 
 # -- the rewards themselves, at hand-checkable points ---------------------------------------
+def mnasnet_reward(accuracy: float, latency_ms: float, target_ms: float,
+                   alpha: float = MNASNET_SOFT_W, beta: float = MNASNET_SOFT_W) -> float:
+    """MnasNet: ACC(m) * (LAT(m)/T)^w, w = alpha if LAT <= T else beta.
+
+    alpha = beta = -0.07 is the paper's soft constraint; alpha = 0, beta = -1 its hard one.
+    """
+    if target_ms <= 0 or latency_ms <= 0:
+        raise BadInputError(f"MnasNet reward needs positive latency and target; got "
+                            f"latency {latency_ms}, target {target_ms}")
+    w = alpha if latency_ms <= target_ms else beta
+    return accuracy * (latency_ms / target_ms) ** w
+
+
+def weighted_reward(result: dict, objectives: list[Objective], weights: list[float],
+                    scales: dict[str, float] | None = None) -> float:
+    """Sum of sign * weight * value / scale: larger is better for every objective."""
+    scales = scales or {}
+    return sum(o.sign * w * result[o.name] / scales.get(o.name, 1.0)
+               for o, w in zip(objectives, weights, strict=True))
+
+
 def monas_mixed_reward(accuracy: float, cost: float, alpha: float) -> float:
     """MONAS's mixed reward (Hsu et al., 2018, section 3): R = alpha*Accuracy - (1-alpha)*Energy,
     the energy (here: the chosen cost) normalised. hwnas normalises both terms to [0, 1] over
@@ -120,6 +150,11 @@ def check_reward_options(owner: str, resolved: dict) -> None:
     except ValueError:
         raise option_error("weights", owner, "comma-separated numbers >= 0, not all 0, "
                            "e.g. '0.7,0.3'", resolved["weights"]) from None
+    if resolved["constraint"] == "hard" and resolved["reward_w"] != MNASNET_SOFT_W:
+        # read only by the soft constraint: silently ignoring it would be another reward
+        raise option_error("reward_w", owner, f"{MNASNET_SOFT_W:g} (the default) with "
+                           "constraint='hard', whose exponents are 0 and -1",
+                           resolved["reward_w"], "drop reward_w, or use constraint=soft")
     if resolved["reward"] == "monas_accuracy_threshold" and resolved["accuracy_target"] is None:
         raise option_error("accuracy_target", owner,
                            "a number with reward='monas_accuracy_threshold'", None,
@@ -141,6 +176,23 @@ def _role(objectives: list[Objective], name: str | None, role: str, direction: s
     return name
 
 
+def reward_terms(objectives: list[Objective], accuracy: str | None = None,
+                 cost: str | None = None) -> tuple[str, str]:
+    """The run's objectives a MnasNet-style reward reads: (accuracy name, cost name).
+
+    Defaults: the first objective to maximise, and the first to minimise whose name says
+    latency (`latency_ms`, `latency:pixel3`), else the first to minimise. Names given (the
+    options `accuracy` and `cost`) must be objectives of the run; rewards never assume
+    `accuracy` / `latency_ms` exist.
+    """
+    acc = _role(objectives, accuracy, "accuracy", "max", ())
+    cost = _role(objectives, cost, "cost", "min", ("latency",))
+    if acc == cost:
+        raise BadInputError(f"the reward needs two different objectives; got {acc!r} for both "
+                            "accuracy and cost")
+    return acc, cost
+
+
 class Rewarder:
     """One reward per result under the `reward` options; `observe` the results first."""
 
@@ -153,7 +205,7 @@ class Rewarder:
         self.lo: dict[str, float] = {}
         self.hi: dict[str, float] = {}
         self._told_costs: list[float] = []
-        self._target = options["target"]
+        self._target = options["target_ms"]
         if self.kind == "weighted":
             weights = parse_weights(options["weights"]) or [1.0] * len(self.objectives)
             if len(weights) != len(self.objectives):
@@ -220,7 +272,9 @@ class Rewarder:
         if self.kind == "mnasnet":
             if cost <= 0:  # (LAT/T)^w is undefined: no usable latency
                 return self.floor
-            alpha, beta = MNASNET_CONSTRAINTS[self.options["constraint"]]
+            w = self.options["reward_w"]
+            alpha, beta = ((w, w) if self.options["constraint"] == "soft"
+                           else MNASNET_CONSTRAINTS["hard"])
             return float(mnasnet_reward(acc, cost, self.target(), alpha, beta))
         if self.kind == "monas_mixed":
             return float(monas_mixed_reward(self.unit(self.acc, acc), self.unit(self.cost, cost),
@@ -258,5 +312,5 @@ class Rewarder:
         told = [c for c in self._told_costs if c > 0]
         if not told:
             raise BadInputError("the reward needs a target cost: set the strategy option "
-                                "target=VALUE")
+                                "target_ms=VALUE")
         return float(np.median(told))

@@ -266,6 +266,16 @@ class RunDir:
 
 
 
+def unique_records(history: list[dict]) -> list[dict]:
+    """The first record of each architecture, in history order (repeats are lookups)."""
+    seen, out = set(), []
+    for record in history:
+        if record["arch_key"] not in seen:
+            seen.add(record["arch_key"])
+            out.append(record)
+    return out
+
+
 @dataclass
 class HistoryRead:
     records: list[dict] = field(default_factory=list)
@@ -298,7 +308,7 @@ def record_damage(record: dict) -> str | None:
     damaged on disk (a string where an objective's number belongs) is reported as its line
     and left out, instead of failing pareto, report, export or resume far from the file: a
     result is either a failure's reason or numbers, all finite (a failed candidate's is
-    `{"failed": reason}`, hwnas.evaluation.failure)."""
+    `{"failed": reason}`, hwnas.core.failure)."""
     key = record.get("arch_key")
     if not isinstance(key, str) or not _ARCH_KEY.fullmatch(key):
         # it names files (weights/<key>.pt, trained/<key>/): "../x" would name one elsewhere

@@ -1,6 +1,6 @@
 """Choose one candidate of a run: by key, by constraints, or the knee of the front.
 
-Failed candidates (hwnas.evaluation.failure) are never chosen by constraints or as the knee:
+Failed candidates (hwnas.core.failure) are never chosen by constraints or as the knee:
 they have no objectives. A key names any candidate, failed or not; the caller decides what a
 failed one means (export refuses it, saying why)."""
 
@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from hwnas.core.failure import failures_line, is_failed, summarize_failures
 from hwnas.errors import BadInputError
-from hwnas.evaluation.failure import failures_line, is_failed, summarize_failures
 from hwnas.objectives import parse_constraint, parse_objectives
 from hwnas.quoting import shell_word
-from hwnas.runs import RunDir
 
 
-def pick_record(run: RunDir, records: list[dict], objective_names: list[str], *,
+def pick_record(run, records: list[dict], objective_names: list[str], *,
                 pick: list[str] | None = None, arch_key: str | None = None) -> dict:
+    """One of `records` (`run`'s history, hwnas.runs.RunDir: only its `path` is read, for
+    the messages): the candidate with key `arch_key`, else the best under `pick`, else the
+    knee of the front."""
     if not records:
         raise BadInputError(f"run {run.path} has no evaluated candidates to export")
     failed = [r["result"] for r in records if is_failed(r["result"])]

@@ -5,7 +5,7 @@ rendering. An optional `progress` callback receives one dict per step so a UI ca
 Submodules import their heavy dependencies (torch, pymoo) only when called.
 """
 
-from hwnas.api.bench import BenchPlan, bench, json_ready, prepare_bench, run_bench
+from hwnas.api.bench import BenchPlan, bench, prepare_bench, run_bench
 from hwnas.api.export import export
 from hwnas.api.pareto import pareto
 from hwnas.api.profile import profile, profile_bundle
@@ -17,9 +17,10 @@ from hwnas.api.tables import (
     import_table,
     plan_fill,
     show_table,
-    table_change_note,
     validate_table,
 )
+from hwnas.fileio import json_ready  # re-exported: what the CLI prints as JSON
+from hwnas.latency.identity import table_change_note
 
 __all__ = ["BenchPlan", "bench", "calibrate_table", "diff_tables", "export", "fill_table",
            "import_table", "json_ready", "pareto", "plan_fill", "prepare_bench", "profile",

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hwnas.api.common import json_ready  # noqa: F401 - re-exported: api, the league runner
 from hwnas.fileio import check_output
 
 DEFAULT_OBJECTIVES = "accuracy:cifar10,latency:pixel3"

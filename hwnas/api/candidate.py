@@ -12,11 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from hwnas.api.common import build_space, unique_records
+from hwnas.api.common import build_space
+from hwnas.core.failure import is_failed
 from hwnas.errors import BadInputError
-from hwnas.evaluation.failure import is_failed
 from hwnas.quoting import shell_word
-from hwnas.runs import RunDir
+from hwnas.runs import RunDir, unique_records
 from hwnas.trained import TrainedDir
 
 FINAL, SEARCH, UNTRAINED = "final", "search", "untrained"

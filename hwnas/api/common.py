@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import datetime as _dt
-import math
 from collections.abc import Callable
+from pathlib import Path
 
 Progress = Callable[[dict], None] | None
 
@@ -19,26 +19,21 @@ def now() -> str:
     return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
-def unique_records(history: list[dict]) -> list[dict]:
-    """The first record of each architecture, in history order (repeats are lookups)."""
-    seen, out = set(), []
-    for record in history:
-        if record["arch_key"] not in seen:
-            seen.add(record["arch_key"])
-            out.append(record)
-    return out
+def check_latency_stat(stat: str | None) -> None:
+    """One line for a statistic no table can predict in (None: chosen by measurement)."""
+    from hwnas.errors import BadInputError
+    from profilers.measurement import LATENCY_STATS
+
+    if stat is not None and stat not in LATENCY_STATS:
+        import difflib
+
+        close = difflib.get_close_matches(str(stat), LATENCY_STATS, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise BadInputError(f"unknown latency statistic {stat!r}{hint}; allowed: "
+                            f"{', '.join(LATENCY_STATS)}")
 
 
-def json_ready(obj):
-    """`obj` as a JSON file can hold it: JSON has no inf/NaN, so those become null (an IGD
-    before any feasible point is inf, a noise floor of no re-measured network NaN); a numpy
-    scalar becomes the Python number."""
-    if getattr(obj, "ndim", None) == 0 and hasattr(obj, "item"):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: json_ready(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [json_ready(v) for v in obj]
-    return obj
+def validation_path(table_path: str | Path) -> Path:
+    """Where `validate_table` writes a table's report by default: beside it (and where
+    `profile --force` removes the report of the table it replaced)."""
+    return Path(table_path).with_suffix(".validation.json")

@@ -58,11 +58,11 @@ def export(run_path: str | Path, *, pick: list[str] | None = None, arch_key: str
     reference workload measured under the re-timing's conditions, the network is also timed in
     `rounds` passes next to it, as `hwnas tables validate` times networks, and that is what
     the prediction is compared with."""
-    from hwnas.api.tables import table_change_note
     from hwnas.fileio import atomic_write_json
+    from hwnas.latency.identity import table_change_note
     from hwnas.latency.table import LatencyTable  # numpy: loaded when exporting, not at import
-    from hwnas.nn.export import export_arch, refuse_non_finite
     from hwnas.registry import PROFILERS
+    from hwnas.tables.export import export_arch, refuse_non_finite
     from hwnas.tables.validate import check_rounds
 
     rounds = check_rounds(rounds)
@@ -127,7 +127,7 @@ def _evaluation(dataset: str, space, weights):
     """The held-out test images at the export's resolution, and the accuracy claimed for
     the weights; (None, None, why) when the run's dataset cannot score this network."""
     from hwnas.data import load_dataset
-    from hwnas.nn.export import Evaluation
+    from hwnas.tables.export import Evaluation
 
     resolution = int(space.input_shape[-1])
     data = load_dataset(dataset, resolution)

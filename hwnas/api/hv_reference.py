@@ -80,7 +80,7 @@ def derive_reference(space, objectives: list[Objective], scorer, cost_model) -> 
 
 
 def _benchmark(scorer):
-    options = scorer.estimator.resolved_options()
+    options = scorer.estimator.options
     if not options.get("benchmark"):
         return None
     from hwnas.tabular.benchmark import BenchmarkTable

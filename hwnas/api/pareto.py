@@ -1,6 +1,6 @@
 """`pareto()`: front, hypervolume and plot over one or several runs.
 
-Failed candidates (hwnas.evaluation.failure) have no objectives: they never reach a front,
+Failed candidates (hwnas.core.failure) have no objectives: they never reach a front,
 and each run's entry says how many distinct architectures failed and why (`failed`,
 `failures`: the most common kinds of reason first). Repeats (an architecture evaluated, or
 looked up, again) count once on the front and are counted in `repeats`.
@@ -15,13 +15,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hwnas.api.common import unique_records
+from hwnas.core.failure import failures_line, is_failed, summarize_failures
 from hwnas.errors import BadInputError, HwnasRuntimeError
-from hwnas.evaluation.failure import failures_line, is_failed, summarize_failures
 from hwnas.fileio import check_output
 from hwnas.objectives import parse_constraint, parse_objectives
 from hwnas.quoting import printable
-from hwnas.runs import RunDir
+from hwnas.runs import RunDir, unique_records
 
 
 def pareto(run_paths: list[str | Path], *, objectives: list[str] | None = None,
@@ -39,6 +38,7 @@ def pareto(run_paths: list[str | Path], *, objectives: list[str] | None = None,
 
     from hwnas.analysis.pareto import compare_runs
     from hwnas.analysis.picking import marked_indices
+    from hwnas.analysis.reference import shared_reference
 
     runs = [RunDir.open(p) for p in run_paths]
     # One run's plot belongs in its folder; a comparison belongs to no single run, so by
@@ -175,43 +175,6 @@ def _ref_point(ref: dict[str, float] | None, names: list[str]) -> list[float] | 
                             f"got {', '.join(ref) or 'none'}, e.g. --ref "
                             + ",".join(f"{n}=V" for n in names))
     return [float(ref[n]) for n in names]
-
-
-def shared_reference(runs: list[RunDir], configs: list[dict], names: list[str],
-                     directions: list[str]):
-    """The normaliser every run's hypervolume uses, what it is, and warnings.
-
-    The first run's stored bounds for the objectives compared (hwnas.api.hv_reference); a run
-    that stored other bounds is warned about (its number here is on the first run's scale).
-    None, normalising over the runs shown, when the first run stored no bound for one of them.
-    """
-    import numpy as np
-
-    from hwnas.analysis.pareto import Normaliser, to_min
-
-    stored = [_stored_bounds(c, names) for c in configs]
-    if stored[0] is None:
-        return None, {"source": "min-max over the runs shown (the first run stored no bound "
-                                "for every objective compared): these numbers hold for this "
-                                "comparison only"}, []
-    ideal, nadir, how = stored[0]
-    warnings = [f"run {run.path} stored other hypervolume bounds than {runs[0].path}; its "
-                f"hypervolume here uses the first run's"
-                for run, other in zip(runs[1:], stored[1:], strict=True)
-                if other is None or not np.allclose(other[:2], (ideal, nadir))]
-    lo, hi = to_min([ideal], directions)[0], to_min([nadir], directions)[0]
-    normaliser = Normaliser(np.minimum(lo, hi), np.maximum(lo, hi))
-    return normaliser, {"source": f"stored with run {runs[0].path}", "how": how}, warnings
-
-
-def _stored_bounds(config: dict, names: list[str]):
-    ref = config.get("hypervolume_reference") or {}
-    have = list(ref.get("objectives") or [])
-    if not set(names) <= set(have):
-        return None
-    at = [have.index(n) for n in names]
-    return ([ref["ideal"][i] for i in at], [ref["nadir"][i] for i in at],
-            {n: ref.get("how", {}).get(n, "") for n in names})
 
 
 def setting_warnings(runs: list[RunDir], configs: list[dict]) -> list[str]:

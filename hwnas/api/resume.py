@@ -15,13 +15,13 @@ from pathlib import Path
 from hwnas.errors import BadInputError
 from hwnas.quoting import shell_word
 from hwnas.runs import RunDir
+from hwnas.searching.loop import Recorded
 
 
 def finished_note(path: str | Path, asked: int | None) -> str | None:
     """The line for a finished run (`asked`: the --budget given, None when not), else None
     (the run has candidates left, or unreadable records to evaluate again, or no front yet).
     Refuses a `--budget` below the run's own when the run is not finished."""
-    from hwnas.api.search import replay_plan
     from hwnas.searching.config import SearchConfig
 
     run = RunDir.open(path)
@@ -49,6 +49,36 @@ def finished_note(path: str | Path, asked: int | None) -> str | None:
             f"it: `hwnas search --resume {shell_word(run.path)} --budget "
             f"{budget + max(1, budget // 2)}` "
             f"(any budget above {budget}); its front: `hwnas pareto {shell_word(run.path)}`")
+
+
+def replay_plan(read) -> tuple[list[Recorded | None], list[str]]:
+    """What a resume tells again, by candidate index, and what it says about the history.
+
+    Unreadable lines are left in place (`RunDir.read_history`); the candidates whose records
+    they were are the gaps, evaluated again when the strategy reaches them. A second record of
+    one index (two writers before runs were locked) is ignored: the first was told first.
+    """
+    by_index: dict[int, Recorded] = {}
+    notes = list(read.problems)
+    for record in read.records:
+        index = record.get("index")
+        if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+            notes.append(f"a history record of {record['arch_key']} has no candidate index; "
+                         "ignored")
+        elif index in by_index:
+            notes.append(f"history.jsonl holds candidate {index} twice; the first is kept")
+        else:
+            by_index[index] = Recorded(record["arch_key"], record["result"])
+    size = max(by_index, default=-1) + 1
+    gaps = [i for i in range(size) if i not in by_index]
+    if gaps:
+        shown = ", ".join(map(str, gaps[:5])) + (f" (+{len(gaps) - 5} more)"
+                                                if len(gaps) > 5 else "")
+        notes.append(f"candidate(s) {shown} will be evaluated again: their records cannot be "
+                     "read")
+    if notes and size:
+        notes.append(f"resuming after candidate {size - 1}")
+    return [by_index.get(i) for i in range(size)], notes
 
 
 def _front_is_current(run: RunDir) -> bool:

@@ -14,8 +14,8 @@ import json
 import os
 from pathlib import Path
 
+from hwnas.core.failure import summarize_failures
 from hwnas.errors import BadInputError
-from hwnas.evaluation.failure import summarize_failures
 from hwnas.fileio import read_regular
 from hwnas.quoting import shell_word
 from hwnas.runs import RunDir

@@ -13,17 +13,19 @@ import copy
 import datetime as _dt
 from pathlib import Path
 
-from hwnas.api.common import Progress, build_space, json_ready
+from hwnas.api.common import Progress, build_space
 from hwnas.api.common import now as _now
 from hwnas.api.duration import DurationNote
+from hwnas.api.resume import finished_note, replay_plan
+from hwnas.core.context import SearchContext
 from hwnas.errors import BadInputError
 from hwnas.evaluation.task import EvaluationTask
+from hwnas.fileio import json_ready
 from hwnas.objectives import parse_objectives
 from hwnas.registry import ESTIMATORS, EVALUATORS, STRATEGIES
 from hwnas.runs import RunDir
 from hwnas.searching.config import DEFAULT_BUDGET, SearchConfig
-from hwnas.searching.context import SearchContext
-from hwnas.searching.loop import Candidate, Recorded, run_loop
+from hwnas.searching.loop import Candidate, run_loop
 
 
 def search(config: SearchConfig, *, resume: str | Path | None = None,
@@ -40,8 +42,6 @@ def search(config: SearchConfig, *, resume: str | Path | None = None,
 
     config = copy.deepcopy(config)
     if resume:
-        from hwnas.api.resume import finished_note
-
         run = RunDir.open(resume)
         run.check_not_written()
         finished = finished_note(run.path, config.budget)  # refuses a lower --budget
@@ -50,6 +50,7 @@ def search(config: SearchConfig, *, resume: str | Path | None = None,
                 progress({"event": "notice", "summary": finished})
             return run
         saved = SearchConfig.from_dict(run.config()["search"])
+        saved.strategy_options = stored_strategy_options(saved, run.config())
         # finished_note refused a run whose config.json has no budget
         extended = (config.budget is not None and saved.budget is not None
                     and config.budget > saved.budget)
@@ -68,7 +69,7 @@ def search(config: SearchConfig, *, resume: str | Path | None = None,
     if warning and progress:
         progress({"event": "notice", "level": "warning", "summary": warning})
     if resume and progress:  # the run goes on with the table as it is now, and says so
-        from hwnas.api.tables import table_change_note
+        from hwnas.latency.identity import table_change_note
 
         changed = table_change_note(run.config())
         if changed:
@@ -96,36 +97,6 @@ def search(config: SearchConfig, *, resume: str | Path | None = None,
     finally:
         evaluator.close()
     return run
-
-
-def replay_plan(read) -> tuple[list[Recorded | None], list[str]]:
-    """What a resume tells again, by candidate index, and what it says about the history.
-
-    Unreadable lines are left in place (`RunDir.read_history`); the candidates whose records
-    they were are the gaps, evaluated again when the strategy reaches them. A second record of
-    one index (two writers before runs were locked) is ignored: the first was told first.
-    """
-    by_index: dict[int, Recorded] = {}
-    notes = list(read.problems)
-    for record in read.records:
-        index = record.get("index")
-        if not isinstance(index, int) or isinstance(index, bool) or index < 0:
-            notes.append(f"a history record of {record['arch_key']} has no candidate index; "
-                         "ignored")
-        elif index in by_index:
-            notes.append(f"history.jsonl holds candidate {index} twice; the first is kept")
-        else:
-            by_index[index] = Recorded(record["arch_key"], record["result"])
-    size = max(by_index, default=-1) + 1
-    gaps = [i for i in range(size) if i not in by_index]
-    if gaps:
-        shown = ", ".join(map(str, gaps[:5])) + (f" (+{len(gaps) - 5} more)"
-                                                if len(gaps) > 5 else "")
-        notes.append(f"candidate(s) {shown} will be evaluated again: their records cannot be "
-                     "read")
-    if notes and size:
-        notes.append(f"resuming after candidate {size - 1}")
-    return [by_index.get(i) for i in range(size)], notes
 
 
 def absolute_paths(config: SearchConfig) -> None:
@@ -178,6 +149,8 @@ def _prepare(config: SearchConfig, run_path: Path, progress: Progress = None):
     objectives = parse_objectives(config.objectives)
     strategy_cls = STRATEGIES.get(config.strategy)
     strategy_cls.resolve_options(config.strategy_options)  # cheap: before any table is read
+    # made and stored under today's option names (an old name was said once, just above)
+    config.strategy_options = strategy_cls.current_options(config.strategy_options)
     evaluator_cls = EVALUATORS.get(config.evaluator)
     evaluator_cls.resolve_options(config.evaluator_options)
     evaluator = evaluator_cls(evaluation_task(config), **config.evaluator_options)
@@ -216,11 +189,24 @@ def _prepare(config: SearchConfig, run_path: Path, progress: Progress = None):
     return space, strategy, evaluator
 
 
+def stored_strategy_options(saved: SearchConfig, raw: dict) -> dict:
+    """A run's own strategy options under today's names. A run written before the renaming
+    (hwnas.option_names) reads every old name in its old meaning, ENAS's `lr` and SPOS's
+    `target_ms` included, so that it resumes exactly as it began."""
+    from hwnas.option_names import written_in_old_names
+
+    strategy = STRATEGIES.find(saved.strategy) if isinstance(saved.strategy, str) else None
+    if strategy is None or not isinstance(saved.strategy_options, dict):
+        return saved.strategy_options  # refused in one line by the checks that follow
+    before = written_in_old_names(strategy.option_specs, raw.get("strategy_resolved"))
+    return strategy.current_options(saved.strategy_options, written_before=before)
+
+
 def proxy_resolution_note(space, estimator) -> str | None:
     """One line when the estimator trains candidates at another resolution than the space's
     (the one the table times and export writes): their accuracies are a proxy's, and their
     kept weights cannot be exported as they are."""
-    trained_at = estimator.resolved_options().get("resolution")
+    trained_at = estimator.options.get("resolution")
     deployed_at = int(space.input_shape[-1])
     if not isinstance(trained_at, int) or trained_at == deployed_at:
         return None

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hwnas.api.common import Progress, json_ready
+from hwnas.api.common import Progress, check_latency_stat, validation_path
 from hwnas.errors import BadInputError
-from hwnas.fileio import check_output
+from hwnas.fileio import check_output, json_ready
 from hwnas.latency.table import LatencyTable
 
 FBNET_FORMAT = "hwnas-bench-fbnet"
@@ -157,8 +157,6 @@ def calibrate_table(table: TableArg, *, samples: int = 60, seed: int = 1,
                             f"{', '.join(CANDIDATES)}")
     rounds = check_rounds(rounds)  # before minutes of measuring
     t = _load(table)
-    from hwnas.api.profile import check_latency_stat
-
     check_latency_stat(stat)  # a statistic a table can be in (not mean or std)
     t.check_stat(stat, calibrated=False)  # entries that hold it, before minutes of measuring
     source = _source(table, t, "calibrate_table")
@@ -177,11 +175,6 @@ def calibrate_table(table: TableArg, *, samples: int = 60, seed: int = 1,
     stale = report.is_file() and now != before
     return {"table": str(path), **result, "reference": t.reference, "hash": now,
             "stale_validation": str(report) if stale else None}
-
-
-def validation_path(table_path: str | Path) -> Path:
-    """Where `validate_table` writes a table's report by default: beside it."""
-    return Path(table_path).with_suffix(".validation.json")
 
 
 def validate_table(table: TableArg, *, samples: int = 100, seed: int = 0,
@@ -262,26 +255,3 @@ def own_error(table: LatencyTable) -> float:
         (cal.get("fitted_on") or {}).get("fit_metrics") or {}
     mape = score.get("mape")
     return float(mape) if isinstance(mape, (int, float)) else 0.0
-
-
-def table_change_note(run_config: dict) -> str | None:
-    """One line when the latency table at the path a run (or an export) stored is not the one
-    it used: another content hash, or gone or unreadable. None when it is the same, or when
-    the run stored no hash (made before runs did) or no table."""
-    from hwnas.latency.table import short_hash
-
-    stored = (run_config or {}).get("table") or {}
-    then, path = stored.get("hash"), stored.get("path")
-    if not then or not path:
-        return None
-    try:
-        now = LatencyTable.load(path).content_hash()
-    except BadInputError as exc:
-        gone = "is gone" if not Path(path).exists() else f"cannot be read ({exc})"
-        return (f"the latency table this run used ({path}, hash {short_hash(then)}) {gone}; "
-                "its recorded latencies cannot be checked against it")
-    if now == then:
-        return None
-    return (f"the latency table {path} changed since this run used it (hash "
-            f"{short_hash(then)} then, {short_hash(now)} now: re-profiled, calibrated or "
-            "edited); the run's recorded latencies are the old table's predictions")

@@ -25,7 +25,7 @@ from hwnas.quoting import command
 @click.option("--methods", default=None,
               help="Comma-separated strategies (default: every registered one).")
 @click.option("--strategy-opt", multiple=True, metavar="METHOD:KEY=VALUE",
-              help="Option of one method, e.g. nsga2:pop_size=40 (repeatable).")
+              help="Option of one method, e.g. nsga2:population=40 (repeatable).")
 @click.option("--ask", "batch", type=options.budget_type(), default=1, show_default=True,
               help="Candidates asked per step.")
 @click.option("--every", type=click.IntRange(min=1), default=10, show_default=True,
@@ -44,7 +44,7 @@ def bench(benchmark, space, objectives, budget, seeds, methods, strategy_opt, ba
       hwnas bench --benchmark ../shared/benchmarks/nb201_hw/nb201_hw.csv \\
           --budget 500 --seeds 10
       hwnas bench --benchmark ../shared/benchmarks/nb201_hw/nb201_hw.csv \\
-          --methods random,evolution,nsga2 --strategy-opt nsga2:pop_size=40 \\
+          --methods random,evolution,nsga2 --strategy-opt nsga2:population=40 \\
           --out runs/league
     """
     from hwnas.api.bench import default_out

@@ -12,7 +12,7 @@ from hwnas import api
 from hwnas.cli import options
 from hwnas.cli.fit import echo, print_table
 from hwnas.cli.render import console, fmt, print_json
-from hwnas.evaluation.failure import failures_line
+from hwnas.core.failure import failures_line
 from hwnas.quoting import printable
 
 

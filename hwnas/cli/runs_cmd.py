@@ -9,7 +9,7 @@ from hwnas.api.runs import DEFAULT_ROOT, list_runs
 from hwnas.cli import options
 from hwnas.cli.fit import echo, print_table
 from hwnas.cli.render import console, fmt, print_json
-from hwnas.evaluation.failure import failures_line
+from hwnas.core.failure import failures_line
 from hwnas.quoting import shell_word
 
 

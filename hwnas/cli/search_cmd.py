@@ -35,8 +35,9 @@ PATH = click.Path(dir_okay=False)
               help="One-shot methods: one architecture per setting, e.g. lambda=0,0.1,0.2 or "
                    "target_ms=2,3,4 (the strategy option `sweep`).")
 @click.option("--target-ms", type=float, default=None,
-              help="One-shot methods: latency target T; the derived architecture's table "
-                   "latency is at most T (the strategy option `target_ms`).")
+              help="Latency target T of the method's reward or loss (the strategy option "
+                   "`target_ms`); one-shot methods also keep the derived architecture's "
+                   "table latency at most T.")
 @click.option("--estimator", type=options.PluginName("ESTIMATORS"), default="scratch",
               show_default=True, help="Accuracy estimator (see `hwnas list estimators`).")
 @click.option("--estimator-opt", multiple=True, metavar="KEY=VALUE",
@@ -87,7 +88,7 @@ def search(ctx, space, space_opt, table, method, strategy_opt, sweep, target_ms,
     \b
     Examples:
       hwnas search --table latency_tables/<device>/<table>.json --preset fast --budget 30
-      hwnas search --table TABLE --method nsga2 --strategy-opt pop_size=10 --budget 60
+      hwnas search --table TABLE --method nsga2 --strategy-opt population=10 --budget 60
       hwnas search --space nb201 --estimator tabular --estimator-opt benchmark=nb201_hw.csv \\
                    --objectives accuracy,latency:pixel3 --method evolution --budget 200
       hwnas search --table TABLE --method proxyless --sweep lambda=0,0.3,1.2

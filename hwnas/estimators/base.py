@@ -1,9 +1,10 @@
 """The accuracy-estimator contract: `Estimator(space, dataset, seed, **options).estimate(arch)`.
 
-Like scikit-learn estimators, the constructor only stores its arguments; options are declared as
-data (`hwnas.options.Option`) and checked once, on first use (`resolved_options`), with the one
-template of hwnas.options. A subclass that needs more than per-option checks (a file to load,
-a device to probe) extends `_resolve`.
+Options are declared as data (`hwnas.options.Option`) and checked once, in the constructor, with
+the one template of hwnas.options, as every plug-in kind's are: `self.options` holds them
+resolved, so a bad option fails where the estimator is made, not at its first candidate. A
+subclass that needs more than per-option checks (a file to load, a device to probe) extends
+`_resolve`. Plug-in authors import this base from `hwnas.plugins`.
 """
 
 from __future__ import annotations
@@ -49,11 +50,11 @@ class Estimator(Configurable, ABC):
     list_command: ClassVar[str] = "hwnas list estimators"
     option_specs: ClassVar[dict[str, Option]] = {}
 
-    def __init__(self, space, dataset: str = "digits", seed: int = 0, **options):
+    def __init__(self, space, dataset: str = "digits", seed: int = 0, **options: Any) -> None:
         self.space = space
         self.dataset = dataset
         self.seed = seed
-        self.options = options
+        self.options = self._resolve(options)
 
     @abstractmethod
     def estimate(self, arch) -> Estimate:
@@ -72,17 +73,9 @@ class Estimator(Configurable, ABC):
         return dict(given)
 
     def resolved_options(self) -> dict[str, Any]:
-        """Defaults merged with the given options, validated (once; treat attributes as frozen)."""
-        cached = self.__dict__.get("_resolved")
-        if cached is None:
-            cached = self._resolve()
-            self._resolved = cached
-        return dict(cached)
-
-    def config(self) -> dict[str, Any]:
-        """Everything that determines this estimator's answers, for a run's config.json."""
-        return {"estimator": self.registry_name or type(self).__name__, "dataset": self.dataset,
-                "seed": self.seed, **self.resolved_options()}
+        """A copy of `self.options` (what callers from when options were checked on first use
+        still ask for)."""
+        return dict(self.options)
 
     def check_covers(self, space) -> None:
         """Refuse now, in one line, what `estimate` would fail on only when a strategy
@@ -123,10 +116,14 @@ class Estimator(Configurable, ABC):
         """Values of `cheap_cost_names()` for `arch`."""
         return {}
 
-    def _resolve(self) -> dict[str, Any]:
+    def _resolve(self, given: dict[str, Any]) -> dict[str, Any]:
+        """The options `given` to the constructor, resolved and checked (with `seed` and
+        `dataset`); called once, by `__init__`, before `self.options` exists. A subclass that
+        loads or probes something extends it and calls this first (or after a check of its
+        own that needs the raw options)."""
         from hwnas.data import parse_dataset_spec
 
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise option_error("seed", self.owner(), "an int >= 0", self.seed)
         parse_dataset_spec(self.dataset)
-        return self.resolve_options(self.options)
+        return self.resolve_options(given)

@@ -144,7 +144,7 @@ class CurveEstimator(ScratchEstimator):
     # -- the search-facing answer ---------------------------------------------------------
 
     def estimate(self, arch) -> Estimate:
-        opts = self.resolved_options()
+        opts = self.options
         epochs, k = opts["epochs"], opts["observe_epochs"]
         state = self._state()
         arch_x = self.arch_features(arch)
@@ -217,7 +217,7 @@ class CurveEstimator(ScratchEstimator):
     def threshold(self) -> float:
         """The `stop_below` quantile (linear interpolation) of the final accuracies so far."""
         values = sorted(self._state().finals)
-        q = self.resolved_options()["stop_below"] * (len(values) - 1)
+        q = self.options["stop_below"] * (len(values) - 1)
         lo = math.floor(q)
         hi = min(lo + 1, len(values) - 1)
         return values[lo] + (values[hi] - values[lo]) * (q - lo)
@@ -230,7 +230,7 @@ class CurveEstimator(ScratchEstimator):
         if key not in cache:
             out: list[float] = []
             choices = getattr(self.space, "choices", None)
-            onehot = self.resolved_options()["arch_features"] == "onehot"
+            onehot = self.options["arch_features"] == "onehot"
             for name, options in (choices() if choices and onehot else []):
                 value = arch.values.get(name)
                 out.extend(1.0 if value == option else 0.0 for option in options)
@@ -253,7 +253,7 @@ class CurveEstimator(ScratchEstimator):
             estimate = ScratchEstimator.estimate(self, arch)
         finally:
             self._watch = None
-        trained = watch["stopped_at"] or self.resolved_options()["epochs"]
+        trained = watch["stopped_at"] or self.options["epochs"]
         if watch["stopped_at"] is None:
             curve.append(estimate.accuracy)
         return estimate, curve, trained
@@ -264,7 +264,7 @@ class CurveEstimator(ScratchEstimator):
             return None
         from hwnas.nn import train as nt
 
-        observe = self.resolved_options()["observe_epochs"]
+        observe = self.options["observe_epochs"]
 
         def on_epoch(epoch: int, model) -> bool:
             if epoch > observe:

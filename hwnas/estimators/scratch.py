@@ -67,7 +67,7 @@ class ScratchEstimator(Estimator):
 
         from hwnas.nn import train as nt
 
-        opts = self.resolved_options()
+        opts = self.options
         train_x, train_y, val_x, val_y = self._data(opts)
         start = time.perf_counter()
         device = torch.device(opts["device"])

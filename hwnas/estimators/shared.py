@@ -8,17 +8,23 @@ kept in memory for the rest of the run. Every `estimate(arch)` then scores the c
 with the weights it inherits, after re-estimating its BatchNorm statistics on `bn_batches`
 training minibatches (the same images for every candidate): no candidate is trained.
 
+`supernet_weights` (hwnas.oneshot.weight_options): `entangled` (the default) lets the nested
+candidates of a position (kernel 3/5/7, expansion 3/6) share one tensor, so a step through any
+of them trains the shared part and a candidate inherits the slice it uses; `separate` gives
+every candidate its own weights. BatchNorm is per candidate either way.
+
 With `--method random` this is weight-sharing random search, the baseline of Li & Talwalkar
 (2019) that ENAS-style methods are measured against; SPOS's evolution scores its candidates
 the same way. The space must define `positions()` (proxyless, nb201, fbnet do).
 
 Defaults are sized for the embedded digits dataset on a 2-core CPU; `resolution=16` or
 `train_subset=...` make it cheaper. Measured on digits at 16x16, proxyless space, one thread on
-a loaded 2-core machine: one epoch of the supernet takes about 20 s, and a uniformly sampled
-supernet learns far more slowly than one network does (training accuracy 0.20 after 10 epochs
-at lr 0.2, where one fixed path of the same supernet reaches 0.99 in 4 epochs and 0.955
-validation accuracy, the same as `scratch`): raise `epochs` for inherited accuracies that rank
-well.
+a loaded 2-core machine: one epoch of the supernet takes about 20 s; with separate weights a
+uniformly sampled supernet learns far more slowly than one network does (training accuracy
+0.20 after 10 epochs at lr 0.2, where one fixed path of the same supernet reaches 0.99 in 4
+epochs and 0.955 validation accuracy, the same as `scratch`), with entangled weights its
+networks reach 0.97 held-out accuracy within 400 steps (BENCHMARKS.md, "Entangled or separate
+supernet weights").
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from hwnas.errors import CandidateFailed
 from hwnas.estimators.base import Estimate, Option
 from hwnas.estimators.scratch import ScratchEstimator
 from hwnas.limits import MAX_BATCH, MAX_EPOCHS, MAX_RESOLUTION, MAX_STEPS, MAX_SUBSET, MAX_THREADS
+from hwnas.oneshot.weight_options import WEIGHT_OPTIONS
 from hwnas.registry import ESTIMATORS
 
 CALIBRATION_SEED = 2  # which training minibatches re-estimate BatchNorm (same for every arch)
@@ -51,6 +58,7 @@ class SharedWeightsEstimator(ScratchEstimator):
         "train_subset": Option(None, int, low=4, high=MAX_SUBSET, none_ok=True),
         "resolution": Option(None, int, low=1, high=MAX_RESOLUTION, none_ok=True,
                              help="input size (default: the space's)"),
+        **WEIGHT_OPTIONS,
         "device": Device(),
         "threads": Option(None, int, low=1, high=MAX_THREADS, none_ok=True),
     }
@@ -62,8 +70,8 @@ class SharedWeightsEstimator(ScratchEstimator):
         """Its name alone: `epochs` trains the supernet, no candidate is trained."""
         return cls.registry_name
 
-    def _resolve(self) -> dict:
-        resolved = super()._resolve()
+    def _resolve(self, given: dict) -> dict:
+        resolved = super()._resolve(given)
         self.space.check_supernet("estimator 'shared'")
         return resolved
 
@@ -73,7 +81,7 @@ class SharedWeightsEstimator(ScratchEstimator):
         from hwnas.nn import train as nt
         from hwnas.oneshot.single_path import inherited_accuracy
 
-        opts = self.resolved_options()
+        opts = self.options
         train_x, train_y, val_x, val_y = self._data(opts)
         start = time.perf_counter()
         device = torch.device(opts["device"])
@@ -105,7 +113,9 @@ class SharedWeightsEstimator(ScratchEstimator):
                                 opts["weight_decay"], opts["label_smoothing"])
         with nt.deterministic_cudnn(device):
             supernet, stats = train_uniform(self.space, train_x, train_y, config,
-                                            seed=self.seed, device=device)
+                                            seed=self.seed, device=device,
+                                            weights=opts["supernet_weights"],
+                                            kernel_transform=opts["kernel_transform"])
         self._failure = None
         if stats[-1].diverged:  # every candidate would inherit NaN weights: none is scored
             self._failure = (f"the shared supernet diverged: loss {stats[-1].loss} in epoch "

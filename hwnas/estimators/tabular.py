@@ -35,12 +35,12 @@ class TabularEstimator(Estimator):
         "costs": StrList((), str),
     }
 
-    def _resolve(self) -> dict:
-        if self.options.get("benchmark") is None:
+    def _resolve(self, given: dict) -> dict:
+        if given.get("benchmark") is None:
             example = example_benchmark(getattr(self.space, "name", None))
             raise BadInputError("the tabular estimator needs a benchmark CSV: pass "
                                 f"--estimator-opt benchmark={example}")
-        resolved = super()._resolve()
+        resolved = super()._resolve(given)
         table = BenchmarkTable.load(resolved["benchmark"])
         table.format.check_space(self.space, table.path.name)
         column = table.resolve(resolved["accuracy"])
@@ -85,11 +85,11 @@ class TabularEstimator(Estimator):
     def check_covers(self, space) -> None:
         """An architecture the benchmark lacks, or an empty cell of an objective it reads,
         would fail only when proposed: refused before the run is written."""
-        opts = self.resolved_options()  # loads the table, once
+        opts = self.options  # the table was loaded at construction
         self._table.check_covers(space, [opts["accuracy"], *opts["costs"]])
 
     def provides(self) -> set[str]:
-        opts = self.resolved_options()
+        opts = self.options
         return {"accuracy", *self._accuracy_alias(opts), *opts["costs"]}
 
     @staticmethod
@@ -101,7 +101,7 @@ class TabularEstimator(Estimator):
         return [name] if name.startswith("accuracy:") else []
 
     def estimate(self, arch) -> Estimate:
-        opts = self.resolved_options()  # validated and loaded once, not timed per lookup
+        opts = self.options  # checked and loaded at construction, not timed per lookup
         start = time.perf_counter()
         table = self._table
         row = table.row_of(arch)

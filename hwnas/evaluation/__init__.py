@@ -1,2 +1,3 @@
 """Evaluating candidates: the plain task an evaluator rebuilds from, the scorer (estimator +
-cost models), the cheap cost models strategies read, and the evaluator plug-ins."""
+cost models), and the evaluator plug-ins (`evaluators/`, with what a Ray worker runs). What an
+evaluator returns and the cheap costs strategies read are plain data in hwnas.core."""

@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 
 from hwnas.arch import Arch
+from hwnas.core.costs import CostModel
 from hwnas.errors import BadInputError
 from hwnas.estimators.base import Estimate, Estimator
-from hwnas.evaluation.costs import CostModel
 from hwnas.latency.columns import (
     NETWORK_OBJECTIVES,
     available_columns,
@@ -33,8 +33,9 @@ def check_objective_columns(table: LatencyTable, objectives: list[Objective]) ->
 
 
 def check_objectives_provided(objectives: list[Objective], estimator: Estimator,
-                              table: LatencyTable | None) -> None:
-    """Every objective must come from somewhere: the estimator, the table, or the model."""
+                              table: LatencyTable | None, what: str = "objective") -> None:
+    """Every objective (or cost a constraint names, `what`) must come from somewhere: the
+    estimator, the table, or the model."""
     provided = set(estimator.provides()) | MODEL_OBJECTIVES
     if table is not None:
         check_objective_columns(table, objectives)
@@ -46,7 +47,7 @@ def check_objectives_provided(objectives: list[Objective], estimator: Estimator,
             elif "accuracy" in estimator.option_specs and "benchmark" in estimator.option_specs:
                 # a benchmark estimator that reads another column than the one named: the
                 # user already chose it, so say which option points elsewhere
-                reads = estimator.resolved_options()
+                reads = estimator.options
                 source = (f"the estimator to read it, which reads {reads['accuracy']!r} as its "
                           f"accuracy and {', '.join(reads.get('costs') or ()) or 'no cost'} "
                           "beside it: drop --estimator-opt accuracy=/costs= (--objectives names "
@@ -54,7 +55,7 @@ def check_objectives_provided(objectives: list[Objective], estimator: Estimator,
             else:
                 source = ("an estimator that looks it up (--estimator tabular --estimator-opt "
                           "benchmark=CSV)")
-            raise BadInputError(f"objective {objective.name!r} needs {source}; this search "
+            raise BadInputError(f"{what} {objective.name!r} needs {source}; this search "
                                 f"provides {', '.join(sorted(provided))}")
 
 
@@ -66,35 +67,45 @@ class Scorer:
     """
 
     def __init__(self, space: SearchSpace, estimator: Estimator, table: LatencyTable | None,
-                 stat: str | None = None, objectives: list[Objective] | None = None):
+                 stat: str | None = None, objectives: list[Objective] | None = None,
+                 constrained: list[Objective] | None = None):
         if stat is None:  # the table's own statistic (any, without a table)
             stat = table.stat if table is not None else "p50"
         if stat not in LATENCY_STATS:
             raise BadInputError(f"The 'latency_stat' parameter must be one of "
                                 f"{', '.join(LATENCY_STATS)}. Got {stat!r} instead.")
         check_objectives_provided(objectives or [], estimator, table)
+        # the costs the run's constraints (--constraint) name: computed and recorded like
+        # objectives, refused in one line when nothing provides them
+        check_objectives_provided(constrained or [], estimator, table, what="constraint")
         self.space = space
         self.objectives = list(objectives or [])
+        self.constrained = [o for o in constrained or []
+                            if o.name not in {x.name for x in self.objectives}]
         self.estimator = estimator
         self.table = table
         if table is not None:  # every candidate's latency is predicted, objective or not
             table.check_stat(stat)  # a calibrated table predicts its own statistic only
         self.stat = stat
-        self.wants_model = bool(MODEL_OBJECTIVES & {o.name for o in objectives or []})
+        self.wants_model = bool(MODEL_OBJECTIVES & {o.name for o in
+                                                    [*self.objectives, *self.constrained]})
         # Filled only when every entry has the column: a partial sum would understate.
         self.columns = (sorted(_COST_COLUMNS & available_columns(table))
                         if table is not None else [])
 
-    def costs(self, arch: Arch) -> dict:
-        """Everything but the estimator's numbers: cheap, and checked before any training.
+    def costs(self, arch: Arch, names: set[str] | frozenset[str] | None = None) -> dict:
+        """Everything but the estimator's numbers: cheap, and checked before any training
+        (`names`: only those, e.g. a latency limit's check, which needs no network built).
 
         Params and FLOPs need the network built; with no latency table (a tabular benchmark,
-        where a lookup takes microseconds) they are computed only when an objective asks.
+        where a lookup takes microseconds) they are computed only when an objective or a
+        constraint asks.
         """
         from hwnas.nn.model_costs import count_flops, count_params
 
         result = {}
-        if self.table is not None or self.wants_model:
+        if (self.table is not None or self.wants_model) and \
+                (names is None or names & MODEL_OBJECTIVES):
             model = self.space.build(arch)
             batch = self.table.batch if self.table is not None else 1
             result = {"params": count_params(model),
@@ -102,22 +113,24 @@ class Scorer:
         if self.table is not None:
             sigs = self.space.ops(arch)
             for name in ("latency_ms", *self.columns):
-                result[name] = predict_network(self.table, sigs, name, self.stat)
+                if names is None or name in names:
+                    result[name] = predict_network(self.table, sigs, name, self.stat)
         return result
 
     def cost_model(self) -> CostModel:
-        """The run's objectives known without training, for strategies (hwnas.evaluation.costs):
-        the table's, params/FLOPs, and what the estimator looks up (a benchmark's costs)."""
-        names = {o.name for o in self.objectives}
+        """The run's objectives, and the costs its constraints name, known without training,
+        for strategies and the search loop's check before evaluation (hwnas.core.costs): the
+        table's, params/FLOPs, and what the estimator looks up (a benchmark's costs)."""
+        names = {o.name for o in [*self.objectives, *self.constrained]}
         from_costs = names & (MODEL_OBJECTIVES | (TABLE_OBJECTIVES if self.table else set()))
         from_costs &= {"params", "flops", "latency_ms", *self.columns}
         cheap = names & set(self.estimator.cheap_cost_names())
 
-        def compute(arch: Arch) -> dict:
-            values = self.costs(arch) if from_costs else {}
-            return {**values, **(self.estimator.cheap_costs(arch) if cheap else {})}
+        def compute(arch: Arch, wanted: frozenset[str]) -> dict:
+            values = self.costs(arch, wanted & from_costs) if wanted & from_costs else {}
+            return {**values, **(self.estimator.cheap_costs(arch) if wanted & cheap else {})}
 
-        return CostModel(from_costs | cheap, compute)
+        return CostModel(from_costs | cheap, compute, partial=True)
 
     def evaluate(self, arch: Arch) -> tuple[dict, Estimate]:
         start = time.perf_counter()

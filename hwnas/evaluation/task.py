@@ -23,6 +23,9 @@ class EvaluationTask:
     latency_stat: str | None = None  # None: the table's own
     keep_weights: bool = False
     extra: dict = field(default_factory=dict)
+    # the run's hard limits ('latency_ms<=3'): the costs they name are computed and recorded
+    # with every candidate, objectives or not
+    constraints: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -35,7 +38,7 @@ class EvaluationTask:
         """The scorer of this task: space, estimator, table and objectives, all checked."""
         from hwnas.evaluation.scorer import Scorer
         from hwnas.latency.table import LatencyTable
-        from hwnas.objectives import parse_objectives
+        from hwnas.objectives import get_objective, parse_constraint, parse_objectives
         from hwnas.registry import ESTIMATORS, SPACES
 
         space = SPACES.get(self.space)(**self.space_config)
@@ -51,6 +54,7 @@ class EvaluationTask:
         options = dict(self.estimator_options)
         if "keep_weights" in estimator_cls.option_specs:
             options.setdefault("keep_weights", self.keep_weights)
+        # checks its options as it is made: a bad one is refused here, not at a first candidate
         estimator = estimator_cls(space, dataset=self.dataset, seed=self.seed, **options)
-        estimator.config()  # validates the options now, not at the first candidate
-        return Scorer(space, estimator, table, self.latency_stat, objectives)
+        constrained = [get_objective(parse_constraint(c).name) for c in self.constraints]
+        return Scorer(space, estimator, table, self.latency_stat, objectives, constrained)

@@ -23,13 +23,14 @@ from pathlib import Path
 
 import numpy as np
 
-from hwnas.api.bench import json_ready
+from hwnas.core.costs import CostModel
+from hwnas.core.outcome import Outcome
 from hwnas.errors import BadInputError
-from hwnas.evaluation.costs import CostModel
+from hwnas.fileio import json_ready
 from hwnas.league.metrics import TrueFront, aggregate, run_metrics, versus
 from hwnas.objectives import Objective, parse_objectives
 from hwnas.registry import STRATEGIES
-from hwnas.searching.loop import Outcome, run_loop
+from hwnas.searching.loop import run_loop
 from hwnas.strategies.base import Strategy
 from hwnas.threads import limit_threads, preload
 
@@ -223,7 +224,8 @@ def _results(problem, per_method, seeds, budget, batch, options) -> dict:
 
 
 def parse_method_options(pairs: Sequence[str], methods: Sequence[str]) -> dict:
-    """('nsga2:pop_size=40', ...) -> {'nsga2': {'pop_size': 40}}; values are JSON or text."""
+    """('nsga2:population=40', ...) -> {'nsga2': {'population': 40}}; values are JSON or
+    text."""
     import json
 
     out: dict[str, dict] = {}
@@ -232,7 +234,7 @@ def parse_method_options(pairs: Sequence[str], methods: Sequence[str]) -> dict:
         key, eq, raw = kv.partition("=")
         if not sep or not eq or not key.strip():
             raise BadInputError(f"--strategy-opt {pair!r} must be METHOD:KEY=VALUE, "
-                                "e.g. nsga2:pop_size=40")
+                                "e.g. nsga2:population=40")
         if method not in methods:
             raise BadInputError(f"--strategy-opt {pair!r} names {method!r}, which is not "
                                 f"benchmarked; methods: {', '.join(methods)}")
@@ -266,6 +268,9 @@ def prepare(benchmark: str | Path, objectives: str | Sequence[str], *, space: st
     problem = BenchProblem.build(space_obj, table, objs)
     for name in names:  # unknown or invalid strategy options fail here, not mid-league
         STRATEGIES.get(name)(problem.space, objs, seed=0, **options.get(name, {}))
+    # run and reported under today's option names (an old one was said once, just above)
+    options = {name: STRATEGIES.get(name).current_options(given)
+               for name, given in options.items()}
     return problem, names, options
 
 

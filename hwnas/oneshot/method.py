@@ -2,11 +2,13 @@
 
 As with strategies and pymoo's algorithms, the loop lives outside (hwnas.oneshot.trainer): per
 epoch `start_epoch`, then per training batch `weight_step` and, every `arch_every` weight steps
-after the warm-up epochs, `arch_step` on a batch of the held-out architecture split. A method
+after the warm-up epochs, `arch_step` on a batch of the held-out architecture split (after
+the weight step, or before it for a method with `arch_first`). A method
 owns how the supernet's mixed ops run in each step (`Supernet.set_*`), its architecture
 optimiser and its loss; the trainer owns the data, the weight optimiser's schedule, logging and
 derivation. A new method is one file: this subclass beside the strategy that names it
-(`OneShotStrategy.mechanism`, e.g. hwnas/strategies/darts.py).
+(`OneShotStrategy.mechanism`, e.g. hwnas/strategies/darts.py); a plug-in imports both bases
+and `COMMON_OPTIONS` from `hwnas.plugins`.
 
 This module imports no torch, so a method's file can define its subclass at import time and
 `hwnas list` still loads no torch: each step imports torch inside it, when a supernet trains.
@@ -30,6 +32,9 @@ class OneShotMethod(ABC):
     """Subclasses set `arch_every` and implement `weight_step` and `arch_step`."""
 
     arch_every: ClassVar[int] = 1  # weight steps per architecture step
+    # True: an iteration's architecture step runs before its weight step (DARTS's code), else
+    # after it. Either way `train_batch` is the iteration's training batch when it runs.
+    arch_first: ClassVar[bool] = False
 
     def __init__(self, supernet: Supernet, weight_optimizer: torch.optim.Optimizer,
                  cost: ExpectedCost | None, target: float | None, lam: float,
@@ -43,6 +48,8 @@ class OneShotMethod(ABC):
         self.generator = generator  # every random draw of the method, for repeatable runs
         self.epoch, self.epochs = 0, 1
         self.warmup_epochs = 0  # set by the trainer: epochs of weight steps only
+        # set by the trainer before each iteration's steps: (x, y) of its training batch
+        self.train_batch: tuple[torch.Tensor, torch.Tensor] | None = None
 
     # -- hooks ------------------------------------------------------------------------------
     def start_epoch(self, epoch: int, epochs: int) -> None:
@@ -81,12 +88,17 @@ class OneShotMethod(ABC):
             return ce
         return latency_term(self.options["latency_loss"], ce, cost, self.target, self.lam)
 
-    def step_weights(self, loss: torch.Tensor) -> None:
-        """Backward into the weights only and step their optimiser (α untouched)."""
+    def step_weights(self, loss: torch.Tensor, clip: float | None = None) -> None:
+        """Backward into the weights only and step their optimiser (α untouched); with
+        `clip`, the weights' gradient norm is clipped to it first (DARTS's, SNAS's code)."""
         self.weight_optimizer.zero_grad(set_to_none=True)
         for a in self.supernet.arch_parameters():
             a.grad = None
         loss.backward()
         for a in self.supernet.arch_parameters():
             a.grad = None
+        if clip is not None:
+            import torch
+
+            torch.nn.utils.clip_grad_norm_(self.supernet.weight_parameters(), clip)
         self.weight_optimizer.step()

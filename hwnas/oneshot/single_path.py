@@ -9,8 +9,10 @@ controller), so all three train and score exactly the same way:
   gives one option index per position, the supernet runs only that path
   (`Supernet.set_paths`), and one SGD step follows. Candidates off the path are not in the
   graph, so their gradients stay None and torch's SGD leaves them (momentum and weight decay
-  included) untouched. The recipe (SGD with Nesterov momentum, cosine learning rate per
-  step, label smoothing) is hwnas.nn.train's, so a supernet compares with `scratch`.
+  included) untouched; entangled candidates' shared tensors (hwnas.oneshot.entangled) are in
+  the graph whenever one of their family runs, and step as a whole. The recipe (SGD with
+  Nesterov momentum, cosine learning rate per step, label smoothing) is hwnas.nn.train's, so
+  a supernet compares with `scratch`.
 * `uniform_sampler(supernet, generator)`: SPOS's sampler, each position's option uniform.
 * `inherited_accuracy(supernet, arch, calib, x, y)`: the path `arch` with the supernet's
   weights, BatchNorm statistics re-estimated on the calibration minibatches (the shared
@@ -127,14 +129,16 @@ def inherited_accuracy(supernet: Supernet, arch: Arch, calib: Sequence[torch.Ten
 
 def train_uniform(space, x: torch.Tensor, y: torch.Tensor, config: nt.TrainConfig, *,
                   seed: int, device: torch.device,
-                  on_epoch: Callable[[int, EpochStats], None] | None = None
+                  on_epoch: Callable[[int, EpochStats], None] | None = None,
+                  weights: str = "separate", kernel_transform: bool = False
                   ) -> tuple[Supernet, list[EpochStats]]:
-    """A supernet of `space` (weights initialised from `seed`) trained for `config.epochs`
-    epochs with one uniformly sampled path per minibatch: the `shared` estimator's and SPOS's
+    """A supernet of `space` (weights initialised from `seed`; `weights` and
+    `kernel_transform` as hwnas.oneshot.weight_options) trained for `config.epochs` epochs
+    with one uniformly sampled path per minibatch: the `shared` estimator's and SPOS's
     supernet. Stops after an epoch whose loss is not finite (the caller decides what a
     diverged supernet means). Call it inside `nt.torch_threads` / `nt.forked_rng`."""
     torch.manual_seed(seed)  # weight init (the caller forks the global RNG)
-    supernet = Supernet(space).to(device)
+    supernet = Supernet(space, weights, kernel_transform).to(device)
     generator = torch.Generator().manual_seed(seed)
     trainer = SinglePathTrainer(supernet, config, len(y), generator)
     sample = uniform_sampler(supernet, generator)

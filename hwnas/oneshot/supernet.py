@@ -14,6 +14,12 @@ How a mixed op combines its candidates is set per step by the method (`Supernet.
 - `set_paths(paths)`: only the listed candidates run (ProxylessNAS's sampled path(s)); with
   gates, the output is Σ_{j in path} g_j · o_j(x) and each gate's gradient can be read.
 - `set_arch(arch)`: one candidate per position, as a plain network (ENAS, SPOS, evaluation).
+
+`weights="entangled"` makes the candidates that nest (kernel 3/5/7, expansion 3/6 of one
+position) share one tensor of the largest kernel and expansion (hwnas.oneshot.entangled; the
+plug-ins' `supernet_weights` option, hwnas.oneshot.weight_options, chooses it by default); the
+constructor's own default, `separate`, is one weight per candidate, as before. Either way a
+derived network is `space.build(arch)` and `child_state_dict` gives its weights.
 """
 
 from __future__ import annotations
@@ -24,15 +30,20 @@ import torch
 import torch.nn as nn
 
 from hwnas.arch import Arch
+from hwnas.oneshot.entangled import EntangledCandidate, entangle
+from hwnas.oneshot.weight_options import WEIGHT_MODES
 from hwnas.spaces.base import SearchSpace
 
 
 class MixedOp(nn.Module):
     """The candidates of one position at one place in the network."""
 
-    def __init__(self, candidates: Sequence[nn.Module], position: int):
+    def __init__(self, candidates: Sequence[nn.Module], position: int,
+                 shared: Sequence[nn.Module] = ()):
         super().__init__()
         self.candidates = nn.ModuleList(candidates)
+        # entangled candidates' weights (hwnas.oneshot.entangled); empty with separate weights
+        self.shared = nn.ModuleList(shared)
         self.position = position
         self.mode = "arch"  # "weights" | "paths" | "arch"
         self.weights: torch.Tensor | None = None
@@ -64,16 +75,24 @@ class Supernet(nn.Module):
     """The network of all candidates, with the architecture parameters α kept apart from the
     weights (`alphas`, one vector of logits per position, initialised to zero)."""
 
-    def __init__(self, space: SearchSpace):
+    def __init__(self, space: SearchSpace, weights: str = "separate",
+                 kernel_transform: bool = False):
         super().__init__()
+        if weights not in WEIGHT_MODES:
+            raise ValueError(f"weights must be one of {', '.join(WEIGHT_MODES)}; got {weights!r}")
         self.space = space
+        self.weights_mode = weights
         self.positions = space.positions()
         self.mixed: list[list[MixedOp]] = [[] for _ in self.positions]
 
         def slot(p: int, instance: int) -> MixedOp:
             position = self.positions[p]
-            op = MixedOp([space.option_module(position, option, instance)
-                          for option in position.options], p)
+            modules = [space.option_module(position, option, instance)
+                       for option in position.options]
+            shared: list[nn.Module] = []
+            if weights == "entangled":
+                modules, shared = entangle(position, instance, modules, kernel_transform)
+            op = MixedOp(modules, p, shared)
             self.mixed[p].append(op)
             return op
 
@@ -124,22 +143,22 @@ class Supernet(nn.Module):
 
     def child_state_dict(self, arch: Arch) -> dict[str, torch.Tensor]:
         """The weights of `space.build(arch)` taken from the supernet: each mixed op's chosen
-        candidate in its place, everything else as it is, keyed as the child's state dict."""
+        candidate in its place (an entangled one's weights sliced from the shared tensors),
+        everything else as it is, keyed as the child's state dict."""
         chosen = self.indices(arch)
-        renames = {}
+        mapped: dict[str, torch.Tensor] = {}
+        inside: list[str] = []  # prefixes of the mixed ops: their keys come from the chosen
         for name, module in self.net.named_modules():
             if isinstance(module, MixedOp):
-                renames[f"{name}.candidates.{chosen[module.position]}."] = f"{name}."
-        mapped = {}
+                inside.append(f"{name}.")
+                candidate = module.candidates[chosen[module.position]]
+                state = (candidate.standalone_state_dict()
+                         if isinstance(candidate, EntangledCandidate) else candidate.state_dict())
+                mapped.update({f"{name}.{key}": value for key, value in state.items()})
+        prefixes = tuple(inside)
         for key, value in self.net.state_dict().items():
-            if ".candidates." not in key:
+            if not key.startswith(prefixes):
                 mapped[key] = value
-                continue
-            head = key[:key.index(".candidates.")]
-            rest = key[len(head) + len(".candidates."):]
-            old = f"{head}.candidates.{rest.split('.', 1)[0]}."
-            if old in renames:
-                mapped[renames[old] + key[len(old):]] = value
         wanted = self.space.build(arch).state_dict()
         missing = sorted(set(wanted) - set(mapped))
         if missing:  # a space whose skeleton differs from its build(): a bug, say where

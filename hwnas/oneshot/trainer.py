@@ -41,6 +41,9 @@ class OneShotConfig:
     arch_split: float
     device: str = "cpu"
     threads: int | None = None
+    # how the supernet's candidates hold their weights (hwnas.oneshot.weight_options)
+    weights: str = "separate"
+    kernel_transform: bool = False
 
 
 @dataclass
@@ -86,7 +89,7 @@ def train_supernet(space, method_cls, method_options: dict, config: OneShotConfi
     start = time.perf_counter()
     with nt.torch_threads(config.threads), nt.forked_rng(device), nt.deterministic_cudnn(device):
         torch.manual_seed(seed)
-        supernet = Supernet(space).to(device)
+        supernet = Supernet(space, config.weights, config.kernel_transform).to(device)
         wx, wy, ax, ay = split_for_arch(train_x.to(device), train_y.to(device),
                                         config.arch_split)
         recipe = nt.TrainConfig(config.epochs, config.batch_size, config.lr, config.weight_decay)
@@ -100,6 +103,19 @@ def train_supernet(space, method_cls, method_options: dict, config: OneShotConfi
         trajectory, diverged = [], None
         good_alpha = _snapshot(supernet)  # α to derive from if the training diverges
         start_probs = [p.detach().clone() for p in method.distribution()]
+
+        def arch_step(arch_order, sums: dict, where: str) -> str | None:
+            """One architecture step on the next held-out batch; why it diverged, or None."""
+            nonlocal arch_cursor
+            a_idx = arch_order[arch_steps[arch_cursor % len(arch_steps)]]
+            arch_cursor += 1
+            arch_out = method.arch_step(ax[a_idx], ay[a_idx])
+            if not _finite(supernet):  # the next weight step would sample from NaN
+                return f"architecture parameters became non-finite at {where}"
+            sums["arch_loss"] += arch_out["loss"]
+            sums["arch_steps"] += 1
+            return None
+
         for epoch in range(config.epochs):
             method.start_epoch(epoch, config.epochs)
             supernet.train()
@@ -110,25 +126,27 @@ def train_supernet(space, method_cls, method_options: dict, config: OneShotConfi
             for i, part in enumerate(steps):
                 nt.set_lr(optimizer, nt.cosine_lr(config.lr, step, total))
                 idx = order[part]
-                out = method.weight_step(wx[idx], wy[idx])
+                where = f"epoch {epoch + 1} step {i + 1}"
+                bx, by = wx[idx], wy[idx]
+                method.train_batch = (bx, by)
+                searching = epoch >= config.warmup_epochs and (i + 1) % method.arch_every == 0
+                if searching and method.arch_first:  # DARTS: α steps before the weights do
+                    diverged = arch_step(arch_order, sums, where)
+                    if diverged is not None:
+                        break
+                out = method.weight_step(bx, by)
                 if not math.isfinite(out["loss"]):
-                    diverged = f"loss became {out['loss']} at epoch {epoch + 1} step {i + 1}"
+                    diverged = f"loss became {out['loss']} at {where}"
                     break  # NaN weights cannot recover
                 sums["loss"] += out["loss"]
                 sums["correct"] += out["correct"]
                 sums["seen"] += len(idx)
                 sums["steps"] += 1
                 step += 1
-                if epoch >= config.warmup_epochs and (i + 1) % method.arch_every == 0:
-                    a_idx = arch_order[arch_steps[arch_cursor % len(arch_steps)]]
-                    arch_cursor += 1
-                    arch_out = method.arch_step(ax[a_idx], ay[a_idx])
-                    if not _finite(supernet):  # the next weight step would sample from NaN
-                        diverged = (f"architecture parameters became non-finite at epoch "
-                                    f"{epoch + 1} step {i + 1}")
+                if searching and not method.arch_first:
+                    diverged = arch_step(arch_order, sums, where)
+                    if diverged is not None:
                         break
-                    sums["arch_loss"] += arch_out["loss"]
-                    sums["arch_steps"] += 1
             if diverged is not None:
                 _restore(supernet, good_alpha)  # derive from the last epoch that ended well
                 trajectory.append({"epoch": epoch, "epochs": config.epochs,

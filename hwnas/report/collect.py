@@ -11,14 +11,13 @@ from pathlib import Path
 
 import numpy as np
 
-from hwnas.api.common import unique_records
-from hwnas.api.tables import table_change_note
+from hwnas.core.failure import is_failed, summarize_failures
 from hwnas.errors import BadInputError
-from hwnas.evaluation.failure import is_failed, summarize_failures
 from hwnas.fileio import read_regular
+from hwnas.latency.identity import table_change_note
 from hwnas.objectives import parse_objectives
 from hwnas.quoting import printable, shell_word
-from hwnas.runs import RunDir
+from hwnas.runs import RunDir, unique_records
 
 
 @dataclass
@@ -98,7 +97,7 @@ def _fronts_and_curves(data: list[RunData], names, directions) -> str:
         to_min,
     )
     from hwnas.analysis.picking import marked_indices
-    from hwnas.api.pareto import shared_reference
+    from hwnas.analysis.reference import shared_reference
 
     filled = [d.points for d in data if len(d.points)]
     if not filled:

@@ -11,6 +11,7 @@ import numpy as np
 
 from hwnas.registry import ESTIMATORS
 from hwnas.report.collect import RunData
+from hwnas.searching.config import stored_options
 
 
 def describe_run(config: dict) -> str:
@@ -18,7 +19,7 @@ def describe_run(config: dict) -> str:
     as the run's estimator describes itself (`Estimator.summary`, `cost_source`)."""
     search = config["search"]
     table = config.get("table") or {}
-    est = config.get("estimator_resolved") or {}
+    est = stored_options(config, "estimator")  # a run of any age: the options alone
     cls = ESTIMATORS.find(search["estimator"])  # None: a plug-in not loaded; its name alone
     if table.get("path"):
         path = Path(table["path"])

@@ -6,12 +6,70 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from hwnas.errors import BadInputError
 from hwnas.limits import MAX_BUDGET, MAX_SEED
+from hwnas.options import Option, resolve_options
 
 KEEP_WEIGHTS = ("front", "all", "none")
 DEFAULT_BUDGET = 20  # candidates, when neither the user nor the strategy says how many
+OWNER = "the search"  # "The 'budget' option of the search must be ..."
+HINT = "(see `hwnas search --help`)"
+
+
+@dataclass(frozen=True)
+class _Object(Option):
+    """An object of option -> value: a plug-in's options as given."""
+
+    def describe(self) -> str:
+        return "an object of option -> value"
+
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, dict)
+
+    def invalid_values(self) -> list:
+        return ["abc", 3, [1]]
+
+
+@dataclass(frozen=True)
+class _Names(Option):
+    """A list of names (config.json's objectives; the command line splits its own)."""
+
+    def describe(self) -> str:
+        return "a list of names"
+
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+    def invalid_values(self) -> list:
+        return ["abc", 3, [1]]
+
+
+# Each field's constraints as data, checked by the plug-ins' own validator and template
+# (hwnas.options), so a bad field reads like a bad plug-in option. Defaults are the
+# dataclass's (tests/unit/test_plugin_kinds_alike.py holds them equal).
+FIELDS: dict[str, Option] = {
+    "table": Option("", str),
+    "space": Option("proxyless", str),
+    "space_config": _Object({}, dict),
+    "strategy": Option("evolution", str),
+    "strategy_options": _Object({}, dict),
+    "estimator": Option("scratch", str),
+    "estimator_options": _Object({}, dict),
+    "evaluator": Option("local", str),
+    "evaluator_options": _Object({}, dict),
+    "dataset": Option("digits", str),
+    "objectives": _Names(["accuracy", "latency_ms"], list),
+    # its allowed values are the table's statistics: the scorer checks them
+    "latency_stat": Option(None, str, none_ok=True),
+    "budget": Option(None, int, low=1, high=MAX_BUDGET, none_ok=True),
+    "batch": Option(1, int, low=1, high=MAX_BUDGET),
+    "seed": Option(0, int, low=0, high=MAX_SEED),
+    "run_dir": Option("", str),
+    "keep_weights": Option("front", str, choices=KEEP_WEIGHTS),
+    "allow_mismatch": Option(False, bool),
+}
 
 
 @dataclass
@@ -36,23 +94,11 @@ class SearchConfig:
     # Search with a table `hwnas export` cannot re-time (batch != 1, not fp32), warned.
     allow_mismatch: bool = False
 
-    def validate(self) -> SearchConfig:
-        """Every field's type and range, in one line each: a config comes from the command
-        line, from Python, or from a run's config.json (which anyone can edit)."""
-        _check_int("budget", self.budget, 1, MAX_BUDGET, none_ok=True)
-        _check_int("batch", self.batch, 1, MAX_BUDGET)
-        _check_int("seed", self.seed, 0, MAX_SEED)
-        _check_choice("keep_weights", self.keep_weights, KEEP_WEIGHTS)
-        for name in ("table", "space", "strategy", "estimator", "evaluator", "dataset",
-                     "run_dir"):
-            _check_type(name, getattr(self, name), str, "a str")
-        for name in ("space_config", "strategy_options", "estimator_options",
-                     "evaluator_options"):
-            _check_type(name, getattr(self, name), dict, "an object of option -> value")
-        if not isinstance(self.objectives, list) or not all(
-                isinstance(o, str) for o in self.objectives):
-            raise _error("objectives", "a list of names", self.objectives)
-        _check_type("allow_mismatch", self.allow_mismatch, bool, "a bool")
+    def validate(self, hint: str = HINT) -> SearchConfig:
+        """Every field against its declaration (`FIELDS`), in one line each: a config comes
+        from the command line, from Python, or from a run's config.json (which anyone can
+        edit). The fields are left as given."""
+        resolve_options(OWNER, FIELDS, {name: getattr(self, name) for name in FIELDS}, hint)
         return self
 
     def to_dict(self) -> dict:
@@ -87,7 +133,7 @@ def read_run_config(run_path: str | Path) -> dict:
         raise BadInputError(f"{what} has no 'search' object, so `hwnas search` did not write "
                             f"it; {hint}")
     try:
-        SearchConfig.from_dict(raw["search"]).validate()
+        SearchConfig.from_dict(raw["search"]).validate(hint="")  # the next step is said below
     except BadInputError as exc:
         raise BadInputError(f"{what} is damaged: {exc}; {hint}") from None
     damage = _run_fields_damage(raw)
@@ -130,23 +176,19 @@ def _run_fields_damage(raw: dict) -> str | None:
     return None
 
 
-def _error(name: str, allowed: str, got) -> BadInputError:
-    return BadInputError(f"The {name!r} parameter must be {allowed}. Got {got!r} instead.")
+# What a run's `<kind>_resolved` held beside the options before every kind's `config()` was
+# its options alone; a run written then still reports and resumes (`stored_options`).
+_FORMER_KEYS = {"strategy": ("name", "seed"), "estimator": ("estimator", "dataset", "seed"),
+                "evaluator": ("name",)}
+_CONSTRUCTOR_ARGS = ("seed", "dataset")  # never an option's name: the constructor takes them
 
 
-def _check_type(name: str, value, kind: type, allowed: str) -> None:
-    if not isinstance(value, kind):
-        raise _error(name, allowed, value)
-
-
-def _check_int(name: str, value, low: int, high: int, none_ok: bool = False) -> None:
-    if value is None and none_ok:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise _error(name, f"an int in [{low}, {high}]" + (" or None" if none_ok else ""),
-                     value)
-
-
-def _check_choice(name: str, value, choices: tuple) -> None:
-    if value not in choices:
-        raise _error(name, f"one of {', '.join(choices)}", value)
+def stored_options(config: dict, kind: str) -> dict:
+    """The resolved options a run recorded of its `kind` plug-in ("space", "strategy",
+    "estimator", "evaluator"), in the shape `config()` returns, from a run of any age."""
+    stored = dict(config.get(f"{kind}_resolved") or {})
+    name = (config.get("search") or {}).get(kind)
+    for key in _FORMER_KEYS.get(kind, ()):
+        if key in stored and (key in _CONSTRUCTOR_ARGS or stored[key] == name):
+            del stored[key]
+    return stored

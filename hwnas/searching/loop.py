@@ -32,19 +32,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from hwnas.arch import Arch
+from hwnas.core.outcome import Outcome
 from hwnas.errors import HwnasRuntimeError
 from hwnas.threads import limit_threads, strategy_threads
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What an evaluator says of one architecture: its objective values, and trained weights
-    when the estimator kept them (CPU tensors), plus plain extra data."""
-
-    result: dict
-    state_dict: dict | None = None
-    seconds: float = 0.0
-    extra: dict | None = None  # the estimator's plain data (Estimate.extra), kept in the history
 
 
 class MapsArchs(Protocol):

@@ -6,7 +6,8 @@ differentiable expected latency see `positions()` and `fixed_ops()`.
 
 Contract the rest of hwnas relies on (checked for every registered space by
 tests/conformance/test_spaces.py):
-- options are declared as data (`option_specs`, hwnas.options) and include `num_classes`, the
+- options are declared as data (`option_specs`; a plug-in imports `Option`, this base,
+  `Position` and `SPACES` from `hwnas.plugins`) and include `num_classes`, the
   classifier's outputs: `hwnas search` sets it from the dataset;
 - an instance has `num_classes` (int) and `input_shape` (channels, height, width): the scratch
   estimator checks the one against the dataset and feeds inputs of the other;
@@ -92,10 +93,6 @@ class SearchSpace(Configurable, ABC):
     @property
     def name(self) -> str:
         return self.registry_name
-
-    def config(self) -> dict:
-        """Constructor arguments, so the space can be rebuilt: `SPACES.get(name)(**config)`."""
-        return dict(self.options)
 
     # -- what each space defines ------------------------------------------------------------
     @abstractmethod

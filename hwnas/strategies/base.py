@@ -5,12 +5,13 @@ architecture or writes to the run itself. The loop lives outside (hwnas.searchin
 pymoo. Most strategies never train a network either; six do, inside `ask`, and say so with
 `sample_based = False`: ENAS and SPOS train the weight-sharing supernet their proposals are
 scored with, and the one-shot methods (ProxylessNAS, FBNet, DARTS, SNAS) a supernet whose
-architecture parameters become the proposal. Options are declared as data (`option_specs`,
-hwnas.options). A strategy may read the cheap costs of any architecture before proposing it
-(`self.costs`: table latency and columns, params/FLOPs, a benchmark's device costs) — what
-DPP-Net's device model is in its paper.
+architecture parameters become the proposal. Options are declared as data (`option_specs`;
+a plug-in imports `Option`, this base and `STRATEGIES` from `hwnas.plugins`). A strategy may
+read the cheap costs of any architecture before proposing it (`self.costs`: table latency and
+columns, params/FLOPs, a benchmark's device costs) — what DPP-Net's device model is in its
+paper.
 
-Failed candidates. A result may be `{"failed": reason}` (hwnas.evaluation.failure): no
+Failed candidates. A result may be `{"failed": reason}` (hwnas.core.failure): no
 objective in it. Every strategy accepts such results in `tell` and goes on; it never builds
 on one (a parent, a beam, an incumbent) nor fits a model on it. The helpers below say how:
 `is_failed`, `objective_vector` (min-form, +inf for a failed result: worse than anything
@@ -20,20 +21,18 @@ real) and `best_index` (which never picks a failed result).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
 
 from hwnas.arch import Arch
-from hwnas.errors import BadInputError
-from hwnas.evaluation.costs import NO_COSTS, CostModel
-from hwnas.evaluation.failure import is_failed as _is_failed
-from hwnas.objectives import Objective, mnasnet_reward, reward_terms
+from hwnas.core.context import SearchContext
+from hwnas.core.costs import NO_COSTS, CostModel
+from hwnas.core.failure import is_failed as _is_failed
+from hwnas.objectives import Objective
 from hwnas.options import Configurable, Option, option_error
-from hwnas.searching.context import SearchContext
 from hwnas.spaces.base import SearchSpace
-
-FITNESS = ("pareto", "mnasnet")
 
 
 class Strategy(Configurable, ABC):
@@ -85,31 +84,41 @@ class Strategy(Configurable, ABC):
 
     def latency_limits(self) -> list[tuple[str, list[float]]]:
         """The absolute limits on the table's latency this strategy holds, as the user set
-        them: [(flag, values)], e.g. [("--target-ms ", [3.0])]. Read from the options the
-        strategies share (`target_ms` under a fitness other than pareto, a `sweep` of
-        target_ms, a MnasNet or MONAS reward's `target`) when their cost is `latency_ms`; a
-        strategy holding other limits overrides it. A new search says once when the
-        machine's speed has moved their meaning (hwnas.latency.drift.limit_message)."""
+        them: [(flag, values)], e.g. [("--target-ms ", [3.0])]. Read from the option names
+        the strategies share (README "Shared option names"): a hard `limit_ms`, and, when
+        their `cost` is `latency_ms`, a `target_ms` the strategy reads (`reads_target`) or a
+        `sweep` of target_ms; a strategy holding other limits overrides it. A new search says
+        once when the machine's speed has moved their meaning
+        (hwnas.latency.drift.limit_message)."""
         o = self.options
-        if (o.get("cost") or o.get("latency") or "latency_ms") != "latency_ms":
-            return []
         out = []
-        if o.get("target_ms") and o.get("fitness", "mnasnet") != "pareto":
-            out.append(("--target-ms ", [float(o["target_ms"])]))
+        if o.get("limit_ms"):  # always on the table's latency
+            out.append(("--strategy-opt limit_ms=", [float(o["limit_ms"])]))
+        if (o.get("cost") or "latency_ms") != "latency_ms":
+            return out
+        if o.get("target_ms") and self.reads_target():
+            out.insert(0, ("--target-ms ", [float(o["target_ms"])]))
         key, _, values = str(o.get("sweep") or "").partition("=")
         if key.strip() == "target_ms":
             out.append(("--sweep target_ms=", [float(v) for v in values.split(",") if v.strip()]))
-        if o.get("target") is not None and o.get("reward") in ("mnasnet", "monas_cost_threshold"):
-            out.append(("--strategy-opt target=", [float(o["target"])]))
         return out
+
+    def reads_target(self) -> bool:
+        """Whether its `target_ms` (a reward's or loss's target T) is read under its other
+        options; one whose reward or fitness may ignore it says when (evolution: only with
+        fitness=mnasnet)."""
+        return True
+
+    def scalar_fitness(self) -> Callable[[dict], float] | None:
+        """The one number `best_index` ranks successful results by, or None (the default):
+        a non-dominated result is chosen instead. A strategy that scalarises builds it from
+        its own options (evolution's `fitness=mnasnet`, with hwnas.rewards)."""
+        return None
 
     def proposal_info(self, arch: Arch) -> dict:
         """Plain data recorded with a proposal in the run history (e.g. the sweep setting a
         one-shot method derived it under); nothing by default."""
         return {}
-
-    def config(self) -> dict:
-        return {"name": self.registry_name, "seed": self.seed, **self.options}
 
     @abstractmethod
     def ask(self, n: int = 1) -> list[Arch]:
@@ -145,27 +154,19 @@ class Strategy(Configurable, ABC):
                          float(result[o.name]) for o in self.objectives])
 
     def best_index(self, results: list[dict]) -> int | None:
-        """Index of the best result under the strategy's fitness option; failed results are
-        never chosen (None when every result failed: there is nothing to build on).
+        """Index of the best result; failed results are never chosen (None when every result
+        failed: there is nothing to build on).
 
-        `pareto` (default): a uniformly chosen member of the non-dominated subset, so no single
-        scalarisation biases a multi-objective search. `mnasnet`: the largest MnasNet reward
-        ACC * (LAT/target)^w over the run's own accuracy and latency objectives
-        (hwnas.objectives.reward_terms), with `target_ms` and `w` options.
+        The largest `scalar_fitness` when the strategy has one; otherwise (the default) a
+        uniformly chosen member of the non-dominated subset, so no single scalarisation
+        biases a multi-objective search.
         """
-        fitness = self.options.get("fitness", "pareto")
-        if fitness not in FITNESS:
-            raise BadInputError(f"unknown fitness {fitness!r}; allowed: {', '.join(FITNESS)}")
         ok = [i for i, r in enumerate(results) if not self.is_failed(r)]
         if not ok:
             return None
-        if fitness == "mnasnet":
-            acc, lat = reward_terms(self.objectives, self.options.get("accuracy"),
-                                    self.options.get("latency"))
-            target, w = float(self.options["target_ms"]), float(self.options["w"])
-            rewards = [mnasnet_reward(results[i][acc], results[i][lat], target, w, w)
-                       for i in ok]
-            return ok[int(np.argmax(rewards))]
+        score = self.scalar_fitness()
+        if score is not None:
+            return ok[int(np.argmax([score(results[i]) for i in ok]))]
         from hwnas.analysis.pareto import non_dominated_mask
 
         F = np.array([[results[i][o.name] for o in self.objectives] for i in ok], dtype=float)

@@ -8,6 +8,9 @@ step on training batches, α on held-out batches, alternately.
   ∇_α L_val(w', α) − ξ ∇²_{α,w} L_train(w, α) ∇_w' L_val(w', α), the Hessian-vector product by
   central finite differences at w ± ε∇_w' L_val with ε = 0.01 / ‖∇_w' L_val‖;
 - α: Adam (lr 3e-4, betas (0.5, 0.999), weight decay 1e-3);
+- order and clipping as the authors' code: in each iteration α steps first (on a held-out
+  batch, the unrolled step on the iteration's training batch), then the weights on that
+  training batch, their gradient norm clipped at 5;
 - the hardware term: E[cost] under softmax(α) inside L_val (the `latency_loss` form, `lambda`).
 
 Derivation is the trainer's argmax per position, `none`/`zero` included (NAS-Bench-201's DARTS
@@ -23,18 +26,24 @@ from typing import TYPE_CHECKING
 
 from hwnas.oneshot.losses import LATENCY_LOSSES
 from hwnas.oneshot.method import OneShotMethod
-from hwnas.oneshot.strategy import COMMON_OPTIONS, OneShotStrategy
 from hwnas.options import Option
 from hwnas.registry import STRATEGIES
+from hwnas.strategies.oneshot import COMMON_OPTIONS, OneShotStrategy
 
 if TYPE_CHECKING:
     import torch
+
+# DARTS's train_search.py clips the weights' gradient norm at 5 (`grad_clip`) before each step
+WEIGHT_GRAD_CLIP = 5.0
 
 
 class Darts(OneShotMethod):
     """DARTS's weight and architecture steps (the module docstring)."""
 
     arch_every = 1
+    # DARTS's code steps α first in each iteration (Architect.step, then the weights on the
+    # same training batch), so the unrolled step starts from the weights before that batch.
+    arch_first = True
     # The finite-difference step of the Hessian-vector product is this over ‖v‖ (the paper's
     # 0.01): a perturbation of norm 0.01 in weight space, coarse where ReLUs switch.
     hessian_eps = 0.01
@@ -51,13 +60,10 @@ class Darts(OneShotMethod):
     def weight_step(self, x, y) -> dict:
         import torch.nn.functional as F
 
-        # The unrolled step of the second order uses the training batch the weights just
-        # stepped on (DARTS unrolls on the batch of the same iteration).
-        self._last_train_batch = (x, y)
         self.supernet.set_weights([p.detach() for p in self.supernet.probs()])
         logits = self.supernet(x)
         loss = F.cross_entropy(logits, y)
-        self.step_weights(loss)
+        self.step_weights(loss, clip=WEIGHT_GRAD_CLIP)
         return {"loss": float(loss.detach()), "correct": int((logits.argmax(1) == y).sum())}
 
     def val_loss(self, x, y) -> torch.Tensor:
@@ -72,7 +78,9 @@ class Darts(OneShotMethod):
         alphas = self.supernet.arch_parameters()
         self.arch_optimizer.zero_grad(set_to_none=True)
         if self.second_order:
-            loss = self._unrolled_grads(x, y, *self._last_train_batch)
+            # the unrolled step is on this iteration's training batch (the trainer's), which
+            # the weights have not stepped on yet (`arch_first`)
+            loss = self._unrolled_grads(x, y, *self.train_batch)
         else:
             loss = self.val_loss(x, y)
             grads = torch.autograd.grad(loss, alphas)

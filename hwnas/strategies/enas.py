@@ -19,7 +19,7 @@ Then `final_samples` architectures are sampled from the trained policy, scored w
 weights on the whole held-out split (BatchNorm statistics re-estimated per candidate), ranked
 by the same reward, and the best `top` are proposed, one per `ask`, to the run's final
 estimator. Per epoch the mean reward, baseline, policy entropy and shared-weight accuracies go
-to `strategy/log.json` (hwnas.oneshot.shared_strategy: files and resume).
+to `strategy/log.json` (hwnas.strategies.weight_sharing: files and resume).
 
 Defaults follow ENAS where it gives one: Adam lr 3.5e-4, tanh constant 2.5, entropy weight
 1e-4, baseline decay 0.99, shared weights by SGD (Nesterov) with a cosine schedule (ENAS: lr
@@ -33,11 +33,11 @@ from __future__ import annotations
 
 from hwnas.errors import HwnasRuntimeError
 from hwnas.limits import MAX_BATCH, MAX_POPULATION, MAX_STEPS
-from hwnas.oneshot.shared_strategy import SUPERNET_OPTIONS, WeightSharingSearch
 from hwnas.options import Option, option_error
 from hwnas.registry import STRATEGIES
 from hwnas.rewards import Rewarder
 from hwnas.strategies.reinforce import Reinforce
+from hwnas.strategies.weight_sharing import SUPERNET_OPTIONS, WeightSharingSearch
 
 
 @STRATEGIES.register("enas")
@@ -48,7 +48,8 @@ class ENAS(WeightSharingSearch, Reinforce):
 
     option_specs = {
         **Reinforce.option_specs,
-        "lr": Option(3.5e-4, float, low=0, low_open=True, help="controller Adam (ENAS 3.5e-4)"),
+        "controller_lr": Option(3.5e-4, float, low=0, low_open=True, old_names=("lr",),
+                                help="controller Adam (ENAS 3.5e-4)"),
         **SUPERNET_OPTIONS,
         "controller_steps": Option(20, int, low=1, high=MAX_STEPS,
                                    help="controller updates per epoch (ENAS: 2000)"),
@@ -80,7 +81,7 @@ class ENAS(WeightSharingSearch, Reinforce):
         with nt.torch_threads(o["threads"]), nt.forked_rng(device), \
                 nt.deterministic_cudnn(device):
             torch.manual_seed(self.seed)  # the supernet's weight init
-            supernet = Supernet(self.space).to(device)
+            supernet = Supernet(self.space, o["supernet_weights"], o["kernel_transform"]).to(device)
             trainer = SinglePathTrainer(supernet, self._train_config(), len(wy),
                                         torch.Generator().manual_seed(self.seed))
             held = Minibatches(len(ay), o["reward_batch"],
@@ -90,7 +91,7 @@ class ENAS(WeightSharingSearch, Reinforce):
                 if weights.diverged:
                     raise HwnasRuntimeError(
                         f"enas: the shared weights diverged (loss {weights.loss} in epoch "
-                        f"{epoch + 1}); lower --strategy-opt weight_lr")
+                        f"{epoch + 1}); lower --strategy-opt lr")
                 steps = self._phase_controller(supernet, ax, ay, held)
                 entry = {"epoch": epoch, "train_loss": weights.loss,
                          "train_acc": weights.accuracy, **_summarise(steps)}

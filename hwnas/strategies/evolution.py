@@ -18,10 +18,14 @@ from collections import deque
 
 from hwnas.arch import Arch
 from hwnas.limits import MAX_POPULATION
-from hwnas.objectives import reward_terms
 from hwnas.options import Option, option_error
 from hwnas.registry import STRATEGIES
-from hwnas.strategies.base import FITNESS, Strategy
+from hwnas.rewards import MNASNET_SOFT_W, mnasnet_reward, reward_terms
+from hwnas.strategies.base import Strategy
+
+# pareto: a tournament's winner is a uniformly chosen non-dominated member (Strategy.best_index);
+# mnasnet: the largest MnasNet reward ACC * (LAT/target_ms)^reward_w (hwnas.rewards).
+FITNESS = ("pareto", "mnasnet")
 
 
 @STRATEGIES.register("evolution")
@@ -36,12 +40,13 @@ class AgingEvolution(Strategy):
         "sample_size": Option(12, int, low=1, high=MAX_POPULATION,
                               aliases=("tournament", "tournament_size")),
         "fitness": Option("pareto", str, choices=FITNESS),
-        # MnasNet reward ACC * (LAT/target_ms)^w over the run's objectives named here
-        # (None: the first to maximise, and the first latency-like one to minimise).
+        # MnasNet reward ACC * (LAT/target_ms)^reward_w over the run's objectives named here
+        # (None: the first to maximise, and the first latency-like one to minimise); the
+        # names every MnasNet-style reward has (README "Shared option names").
         "target_ms": Option(0.0, float, low=0),
-        "w": Option(-0.07, float),
+        "reward_w": Option(MNASNET_SOFT_W, float, old_names=("w",)),
         "accuracy": Option(None, str, none_ok=True),
-        "latency": Option(None, str, none_ok=True),
+        "cost": Option(None, str, none_ok=True, old_names=("latency",)),
     }
 
     @classmethod
@@ -77,9 +82,20 @@ class AgingEvolution(Strategy):
     def __init__(self, space, objectives, seed=0, costs=None, **options):
         super().__init__(space, objectives, seed, costs, **options)
         if self.options["fitness"] == "mnasnet":  # names checked now, not at the 51st child
-            reward_terms(self.objectives, self.options["accuracy"], self.options["latency"])
+            reward_terms(self.objectives, self.options["accuracy"], self.options["cost"])
         self._population: deque[tuple[Arch, dict]] = deque()
         self._n_asked = 0
+
+    def reads_target(self) -> bool:
+        return self.options["fitness"] == "mnasnet"
+
+    def scalar_fitness(self):
+        """fitness=mnasnet: ACC * (LAT/target_ms)^reward_w, over the run's own objectives."""
+        if self.options["fitness"] != "mnasnet":
+            return None
+        acc, cost = reward_terms(self.objectives, self.options["accuracy"], self.options["cost"])
+        target, w = float(self.options["target_ms"]), float(self.options["reward_w"])
+        return lambda result: mnasnet_reward(result[acc], result[cost], target, w, w)
 
     def ask(self, n: int = 1) -> list[Arch]:
         out = []

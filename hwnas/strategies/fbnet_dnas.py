@@ -30,9 +30,9 @@ from typing import TYPE_CHECKING
 
 from hwnas.oneshot.losses import fbnet, positive_floor
 from hwnas.oneshot.method import OneShotMethod
-from hwnas.oneshot.strategy import COMMON_OPTIONS, OneShotStrategy
 from hwnas.options import Option
 from hwnas.registry import STRATEGIES
+from hwnas.strategies.oneshot import COMMON_OPTIONS, OneShotStrategy
 
 if TYPE_CHECKING:
     import torch

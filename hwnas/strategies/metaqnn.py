@@ -10,8 +10,9 @@ trajectory s_0 a_0 ... s_{L-1} a_{L-1} with terminal reward r is learnt from IN 
     Q(s_{L-1}, a_{L-1}) <- Q + lr * (r - Q)                        (the terminal state's max is 0)
     Q(s_t, a_t)         <- Q + lr * (0 + max_a' Q(s_{t+1}, a') - Q)    for t = L-2 .. 0
 
-lr 0.01, no discount, reward at the end only (the paper's Algorithm 3: reverse order carries
-the fresh terminal value down the whole trajectory in one pass). Experience replay (Algorithm
+lr (the option `controller_lr`) 0.01, no discount, reward at the end only (the paper's
+Algorithm 3: reverse order carries the fresh terminal value down the whole trajectory in one
+pass). Experience replay (Algorithm
 1): after every new model, `replay` (the paper's 100) (trajectory, reward) pairs are drawn
 uniformly, with replacement, from ALL models evaluated so far, and each gets the update above.
 A failed candidate's reward is the reward's floor (hwnas.rewards: 0 for weighted and mnasnet).
@@ -92,7 +93,10 @@ class MetaQNN(RewardedStrategy):
     plot_style = {"color": "#bcbd22", "marker": ">"}
 
     option_specs = {
-        "lr": Option(0.01, float, low=0, low_open=True, high=1, help="Q-learning rate"),
+        # the rate at which the controller (here the Q-table) learns: `controller_lr`, as
+        # reinforce's and enas's; `lr` is a network's weights' rate in every plug-in
+        "controller_lr": Option(0.01, float, low=0, low_open=True, high=1, old_names=("lr",),
+                                help="Q-learning rate"),
         "q_init": Option(0.5, float, help="initial Q value"),
         "replay": Option(100, int, low=0, high=MAX_STEPS,
                          help="updates drawn from the replay memory per model"),
@@ -146,7 +150,7 @@ class MetaQNN(RewardedStrategy):
                                                  [self.memory[i][2] for i in unique]),
                            strict=True))
         for i in picks:
-            self.q.update(self.memory[i][0], rewards[i], self.options["lr"])
+            self.q.update(self.memory[i][0], rewards[i], self.options["controller_lr"])
         return picks
 
     def _rewards(self, archs: list[Arch], results: list[dict]) -> np.ndarray:

@@ -5,7 +5,8 @@ integer variables: integer random sampling, SBX crossover and polynomial mutatio
 each followed by rounding repair, with pymoo's duplicate elimination, extended by default to
 every architecture handed out before. Every objective is minimised (max ones negated).
 
-pymoo thinks in generations of `pop_size` individuals; our loop asks for any `n`. So the
+pymoo thinks in generations of `population` individuals (its `pop_size`); our loop asks for
+any `n`. So the
 infills of one generation are buffered and handed out `n` at a time, and pymoo is told only
 once the whole generation has results.
 
@@ -99,8 +100,8 @@ class NSGA2Strategy(Strategy):
     # evaluation of the budget goes to a repeat. On NB201 x HW-NAS-Bench at 500 evaluations
     # it finds 2-3 more true-front points (of 42-76) than pymoo's (benchmarks/league.py).
     option_specs = {
-        "pop_size": Option(20, int, low=2, high=MAX_POPULATION,
-                           aliases=("population", "population_size", "pop")),
+        "population": Option(20, int, low=2, high=MAX_POPULATION, old_names=("pop_size",),
+                             aliases=("population_size", "pop")),
         "eta_c": Option(3.0, float, low=0, low_open=True),
         "prob_c": Option(1.0, float, low=0, high=1),
         "eta_m": Option(3.0, float, low=0, low_open=True),
@@ -145,7 +146,7 @@ class NSGA2Strategy(Strategy):
         duplicate elimination, seed); a subclass (NSGA-III) brings its own survival."""
         from pymoo.algorithms.moo.nsga2 import NSGA2
 
-        return NSGA2(pop_size=self.options["pop_size"], survival=_feasible_first_survival(),
+        return NSGA2(pop_size=self.options["population"], survival=_feasible_first_survival(),
                      **operators)
 
     def ask(self, n: int = 1) -> list[Arch]:

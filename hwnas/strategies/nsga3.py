@@ -72,9 +72,9 @@ class NSGA3Strategy(NSGA2Strategy):
         "n_partitions": Option(None, int, low=1, high=100, none_ok=True),
         # None: `default_pop_size`; fewer than the reference directions is refused (pymoo
         # warns it breaks the niching, which keeps about one survivor per direction).
-        "pop_size": Option(None, int, low=2, high=MAX_POPULATION, none_ok=True,
-                           aliases=("population", "population_size", "pop")),
-        **{k: v for k, v in NSGA2Strategy.option_specs.items() if k != "pop_size"},
+        "population": Option(None, int, low=2, high=MAX_POPULATION, none_ok=True,
+                             old_names=("pop_size",), aliases=("population_size", "pop")),
+        **{k: v for k, v in NSGA2Strategy.option_specs.items() if k != "population"},
     }
 
     def __init__(self, space, objectives, seed=0, costs=None, **options):
@@ -82,12 +82,12 @@ class NSGA3Strategy(NSGA2Strategy):
         n_obj = len(self.objectives)
         self.n_partitions = self.options["n_partitions"] or default_partitions(n_obj)
         count = n_directions(n_obj, self.n_partitions)
-        if self.options["pop_size"] is not None and self.options["pop_size"] < count:
-            raise option_error("pop_size", self.owner(),
+        if self.options["population"] is not None and self.options["population"] < count:
+            raise option_error("population", self.owner(),
                                f">= the number of reference directions ({count} for "
                                f"{n_obj} objectives and {self.n_partitions} partitions) or "
-                               "None", self.options["pop_size"], "(or lower n_partitions)")
-        self.pop_size = self.options["pop_size"] or default_pop_size(count)
+                               "None", self.options["population"], "(or lower n_partitions)")
+        self.pop_size = self.options["population"] or default_pop_size(count)
         self._ref_dirs: np.ndarray | None = None
 
     @property

@@ -9,7 +9,7 @@ Blocks in hwnas's label spaces. A label whose options include a neutral op ("non
 its number of non-neutral such labels (labels without a neutral option are always "on" and
 do not count). Level 0 sets every neutral-capable label to neutral; an expansion changes one
 neutral label to a non-neutral op, so a child has level b + 1. The search starts with
-`n_initial` distinct architectures of level 0 and 1 (all of them where that many exist: 25 in
+`n_init` distinct architectures of level 0 and 1 (all of them where that many exist: 25 in
 nb201) and climbs one level per step. Past the last level ("any refinement"): every
 single-label change of the beam, to any op, neutral included.
 
@@ -101,7 +101,8 @@ class ProgressiveStrategy(Strategy):
 
     # n_models 3, hidden 32, max_pool 500: 5 / 64 / 2000 took >100 s per 500-eval run on 2 CPUs.
     option_specs = {"k": Option(25, int, low=1, high=MAX_POPULATION),
-                    "n_initial": Option(30, int, low=1, high=MAX_POPULATION),
+                    "n_init": Option(30, int, low=1, high=MAX_POPULATION,
+                                     old_names=("n_initial",)),
                     "n_models": Option(3, int, low=1, high=100),
                     "hidden": Option(32, int, low=1, high=4096),
                     "max_pool": Option(500, int, low=1, high=MAX_STEPS),
@@ -210,8 +211,8 @@ class ProgressiveStrategy(Strategy):
         return list(out.values())
 
     def _initial(self) -> list[Arch]:
-        """`n_initial` distinct archs of level 0 and 1: all of them when there are few."""
-        n = self.options["n_initial"]
+        """`n_init` distinct archs of level 0 and 1: all of them when there are few."""
+        n = self.options["n_init"]
         base = {label: neutral_of(opts) for label, opts in self.space.choices()
                 if neutral_of(opts) is not None}
         free = [opts for _, opts in self.space.choices() if neutral_of(opts) is None]

@@ -12,7 +12,9 @@ memory, with the table's expected latency in the loss.
     single path; α follows Σ (R − b) ∇ log p(arch), b a moving average (decay 0.99).
 - binary gates: only the open path runs in the graph (`BinaryGate`); the gradient of gate j
   is ∂L/∂g_j = <∂L/∂out, o_j(x)>, a closed gate's o_j(x) recomputed without storing its
-  activations, and ∂L/∂α_i = Σ_j ∂L/∂g_j p_j (δ_ij − p_i) with p over the gated set;
+  activations, and ∂L/∂α_i = Σ_j ∂L/∂g_j p_j (δ_ij − p_i) with p over the gated set; a
+  position whose open option is `zero` (the layer removed) keeps its α in that step, as the
+  authors' code does;
 - the loss: CE with the latency term (`latency_loss`: `mul_log` CE·0.2·(log E/log T)^β or
   `add_linear` CE + λ(E − T)/T, knob `lambda`), E[lat] the table's expectation under the gated
   set's probabilities (the pair's 2-way softmax in `two`, so its gradient too reaches only the
@@ -37,9 +39,9 @@ from typing import TYPE_CHECKING, NamedTuple
 from hwnas.limits import MAX_POPULATION
 from hwnas.oneshot.losses import LATENCY_LOSSES
 from hwnas.oneshot.method import OneShotMethod
-from hwnas.oneshot.strategy import COMMON_OPTIONS, OneShotStrategy
 from hwnas.options import Option
 from hwnas.registry import STRATEGIES
+from hwnas.strategies.oneshot import COMMON_OPTIONS, OneShotStrategy
 
 if TYPE_CHECKING:
     import torch
@@ -50,6 +52,9 @@ MODES = ("two", "full", "reinforce")
 ADAM_BETAS = (0.0, 0.999)
 ADAM_EPS = 1e-8
 BASELINE_DECAY = 0.99
+# Options that remove the layer (proxyless `zero`) or zero the edge (nb201 `none`): the
+# reference's ZeroLayer, whose steps leave α alone (`_gate_step`). An identity (`skip`) is not.
+ZERO_OPTIONS = ("zero", "none")
 
 
 @cache
@@ -233,6 +238,11 @@ class ProxylessNAS(OneShotMethod):
                 offset = torch.logsumexp(a[idx], 0) - torch.logsumexp(old, 0)
                 a[idx] = a[idx] - offset
 
+    def opened_zero(self, gated: Gated) -> list[bool]:
+        """Per position: is the open option the zero layer (`ZERO_OPTIONS`)?"""
+        return [p.options[j] in ZERO_OPTIONS
+                for p, j in zip(self.supernet.positions, gated.active, strict=True)]
+
     def _gate_step(self, x, y) -> dict:
         import torch
 
@@ -240,13 +250,18 @@ class ProxylessNAS(OneShotMethod):
         before = [a.detach()[torch.tensor(p, device=a.device)].clone()
                   for a, p in zip(self.supernet.alphas, gated.paths, strict=True)]
         result = self.gradients(x, y, gated)
+        skipped = self.opened_zero(gated)
         self.arch_optimizer.zero_grad(set_to_none=True)
-        for a, g in zip(self.supernet.arch_parameters(), result.alpha_grads, strict=True):
-            a.grad = g
+        for a, g, skip in zip(self.supernet.arch_parameters(), result.alpha_grads, skipped,
+                              strict=True):
+            # The authors' code (MixedEdge.set_arch_param_grad) sets α's gradient to None at
+            # a position whose open gate is the zero layer, latency term included: Adam then
+            # leaves that position's α and its moments as they were for this step.
+            a.grad = None if skip else g
         self.arch_optimizer.step()
         if self.mode == "two":
-            self.rescale(gated, before)
-        self.last = {"gated": gated, "gate_grads": result.gate_grads}
+            self.rescale(gated, before)  # an untouched pair's offset is exactly 0
+        self.last = {"gated": gated, "gate_grads": result.gate_grads, "skipped": skipped}
         return {"loss": float(result.loss), "ce": float(result.ce),
                 "expected_cost": None if result.cost is None else float(result.cost)}
 

@@ -17,8 +17,9 @@ the same results proposes the same.
 Where this follows the papers and where it does not:
 * Zoph & Le: an LSTM samples each decision and is fed it back; REINFORCE with an exponential
   moving-average baseline of previous rewards (decay `baseline_decay`, 0.99 as ENAS); Adam.
-  Default lr 6e-4: Zoph & Le's controller learning rate (ENAS uses 3.5e-4; either is an option
-  away). Hidden size 100 (ENAS's controller LSTM; Zoph & Le use 2 layers of 35 units).
+  Default `controller_lr` 6e-4: Zoph & Le's controller learning rate (ENAS uses 3.5e-4;
+  either is an option away). Hidden size 100 (ENAS's controller LSTM; Zoph & Le use 2 layers
+  of 35 units).
 * The baseline starts at the first reward, not at 0 as in ENAS's code: with decay 0.99 and a
   budget of a few hundred, a zero start makes every early advantage positive and reinforces
   whatever happened to be sampled first.
@@ -48,8 +49,8 @@ class Reinforce(RewardedStrategy):
     plot_style = {"color": "#e377c2", "marker": "<"}
 
     option_specs = {
-        "lr": Option(6e-4, float, low=0, low_open=True,
-                     help="Adam learning rate (Zoph & Le 6e-4; ENAS 3.5e-4)"),
+        "controller_lr": Option(6e-4, float, low=0, low_open=True, old_names=("lr",),
+                                help="Adam learning rate (Zoph & Le 6e-4; ENAS 3.5e-4)"),
         "hidden": Option(100, int, low=1, high=MAX_CHANNELS, help="LSTM hidden units (ENAS: 100)"),
         "baseline_decay": Option(0.99, float, low=0, high=1, high_open=True,
                                  help="b <- b - (1-decay)(b - R)"),
@@ -74,7 +75,8 @@ class Reinforce(RewardedStrategy):
             self.controller = LSTMController(
                 [len(opts) for _, opts in self._choices], self.options["hidden"],
                 self.generator, self.options["tanh_constant"], self.options["temperature"])
-        self.optimizer = torch.optim.Adam(self.controller.parameters(), lr=self.options["lr"])
+        self.optimizer = torch.optim.Adam(self.controller.parameters(),
+                                          lr=self.options["controller_lr"])
         self.baseline: float | None = None
         self.baselines: list[float] = []  # b after each reward (history, for inspection)
 

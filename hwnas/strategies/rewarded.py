@@ -8,7 +8,7 @@ result into the controller's reward. Not registered: a base for strategies that 
 from __future__ import annotations
 
 from hwnas.errors import BadInputError
-from hwnas.rewards import REWARD_OPTIONS, Rewarder, check_reward_options
+from hwnas.rewards import READS_TARGET, REWARD_OPTIONS, Rewarder, check_reward_options
 from hwnas.strategies.base import Strategy
 
 __all__ = ["REWARD_OPTIONS", "RewardedStrategy"]
@@ -27,3 +27,6 @@ class RewardedStrategy(Strategy):
                                 f"space {space.name!r} has none")
         self.rewarder = Rewarder(self.objectives, self.options, space=space, costs=self.costs,
                                  seed=seed)
+
+    def reads_target(self) -> bool:
+        return self.options["reward"] in READS_TARGET

@@ -15,7 +15,8 @@ position, and the weights and α are updated from the same training batch by one
   C_l(Z_l) is position l's share of the cost in a space whose positions add up; where they
   do not (NB201's cell, a peak-memory maximum) every position is credited the whole C(Z);
 - weights: the trainer's SGD; α: Adam (lr 3e-4, betas (0.5, 0.999), weight decay 1e-3, the
-  authors' settings, shared with DARTS).
+  authors' settings, shared with DARTS); before each step the gradient norms are clipped as
+  the authors' code clips them, the weights' at 5 and α's at 10.
 
 The joint update happens in `weight_step` once the warm-up epochs (`warmup_epochs`) are over;
 before that Z is drawn from the current α but only the weights step. `arch_step` changes
@@ -30,14 +31,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from hwnas.oneshot.method import OneShotMethod
-from hwnas.oneshot.strategy import COMMON_OPTIONS, OneShotStrategy
 from hwnas.options import Option
 from hwnas.registry import STRATEGIES
+from hwnas.strategies.oneshot import COMMON_OPTIONS, OneShotStrategy
 
 if TYPE_CHECKING:
     import torch
 
 RESOURCE_GRADS = ("pathwise", "reinforce")
+# The authors' train_search.py clips every step's gradient norms: the weights' at 5
+# (`grad_clip`), α's at 10.
+WEIGHT_GRAD_CLIP = 5.0
+ARCH_GRAD_CLIP = 10.0
 
 
 def linear_temperature(epoch: int, epochs: int, tau0: float, tau_end: float) -> float:
@@ -134,14 +139,18 @@ class Snas(OneShotMethod):
         if self.searching():
             self._joint_step(ce, zs, logs)
         else:
-            self.step_weights(ce)
+            self.step_weights(ce, clip=WEIGHT_GRAD_CLIP)
         return {"loss": float(ce.detach()), "correct": int((logits.argmax(1) == y).sum())}
 
     def _joint_step(self, ce: torch.Tensor, zs, logs) -> None:
+        import torch
+
         value, grad_term = self.resource_term(zs, logs)
         self.weight_optimizer.zero_grad(set_to_none=True)
         self.arch_optimizer.zero_grad(set_to_none=True)
         (ce + grad_term).backward()  # one pass: weights and α from the same batch
+        torch.nn.utils.clip_grad_norm_(self.supernet.weight_parameters(), WEIGHT_GRAD_CLIP)
+        torch.nn.utils.clip_grad_norm_(self.supernet.arch_parameters(), ARCH_GRAD_CLIP)
         self.weight_optimizer.step()
         self.arch_optimizer.step()
         self.last_loss = float((ce + value).detach())

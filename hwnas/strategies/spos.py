@@ -13,14 +13,14 @@ Two stages, both inside the first `ask`:
    `mutation_prob`), and fills the rest at random. A candidate's fitness is its accuracy with
    the weights it INHERITS from the supernet, BatchNorm statistics re-estimated for it on
    `bn_batches` training minibatches (no optimiser step: nothing is trained while searching),
-   on the held-out split. Each architecture is scored once. With `target_ms`, a candidate whose
+   on the held-out split. Each architecture is scored once. With `limit_ms`, a candidate whose
    table latency exceeds it is discarded before it is scored (the paper's hard constraint) and
    the fitness is the accuracy; without, the fitness is the run's `reward` option over the
    shared-weight accuracy and the cost model's costs (as `reinforce` and `enas` combine them).
 
 The best `top` candidates by fitness are proposed, one per `ask`, to the run's final
 estimator. Per generation the best and top-k fitness, the candidates scored and those refused
-by the target go to `strategy/log.json` (files and resume: hwnas.oneshot.shared_strategy).
+by the target go to `strategy/log.json` (files and resume: hwnas.strategies.weight_sharing).
 
 SPOS uses population 50, 20 generations, top-k 10, mutation probability 0.1, 25 + 25 children.
 The defaults here (population 16, 8 generations, top-k 5, probability 0.1) are scaled down so
@@ -36,13 +36,14 @@ import numpy as np
 from hwnas.arch import Arch
 from hwnas.errors import BadInputError, HwnasRuntimeError
 from hwnas.limits import MAX_POPULATION, MAX_STEPS
-from hwnas.oneshot.shared_strategy import ACCURACY, SUPERNET_OPTIONS, WeightSharingSearch
 from hwnas.options import Option, option_error
 from hwnas.registry import STRATEGIES
+from hwnas.rewards import READS_TARGET
 from hwnas.strategies.rewarded import REWARD_OPTIONS, RewardedStrategy
+from hwnas.strategies.weight_sharing import ACCURACY, SUPERNET_OPTIONS, WeightSharingSearch
 
 TRIES_PER_CHILD = 10  # SPOS's code: at most 10x the wanted number of draws per operator
-FEASIBLE_PROBES = 200  # random draws that must find one architecture within target_ms
+FEASIBLE_PROBES = 200  # random draws that must find one architecture within limit_ms
 
 
 @STRATEGIES.register("spos")
@@ -60,8 +61,11 @@ class SPOS(WeightSharingSearch, RewardedStrategy):
                           help="top-k the next generation is bred from (SPOS: 10)"),
         "mutation_prob": Option(0.1, float, low=0, high=1,
                                 help="per-position redraw probability of a mutation"),
-        "target_ms": Option(None, float, low=0, low_open=True, none_ok=True,
-                            help="hard limit on table latency, checked before scoring"),
+        # A hard limit, not a target: `limit_ms` (it was `target_ms` until issue 30 gave that
+        # name to every reward's target T, REWARD_OPTIONS' own here).
+        "limit_ms": Option(None, float, low=0, low_open=True, none_ok=True,
+                           old_names=("target_ms",),
+                           help="hard limit on table latency, checked before scoring"),
         **REWARD_OPTIONS,
     }
 
@@ -71,13 +75,19 @@ class SPOS(WeightSharingSearch, RewardedStrategy):
         if resolved["parents"] > resolved["population"]:
             raise option_error("parents", cls.owner(), f"<= population "
                                f"({resolved['population']})", resolved["parents"])
+        if resolved["target_ms"] is not None and resolved["reward"] not in READS_TARGET:
+            # `--target-ms 3` was SPOS's hard limit until this release: never ignore it
+            raise option_error("target_ms", cls.owner(), "None with reward="
+                               f"{resolved['reward']!r} (the target T of reward=mnasnet or "
+                               "monas_cost_threshold)", resolved["target_ms"],
+                               "For a hard latency limit use --strategy-opt limit_ms=VALUE.")
 
     def __init__(self, space, objectives, seed=0, costs=None, **options):
         super().__init__(space, objectives, seed, costs, **options)
-        target = self.options["target_ms"]
+        target = self.options["limit_ms"]
         if target is not None:
             if not self.costs.knows(["latency_ms"]):
-                raise BadInputError("spos: target_ms needs table latencies (--table, made by "
+                raise BadInputError("spos: limit_ms needs table latencies (--table, made by "
                                     "`hwnas profile`)")
             self._check_feasible(target)
 
@@ -91,8 +101,8 @@ class SPOS(WeightSharingSearch, RewardedStrategy):
                 return
             cheapest = min(cheapest, latency)
         raise BadInputError(f"spos: none of {FEASIBLE_PROBES} random architectures is within "
-                            f"target_ms={target:g} (the fastest: {cheapest:.4g} ms); raise "
-                            "--strategy-opt target_ms")
+                            f"limit_ms={target:g} (the fastest: {cheapest:.4g} ms); raise "
+                            "--strategy-opt limit_ms")
 
     def latency(self, arch: Arch) -> float:
         return float(self.costs.costs(arch)["latency_ms"])
@@ -122,10 +132,12 @@ class SPOS(WeightSharingSearch, RewardedStrategy):
         with nt.torch_threads(o["threads"]), nt.forked_rng(device), \
                 nt.deterministic_cudnn(device):
             supernet, stats = train_uniform(self.space, wx, wy, self._train_config(),
-                                            seed=self.seed, device=device, on_epoch=on_epoch)
+                                            seed=self.seed, device=device, on_epoch=on_epoch,
+                                            weights=o["supernet_weights"],
+                                            kernel_transform=o["kernel_transform"])
             if stats[-1].diverged:
                 raise HwnasRuntimeError(f"spos: the supernet diverged (loss {stats[-1].loss} in "
-                                        f"epoch {len(stats)}); lower --strategy-opt weight_lr")
+                                        f"epoch {len(stats)}); lower --strategy-opt lr")
             calib = calibration_batches(wx, o["batch_size"], o["bn_batches"], self.seed)
             scored, generations = self._evolve(
                 lambda arch: self._objectives_of(
@@ -139,7 +151,7 @@ class SPOS(WeightSharingSearch, RewardedStrategy):
         returns every scored candidate (key -> {"arch", "objectives", "generation"}) and the
         per-generation log."""
         o = self.options
-        target = o["target_ms"]
+        target = o["limit_ms"]
         seen: set[str] = set()
         scored: dict[str, dict] = {}
         counts = {"refused_by_target": 0}
@@ -202,8 +214,8 @@ class SPOS(WeightSharingSearch, RewardedStrategy):
 
     # -- fitness ----------------------------------------------------------------------------
     def fitness(self, objectives: dict) -> float:
-        """Accuracy under a hard target (SPOS); else the run's reward over the objectives."""
-        if self.options["target_ms"] is not None:
+        """Accuracy under a hard limit (SPOS); else the run's reward over the objectives."""
+        if self.options["limit_ms"] is not None:
             return float(objectives[ACCURACY])
         return float(self.rewarder(objectives))
 

@@ -48,7 +48,7 @@ def test_a_file_of_no_known_format_is_one_line(tmp_path):
 
 def _league(benchmark: Path, out: Path) -> dict:
     proc = hwnas("bench", "--benchmark", str(benchmark), "--budget", "30", "--seeds", "2",
-                 "--methods", "random,nsga2", "--strategy-opt", "nsga2:pop_size=10",
+                 "--methods", "random,nsga2", "--strategy-opt", "nsga2:population=10",
                  "--out", str(out), "--json")
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
@@ -63,7 +63,7 @@ def test_small_league_writes_results_plot_and_table(tmp_path, synthetic):
     assert results["space"] == "nb201" and results["command"].startswith("hwnas bench ")
     assert set(results["league"]) == {"random", "nsga2"}
     nsga2 = results["methods"]["nsga2"]
-    assert nsga2["options"] == {"pop_size": 10} and len(nsga2["per_seed"]) == 2
+    assert nsga2["options"] == {"population": 10} and len(nsga2["per_seed"]) == 2
     assert nsga2["curve"]["evals"] == [10, 20, 30]
     assert 0 < nsga2["hv_ratio"]["mean"] <= 1
     written = json.loads(Path(results["outputs"]["results"]).read_text())

@@ -176,7 +176,7 @@ def test_export_dry_run_prints_the_pick_and_writes_nothing(runs, capsys):
 
 def test_export_warns_when_the_measurement_is_off_or_unstable():
     from hwnas.api.export import timing_warnings
-    from hwnas.nn.export import ExportReport
+    from hwnas.tables.export import ExportReport
 
     def report(p50, p90, predicted):
         return ExportReport("k", "a", "x.onnx", "trained", 0.0, 1e-4, "ort-cpu",

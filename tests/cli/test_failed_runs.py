@@ -50,12 +50,12 @@ def one_candidate_goes_wrong(monkeypatch, wrong):
 
 def with_huge_lr(estimator, arch, real):
     """The real training of this one candidate at lr=1e6."""
-    options = estimator.resolved_options()
-    estimator._resolved = {**options, "lr": 1e6}
+    options = estimator.options
+    estimator.options = {**options, "lr": 1e6}
     try:
         return real(estimator, arch)
     finally:
-        estimator._resolved = options
+        estimator.options = options
 
 
 def records(run_dir) -> list[dict]:

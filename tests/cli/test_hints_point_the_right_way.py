@@ -114,7 +114,7 @@ def test_an_objective_the_estimator_options_contradict_names_the_options(synthet
 # -- option names: synonyms before spellings ---------------------------------------------------
 @pytest.mark.parametrize("method, given, meant", [
     ("evolution", "popsize", "population"), ("evolution", "pop_size", "population"),
-    ("nsga2", "population", "pop_size"), ("evolution", "tournament_size", "sample_size"),
+    ("nsga2", "popsize", "population"), ("evolution", "tournament_size", "sample_size"),
 ])
 def test_a_synonym_suggests_the_option_it_means(synthetic, tmp_path, capsys, method, given,
                                                 meant):

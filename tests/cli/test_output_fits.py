@@ -146,7 +146,7 @@ def test_the_compare_plot_is_not_written_into_the_first_run(runs, tmp_path):
 
 def test_export_names_its_json_report(capsys):
     from hwnas.cli.export_cmd import render_export
-    from hwnas.nn.export import ExportReport
+    from hwnas.tables.export import ExportReport
 
     report = ExportReport("3f2a", "3|3 3|s 3 1", "exports/3f2a.onnx", "trained", 1e-6, 1e-4,
                           "ort-cpu", {"p50": 1.0, "p90": 1.1, "mean": 1.0, "std": 0.01,

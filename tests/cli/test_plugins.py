@@ -1,8 +1,8 @@
-"""A plug-in is one new file: a throw-away strategy, estimator and evaluator, a space, and a
-one-shot method, each written to a temporary module named in HWNAS_PLUGINS and found everywhere
-with nothing else edited — `hwnas list`, the CLI's choices, a real search (a one-shot one too),
-the option checks, `hwnas pareto`'s legend and plot (in the strategy's own colour), the report,
-and the conformance tests.
+"""A plug-in is one new file: a throw-away strategy, estimator, evaluator and benchmark format,
+a space, and a one-shot method, each written against `hwnas.plugins` alone to a temporary module
+named in HWNAS_PLUGINS and found everywhere with nothing else edited — `hwnas list`, the CLI's
+choices, a real search (a one-shot one too), the option checks, `hwnas pareto`'s legend and plot
+(in the strategy's own colour), the report, and the conformance tests.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import textwrap
 import pytest
 
 from tests.cli.helpers import ROOT, assert_one_line_error
+from tests.tabular_helpers import ROW0, ROW1
 
 MODULE = "hwnas_throwaway_plugin"
 SOURCE = textwrap.dedent('''
@@ -25,13 +26,20 @@ SOURCE = textwrap.dedent('''
 
     import zlib
 
-    from hwnas.arch import Arch
-    from hwnas.estimators.base import Estimate, Estimator
-    from hwnas.evaluation.evaluators.base import Evaluator
-    from hwnas.options import Option
-    from hwnas.registry import ESTIMATORS, EVALUATORS, STRATEGIES
-    from hwnas.searching.loop import Outcome
-    from hwnas.strategies.base import Strategy
+    from hwnas.plugins import (
+        BENCHMARK_FORMATS,
+        ESTIMATORS,
+        EVALUATORS,
+        SPACES,
+        STRATEGIES,
+        BenchmarkFormat,
+        Estimate,
+        Estimator,
+        Evaluator,
+        Option,
+        Outcome,
+        Strategy,
+    )
 
 
     @STRATEGIES.register("throwaway-walk")
@@ -68,7 +76,7 @@ SOURCE = textwrap.dedent('''
             return f"{cls.registry_name} (checksum + {options.get('bias', 0.0)})"
 
         def estimate(self, arch):
-            bias = self.resolved_options()["bias"]
+            bias = self.options["bias"]
             value = (zlib.crc32(arch.key.encode()) % 1000) / 2000 + bias
             return Estimate(accuracy=value, seconds=0.0, epochs=0)
 
@@ -86,15 +94,34 @@ SOURCE = textwrap.dedent('''
         def map(self, archs):
             done = {a.key: Outcome(self.scorer.evaluate(a)[0]) for a in reversed(archs)}
             return [done[a.key] for a in archs]
+
+
+    @BENCHMARK_FORMATS.register("throwaway-cells")
+    class Cells(BenchmarkFormat):
+        """NB201 cells under `cell`, accuracies as fractions under `top1`."""
+
+        space = "nb201"
+        arch_column = "cell"
+        aliases = {"accuracy": "top1", "latency:phone": "phone_ms"}
+        accuracy_scale = 1.0
+
+        def detect(self, header):
+            return "cell" in header and "top1" in header
+
+        def is_accuracy(self, column):
+            return column == "top1"
+
+        def parse_arch(self, text):
+            return SPACES.get(self.space)().from_string(text)
+
+        def arch_text(self, arch):
+            return SPACES.get(self.space)().to_string(arch)
 ''')
 SPACE_MODULE = "hwnas_throwaway_space"
 SPACE_SOURCE = textwrap.dedent('''
     """A throw-away space: a chain of convolutions, each 1x1, 3x3 or skipped."""
 
-    from hwnas.ops import OpSignature
-    from hwnas.options import Option
-    from hwnas.registry import SPACES
-    from hwnas.spaces.base import Position, SearchSpace
+    from hwnas.plugins import SPACES, OpSignature, Option, Position, SearchSpace
 
     SHORT = {"conv1": "1", "conv3": "3", "skip": "-"}
 
@@ -159,11 +186,14 @@ ONESHOT_SOURCE = textwrap.dedent('''
     """A throw-away one-shot method, strategy and mechanism in one file; torch only inside the
     steps."""
 
-    from hwnas.oneshot.losses import LATENCY_LOSSES
-    from hwnas.oneshot.method import OneShotMethod
-    from hwnas.oneshot.strategy import COMMON_OPTIONS, OneShotStrategy
-    from hwnas.options import Option
-    from hwnas.registry import STRATEGIES
+    from hwnas.plugins import (
+        COMMON_OPTIONS,
+        LATENCY_LOSSES,
+        STRATEGIES,
+        OneShotMethod,
+        OneShotStrategy,
+        Option,
+    )
 
 
     class SoftmaxSteps(OneShotMethod):
@@ -250,10 +280,29 @@ def test_listed_and_offered_as_choices(plugin_env):
     assert listed["evaluators"]["throwaway-eval"]["options"]["chunk"]["allowed"] == "an int >= 1"
     assert listed["spaces"]["throwaway-convs"]["options"]["layers"]["default"] == 3
     assert listed["strategies"]["throwaway-softmax"]["options"]["sweep"]["default"] is None
+    assert "throwaway-cells" in listed["formats"]
     helptext = hwnas(plugin_env, "search", "--help").stdout
     for name in ("throwaway-walk", "throwaway-est", "throwaway-eval", "throwaway-convs",
                  "throwaway-softmax"):
         assert name in helptext
+
+
+def test_they_import_the_facade_alone():
+    """What a plug-in author imports is `hwnas.plugins`, never a module inside hwnas."""
+    for source in MODULES.values():
+        named = re.findall(r"^\s*(?:from|import) (hwnas\S*)", source, re.M)
+        assert named and set(named) == {"hwnas.plugins"}, named
+
+
+def test_a_benchmark_format_reads_its_own_layout(plugin_env, tmp_path):
+    csv = tmp_path / "cells.csv"
+    csv.write_text(f"cell,top1,phone_ms\n{ROW0},0.5,2.0\n{ROW1},0.75,4.0\n")
+    probe = ("import sys\nfrom hwnas.tabular.benchmark import BenchmarkTable\n"
+             "table = BenchmarkTable.load(sys.argv[1])\n"
+             "print(table.format.name, table.objective_values('latency:phone').tolist())")
+    proc = run(plugin_env, "-c", probe, str(csv))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split(None, 1) == ["throwaway-cells", "[2.0, 4.0]\n"]
 
 
 def test_listing_them_loads_no_torch(plugin_env):
@@ -282,7 +331,7 @@ def test_a_search_runs_through_all_three(plugin_env, tmp_path):
     assert all(0 <= r["result"]["accuracy"] <= 1 and r["result"]["params"] > 0
                for r in records)
     config = json.loads((tmp_path / "run" / "config.json").read_text())
-    assert config["evaluator_resolved"] == {"name": "throwaway-eval", "chunk": 2}
+    assert config["evaluator_resolved"] == {"chunk": 2}  # its options, as every kind records
 
 
 @pytest.fixture(scope="module")

@@ -13,19 +13,20 @@ import numpy as np
 import pytest
 
 from hwnas.arch import Arch
-from hwnas.evaluation.failure import failed_result, is_failed
-from hwnas.oneshot.strategy import OneShotStrategy
+from hwnas.core.failure import failed_result, is_failed
+from hwnas.core.outcome import Outcome
 from hwnas.registry import STRATEGIES
-from hwnas.searching.loop import Outcome, Recorded, run_loop
+from hwnas.searching.loop import Recorded, run_loop
+from hwnas.strategies.oneshot import OneShotStrategy
 from tests.conformance.test_strategies import OBJECTIVES, SPACE, TOY_COSTS, toy_result
 
 BUDGET = 40
 # Small populations and beams, so that parents are chosen well within the budget.
 # A small surrogate keeps the progressive strategies fast; failures touch none of its sizes.
-PROGRESSIVE = {"k": 4, "n_initial": 6, "n_models": 1, "hidden": 8, "max_pool": 40}
-SMALL = {"evolution": {"population": 6, "sample_size": 3}, "nsga2": {"pop_size": 6},
+PROGRESSIVE = {"k": 4, "n_init": 6, "n_models": 1, "hidden": 8, "max_pool": 40}
+SMALL = {"evolution": {"population": 6, "sample_size": 3}, "nsga2": {"population": 6},
          "pnas": PROGRESSIVE, "dppnet": PROGRESSIVE,
-         "nsga3": {"n_partitions": 5, "pop_size": 6},  # 6 directions for 2 objectives
+         "nsga3": {"n_partitions": 5, "population": 6},  # 6 directions for 2 objectives
          "mobo": {"n_init": 6, "q": 3, "n_random": 30, "max_neighbours": 60}}
 # Weight-sharing searches train a tiny supernet in their first ask (a few images at 8x8), then
 # propose their `top` ranked architectures: as many as the budget.

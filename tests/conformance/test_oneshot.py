@@ -9,12 +9,12 @@ import json
 
 import pytest
 
+from hwnas.core.context import SearchContext
 from hwnas.objectives import parse_objectives
 from hwnas.oneshot.method import OneShotMethod
-from hwnas.oneshot.strategy import OneShotStrategy
 from hwnas.registry import STRATEGIES
-from hwnas.searching.context import SearchContext
 from hwnas.spaces.proxyless import ProxylessSpace
+from hwnas.strategies.oneshot import OneShotStrategy
 from tests.unit.test_oneshot_supernet import synthetic_table
 
 ONE_SHOT = [n for n in STRATEGIES.names() if issubclass(STRATEGIES.get(n), OneShotStrategy)]

@@ -4,11 +4,12 @@ same seed => same run; strategies that promise it propose the same whatever the 
 import numpy as np
 import pytest
 
+from hwnas.core.costs import CostModel
+from hwnas.core.outcome import Outcome
 from hwnas.errors import BadInputError
-from hwnas.evaluation.costs import CostModel
 from hwnas.objectives import parse_objectives
 from hwnas.registry import STRATEGIES
-from hwnas.searching.loop import Outcome, run_loop
+from hwnas.searching.loop import run_loop
 from hwnas.spaces.proxyless import ProxylessSpace
 
 SPACE = ProxylessSpace()

@@ -52,7 +52,7 @@ if NAME not in ESTIMATORS.names():
                         "fail_first": Option(False, bool)}
 
         def estimate(self, arch):
-            opts = self.resolved_options()
+            opts = self.options
             marks = Path(opts["marker_dir"])
             with open(marks / "attempts.log", "a") as fh:
                 fh.write(f"{arch.key} {os.getpid()}\n")

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from hwnas.api.search import replay_plan
+from hwnas.api.resume import replay_plan
 from hwnas.cli import app
 from hwnas.cli.errors import run_app
 from hwnas.errors import RunLockedError

@@ -12,23 +12,23 @@ import torch
 from torch import nn
 
 from hwnas.arch import Arch
-from hwnas.errors import BadInputError, CandidateFailed, HwnasRuntimeError
-from hwnas.estimators import Estimate
-from hwnas.evaluation.evaluators.base import evaluate_candidate
-from hwnas.evaluation.evaluators.local import LocalEvaluator
-from hwnas.evaluation.failure import (
+from hwnas.core.failure import (
     failed_result,
     failures_line,
     is_failed,
     reason_of,
     summarize_failures,
 )
-from hwnas.nn.export import export_arch
+from hwnas.errors import BadInputError, CandidateFailed, HwnasRuntimeError
+from hwnas.estimators import Estimate
+from hwnas.evaluation.evaluators.base import evaluate_candidate
+from hwnas.evaluation.evaluators.local import LocalEvaluator
 from hwnas.nn.train import CHECK_EVERY, TrainConfig, train
 from hwnas.objectives import parse_objectives
 from hwnas.registry import SPACES
 from hwnas.spaces.proxyless import ProxylessSpace
 from hwnas.strategies.evolution import AgingEvolution
+from hwnas.tables.export import export_arch
 from tests.unit.test_scratch_estimator import ARCH, FakeSpace, _estimate
 
 OBJ = parse_objectives("accuracy,latency_ms")

@@ -79,7 +79,7 @@ def synthetic(curves: dict):
 
     def fake_train(self, a, on_curve):
         full = curves[a.values["id"]]
-        opts = self.resolved_options()
+        opts = self.options
         assert len(full) == opts["epochs"]
         curve = []
         for epoch, value in enumerate(full[:-1], start=1):
@@ -176,7 +176,7 @@ def test_options_are_declared_and_observe_epochs_must_be_below_epochs():
         assert name in CurveEstimator.option_specs
     with pytest.raises(BadInputError, match="The 'observe_epochs' option of estimator 'curve' "
                                              r"must be an int in \[1, epochs - 1\]"):
-        CurveEstimator(FakeSpace(), epochs=2, observe_epochs=2).resolved_options()
+        CurveEstimator(FakeSpace(), epochs=2, observe_epochs=2)
 
 
 # -- real training ----------------------------------------------------------------------------

@@ -14,14 +14,14 @@ import numpy as np
 import pytest
 import torch
 
+from hwnas.core.context import SearchContext
+from hwnas.core.costs import CostModel
 from hwnas.errors import BadInputError
-from hwnas.evaluation.costs import CostModel
 from hwnas.nn import train as nt
 from hwnas.objectives import parse_objectives
 from hwnas.oneshot import single_path as sp
 from hwnas.oneshot.supernet import Supernet
 from hwnas.registry import STRATEGIES
-from hwnas.searching.context import SearchContext
 from hwnas.spaces.nb201 import Nb201Space
 
 SPACE = Nb201Space(C=4, N=1, resolution=8)
@@ -107,7 +107,7 @@ def test_phase_two_rewards_a_heldout_minibatch_with_the_shared_weights(monkeypat
 
 def test_the_controller_learns_the_option_that_pays(monkeypatch):
     """A fake shared-weight accuracy: 1 when edge 3 is nor_conv_1x1, else 0 (latency equal)."""
-    enas = make(lr=0.05, controller_steps=60)
+    enas = make(controller_lr=0.05, controller_steps=60)
     k, j = 3, 2
     monkeypatch.setattr(type(enas), "_shared_accuracy", staticmethod(
         lambda supernet, arch, x, y, idx: float(SPACE.encode(arch)[k] == j)))

@@ -3,8 +3,8 @@ import onnxruntime as ort
 import pytest
 
 from hwnas.errors import BadInputError
-from hwnas.nn.export import export_arch
 from hwnas.registry import SPACES
+from hwnas.tables.export import export_arch
 
 
 def test_untrained_export_is_input_dependent_and_matches_pytorch(tmp_path):
@@ -36,7 +36,7 @@ def test_the_warning_names_the_time_the_prediction_was_compared_with():
     """Re-timed next to the reference, the error is against the time at the table's speed,
     and the warning says that number, not the single measurement's p50."""
     from hwnas.api.export import timing_warnings
-    from hwnas.nn.export import ExportReport
+    from hwnas.tables.export import ExportReport
 
     once = {"p50": 1.158, "p90": 1.2, "mean": 1.16, "std": 0.01, "n": 50}
     careful = {"ms": 0.832, "rounds": 3}

@@ -107,7 +107,7 @@ def test_a_broken_file_is_caught_by_its_accuracy_and_not_written(exported, tmp_p
     The accuracy through onnxruntime on the held-out images is what catches it."""
     import torch
 
-    from hwnas.nn import export as export_module
+    from hwnas.tables import export as export_module
 
     run, keys, trained, _ = exported
     real = export_module.module_to_onnx

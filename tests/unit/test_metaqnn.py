@@ -11,8 +11,8 @@ import pytest
 from hwnas.arch import Arch
 from hwnas.cli import app
 from hwnas.cli.errors import run_app
+from hwnas.core.failure import failed_result
 from hwnas.errors import BadInputError
-from hwnas.evaluation.failure import failed_result
 from hwnas.objectives import parse_objectives
 from hwnas.registry import STRATEGIES
 from hwnas.runs import RunDir
@@ -86,7 +86,7 @@ def test_reverse_order_differs_from_forward_order():
 def test_the_strategy_applies_the_rule_through_tell():
     """replay=1 with one model in memory: exactly one update per tell, with its reward
     (monas_cost_threshold: the accuracy, 1.0, while latency <= target)."""
-    strategy = make(replay=1, reward="monas_cost_threshold", target=10.0)
+    strategy = make(replay=1, reward="monas_cost_threshold", target_ms=10.0)
     arch = Arch("two-step", {"a": "y", "b": "x"})
     result = {"accuracy": 1.0, "latency_ms": 1.0}
     strategy.tell([arch], [result])
@@ -98,7 +98,7 @@ def test_the_strategy_applies_the_rule_through_tell():
 
 
 def test_a_failed_model_is_learnt_with_the_floor():
-    strategy = make(replay=1, reward="mnasnet", target=5.0)
+    strategy = make(replay=1, reward="mnasnet", target_ms=5.0)
     arch = Arch("two-step", {"a": "x", "b": "y"})
     strategy.tell([arch], [failed_result("RuntimeError: boom")])
     assert strategy.rewarder.floor == 0.0

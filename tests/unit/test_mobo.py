@@ -13,8 +13,8 @@ from hwnas.bayesopt.ehvi import expected_hvi, front_mask, nondominated_boxes, pr
 from hwnas.bayesopt.gp import Fantasies, GroupedHammingGP, HammingGP, _neg_log_likelihood
 from hwnas.cli import app
 from hwnas.cli.errors import run_app
-from hwnas.evaluation.costs import CostModel
-from hwnas.evaluation.failure import failed_result
+from hwnas.core.costs import CostModel
+from hwnas.core.failure import failed_result
 from hwnas.objectives import parse_objectives
 from hwnas.registry import STRATEGIES
 from hwnas.runs import RunDir

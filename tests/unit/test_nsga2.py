@@ -52,7 +52,7 @@ def test_batch_size_does_not_change_the_search():
 
 
 def test_pymoo_is_told_only_complete_generations():
-    strategy = STRATEGIES.get("nsga2")(SPACE, OBJECTIVES, seed=0, pop_size=10)
+    strategy = STRATEGIES.get("nsga2")(SPACE, OBJECTIVES, seed=0, population=10)
     first = strategy.ask(6)
     strategy.tell(first[:3], [toy(SPACE, a) for a in first[:3]])
     more = strategy.ask(10)  # only the 4 left of generation 1: 3 results are outstanding
@@ -70,7 +70,7 @@ def _F(results):
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_hypervolume_improves_over_the_initial_population_and_beats_random(seed):
-    _, _, results = run(seed=seed, budget=300, pop_size=20)
+    _, _, results = run(seed=seed, budget=300, population=20)
     rand = STRATEGIES.get("random")(SPACE, OBJECTIVES, seed=seed).ask(300)
     F, R = _F(results), _F([toy(SPACE, a) for a in rand])
     norm = Normaliser.from_points(to_min(np.vstack([F, R]), DIRS))
@@ -83,12 +83,12 @@ def test_history_dedup_never_repeats_until_the_space_is_exhausted():
     _, archs, _ = run(seed=0, budget=150, dedup="history")
     assert len({a.key for a in archs}) == 150
     space = ToySpace()  # 64 architectures: the strategy must keep going past them
-    _, archs, _ = run(seed=0, budget=100, space=space, dedup="history", pop_size=8)
+    _, archs, _ = run(seed=0, budget=100, space=space, dedup="history", population=8)
     assert len(archs) == 100 and len({a.key for a in archs[:64]}) == 64
 
 
 def test_non_finite_results_are_ranked_last_not_crashing():
-    strategy = STRATEGIES.get("nsga2")(SPACE, OBJECTIVES, seed=0, pop_size=6)
+    strategy = STRATEGIES.get("nsga2")(SPACE, OBJECTIVES, seed=0, population=6)
     for _ in range(3):
         asked = strategy.ask(6)
         told = [toy(SPACE, a) for a in asked]
@@ -97,7 +97,7 @@ def test_non_finite_results_are_ranked_last_not_crashing():
     assert len(strategy.ask(6)) == 6
 
 
-@pytest.mark.parametrize("options", [{"pop_size": 1}, {"eta_c": 0}, {"prob_m": 2},
+@pytest.mark.parametrize("options", [{"population": 1}, {"eta_c": 0}, {"prob_m": 2},
                                      {"dedup": "all"}])
 def test_bad_options_are_bad_input(options):
     with pytest.raises(BadInputError, match="nsga2"):

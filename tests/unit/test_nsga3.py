@@ -126,8 +126,8 @@ def test_survivors_spread_over_the_directions_where_crowding_does_not():
 
 
 def test_pop_size_below_the_directions_is_refused_and_defaults_follow_the_objectives():
-    with pytest.raises(BadInputError, match="'pop_size' option of strategy 'nsga3'.*28"):
-        STRATEGIES.get("nsga3")(SPACE, OBJECTIVES3, seed=0, n_partitions=6, pop_size=20)
+    with pytest.raises(BadInputError, match="'population' option of strategy 'nsga3'.*28"):
+        STRATEGIES.get("nsga3")(SPACE, OBJECTIVES3, seed=0, n_partitions=6, population=20)
     two = STRATEGIES.get("nsga3")(SPACE, parse_objectives("accuracy,latency_ms"), seed=0)
     assert (two.n_partitions, two.pop_size) == (19, 20)
     four = STRATEGIES.get("nsga3")(SPACE, parse_objectives("accuracy,latency_ms,params,flops"),
@@ -135,7 +135,7 @@ def test_pop_size_below_the_directions_is_refused_and_defaults_follow_the_object
     assert (four.n_partitions, four.pop_size) == (3, 20)
     wide = STRATEGIES.get("nsga3")(SPACE, OBJECTIVES3, seed=0, n_partitions=6)
     assert wide.pop_size == 28 and len(wide.ref_dirs) == 28
-    more = STRATEGIES.get("nsga3")(SPACE, OBJECTIVES3, seed=0, n_partitions=3, pop_size=12)
+    more = STRATEGIES.get("nsga3")(SPACE, OBJECTIVES3, seed=0, n_partitions=3, population=12)
     assert (more.pop_size, len(more.ref_dirs)) == (12, 10)
 
 

@@ -16,14 +16,15 @@ import torch
 from hwnas.arch import Arch
 from hwnas.cli import app
 from hwnas.cli.errors import run_app
+from hwnas.core.costs import CostModel
+from hwnas.core.failure import failed_result
 from hwnas.errors import BadInputError
-from hwnas.evaluation.costs import CostModel
-from hwnas.evaluation.failure import failed_result
-from hwnas.objectives import mnasnet_reward, parse_objectives
+from hwnas.objectives import parse_objectives
 from hwnas.registry import STRATEGIES
 from hwnas.rewards import (
     REWARD_OPTIONS,
     Rewarder,
+    mnasnet_reward,
     monas_accuracy_threshold_reward,
     monas_cost_threshold_reward,
     monas_mixed_reward,
@@ -66,7 +67,7 @@ def options(**given) -> dict:
 
 # -- the controller learns ------------------------------------------------------------------
 def test_probability_of_the_rewarded_choice_rises():
-    strategy = make(lr=0.05, hidden=32)
+    strategy = make(controller_lr=0.05, hidden=32)
     probes = [SPACE.sample(np.random.default_rng(i)) for i in range(8)]
     before = p_paying(strategy, probes)
     assert 0.1 < before < 0.3  # about uniform over 5 options at the start
@@ -82,7 +83,7 @@ def test_probability_of_the_rewarded_choice_rises():
 def test_baseline_follows_its_update_formula_exactly():
     """Rewards through `tell` (MnasNet soft, hand-computable), baseline b <- b-(1-d)(b-R),
     started at the first reward, advantages R - b with b after its own update."""
-    strategy = make(reward="mnasnet", target=2.0, baseline_decay=0.9)
+    strategy = make(reward="mnasnet", target_ms=2.0, baseline_decay=0.9)
     results = [{"accuracy": 0.8, "latency_ms": 1.0}, {"accuracy": 0.5, "latency_ms": 4.0},
                {"accuracy": 0.9, "latency_ms": 2.0}]
     expected_r = [0.8 * 0.5 ** -0.07, 0.5 * 2.0 ** -0.07, 0.9]
@@ -152,7 +153,7 @@ def test_tanh_constant_bounds_the_logits():
 
 
 def test_same_seed_and_results_propose_the_same():
-    one, two = make(lr=0.01), make(lr=0.01)
+    one, two = make(controller_lr=0.01), make(controller_lr=0.01)
     for _ in range(5):
         a, b = one.ask(3), two.ask(3)
         assert a == b
@@ -185,8 +186,8 @@ def test_mnasnet_soft_and_hard_at_hand_computed_points():
     objs = parse_objectives("accuracy:cifar10,energy:fpga,latency:pixel3")
     results = [{"accuracy:cifar10": 0.8, "energy:fpga": 9.0, "latency:pixel3": 50.0},
                {"accuracy:cifar10": 0.8, "energy:fpga": 1.0, "latency:pixel3": 200.0}]
-    soft = Rewarder(objs, options(reward="mnasnet", target=100.0))
-    hard = Rewarder(objs, options(reward="mnasnet", target=100.0, constraint="hard"))
+    soft = Rewarder(objs, options(reward="mnasnet", target_ms=100.0))
+    hard = Rewarder(objs, options(reward="mnasnet", target_ms=100.0, constraint="hard"))
     assert soft.cost == "latency:pixel3"  # the run's own latency objective, found by name
     assert rewards_for(soft, results) == pytest.approx([0.839773, 0.762111], abs=1e-6)
     assert rewards_for(hard, results) == pytest.approx([0.8, 0.4])
@@ -228,7 +229,7 @@ def test_monas_rewards_at_hand_computed_points():
     # on latency instead, when the user names it
     on_latency = Rewarder(objs, options(reward="monas_mixed", alpha=0.5, cost="latency_ms"))
     assert rewards_for(on_latency, results) == pytest.approx([-0.5, 0.5, 0.25 - 0.25])
-    gate = Rewarder(objs, options(reward="monas_cost_threshold", target=15.0))
+    gate = Rewarder(objs, options(reward="monas_cost_threshold", target_ms=15.0))
     assert rewards_for(gate, results) == [80.0, 0.0, 85.0]
     converse = Rewarder(objs, options(reward="monas_accuracy_threshold", accuracy_target=85.0))
     assert rewards_for(converse, results) == pytest.approx([-1.0, -1.0, -0.25])

@@ -9,8 +9,8 @@ import pytest
 from hwnas.api.runs import list_runs
 from hwnas.cli import app
 from hwnas.cli.errors import run_app
+from hwnas.core.failure import failed_result
 from hwnas.errors import BadInputError
-from hwnas.evaluation.failure import failed_result
 from hwnas.runs import RunDir
 
 

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from hwnas.errors import BadInputError
-from hwnas.objectives import mnasnet_reward, parse_constraint, parse_objectives
+from hwnas.objectives import parse_constraint, parse_objectives
+from hwnas.rewards import mnasnet_reward
 from hwnas.runs import RunDir
 
 TORN = b'{"arch_key": "c", "res'  # a crash mid-write

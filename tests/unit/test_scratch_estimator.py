@@ -37,11 +37,11 @@ def _estimate(**options):
     return ScratchEstimator(FakeSpace(), seed=seed, threads=1, **options).estimate(ARCH)
 
 
-def test_registered_and_constructor_only_stores():
+def test_registered_and_constructor_resolves_its_options():
     assert ScratchEstimator.registry_name == "scratch"
     assert issubclass(ScratchEstimator, Estimator)
-    est = ScratchEstimator(FakeSpace(), dataset="nope", epochs=-1)  # no validation yet
-    assert est.dataset == "nope" and est.options == {"epochs": -1}
+    est = ScratchEstimator(FakeSpace(), epochs=2)  # resolved as made, like every plug-in kind
+    assert est.options["epochs"] == 2 and est.options["batch_size"] == 64
 
 
 def test_learns_digits_well_above_chance_and_is_deterministic():
@@ -88,7 +88,7 @@ def test_keep_weights_loads_into_fresh_build_and_reproduces_accuracy():
 
 def test_config_reports_resolved_defaults():
     cfg = ScratchEstimator(FakeSpace(), seed=7, epochs=2).config()
-    assert cfg["estimator"] == "scratch" and cfg["dataset"] == "digits" and cfg["seed"] == 7
+    assert not {"estimator", "dataset", "seed"} & set(cfg)  # the options alone, as every kind's
     assert cfg["epochs"] == 2 and cfg["batch_size"] == 64 and cfg["lr"] == 0.2
     assert cfg["resolution"] is None and cfg["keep_weights"] is False and cfg["device"] == "cpu"
 
@@ -109,9 +109,8 @@ def test_config_reports_resolved_defaults():
     ({"dataset": "digit"}, "did you mean 'digits'?"),
 ])
 def test_bad_options_are_one_line_bad_input(kwargs, expected):
-    est = ScratchEstimator(FakeSpace(), **kwargs)
-    with pytest.raises(BadInputError) as info:
-        est.estimate(ARCH)
+    with pytest.raises(BadInputError) as info:  # as it is made, before any estimate
+        ScratchEstimator(FakeSpace(), **kwargs)
     assert expected in str(info.value) and "\n" not in str(info.value)
 
 

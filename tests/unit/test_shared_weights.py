@@ -170,7 +170,7 @@ def test_the_estimator_trains_once_then_only_reads_inherited_weights(monkeypatch
     assert first[0].extra["inherited"] is True and first[0].epochs == 0
     assert first[0].extra["supernet_epochs"] == 1 and first[0].extra["bn_batches"] == 2
     # the estimate is the inherited-weight accuracy on the run's validation split
-    _, _, val_x, val_y = estimator._data(estimator.resolved_options())
+    _, _, val_x, val_y = estimator._data(estimator.options)
     assert first[1].accuracy == sp.inherited_accuracy(supernet, archs[1], calib, val_x, val_y)
 
 
@@ -182,7 +182,7 @@ def test_the_estimator_refuses_a_space_without_positions(monkeypatch):
 
     monkeypatch.setattr(space, "positions", no_positions)
     with pytest.raises(BadInputError, match="needs a space with positions"):
-        ESTIMATORS.get("shared")(space, "digits", 0).config()
+        ESTIMATORS.get("shared")(space, "digits", 0)
 
 
 def test_hwnas_search_random_with_the_shared_estimator(tmp_path, capsys):

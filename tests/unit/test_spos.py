@@ -1,6 +1,6 @@
 """SPOS (hwnas.strategies.spos): the mechanism, not only that it runs.
 
-Evolution never scores a candidate above `target_ms` (it is discarded first); with a fixed
+Evolution never scores a candidate above `limit_ms` (it is discarded first); with a fixed
 supernet the fitness is the inherited-weight accuracy and nothing is trained while searching;
 the operators breed from the top-k; the proposals are the best by that fitness."""
 
@@ -11,13 +11,13 @@ import json
 import pytest
 import torch
 
+from hwnas.core.context import SearchContext
+from hwnas.core.costs import CostModel
 from hwnas.errors import BadInputError
-from hwnas.evaluation.costs import CostModel
 from hwnas.objectives import parse_objectives
 from hwnas.oneshot import single_path as sp
 from hwnas.oneshot.supernet import Supernet
 from hwnas.registry import STRATEGIES
-from hwnas.searching.context import SearchContext
 from hwnas.spaces.nb201 import Nb201Space
 
 SPACE = Nb201Space(C=4, N=1, resolution=8)
@@ -37,7 +37,7 @@ def latency(arch) -> float:
 
 
 def test_evolution_never_scores_a_candidate_above_the_target():
-    spos = make(target_ms=12.0)
+    spos = make(limit_ms=12.0)
     scored_archs = []
 
     def score(arch):
@@ -52,7 +52,7 @@ def test_evolution_never_scores_a_candidate_above_the_target():
 
 
 def test_fitness_is_the_inherited_accuracy_and_nothing_is_trained():
-    spos = make(target_ms=14.0)
+    spos = make(limit_ms=14.0)
     torch.manual_seed(0)
     supernet = Supernet(SPACE)
     g = torch.Generator().manual_seed(0)
@@ -111,11 +111,11 @@ def test_the_proposals_are_the_best_by_fitness(tmp_path, monkeypatch):
 
 def test_an_unreachable_target_is_refused_before_training():
     with pytest.raises(BadInputError, match="none of 200 random architectures"):
-        make(target_ms=0.5)
+        make(limit_ms=0.5)
     with pytest.raises(BadInputError, match="needs table latencies"):
         STRATEGIES.get("spos")(SPACE, parse_objectives("accuracy,params"), seed=0,
                                costs=CostModel(["params"], lambda a: {"params": 1.0}),
-                               target_ms=3.0)
+                               limit_ms=3.0)
 
 
 def test_parents_above_population_is_refused():

@@ -48,7 +48,7 @@ def test_pareto_tournament_picks_a_non_dominated_member():
 def test_mnasnet_fitness_needs_target_and_uses_reward():
     with pytest.raises(BadInputError, match="target_ms"):
         AgingEvolution(SPACE, OBJ, fitness="mnasnet")
-    evo = AgingEvolution(SPACE, OBJ, fitness="mnasnet", target_ms=1.0, w=-1.0)
+    evo = AgingEvolution(SPACE, OBJ, fitness="mnasnet", target_ms=1.0, reward_w=-1.0)
     # hard-ish penalty: 0.9 at 3 ms scores 0.3, 0.8 at 1 ms scores 0.8
     assert evo.best_index([{"accuracy": 0.9, "latency_ms": 3.0},
                            {"accuracy": 0.8, "latency_ms": 1.0}]) == 1
@@ -57,16 +57,16 @@ def test_mnasnet_fitness_needs_target_and_uses_reward():
 def test_mnasnet_fitness_reads_the_runs_own_objectives():
     """Benchmark objectives (no `accuracy`, no `latency_ms`): the reward reads them by role."""
     objectives = parse_objectives(["params", "accuracy:cifar10", "latency:pixel3"])
-    evo = AgingEvolution(SPACE, objectives, fitness="mnasnet", target_ms=1.0, w=-1.0)
+    evo = AgingEvolution(SPACE, objectives, fitness="mnasnet", target_ms=1.0, reward_w=-1.0)
     results = [{"params": 1.0, "accuracy:cifar10": 0.9, "latency:pixel3": 3.0},
                {"params": 9.0, "accuracy:cifar10": 0.8, "latency:pixel3": 1.0}]
     assert evo.best_index(results) == 1  # 0.3 vs 0.8: latency:pixel3, not params, is read
-    named = AgingEvolution(SPACE, objectives, fitness="mnasnet", target_ms=1.0, w=-1.0,
-                           latency="params")
+    named = AgingEvolution(SPACE, objectives, fitness="mnasnet", target_ms=1.0, reward_w=-1.0,
+                           cost="params")
     assert named.best_index(results) == 0  # 0.9 * 1 vs 0.8 / 9
-    with pytest.raises(BadInputError, match="latency=NAME"):
+    with pytest.raises(BadInputError, match="cost=NAME"):
         AgingEvolution(SPACE, objectives, fitness="mnasnet", target_ms=1.0,
-                       latency="latency_ms").best_index(results)
+                       cost="latency_ms").best_index(results)
 
 
 def test_bad_population_is_one_line():

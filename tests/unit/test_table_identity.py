@@ -8,9 +8,9 @@ import json
 import re
 from pathlib import Path
 
-from hwnas.api.tables import table_change_note
 from hwnas.cli import app
 from hwnas.cli.errors import run_app
+from hwnas.latency.identity import table_change_note
 from hwnas.latency.table import LatencyTable
 
 COMMITTED = Path(__file__).resolve().parents[2] / "latency_tables" / "amd-epyc-2c" / \

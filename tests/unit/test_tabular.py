@@ -172,7 +172,7 @@ def test_detection_finds_a_registered_format_and_refuses_two(cell_registered, ce
 
 def test_estimator_reads_space_options_from_the_format(cell_registered, cell_csv):
     with pytest.raises(BadInputError, match="measured nb201 with C=8, but the space has C=16"):
-        ESTIMATORS.get("tabular")(SPACES.get("nb201")(), benchmark=str(cell_csv)).config()
+        ESTIMATORS.get("tabular")(SPACES.get("nb201")(), benchmark=str(cell_csv))
     space = SPACES.get("nb201")(C=8)
     estimator = ESTIMATORS.get("tabular")(space, benchmark=str(cell_csv), costs="latency:phone")
     result = estimator.estimate(space.from_string(ROW1))
@@ -252,10 +252,9 @@ def test_estimator_other_accuracy_and_list_costs():
 
 
 def test_estimator_needs_a_benchmark():
-    estimator = ESTIMATORS.get("tabular")(SPACES.get("nb201")())
     with pytest.raises(BadInputError, match="needs a benchmark CSV: pass --estimator-opt "
                                             "benchmark=.*nb201_hw.csv"):
-        estimator.config()
+        ESTIMATORS.get("tabular")(SPACES.get("nb201")())
 
 
 @pytest.mark.parametrize("space_name, space_opts, options, match", [
@@ -271,9 +270,8 @@ def test_estimator_needs_a_benchmark():
 ])
 def test_estimator_bad_options(small_csv, space_name, space_opts, options, match):
     space = SPACES.get(space_name)(**space_opts)
-    estimator = ESTIMATORS.get("tabular")(space, benchmark=str(small_csv), **options)
     with pytest.raises(BadInputError, match=match) as info:
-        estimator.config()
+        ESTIMATORS.get("tabular")(space, benchmark=str(small_csv), **options)
     assert "\n" not in str(info.value)
 
 

@@ -15,7 +15,8 @@ PROBE = textwrap.dedent("""
     from threadpoolctl import threadpool_info
 
     from hwnas.objectives import parse_objectives
-    from hwnas.searching.loop import Outcome, run_loop
+    from hwnas.core.outcome import Outcome
+    from hwnas.searching.loop import run_loop
     from hwnas.spaces.nb201 import Nb201Space
     from hwnas.strategies import pnas
     from hwnas.threads import preload
@@ -50,7 +51,7 @@ PROBE = textwrap.dedent("""
             return out
 
     before = {"pools": pools(), "torch": torch.get_num_threads()}
-    strategy = pnas.PNAS(space, objs, seed=0, n_initial=6, k=4, n_models=1, hidden=8)
+    strategy = pnas.PNAS(space, objs, seed=0, n_init=6, k=4, n_models=1, hidden=8)
     run_loop(strategy, Lookup(), 14, batch=2)
     after = {"pools": pools(), "torch": torch.get_num_threads()}
     print(json.dumps({"before": before, "fits": seen, "after": after,

@@ -4,13 +4,14 @@
 (never from the driver's live objects), so the same contract serves one process (`local`) or
 workers elsewhere. `map(archs)` returns one `Outcome` per arch, in order; `cost_model()` gives
 strategies the cheap costs, computed in the driver. A new evaluator is one new file in this
-package that registers itself with `@EVALUATORS.register(name)`.
+package that registers itself with `@EVALUATORS.register(name)` (a plug-in elsewhere imports
+this base, `EVALUATORS`, `Outcome` and `evaluate_candidate` from `hwnas.plugins`).
 
 One candidate never ends a search. Every evaluator, local or distributed, must turn an
 exception raised while building, training or scoring ONE architecture (any `Exception`: a
 diverged training, a torch out-of-memory `RuntimeError`, the `KeyError` of a missing benchmark
 value, a shape error) into that architecture's outcome, `Outcome(failed_result(reason), None,
-seconds)` (hwnas.evaluation.failure), and go on with the next one; a result holding a NaN or
+seconds)` (hwnas.core.failure), and go on with the next one; a result holding a NaN or
 infinite number is failed too. `evaluate_candidate` does all of it for a scorer: call it per
 architecture (in a worker, for a distributed evaluator). `KeyboardInterrupt` and `SystemExit`
 are not `Exception`s and still stop the run; an error that would fail every candidate (a bad
@@ -24,11 +25,11 @@ from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from hwnas.arch import Arch
-from hwnas.evaluation.costs import CostModel
-from hwnas.evaluation.failure import failed_result, non_finite_reason, reason_of
+from hwnas.core.costs import CostModel
+from hwnas.core.failure import failed_result, non_finite_reason, reason_of
+from hwnas.core.outcome import Outcome
 from hwnas.evaluation.task import EvaluationTask
 from hwnas.options import Configurable, Option
-from hwnas.searching.loop import Outcome
 
 if TYPE_CHECKING:  # the scorer pulls in torch-side estimators; a type needs none of it
     from hwnas.evaluation.scorer import Scorer
@@ -57,11 +58,8 @@ class Evaluator(Configurable, ABC):
         return self._driver_scorer
 
     def cost_model(self) -> CostModel:
-        """Cheap costs for strategies (hwnas.evaluation.costs)."""
+        """Cheap costs for strategies (hwnas.core.costs)."""
         return self.driver_scorer().cost_model()
-
-    def config(self) -> dict:
-        return {"name": self.registry_name, **self.options}
 
     def close(self) -> None:
         """Release workers or devices; the local evaluator holds none."""

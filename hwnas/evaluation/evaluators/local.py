@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from hwnas.arch import Arch
+from hwnas.core.outcome import Outcome
 from hwnas.evaluation.evaluators.base import Evaluator, evaluate_candidate
 from hwnas.registry import EVALUATORS
-from hwnas.searching.loop import Outcome
 
 
 @EVALUATORS.register("local")

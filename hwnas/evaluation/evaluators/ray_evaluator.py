@@ -2,9 +2,9 @@
 cluster.
 
 The driver ships only plain data — the `EvaluationTask` as JSON and each architecture's dict —
-and every worker process rebuilds (and keeps) its own scorer from it (hwnas.distributed.worker),
-so a seeded run's history equals the local evaluator's for a deterministic estimator: results
-are collected in the order asked, whatever order the tasks finish in.
+and every worker process rebuilds (and keeps) its own scorer from it (`ray_worker` beside this
+module), so a seeded run's history equals the local evaluator's for a deterministic estimator:
+results are collected in the order asked, whatever order the tasks finish in.
 
 Faults: a worker process that dies mid-candidate (killed, out of memory, its node lost) is
 retried by Ray `max_retries` times, then the candidate is recorded failed with a reason naming
@@ -19,13 +19,13 @@ import json
 import uuid
 
 from hwnas.arch import Arch
+from hwnas.core.failure import failed_result, reason_of
+from hwnas.core.outcome import Outcome
 from hwnas.errors import HwnasRuntimeError
 from hwnas.evaluation.evaluators.base import Evaluator
-from hwnas.evaluation.failure import failed_result, reason_of
 from hwnas.limits import MAX_THREADS
 from hwnas.options import Option, option_error
 from hwnas.registry import EVALUATORS
-from hwnas.searching.loop import Outcome
 
 # Ray's errors for a task whose worker process (or node) went away; Ray retries these itself.
 LOST_WORKER_ERRORS = ("WorkerCrashedError", "NodeDiedError", "OutOfMemoryError",
@@ -86,7 +86,7 @@ class RayEvaluator(Evaluator):
         from hwnas.distributed.session import RaySession, import_ray
 
         import_ray("the ray evaluator")  # the missing extra first: one line, exit 2
-        from hwnas.distributed.worker import evaluate_on_worker
+        from hwnas.evaluation.evaluators.ray_worker import evaluate_on_worker
 
         super().__init__(task, **options)
         self.driver_scorer()  # every check of the task before Ray starts (as `local` does)
@@ -138,7 +138,7 @@ class RayEvaluator(Evaluator):
         return out
 
     def _collect(self, ray, ref, key: str) -> Outcome:
-        from hwnas.distributed.worker import DONE, attempts_of
+        from hwnas.evaluation.evaluators.ray_worker import DONE, attempts_of
 
         try:
             reply = ray.get(ref)

@@ -7,7 +7,8 @@ accuracies and their scale (percent), and the space options the benchmark traine
 with: a network of other widths has other numbers, so a space that differs is refused.
 
 `BenchmarkTable` reads everything format-specific through its format; a new benchmark is one
-file in `hwnas.tabular.formats` that registers a subclass:
+file in `hwnas.tabular.formats` (or a plug-in importing `BENCHMARK_FORMATS` and this base from
+`hwnas.plugins`) that registers a subclass:
 
     @BENCHMARK_FORMATS.register("my-bench")
     class MyBench(BenchmarkFormat):

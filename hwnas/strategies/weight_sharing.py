@@ -17,6 +17,9 @@ hwnas.oneshot.trainer does): `1 - arch_split` train the shared weights, the held
 the searches' "validation" split (ENAS's controller reward, SPOS's fitness, the final ranking).
 The run's own validation images are never seen here: the final estimator scores on them.
 
+Supernet weights: `supernet_weights=entangled|separate` and `kernel_transform`
+(hwnas.oneshot.weight_options), as every supernet user declares them; `entangled` by default.
+
 A candidate's objectives while searching: `accuracy` measured with the shared weights, every
 other objective of the run read from the strategy's cost model (the latency table's prediction,
 params/FLOPs), so that rewards combine them exactly as `reinforce` does (hwnas.rewards).
@@ -41,13 +44,14 @@ from hwnas.limits import (
     MAX_SUBSET,
     MAX_THREADS,
 )
+from hwnas.oneshot.weight_options import WEIGHT_OPTIONS
 from hwnas.options import Option
 
 SUPERNET_OPTIONS = {
     "epochs": Option(5, int, low=1, high=MAX_EPOCHS, help="supernet training epochs"),
     "batch_size": Option(64, int, low=2, high=MAX_BATCH),
-    "weight_lr": Option(0.05, float, low=0, low_open=True,
-                        help="shared weights: SGD with Nesterov momentum, cosine-decayed"),
+    "lr": Option(0.05, float, low=0, low_open=True, old_names=("weight_lr",),
+                 help="shared weights: SGD with Nesterov momentum, cosine-decayed"),
     "weight_decay": Option(5e-4, float, low=0),
     "arch_split": Option(0.2, float, low=0, low_open=True, high=1, high_open=True,
                          help="share of the training images held out to score paths"),
@@ -58,6 +62,7 @@ SUPERNET_OPTIONS = {
     "resolution": Option(None, int, low=1, high=MAX_RESOLUTION, none_ok=True,
                          help="input size while searching (default: the space's)"),
     "train_subset": Option(None, int, low=4, high=MAX_SUBSET, none_ok=True),
+    **WEIGHT_OPTIONS,
     "device": Device(),
     "threads": Option(None, int, low=1, high=MAX_THREADS, none_ok=True),
 }
@@ -154,8 +159,8 @@ class WeightSharingSearch(ABC):
         """(weight_x, weight_y, held_x, held_y) on the options' device and resolution."""
         import torch
 
-        from hwnas.oneshot.strategy import OneShotStrategy
         from hwnas.oneshot.trainer import split_for_arch
+        from hwnas.strategies.oneshot import OneShotStrategy
 
         # the one-shot strategies' loader: dataset at the search resolution, optional subset
         x, y = OneShotStrategy._data(self, self.options)
@@ -166,7 +171,7 @@ class WeightSharingSearch(ABC):
         from hwnas.nn import train as nt
 
         o = self.options
-        return nt.TrainConfig(epochs or o["epochs"], o["batch_size"], o["weight_lr"],
+        return nt.TrainConfig(epochs or o["epochs"], o["batch_size"], o["lr"],
                               o["weight_decay"], self.label_smoothing)
 
     def _objectives_of(self, arch: Arch, accuracy: float) -> dict:

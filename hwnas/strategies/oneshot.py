@@ -15,7 +15,8 @@ only from the setting it was in.
 
 A method is one file (hwnas/strategies/darts.py): its mechanism, a `OneShotMethod` subclass
 (the steps), and this class's subclass naming it (`mechanism = Darts`), declaring options and
-registering the strategy. Torch is imported when a supernet is trained, never by `hwnas list`:
+registering the strategy (a plug-in imports both bases and `COMMON_OPTIONS` from
+`hwnas.plugins`). Torch is imported when a supernet is trained, never by `hwnas list`:
 `OneShotMethod` imports none, and the steps import it inside them.
 """
 
@@ -28,6 +29,7 @@ from hwnas.arch import Arch
 from hwnas.devices import Device
 from hwnas.errors import BadInputError
 from hwnas.limits import MAX_BATCH, MAX_EPOCHS, MAX_RESOLUTION, MAX_SUBSET, MAX_THREADS
+from hwnas.oneshot.weight_options import WEIGHT_OPTIONS
 from hwnas.options import Option, option_error
 from hwnas.strategies.base import Strategy
 
@@ -53,6 +55,7 @@ COMMON_OPTIONS = {
                         help="T in the loss, and a limit on the derived architecture's cost"),
     "sweep": Option(None, str, none_ok=True,
                     help="'lambda=0,0.1,0.2' or 'target_ms=2,3,4': one architecture each"),
+    **WEIGHT_OPTIONS,
     "device": Device(),
     "threads": Option(None, int, low=1, high=MAX_THREADS, none_ok=True),
 }
@@ -202,7 +205,8 @@ class OneShotStrategy(Strategy):
         train_x, train_y = self._data(options)
         config = OneShotConfig(options["epochs"], options["warmup_epochs"],
                                options["batch_size"], options["lr"], options["weight_decay"],
-                               options["arch_split"], options["device"], options["threads"])
+                               options["arch_split"], options["device"], options["threads"],
+                               options["supernet_weights"], options["kernel_transform"])
 
         def report(event: dict) -> None:
             self.context.report({**event, "setting": setting, "setting_index": k,

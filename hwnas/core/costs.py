@@ -17,27 +17,39 @@ from hwnas.arch import Arch
 
 
 class CostModel:
-    """`provides`: objective names it answers; `costs(arch)`: {name: value} for them."""
+    """`provides`: objective names it answers; `costs(arch)`: {name: value} for them.
+
+    `compute(arch)` returns every provided cost; with `partial=True` it is called as
+    `compute(arch, names)` and need return only `names`, so that a check of one cost (a
+    latency limit read from the table) does not build the network for params and FLOPs."""
 
     def __init__(self, provides: Iterable[str] = (),
-                 compute: Callable[[Arch], dict] | None = None):
+                 compute: Callable[..., dict] | None = None, *, partial: bool = False):
         self.provides = frozenset(provides)
         self._compute = compute
+        self._partial = partial
         self._cache: dict[str, dict] = {}
 
     def knows(self, names: Iterable[str]) -> bool:
         names = list(names)
         return bool(names) and set(names) <= self.provides
 
-    def costs(self, arch: Arch) -> dict[str, float]:
-        """The provided costs of `arch` (memoised: a lookup is the same whoever asks)."""
+    def costs(self, arch: Arch, names: Iterable[str] | None = None) -> dict[str, float]:
+        """The provided costs of `arch`, or those of `names` it provides (memoised: a lookup
+        is the same whoever asks)."""
         if self._compute is None:
             return {}
-        key = arch.key
-        if key not in self._cache:
-            values = self._compute(arch)
-            self._cache[key] = {n: float(values[n]) for n in self.provides}
-        return dict(self._cache[key])
+        wanted = self.provides if names is None else self.provides & set(names)
+        have = self._cache.setdefault(arch.key, {})
+        missing = wanted - have.keys()
+        if missing:
+            if self._partial:
+                values = self._compute(arch, frozenset(missing))
+                have.update({n: float(values[n]) for n in missing})
+            else:
+                values = self._compute(arch)
+                have.update({n: float(values[n]) for n in self.provides})
+        return {n: have[n] for n in self.provides if n in wanted}
 
     def matrix(self, archs: list[Arch], names: list[str]) -> np.ndarray:
         """Rows of `names` for `archs`; every name must be provided (`knows`)."""

@@ -20,10 +20,10 @@ import socket
 import sys
 
 from hwnas.arch import Arch
+from hwnas.core.failure import reason_of
+from hwnas.core.outcome import Outcome
 from hwnas.evaluation.evaluators.base import evaluate_candidate
-from hwnas.evaluation.failure import reason_of
 from hwnas.evaluation.task import EvaluationTask
-from hwnas.searching.loop import Outcome
 from hwnas.threads import limit_threads
 
 KV_NAMESPACE = "hwnas"

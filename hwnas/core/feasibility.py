@@ -1,0 +1,129 @@
+"""An infeasible candidate: one that breaks a hard limit of the run (`--constraint
+latency_ms<=3`), the shape its result takes, and how it is recognised everywhere.
+
+Infeasible is not failed (hwnas.core.failure): a failed candidate could not be scored, an
+infeasible one was judged and breaks a limit the user set. Its result says which limit, by
+what, and by how much:
+
+* Ruled out before evaluation (`evaluated: false`): a limit on a cost known without training
+  (the table's latency and columns, params, FLOPs, a benchmark's device costs) is broken. The
+  candidate is neither trained nor looked up, and does not count against the budget:
+  ``{"infeasible": "latency_ms<=3 by the table: latency_ms=3.41", "violation": 0.137,
+  "evaluated": false, "latency_ms": 3.41, ...}`` -- the costs that were read, never an
+  accuracy.
+* Found after evaluation: a limit on a cost known only then (accuracy) is broken; the result
+  holds every objective, plus "infeasible" and "violation".
+
+`violation` is the sum, over the broken limits, of how far past each the value is, relative to
+the limit (0.1: 10% past), what Deb's rules and pymoo's constraint violation compare. Neither
+kind reaches a front, a knee, a pick or an export; a strategy without a mechanism of its own
+treats both as the worst (hwnas.strategies.base), one with a mechanism reads `violation`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Sequence
+
+from hwnas.core.failure import failure_kind, is_failed
+from hwnas.objectives import Constraint
+
+INFEASIBLE = "infeasible"
+VIOLATION = "violation"
+EVALUATED = "evaluated"
+
+
+def violation_of(constraint: Constraint, value: float) -> float:
+    """How far past `constraint` a value is, relative to its bound (0 when it is met; inf for
+    a value that is not a finite number, which meets nothing)."""
+    if not isinstance(value, (int, float)) or not math.isfinite(value):
+        return math.inf
+    if constraint.holds({constraint.name: value}):
+        return 0.0
+    scale = abs(constraint.bound) or 1.0
+    # a strict limit met with equality is past it by nothing measurable: the smallest step
+    return max(abs(value - constraint.bound) / scale, 1e-12)
+
+
+def broken(constraints: Iterable[Constraint], values: dict) -> list[tuple[Constraint, float]]:
+    """The constraints of `constraints` whose name is in `values` and which the value breaks,
+    each with that value (constraints on names not in `values` are not judged here)."""
+    return [(c, float(values[c.name])) for c in constraints
+            if c.name in values and violation_of(c, values[c.name]) > 0]
+
+
+def reason(broke: Sequence[tuple[Constraint, float]], source: dict[str, str]) -> str:
+    """'latency_ms<=3 by the table: latency_ms=3.41' (several limits joined by '; ');
+    `source` names where each cost came from ("the table", "the network", ...)."""
+    return "; ".join(f"{c} by {source.get(c.name, 'the evaluation')}: {c.name}={value:.4g}"
+                     for c, value in broke)
+
+
+def total_violation(broke: Sequence[tuple[Constraint, float]]) -> float:
+    return float(sum(min(violation_of(c, v), 1e6) for c, v in broke))
+
+
+def ruled_out_result(broke: Sequence[tuple[Constraint, float]], costs: dict,
+                     source: dict[str, str]) -> dict:
+    """The result of a candidate ruled out before evaluation: the limit it breaks and the
+    known costs read, no accuracy (nothing was trained or looked up)."""
+    finite = {n: float(v) for n, v in costs.items()
+              if isinstance(v, (int, float)) and math.isfinite(v)}
+    return {INFEASIBLE: reason(broke, source), VIOLATION: total_violation(broke),
+            EVALUATED: False, **finite}
+
+
+def mark_infeasible(result: dict, broke: Sequence[tuple[Constraint, float]],
+                    source: dict[str, str]) -> dict:
+    """An evaluated result that breaks a limit, marked as such (a new dict)."""
+    return {**result, INFEASIBLE: reason(broke, source), VIOLATION: total_violation(broke)}
+
+
+def is_infeasible(result: dict | None) -> bool:
+    return isinstance(result, dict) and INFEASIBLE in result
+
+
+def ruled_out(result: dict | None) -> bool:
+    """Infeasible before evaluation: never trained, not counted against the budget."""
+    return is_infeasible(result) and result.get(EVALUATED) is False  # type: ignore[union-attr]
+
+
+def violation(result: dict | None) -> float:
+    """The result's violation: 0 for a feasible result, inf for a failed one."""
+    if is_failed(result):
+        return math.inf
+    if not is_infeasible(result):
+        return 0.0
+    value = result.get(VIOLATION)  # type: ignore[union-attr]
+    return float(value) if isinstance(value, (int, float)) and value > 0 else 1e-12
+
+
+def usable(result: dict | None) -> bool:
+    """A result with objectives that may reach a front: neither failed nor infeasible."""
+    return isinstance(result, dict) and not is_failed(result) and not is_infeasible(result)
+
+
+def summarize_infeasible(results: Iterable[dict]) -> dict:
+    """{"infeasible": N, "ruled_out": M (never trained), "limits": [{"limit", "count"}, most
+    common first]}; a limit is its reason's head ("latency_ms<=3 by the table")."""
+    reasons = [r for r in results if is_infeasible(r)]
+    kinds: Counter[str] = Counter()
+    for r in reasons:
+        for part in str(r[INFEASIBLE]).split("; "):
+            kinds[failure_kind(part)] += 1
+    return {"infeasible": len(reasons), "ruled_out": sum(1 for r in reasons if ruled_out(r)),
+            "limits": [{"limit": k, "count": n} for k, n in kinds.most_common()]}
+
+
+def infeasible_line(summary: dict) -> str:
+    """'3 infeasible (broke latency_ms<=3 by the table)', or with several limits '5 infeasible
+    (broke latency_ms<=3 by the table (3), params<=2e+06 by the network (2))'."""
+    n = summary.get("infeasible") or 0
+    if not n:
+        return "0 infeasible"
+    limits = summary.get("limits") or []
+    if len(limits) == 1:
+        return f"{n} infeasible (broke {limits[0]['limit']})"
+    parts = ", ".join(f"{e['limit']} ({e['count']})" for e in limits)
+    return f"{n} infeasible (broke {parts})"
