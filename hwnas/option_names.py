@@ -92,3 +92,18 @@ def say_renamed(owner: str, specs: Mapping[str, Option], given: Mapping[str, Any
             line = (f"note: option {name!r} of {owner} now means {before}; what it meant "
                     f"until this release is {old[name]!r}")
         print(f"hwnas: {line}", file=sys.stderr, flush=True)
+
+
+def as_written(specs: Mapping[str, Option], given: Mapping[str, Any] | None,
+               stored: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A run's own options (`given`) completed, for `--resume`, with the `legacy` value of
+    every option its resolved options (`stored`, `<kind>_resolved`) do not name: the run was
+    written before that option existed, and a default chosen since must not change how it
+    goes on. Runs that stored no resolved options are left as they are."""
+    out = dict(given or {})
+    if not isinstance(stored, Mapping):
+        return out
+    for name, spec in specs.items():
+        if spec.legacy is not None and name not in stored and name not in out:
+            out[name] = spec.legacy
+    return out

@@ -55,6 +55,10 @@ class Option:
     # A file's path (a str option): a run stores it absolute, so `--resume` and `hwnas
     # export` find the file from any working directory.
     path: bool = False
+    # What a run written before this option existed did, where that is not its default
+    # (`supernet_weights`: such runs trained separate weights): `--resume` continues such a
+    # run with it, so it resumes as it began (hwnas.option_names.as_written).
+    legacy: Any = None
 
     def describe(self) -> str:
         if self.choices is not None:

@@ -51,6 +51,7 @@ def search(config: SearchConfig, *, resume: str | Path | None = None,
             return run
         saved = SearchConfig.from_dict(run.config()["search"])
         saved.strategy_options = stored_strategy_options(saved, run.config())
+        saved.estimator_options = stored_estimator_options(saved, run.config())
         # finished_note refused a run whose config.json has no budget
         extended = (config.budget is not None and saved.budget is not None
                     and config.budget > saved.budget)
@@ -193,13 +194,27 @@ def stored_strategy_options(saved: SearchConfig, raw: dict) -> dict:
     """A run's own strategy options under today's names. A run written before the renaming
     (hwnas.option_names) reads every old name in its old meaning, ENAS's `lr` and SPOS's
     `target_ms` included, so that it resumes exactly as it began."""
-    from hwnas.option_names import written_in_old_names
+    from hwnas.option_names import as_written, written_in_old_names
 
     strategy = STRATEGIES.find(saved.strategy) if isinstance(saved.strategy, str) else None
     if strategy is None or not isinstance(saved.strategy_options, dict):
         return saved.strategy_options  # refused in one line by the checks that follow
-    before = written_in_old_names(strategy.option_specs, raw.get("strategy_resolved"))
-    return strategy.current_options(saved.strategy_options, written_before=before)
+    stored = raw.get("strategy_resolved")
+    before = written_in_old_names(strategy.option_specs, stored)
+    options = strategy.current_options(saved.strategy_options, written_before=before)
+    return as_written(strategy.option_specs, options, stored)
+
+
+def stored_estimator_options(saved: SearchConfig, raw: dict) -> dict:
+    """A run's own estimator options, with the `legacy` value of every option added since it
+    was written (hwnas.option_names.as_written)."""
+    from hwnas.option_names import as_written
+
+    estimator = ESTIMATORS.find(saved.estimator) if isinstance(saved.estimator, str) else None
+    if estimator is None or not isinstance(saved.estimator_options, dict):
+        return saved.estimator_options  # refused in one line by the checks that follow
+    return as_written(estimator.option_specs, saved.estimator_options,
+                      raw.get("estimator_resolved"))
 
 
 def proxy_resolution_note(space, estimator) -> str | None:

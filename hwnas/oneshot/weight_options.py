@@ -28,7 +28,9 @@ DEFAULT_WEIGHTS = "entangled"
 WEIGHTS_OPTION = "supernet_weights"
 
 WEIGHT_OPTIONS = {
+    # a run written before this option trained separate weights: it resumes with them
     WEIGHTS_OPTION: Option(DEFAULT_WEIGHTS, str, choices=WEIGHT_MODES, aliases=("weights",),
+                           legacy="separate",
                            help="entangled: nested kernels/expansions share one tensor per "
                                 "position; separate: one weight per candidate"),
     "kernel_transform": Option(False, bool,

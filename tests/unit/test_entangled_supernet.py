@@ -305,3 +305,22 @@ def test_weights_alone_points_to_supernet_weights_where_it_is_no_option():
     """`weights` is the reward's option in ENAS and SPOS; elsewhere it names this one."""
     with pytest.raises(BadInputError, match="did you mean 'supernet_weights'"):
         STRATEGIES.get("darts").resolve_options({"weights": "separate"})
+
+
+def test_a_run_written_before_the_option_resumes_with_separate_weights():
+    """Runs written before `supernet_weights` existed trained separate weights; their stored
+    resolved options do not name it, and `--resume` must not switch them to the new default
+    half-way (Option.legacy). A run that stored it keeps its own value."""
+    from hwnas.api.search import stored_estimator_options, stored_strategy_options
+    from hwnas.searching.config import SearchConfig
+
+    for method in ("proxyless", "spos", "enas"):
+        saved = SearchConfig(strategy=method, strategy_options={"lr": 0.05}, table=None)
+        old = {"strategy_resolved": {"lr": 0.05}}  # resolved options without the option
+        assert stored_strategy_options(saved, old)["supernet_weights"] == "separate"
+        new = {"strategy_resolved": {"lr": 0.05, "supernet_weights": "entangled"}}
+        assert "supernet_weights" not in stored_strategy_options(saved, new)  # its default
+        assert stored_strategy_options(saved, {}) == {"lr": 0.05}  # nothing stored: as given
+    shared = SearchConfig(estimator="shared", estimator_options={}, table=None)
+    assert stored_estimator_options(shared, {"estimator_resolved": {}}) == {
+        "supernet_weights": "separate"}
