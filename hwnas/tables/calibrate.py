@@ -129,7 +129,7 @@ def calibrate_table(table: LatencyTable, *, samples: int = 60, seed: int = 1,
     kept["repeats"] = repeat_share(normalised)
     kept["verdict"] = verdict(score["within_10"], score["kendall_tau"], kept["repeats"],
                               table=str(table.path or "TABLE"), threads=table.threads,
-                              samples=len(archs),
+                              samples=len(archs), stat=stat,
                               basis="cross-validated" if kept["kept"] == NEW
                               else "on the calibration networks")
     if kept["kept"] == NEW:

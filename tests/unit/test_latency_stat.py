@@ -158,6 +158,20 @@ def test_a_bursty_neighbour_gets_the_low_end_which_recovers_the_true_cost(tiny_s
     assert report.stat == choice["stat"] and report.metrics["within_10"] >= 0.9
 
 
+def test_a_p10_calibration_on_a_noisy_machine_does_not_advise_p10(tiny_space, monkeypatch):
+    """The verdict's advice names the table's own statistic: a p10 table is not told to be
+    re-profiled in p10 (it was, on a machine that did not repeat itself)."""
+    fake = SampledBackend(seed=4, share=0.3, stat="p10")
+    table = profile_ops(tiny_space, tiny_space.all_ops(), "fake", backend=fake, threads=1,
+                        stat="p10")
+    monkeypatch.setattr("hwnas.tables.calibration_choice.repeat_share", lambda m: 0.5)
+    monkeypatch.setattr("hwnas.tables.verdict.WITHIN_10", 1.01)  # no fit passes: advice given
+    line = calibrate_table(table, samples=12, seed=1, rounds=1, backend=fake)["kept"][
+        "verdict"]["line"]
+    assert line.startswith("not usable") and "repeats itself 50% within ±10% (needs 90%)" in line
+    assert "quieter machine" in line and "--latency-stat" not in line
+
+
 def test_a_calibration_predicts_its_own_statistic_only(tiny_space):
     fake = SampledBackend(seed=4, share=0.3, stat="p10")
     table = profile_ops(tiny_space, tiny_space.all_ops(), "fake", backend=fake, threads=1,
