@@ -35,6 +35,14 @@ Failed candidates (`{"failed": ...}`, or a non-finite value in an objective the 
 get the reward's FLOOR, its worst value, and are never folded into the normalisation:
 weighted 0, mnasnet 0, monas_mixed -(1 - alpha), the threshold variants their `penalty`.
 
+Hard limits (`--constraint`, hwnas.core.feasibility): a candidate past a limit gets MONAS's
+threshold form, the penalty -- the reward's floor -- lowered by how far past the limit it is
+(its relative violation, at most 1), as MnasNet's hard form (w = -1) falls with LAT/T past
+T: below every feasible and every failed candidate, and steeper the further past, so a
+controller learns which way the limit is. A candidate ruled out before training has no
+accuracy for MnasNet's product, so one form serves both kinds. Infeasible results are never
+folded into the normalisation either.
+
 Normalisation is over the successful results told so far, so a reward is a deterministic
 function of the results told (what resuming a run needs); it moves as the range widens.
 """
@@ -46,6 +54,7 @@ import math
 import numpy as np
 
 from hwnas.core.failure import is_failed
+from hwnas.core.feasibility import is_infeasible, violation
 from hwnas.errors import BadInputError
 from hwnas.objectives import Objective
 from hwnas.options import Option, option_error
@@ -235,8 +244,12 @@ class Rewarder:
             return -(1.0 - self.options["alpha"])
         return float(self.penalty)
 
+    def past_limit(self, result: dict) -> float:
+        """The reward of a result past a hard limit (module docstring)."""
+        return self.floor - min(violation(result), 1.0)
+
     def usable(self, result: dict) -> bool:
-        return (not is_failed(result)
+        return (not is_failed(result) and not is_infeasible(result)
                 and all(isinstance(result.get(n), (int, float)) and math.isfinite(result[n])
                         for n in self.reads))
 
@@ -254,6 +267,8 @@ class Rewarder:
                 self._told_costs.append(float(result[self.cost]))
 
     def __call__(self, result: dict) -> float:
+        if is_infeasible(result):
+            return self.past_limit(result)
         if not self.usable(result):
             return self.floor
         if self.kind == "weighted":

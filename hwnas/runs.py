@@ -308,7 +308,8 @@ def record_damage(record: dict) -> str | None:
     damaged on disk (a string where an objective's number belongs) is reported as its line
     and left out, instead of failing pareto, report, export or resume far from the file: a
     result is either a failure's reason or numbers, all finite (a failed candidate's is
-    `{"failed": reason}`, hwnas.core.failure)."""
+    `{"failed": reason}`, hwnas.core.failure), an infeasible one's with the text of the limit
+    it breaks beside them (hwnas.core.feasibility)."""
     key = record.get("arch_key")
     if not isinstance(key, str) or not _ARCH_KEY.fullmatch(key):
         # it names files (weights/<key>.pt, trained/<key>/): "../x" would name one elsewhere
@@ -322,6 +323,10 @@ def record_damage(record: dict) -> str | None:
     else:
         for name, value in result.items():
             if isinstance(value, bool):  # an estimator's flag beside the numbers (stopped_early)
+                continue
+            if name == "infeasible":  # the limit it breaks (hwnas.core.feasibility)
+                if not isinstance(value, str):
+                    return f"its infeasible reason is {value!r:.40}, not a text"
                 continue
             if not isinstance(value, (int, float)) or not math.isfinite(value):
                 return f"its {name!r:.40} is {value!r:.40}, not a finite number"

@@ -1,14 +1,16 @@
 """Choose one candidate of a run: by key, by constraints, or the knee of the front.
 
 Failed candidates (hwnas.core.failure) are never chosen by constraints or as the knee:
-they have no objectives. A key names any candidate, failed or not; the caller decides what a
-failed one means (export refuses it, saying why)."""
+they have no objectives; nor are infeasible ones (a hard limit of the run broken,
+hwnas.core.feasibility). A key names any candidate, failed, infeasible or not; the caller
+decides what such a one means (export refuses it, saying why)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from hwnas.core.failure import failures_line, is_failed, summarize_failures
+from hwnas.core.feasibility import infeasible_line, summarize_infeasible, usable
 from hwnas.errors import BadInputError
 from hwnas.objectives import parse_constraint, parse_objectives
 from hwnas.quoting import shell_word
@@ -22,11 +24,15 @@ def pick_record(run, records: list[dict], objective_names: list[str], *,
     if not records:
         raise BadInputError(f"run {run.path} has no evaluated candidates to export")
     failed = [r["result"] for r in records if is_failed(r["result"])]
+    infeasible = summarize_infeasible(r["result"] for r in records)
     if not arch_key:
-        records = [r for r in records if not is_failed(r["result"])]
+        records = [r for r in records if usable(r["result"])]
         if not records:
-            raise BadInputError(f"run {run.path} has no candidate that succeeded, nothing to "
-                                f"export ({failures_line(summarize_failures(failed))}; see "
+            why = ", ".join([infeasible_line(infeasible)] * bool(infeasible["infeasible"])
+                            + [failures_line(summarize_failures(failed))] * bool(failed))
+            feasible = "feasible " * bool(infeasible["infeasible"])
+            raise BadInputError(f"run {run.path} has no {feasible}candidate that succeeded, "
+                                f"nothing to export ({why}; see "
                                 f"`hwnas runs {shell_word(run.path.parent)}`)")
     if arch_key:
         matches = [r for r in records if r["arch_key"].startswith(arch_key)]

@@ -38,17 +38,19 @@ class BenchPlan:
 
 def prepare_bench(benchmark: str | Path, objectives: str | Sequence[str] = DEFAULT_OBJECTIVES,
                   *, space: str | None = None, methods: str | Sequence[str] | None = None,
-                  strategy_opts: Sequence[str] = (), out: str | Path | None = None
-                  ) -> BenchPlan:
+                  strategy_opts: Sequence[str] = (), out: str | Path | None = None,
+                  constraints: Sequence[str] = ()) -> BenchPlan:
     """Every input checked, cheapest first; `space` defaults to the benchmark's own, `methods`
     to every sample-based strategy, `strategy_opts` are "METHOD:KEY=VALUE" strings, `out` the
-    output folder `run_bench` will write (checked here too when given)."""
+    output folder `run_bench` will write (checked here too when given), `constraints` the hard
+    limits ('latency:pixel3<=5', as `hwnas search --constraint`) every run honours."""
     from hwnas.league import runner
 
     if out is not None:
         check_output(out, "--out", folder=True)
     problem, names, options = runner.prepare(benchmark, objectives, space=space,
-                                             methods=methods, strategy_opts=strategy_opts)
+                                             methods=methods, strategy_opts=strategy_opts,
+                                             constraints=constraints)
     return BenchPlan(str(benchmark), problem, names, options)
 
 
@@ -92,10 +94,11 @@ def bench(benchmark: str | Path, objectives: str | Sequence[str] = DEFAULT_OBJEC
           space: str | None = None, methods: str | Sequence[str] | None = None,
           strategy_opts: Sequence[str] = (), budget: int = 500, seeds: int = 10,
           batch: int = 1, every: int = 10, out: str | Path | None = None,
-          command: str | None = None, progress: Callable[[dict], None] | None = None) -> dict:
+          command: str | None = None, progress: Callable[[dict], None] | None = None,
+          constraints: Sequence[str] = ()) -> dict:
     """`prepare_bench` then `run_bench`, for scripts that need no step in between."""
     plan = prepare_bench(benchmark, objectives, space=space, methods=methods,
-                         strategy_opts=strategy_opts)
+                         strategy_opts=strategy_opts, constraints=constraints)
     return run_bench(plan, budget=budget, seeds=seeds, batch=batch, every=every, out=out,
                      command=command, progress=progress)
 

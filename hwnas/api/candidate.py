@@ -14,6 +14,7 @@ from pathlib import Path
 
 from hwnas.api.common import build_space
 from hwnas.core.failure import is_failed
+from hwnas.core.feasibility import is_infeasible
 from hwnas.errors import BadInputError
 from hwnas.quoting import shell_word
 from hwnas.runs import RunDir, unique_records
@@ -39,6 +40,11 @@ def choose(run_path: str | Path, *, pick: list[str] | None = None,
                             f"({record['result']['failed']}): there is no network to "
                             f"{job}; pick another candidate with `hwnas pareto "
                             f"{shell_word(run.path)}`")
+    if is_infeasible(record["result"]):  # likewise: it breaks a hard limit of the run
+        raise BadInputError(f"candidate {record['arch_key']} of run {run.path} is infeasible "
+                            f"({record['result']['infeasible']}): it breaks the run's "
+                            f"--constraint, so it is not one to {job}; pick a feasible one "
+                            f"with `hwnas pareto {shell_word(run.path)}`")
     return run, config, record
 
 

@@ -2,8 +2,11 @@
 
 Failed candidates (hwnas.core.failure) have no objectives: they never reach a front,
 and each run's entry says how many distinct architectures failed and why (`failed`,
-`failures`: the most common kinds of reason first). Repeats (an architecture evaluated, or
-looked up, again) count once on the front and are counted in `repeats`.
+`failures`: the most common kinds of reason first). Infeasible ones (a hard limit broken,
+hwnas.core.feasibility) never reach it either, and are counted apart (`infeasible`, of which
+`ruled_out` were never trained, and `infeasible_limits`: which limit, how often). Repeats
+(an architecture evaluated, or looked up, again) count once on the front and are counted in
+`repeats`.
 
 The hypervolume uses the reference each run stored when it was created (hwnas.api.hv_reference),
 so a run's number is the same alone and beside others; runs that stored none (older runs, or
@@ -15,7 +18,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hwnas.core.failure import failures_line, is_failed, summarize_failures
+from hwnas.core.failure import failures_line, summarize_failures
+from hwnas.core.feasibility import infeasible_line, summarize_infeasible, usable
 from hwnas.errors import BadInputError, HwnasRuntimeError
 from hwnas.fileio import check_output
 from hwnas.objectives import parse_constraint, parse_objectives
@@ -60,6 +64,7 @@ def pareto(run_paths: list[str | Path], *, objectives: list[str] | None = None,
     points: dict[str, np.ndarray] = {}
     records: dict[str, list[dict]] = {}
     failures: dict[str, dict] = {}
+    infeasible: dict[str, dict] = {}
     unreadable: dict[str, list] = {}
     repeats: dict[str, int] = {}
     for run in runs:
@@ -69,12 +74,17 @@ def pareto(run_paths: list[str | Path], *, objectives: list[str] | None = None,
         every = unique_records(read.records)
         repeats[label] = len(read.records) - len(every)
         failures[label] = summarize_failures(r["result"] for r in every)
-        records[label] = [r for r in every if not is_failed(r["result"])]
+        infeasible[label] = summarize_infeasible(r["result"] for r in every)
+        records[label] = [r for r in every if usable(r["result"])]  # fronts: feasible only
         if not records[label]:
-            if failures[label]["failed"]:
-                raise HwnasRuntimeError(f"run {run.path} has no candidate that succeeded, so no "
-                                        f"front: {failures_line(failures[label])} (the reasons "
-                                        f"are in {run.history_path})")
+            if failures[label]["failed"] or infeasible[label]["infeasible"]:
+                lines = [infeasible_line(infeasible[label])] * bool(
+                    infeasible[label]["infeasible"])
+                lines += [failures_line(failures[label])] * bool(failures[label]["failed"])
+                feasible = "feasible " * bool(infeasible[label]["infeasible"])
+                raise HwnasRuntimeError(f"run {run.path} has no {feasible}candidate that "
+                                        f"succeeded, so no front: {', '.join(lines)} (the "
+                                        f"reasons are in {run.history_path})")
             raise HwnasRuntimeError(f"run {run.path} has no evaluated candidates yet")
         lacking = sorted({n for r in records[label] for n in names if n not in r["result"]})
         if lacking:  # runs searched for other objectives: name what they do share
@@ -100,6 +110,9 @@ def pareto(run_paths: list[str | Path], *, objectives: list[str] | None = None,
         entry = {"run": str(run.path), "label": label, "front": front, **stats,
                  "repeats": repeats[label], "failed": failures[label]["failed"],
                  "failures": failures[label]["reasons"], "unreadable_lines": unreadable[label],
+                 "infeasible": infeasible[label]["infeasible"],
+                 "ruled_out": infeasible[label]["ruled_out"],
+                 "infeasible_limits": infeasible[label]["limits"],
                  "space": configs[runs.index(run)]["search"]["space"]}
         if pick and marks["pick"] is None:
             entry["pick_note"] = f"no candidate meets {' and '.join(pick)}"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hwnas.core.feasibility import ruled_out
 from hwnas.errors import BadInputError
 from hwnas.quoting import shell_word
 from hwnas.runs import RunDir
@@ -33,8 +34,9 @@ def finished_note(path: str | Path, asked: int | None) -> str | None:
     if asked is not None and asked > budget:
         return None  # an extension: the run goes on
     replay, notes = replay_plan(run.read_history())
-    done = sum(1 for r in replay if r is not None)
-    finished = (len(replay) >= budget and None not in replay[:budget] and not notes
+    # evaluations of the budget: a candidate ruled out by a known cost (a hard limit) is none
+    done = sum(1 for r in replay if r is not None and not ruled_out(r.result))
+    finished = (done >= budget and None not in replay and not notes
                 and _front_is_current(run))
     lower = (f"--budget {asked} is below its budget of {budget}: a resume never shortens a "
              "run. ") if asked is not None and asked < budget else ""

@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 
 from hwnas.core.failure import summarize_failures
+from hwnas.core.feasibility import summarize_infeasible
 from hwnas.errors import BadInputError
 from hwnas.fileio import read_regular
 from hwnas.quoting import shell_word
@@ -58,12 +59,18 @@ def summarize_run(path: Path, root: Path | None = None) -> dict:
         return {**entry, "error": str(exc)}
     history = read.records
     failures = summarize_failures(r.get("result") or {} for r in history)
+    infeasible = summarize_infeasible(r.get("result") or {} for r in history)
+    # candidates of the budget: one ruled out by a known cost (a hard limit) is not one
+    counted = len(history) - infeasible["ruled_out"]
     pareto_path = path / "pareto.json"
     being_written = run.being_written()
-    return {**entry, "status": _status(len(history), search.get("budget"), being_written),
+    return {**entry, "status": _status(counted, search.get("budget"), being_written),
             "strategy": search.get("strategy"), "space": search.get("space"),
             "estimator": search.get("estimator"), "objectives": search.get("objectives"),
-            "candidates": len(history), "budget": search.get("budget"),
+            "candidates": counted, "budget": search.get("budget"),
+            "constraints": search.get("constraints") or [],
+            "infeasible": infeasible["infeasible"], "ruled_out": infeasible["ruled_out"],
+            "infeasible_limits": infeasible["limits"],
             "failed": failures["failed"], "failures": failures["reasons"],
             "front_written": pareto_path.is_file(), "front_size": _front_size(pareto_path),
             "being_written": being_written, "unreadable_lines": len(read.problems)}
@@ -110,6 +117,8 @@ def show_run(path: str | Path) -> dict:
             "resume": resume, "budget": search.get("budget"),
             "candidates": entry["candidates"], "failed": entry["failed"],
             "failures": entry["failures"], "unreadable_lines": entry["unreadable_lines"],
+            "constraints": entry["constraints"], "infeasible": entry["infeasible"],
+            "ruled_out": entry["ruled_out"], "infeasible_limits": entry["infeasible_limits"],
             "front_size": front_size, "hypervolume": hypervolume, "reference": reference,
             "objectives": search.get("objectives"), "space": search.get("space"),
             "space_options": config.get("space_resolved") or search.get("space_config"),

@@ -18,6 +18,7 @@ from hwnas.api.common import now as _now
 from hwnas.api.duration import DurationNote
 from hwnas.api.resume import finished_note, replay_plan
 from hwnas.core.context import SearchContext
+from hwnas.core.feasibility import ruled_out
 from hwnas.errors import BadInputError
 from hwnas.evaluation.task import EvaluationTask
 from hwnas.fileio import json_ready
@@ -25,6 +26,7 @@ from hwnas.objectives import parse_objectives
 from hwnas.registry import ESTIMATORS, EVALUATORS, STRATEGIES
 from hwnas.runs import RunDir
 from hwnas.searching.config import DEFAULT_BUDGET, SearchConfig
+from hwnas.searching.constraints import Limits, parse_constraints
 from hwnas.searching.loop import Candidate, run_loop
 
 
@@ -60,6 +62,8 @@ def search(config: SearchConfig, *, resume: str | Path | None = None,
     if not resume:
         config.run_dir = config.run_dir or default_run_dir(config)
         absolute_paths(config)
+        config.validate()  # the constraints' syntax, before they are read below
+        target_as_constraint(config)
         infer_costs(config)
     config.validate()
     space, strategy, evaluator = _prepare(config, run.path if resume else Path(config.run_dir),
@@ -89,9 +93,13 @@ def search(config: SearchConfig, *, resume: str | Path | None = None,
                     progress({"event": "notice", "summary": note})
             if progress:  # every input is checked: a display can be drawn now
                 progress({"event": "start", "budget": budget})
+            limits = Limits(parse_constraints(config.constraints), strategy.costs)
             run_loop(strategy, evaluator, budget, batch=config.batch, replay=replay,
                      on_candidate=_recorder(run, config, space, strategy, progress),
-                     name=config.strategy)
+                     name=config.strategy, limits=limits)
+            for limits_note in limits_notes(limits, strategy):
+                if progress:
+                    progress({"event": "notice", **limits_note})
             report = pareto([run.path], write=True)
             if config.keep_weights == "front":
                 run.prune_weights({r["arch_key"] for r in report["runs"][0]["front"]})
@@ -120,10 +128,52 @@ def absolute_paths(config: SearchConfig) -> None:
 def infer_costs(config: SearchConfig) -> None:
     """An estimator that looks objectives up (e.g. `tabular`) gets them from `--objectives`,
     written as `hwnas bench` takes them: `--objectives accuracy:cifar10,latency:pixel3` names
-    the accuracy and the device once (the estimator's `options_for_objectives`)."""
+    the accuracy and the device once (the estimator's `options_for_objectives`); a cost that
+    only a `--constraint` names is looked up beside them."""
     estimator = ESTIMATORS.get(config.estimator)
-    config.estimator_options = estimator.options_for_objectives(list(config.objectives),
+    names = list(config.objectives)
+    names += [n for n in (c.name for c in parse_constraints(config.constraints))
+              if n not in names]
+    config.estimator_options = estimator.options_for_objectives(names,
                                                                 config.estimator_options)
+
+
+def target_as_constraint(config: SearchConfig) -> None:
+    """A one-shot method's `--target-ms T` is its hard limit on the loss's cost: the run holds
+    it as `--constraint latency_ms<=T` too (the other way round, the strategy takes its
+    target from the constraint; two different values are refused there, in one line)."""
+    from hwnas.strategies.oneshot import OneShotStrategy
+
+    cls = STRATEGIES.get(config.strategy)
+    target = config.strategy_options.get("target_ms")
+    if not (isinstance(cls, type) and issubclass(cls, OneShotStrategy)) or target is None \
+            or not config.table:  # no table: the strategy refuses the target, saying why
+        return
+    try:
+        bound = float(target)
+    except (TypeError, ValueError):
+        return  # refused in one line by the strategy's option check
+    cost = config.strategy_options.get("cost") or cls.option_specs["cost"].default
+    given = [c for c in parse_constraints(config.constraints) if c.name == cost
+             and c.op in ("<=", "<")]
+    if not given:
+        config.constraints = [*config.constraints, f"{cost}<={bound!r}"]
+
+
+def limits_notes(limits: Limits, strategy) -> list[dict]:
+    """What a search says at its end about its hard limits: the trainings the known costs
+    saved (proposals ruled out by the loop, draws the strategy discarded before proposing),
+    and, as a warning, a stop short of the budget."""
+    notes = []
+    discarded = getattr(strategy, "discarded", 0)
+    if limits.before and (limits.ruled_out or discarded):
+        named = ", ".join(map(str, limits.before))
+        notes.append({"summary": f"limits known before training ({named}): "
+                                 f"{limits.ruled_out} proposal(s) ruled out without training, "
+                                 f"{discarded} more discarded by the strategy before proposing"})
+    if limits.stopped:
+        notes.append({"level": "warning", "summary": limits.stopped})
+    return notes
 
 
 def evaluation_task(config: SearchConfig) -> EvaluationTask:
@@ -131,7 +181,8 @@ def evaluation_task(config: SearchConfig) -> EvaluationTask:
         space=config.space, space_config=dict(config.space_config), estimator=config.estimator,
         estimator_options=dict(config.estimator_options), dataset=config.dataset,
         seed=config.seed, objectives=list(config.objectives), table=config.table,
-        latency_stat=config.latency_stat, keep_weights=config.keep_weights != "none")
+        latency_stat=config.latency_stat, keep_weights=config.keep_weights != "none",
+        constraints=list(config.constraints))
 
 
 def _prepare(config: SearchConfig, run_path: Path, progress: Progress = None):
@@ -167,7 +218,8 @@ def _prepare(config: SearchConfig, run_path: Path, progress: Progress = None):
                                 latency_stat=scorer.stat,
                                 workdir=run_path / "strategy", progress=progress)
         strategy = strategy_cls(space, objectives, seed=config.seed, costs=evaluator.cost_model(),
-                                context=context, **config.strategy_options)
+                                context=context, constraints=parse_constraints(config.constraints),
+                                **config.strategy_options)
         if scorer.table is not None and not resumed:  # once per run, when it begins
             from hwnas.api.tables import table_speed_note
 
@@ -272,6 +324,7 @@ def _recorder(run: RunDir, config: SearchConfig, space, strategy, progress: Prog
     early on, once, the duration estimate (hwnas.api.duration)."""
     assert config.budget is not None, "_prepare resolves a budget left unset"
     duration = DurationNote(config.budget)
+    counted = [0]  # evaluations of the budget so far: a ruled-out candidate is none
 
     def on_candidate(candidate: Candidate) -> None:
         if candidate.replayed:
@@ -288,14 +341,16 @@ def _recorder(run: RunDir, config: SearchConfig, space, strategy, progress: Prog
             if info:
                 record["proposal"] = info
             run.append(record)
+        out = ruled_out(candidate.result)
         if progress:
             progress({"event": "candidate", "record": record, "budget": config.budget,
-                      "replayed": candidate.replayed})
-            note = duration.observe(candidate.index, replayed=candidate.replayed,
-                                    evaluated=candidate.outcome is not None,
-                                    failed="failed" in candidate.result)
+                      "replayed": candidate.replayed, "counted": not out})
+            note = None if out else duration.observe(
+                counted[0], replayed=candidate.replayed,
+                evaluated=candidate.outcome is not None, failed="failed" in candidate.result)
             if note:
                 progress({"event": "notice", "summary": note})
+        counted[0] += not out
 
     return on_candidate
 

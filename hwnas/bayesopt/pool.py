@@ -68,15 +68,16 @@ class CandidatePool:
         sizes = [len(opts) for _, opts in self.space.choices()]
         return self.decode(self.rng.integers(0, sizes, size=(k, len(sizes))).tolist())
 
-    def random_unseen(self, k: int) -> list[Arch]:
-        """Up to `k` distinct random architectures not handed out yet."""
+    def random_unseen(self, k: int, accept=None) -> list[Arch]:
+        """Up to `k` distinct random architectures not handed out yet (and, with `accept`,
+        for which `accept(arch)` holds: rejection sampling, e.g. a known hard limit)."""
         out: dict[tuple[int, ...], Arch] = {}
-        for _ in range(100):
+        for _ in range(100 if accept is None else 1000):
             if len(out) >= k:
                 break
             for arch in self.random_archs(k - len(out)):
                 code = self.code(arch)
-                if code not in self.handed:
+                if code not in self.handed and (accept is None or accept(arch)):
                     out.setdefault(code, arch)
         return list(out.values())
 

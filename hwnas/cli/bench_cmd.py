@@ -26,6 +26,7 @@ from hwnas.quoting import command
               help="Comma-separated strategies (default: every registered one).")
 @click.option("--strategy-opt", multiple=True, metavar="METHOD:KEY=VALUE",
               help="Option of one method, e.g. nsga2:population=40 (repeatable).")
+@options.constraint
 @click.option("--ask", "batch", type=options.budget_type(), default=1, show_default=True,
               help="Candidates asked per step.")
 @click.option("--every", type=click.IntRange(min=1), default=10, show_default=True,
@@ -33,8 +34,8 @@ from hwnas.quoting import command
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Output folder (default: runs/bench-<time>).")
 @options.as_json
-def bench(benchmark, space, objectives, budget, seeds, methods, strategy_opt, batch, every,
-          out, as_json):
+def bench(benchmark, space, objectives, budget, seeds, methods, strategy_opt, constraints,
+          batch, every, out, as_json):
     """League of search strategies at an equal evaluation budget on a tabular benchmark.
 
     The progress bar counts evaluations (methods x seeds x budget), not runs.
@@ -46,12 +47,15 @@ def bench(benchmark, space, objectives, budget, seeds, methods, strategy_opt, ba
       hwnas bench --benchmark ../shared/benchmarks/nb201_hw/nb201_hw.csv \\
           --methods random,evolution,nsga2 --strategy-opt nsga2:population=40 \\
           --out runs/league
+      hwnas bench --benchmark ../shared/benchmarks/nb201_hw/nb201_hw.csv \\
+          --constraint "latency:pixel3<=5"   # scored against the feasible true front
     """
     from hwnas.api.bench import default_out
 
     out = out or default_out()
     plan = api.prepare_bench(benchmark, objectives, space=space, methods=methods,
-                             strategy_opts=strategy_opt, out=out)  # refused before a bar
+                             strategy_opts=strategy_opt, out=out,
+                             constraints=constraints)  # refused before a bar
     with progress_bar(quiet=as_json) as bar:  # counts evaluations, not runs
         task = bar.add_task("bench evaluations", total=len(plan.methods) * seeds * budget,
                             info="")

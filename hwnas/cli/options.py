@@ -46,6 +46,12 @@ allow_mismatch = click.option(
     "--allow-mismatch", is_flag=True,
     help="Use a table measured on another device/backend/batch/dtype anyway (warns what it "
          "risks).")
+# Hard limits of a search (hwnas.searching.constraints), written as --pick and --where are.
+constraint = click.option(
+    "--constraint", "constraints", multiple=True, metavar="EXPR",
+    help="Hard limit every candidate must meet, e.g. 'latency_ms<=3', 'params<=2e6', "
+         "'accuracy>=0.9' (repeatable; the syntax of --pick). A candidate breaking a limit on "
+         "a cost known before training (table latency, params, FLOPs) is never trained.")
 # Bounded where they are read (hwnas.limits): a seed beyond 32 bits or a budget of 2**63 is
 # refused by click in one line, before any file is written.
 SEED = click.IntRange(0, MAX_SEED)

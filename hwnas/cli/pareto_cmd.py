@@ -13,6 +13,7 @@ from hwnas.cli import options
 from hwnas.cli.fit import echo, print_table
 from hwnas.cli.render import console, fmt, print_json
 from hwnas.core.failure import failures_line
+from hwnas.core.feasibility import infeasible_line
 from hwnas.quoting import printable
 
 
@@ -145,9 +146,13 @@ def render_report(report: dict) -> None:
     spaces = []
     for entry in report["runs"]:
         failed = entry.get("failed", 0)  # a pareto.json written before failures were kept
+        infeasible = entry.get("infeasible", 0)  # likewise, before hard limits
         shown = entry.get("shown")
+        more = ", ".join([f"{infeasible} more infeasible"] * bool(infeasible)
+                         + [f"{failed} more failed"] * bool(failed))
         title = (f"{entry['label']}: front of {entry['front_size']} among {entry['n_points']} "
-                 "candidates" + (f" ({failed} more failed)" if failed else "")
+                 + "feasible " * bool(infeasible) + "candidates"
+                 + (f" ({more})" if more else "")
                  + (f", {shown} listed" if shown is not None else ""))
         # params only where the estimator counted them (a tabular benchmark does not)
         params = any("params" in record["result"] for record in entry["front"])
@@ -171,6 +176,9 @@ def render_report(report: dict) -> None:
             console.print(escape(f"{entry['label']}: --pick: {entry['pick_note']}"))
         if entry.get("accuracy_note"):
             console.print(escape(f"{entry['label']}: {entry['accuracy_note']}"))
+        if infeasible:
+            summary = {"infeasible": infeasible, "limits": entry.get("infeasible_limits", [])}
+            console.print(escape(f"{entry['label']}: {infeasible_line(summary)}"))
         if failed:
             summary = {"failed": failed, "reasons": entry["failures"]}
             console.print(escape(f"{entry['label']}: {failures_line(summary)}"))

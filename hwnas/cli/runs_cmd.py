@@ -10,6 +10,7 @@ from hwnas.cli import options
 from hwnas.cli.fit import echo, print_table
 from hwnas.cli.render import console, fmt, print_json
 from hwnas.core.failure import failures_line
+from hwnas.core.feasibility import infeasible_line
 from hwnas.quoting import shell_word
 
 
@@ -62,10 +63,13 @@ def runs(folder, run, as_json):
         budget = "?" if e["budget"] is None else e["budget"]
         front = (points(e["front_size"]) if e["front_size"] is not None
                  else "written" if e["front_written"] else "none")
-        candidates = f"{e['candidates']}/{budget}" + (f", {e['failed']} failed"
-                                                       if e["failed"] else "")
+        candidates = f"{e['candidates']}/{budget}" + (
+            f", {e['infeasible']} infeasible" if e.get("infeasible") else "") + (
+            f", {e['failed']} failed" if e["failed"] else "")
         rows.append([e["name"], e["status"], str(e["strategy"]), str(e["space"]),
                      ", ".join(e["objectives"] or []), candidates, front])
+        if e.get("infeasible"):
+            notes.append(f"{e['name']}: {infeasible_of(e)}")
         if e["failed"]:
             summary = {"failed": e["failed"], "reasons": e["failures"]}
             notes.append(f"{e['name']}: {failures_line(summary)}")
@@ -90,6 +94,9 @@ def show(path: str, as_json: bool) -> None:
     rows = [("status", status), ("candidates", f"{s['candidates']} of budget {s['budget']}"),
             ("failed", failures_line({"failed": s["failed"], "reasons": s["failures"]})
              if s["failed"] else "0")]
+    if s.get("constraints") or s.get("infeasible"):
+        rows.insert(2, ("constraints", ", ".join(s.get("constraints") or []) or "none"))
+        rows.insert(3, ("infeasible", infeasible_of(s)))
     if s["unreadable_lines"]:
         rows.append(("unreadable", f"{s['unreadable_lines']} history line(s)"))
     rows.append(("front", "none yet" if s["front_size"] is None else points(s["front_size"])))
@@ -122,6 +129,14 @@ def show(path: str, as_json: bool) -> None:
                 fixed=(0,))
     for note in s.get("notes") or []:
         console.print(escape(f"note: {note}"))
+
+
+def infeasible_of(entry: dict) -> str:
+    """'3 infeasible (broke latency_ms<=3 by the table), 3 never trained'."""
+    line = infeasible_line({"infeasible": entry.get("infeasible") or 0,
+                            "limits": entry.get("infeasible_limits") or []})
+    out = entry.get("ruled_out") or 0
+    return line + (f", {out} never trained" if out else "")
 
 
 def benchmark_row(benchmark: dict) -> tuple[str, str]:

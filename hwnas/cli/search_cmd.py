@@ -17,6 +17,7 @@ from hwnas.cli.search_progress import SearchProgress, result_info
 from hwnas.oneshot.stillness import stillness_note
 from hwnas.quoting import printable, shell_word
 from hwnas.searching.config import KEEP_WEIGHTS, SearchConfig
+from hwnas.searching.constraints import parse_constraints
 
 PATH = click.Path(dir_okay=False)
 
@@ -37,7 +38,8 @@ PATH = click.Path(dir_okay=False)
 @click.option("--target-ms", type=float, default=None,
               help="Latency target T of the method's reward or loss (the strategy option "
                    "`target_ms`); one-shot methods also keep the derived architecture's "
-                   "table latency at most T.")
+                   "table latency at most T: for them it is --constraint latency_ms<=T.")
+@options.constraint
 @click.option("--estimator", type=options.PluginName("ESTIMATORS"), default="scratch",
               show_default=True, help="Accuracy estimator (see `hwnas list estimators`).")
 @click.option("--estimator-opt", multiple=True, metavar="KEY=VALUE",
@@ -75,9 +77,10 @@ PATH = click.Path(dir_okay=False)
                    "fp32); export then needs --allow-mismatch too.")
 @options.as_json
 @click.pass_context
-def search(ctx, space, space_opt, table, method, strategy_opt, sweep, target_ms, estimator,
-           estimator_opt, preset, evaluator, evaluator_opt, dataset, objectives, latency_stat,
-           budget, batch, seed, run_dir, keep_weights, resume, allow_mismatch, as_json):
+def search(ctx, space, space_opt, table, method, strategy_opt, sweep, target_ms, constraints,
+           estimator, estimator_opt, preset, evaluator, evaluator_opt, dataset, objectives,
+           latency_stat, budget, batch, seed, run_dir, keep_weights, resume, allow_mismatch,
+           as_json):
     """Search a space; objectives accuracy (max) and table latency (min) by default.
 
     Before the first candidate it warns when options make the method degenerate; after the
@@ -92,6 +95,7 @@ def search(ctx, space, space_opt, table, method, strategy_opt, sweep, target_ms,
       hwnas search --space nb201 --estimator tabular --estimator-opt benchmark=nb201_hw.csv \\
                    --objectives accuracy,latency:pixel3 --method evolution --budget 200
       hwnas search --table TABLE --method proxyless --sweep lambda=0,0.3,1.2
+      hwnas search --table TABLE --method nsga2 --constraint "latency_ms<=3" --budget 60
       hwnas search --resume runs/<run> --budget 50      # continue, with a larger budget
     """
     if resume:
@@ -107,6 +111,7 @@ def search(ctx, space, space_opt, table, method, strategy_opt, sweep, target_ms,
         method, objectives = _saved_method_and_objectives(resume)
     elif run_dir is not None:  # '' too: refused as no path, not read as "the default"
         check_new_run_dir(run_dir)
+    parse_constraints(constraints)  # their syntax, in one line, before anything else is read
     strategy_options = options.parse_kv(strategy_opt, "--strategy-opt")
     for key, value in (("sweep", sweep), ("target_ms", target_ms)):
         if value is not None:  # shorthands for the one-shot strategies' options
@@ -125,7 +130,7 @@ def search(ctx, space, space_opt, table, method, strategy_opt, sweep, target_ms,
         objectives=[o.strip() for o in objectives.split(",") if o.strip()],
         latency_stat=latency_stat, budget=budget,
         batch=batch, seed=seed, run_dir=run_dir or "", keep_weights=keep_weights,
-        allow_mismatch=allow_mismatch)
+        allow_mismatch=allow_mismatch, constraints=list(constraints))
     if not resume:  # named here, not by api.search (which copies config): Ctrl-C's resume line
         config.run_dir = config.run_dir or default_run_dir(config)
     with progress_bar(quiet=as_json) as bar:

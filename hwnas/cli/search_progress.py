@@ -51,6 +51,9 @@ class SearchProgress:
             self.bar.update(self.task, info=event["summary"])
 
     def _candidate(self, event: dict) -> None:
+        if event.get("counted") is False:  # ruled out by a known cost: no evaluation spent
+            self.bar.update(self.task, info=self.info(event["record"]["result"]))
+            return
         self.done += 1
         self.budget = event.get("budget", self.budget)
         # a replayed candidate is not work done now; nor is a weight-sharing search the time
@@ -84,6 +87,8 @@ def result_info(objectives: list[str]) -> Callable[[dict], str]:
     def info(result: dict) -> str:
         if "failed" in result:
             return f"failed: {result['failed'][:60]}"
+        if "infeasible" in result:
+            return f"infeasible: {result['infeasible'][:60]}"
         return "  ".join(f"{o} {result[o]:.4g}" for o in objectives if o in result)
 
     return info

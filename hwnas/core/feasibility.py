@@ -26,7 +26,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-from hwnas.core.failure import failure_kind, is_failed
+from hwnas.core.failure import is_failed
 from hwnas.objectives import Constraint
 
 INFEASIBLE = "infeasible"
@@ -111,7 +111,9 @@ def summarize_infeasible(results: Iterable[dict]) -> dict:
     kinds: Counter[str] = Counter()
     for r in reasons:
         for part in str(r[INFEASIBLE]).split("; "):
-            kinds[failure_kind(part)] += 1
+            # the head before ": " -- a benchmark's cost names hold a colon of their own
+            head, sep, _ = part.partition(": ")
+            kinds[head.strip() if sep and head.strip() else part] += 1
     return {"infeasible": len(reasons), "ruled_out": sum(1 for r in reasons if ruled_out(r)),
             "limits": [{"limit": k, "count": n} for k, n in kinds.most_common()]}
 

@@ -92,6 +92,15 @@ class TabularEstimator(Estimator):
         opts = self.options
         return {"accuracy", *self._accuracy_alias(opts), *opts["costs"]}
 
+    def cheap_cost_names(self) -> set[str]:
+        """The device costs it reads: a lookup, known without training (hwnas.core.costs)."""
+        return set(self.options["costs"])
+
+    def cheap_costs(self, arch) -> dict[str, float]:
+        row = self._table.row_of(arch)
+        return {name: float(self._table.objective_values(name)[row])
+                for name in self.options["costs"]}
+
     @staticmethod
     def _accuracy_alias(opts: dict) -> list[str]:
         """The objective-style name of the accuracy looked up (`accuracy:cifar10`), which

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import time
 
 from hwnas.arch import Arch
@@ -55,8 +56,12 @@ def check_objectives_provided(objectives: list[Objective], estimator: Estimator,
             else:
                 source = ("an estimator that looks it up (--estimator tabular --estimator-opt "
                           "benchmark=CSV)")
+            # 0.5: a name that shares its stem (latency_ms ~ latency:pixel3), not any name
+            close = difflib.get_close_matches(objective.name, sorted(provided), n=1,
+                                              cutoff=0.5)
+            hint = f"; closest: {close[0]!r}" if close else ""
             raise BadInputError(f"{what} {objective.name!r} needs {source}; this search "
-                                f"provides {', '.join(sorted(provided))}")
+                                f"provides {', '.join(sorted(provided))}{hint}")
 
 
 class Scorer:
@@ -82,6 +87,7 @@ class Scorer:
         self.objectives = list(objectives or [])
         self.constrained = [o for o in constrained or []
                             if o.name not in {x.name for x in self.objectives}]
+        self.constraint_names = {o.name for o in constrained or []}
         self.estimator = estimator
         self.table = table
         if table is not None:  # every candidate's latency is predicted, objective or not
@@ -124,7 +130,10 @@ class Scorer:
         names = {o.name for o in [*self.objectives, *self.constrained]}
         from_costs = names & (MODEL_OBJECTIVES | (TABLE_OBJECTIVES if self.table else set()))
         from_costs &= {"params", "flops", "latency_ms", *self.columns}
-        cheap = names & set(self.estimator.cheap_cost_names())
+        # An estimator's lookups (a benchmark's device costs) are offered where a constraint
+        # names them, for the check before evaluation; an unconstrained run's strategies read
+        # what they always did (the costs above), so its proposals stay as they were.
+        cheap = self.constraint_names & set(self.estimator.cheap_cost_names())
 
         def compute(arch: Arch, wanted: frozenset[str]) -> dict:
             values = self.costs(arch, wanted & from_costs) if wanted & from_costs else {}

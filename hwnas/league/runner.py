@@ -10,6 +10,10 @@ Rules every method is held to (stated in results.json and league.md too):
   nothing to a method's score. A strategy that asks for one still spends an evaluation and is
   told a finite "very bad" result: each objective one full range beyond the worst available
   value, so every available row dominates it.
+* Hard limits (`--constraint`): a row breaking one is not on the (feasible) true front and
+  scores nothing; a proposal breaking a limit on a benchmark cost (known before evaluation) is
+  ruled out by the loop, as in `hwnas search`: told to the strategy, not one of the budget's
+  evaluations, nor in the run's rows (hwnas.searching.loop).
 * Threads: every run uses one BLAS/OpenMP/torch thread for the strategy's own model fitting
   (hwnas.threads), whatever OMP_NUM_THREADS says: wall times compare methods, not settings.
 """
@@ -24,12 +28,14 @@ from pathlib import Path
 import numpy as np
 
 from hwnas.core.costs import CostModel
+from hwnas.core.feasibility import ruled_out
 from hwnas.core.outcome import Outcome
 from hwnas.errors import BadInputError
 from hwnas.fileio import json_ready
 from hwnas.league.metrics import TrueFront, aggregate, run_metrics, versus
-from hwnas.objectives import Objective, parse_objectives
+from hwnas.objectives import Constraint, Objective, parse_objectives
 from hwnas.registry import STRATEGIES
+from hwnas.searching.constraints import Limits, parse_constraints
 from hwnas.searching.loop import run_loop
 from hwnas.strategies.base import Strategy
 from hwnas.threads import limit_threads, preload
@@ -86,24 +92,39 @@ class BenchProblem:
     objectives: list[Objective]
     truth: TrueFront
     penalty: dict  # the result told for an infeasible architecture
+    values: np.ndarray | None = None  # every row's objectives, limits aside (None: truth.F)
+    constraints: tuple[Constraint, ...] = ()  # hard limits: rows breaking one score nothing
 
     @classmethod
-    def build(cls, space, table, objectives: list[Objective]) -> BenchProblem:
+    def build(cls, space, table, objectives: list[Objective],
+              constraints: Sequence[Constraint] = ()) -> BenchProblem:
         for o in objectives:
             table.resolve(o.name)  # unknown or absent objective -> one-line BadInputError
+        for c in constraints:
+            try:
+                table.resolve(c.name)
+            except BadInputError as exc:
+                raise BadInputError(f"--constraint {c}: {exc}") from None
         table.row_of(space.sample(np.random.default_rng(0)))  # a space the table does not
         # cover fails here, in one line, not in the middle of the first run
         F = np.column_stack([np.asarray(table.objective_values(o.name), dtype=float)
                              for o in objectives])
         F[~np.asarray(table.available([o.name for o in objectives]), dtype=bool)] = np.nan
+        scored = F.copy()  # the true front is the feasible one: a row past a limit is out
+        for c in constraints:
+            values = np.asarray(table.objective_values(c.name), dtype=float)
+            scored[[not c.holds({c.name: v}) for v in values]] = np.nan
         try:
-            truth = TrueFront.of(F, [o.direction for o in objectives],
+            truth = TrueFront.of(scored, [o.direction for o in objectives],
                                  classes=_network_classes(space, table))
         except ValueError:
+            limits = f" within {', '.join(map(str, constraints))}" if constraints else ""
             raise BadInputError("no benchmark row has all of "
-                                f"{', '.join(o.name for o in objectives)}; pick objectives "
-                                "the table covers together") from None
-        return cls(space, table, objectives, truth, _penalty(F, objectives))
+                                f"{', '.join(o.name for o in objectives)}{limits}; pick "
+                                "objectives the table covers together, or looser limits"
+                                ) from None
+        return cls(space, table, objectives, truth, _penalty(F, objectives), F,
+                   tuple(constraints))
 
     def row(self, arch, cache: dict) -> int:
         key = arch.key
@@ -112,10 +133,15 @@ class BenchProblem:
         return cache[key]
 
     def result(self, row: int) -> dict:
-        f = self.truth.F[row]
+        """What a lookup tells the strategy: the row's objectives (past a limit or not: the
+        loop judges that), and the values the limits read."""
+        f = self.truth.F[row] if self.values is None else self.values[row]
         if not np.isfinite(f).all():
             return dict(self.penalty)
-        return {o.name: float(v) for o, v in zip(self.objectives, f, strict=True)}
+        out = {o.name: float(v) for o, v in zip(self.objectives, f, strict=True)}
+        for c in self.constraints:
+            out.setdefault(c.name, float(self.table.objective_values(c.name)[row]))
+        return out
 
 
 def _penalty(F: np.ndarray, objectives: list[Objective]) -> dict:
@@ -138,7 +164,9 @@ class ProblemEvaluator:
     def cost_model(self) -> CostModel:
         """The benchmark's device costs (every objective but accuracies), as a search's
         tabular estimator would give them to strategies."""
-        costs = [o.name for o in self.problem.objectives if not o.name.startswith("accuracy")]
+        names = [*(o.name for o in self.problem.objectives),
+                 *(c.name for c in self.problem.constraints)]
+        costs = [n for n in dict.fromkeys(names) if not n.startswith("accuracy")]
         return CostModel(costs, lambda arch: self.problem.result(self.problem.row(arch,
                                                                                   self.cache)))
 
@@ -156,15 +184,19 @@ def run_once(problem: BenchProblem, method: str, seed: int, budget: int, batch: 
     # The strategy's own threads (hwnas.threads: one), whatever the environment says; the
     # evaluator here is a table lookup, so the whole run is limited.
     with limit_threads():
+        costs = evaluator.cost_model()
         strategy = STRATEGIES.get(method)(problem.space, problem.objectives, seed=seed,
-                                          costs=evaluator.cost_model(), **(options or {}))
+                                          costs=costs, constraints=problem.constraints,
+                                          **(options or {}))
         def on_candidate(c) -> None:
+            if ruled_out(c.result):  # never looked up: no evaluation of the budget
+                return
             rows.append(problem.row(c.arch, cache))
             if on_evaluation:
                 on_evaluation(len(rows))
 
         run_loop(strategy, evaluator, budget, batch=batch, name=method,
-                 on_candidate=on_candidate)
+                 on_candidate=on_candidate, limits=Limits(problem.constraints, costs))
     return rows, time.perf_counter() - start
 
 
@@ -210,6 +242,7 @@ def _results(problem, per_method, seeds, budget, batch, options) -> dict:
         "objectives": [{"name": o.name, "direction": o.direction} for o in problem.objectives],
         "budget": budget, "seeds": seeds, "batch": batch,
         "repeats_policy": REPEATS_POLICY, "infeasible_policy": INFEASIBLE_POLICY,
+        "constraints": [str(c) for c in problem.constraints],
         "true_front": {
             "size": int(truth.rows.size),
             "rows_available": int(np.isfinite(truth.F).all(axis=1).sum()),
@@ -247,13 +280,14 @@ def parse_method_options(pairs: Sequence[str], methods: Sequence[str]) -> dict:
 
 
 def prepare(benchmark: str | Path, objectives: str | Sequence[str], *, space: str | None = None,
-            methods: str | Sequence[str] | None = None, strategy_opts: Sequence[str] = ()
-            ) -> tuple[BenchProblem, list[str], dict]:
+            methods: str | Sequence[str] | None = None, strategy_opts: Sequence[str] = (),
+            constraints: Sequence[str] = ()) -> tuple[BenchProblem, list[str], dict]:
     """Every input checked (cheapest first) before any run: a refusal costs nothing."""
     from hwnas.registry import SPACES
 
     names = resolve_methods(methods)
     objs = parse_objectives(objectives)
+    limits = parse_constraints(constraints)
     options = parse_method_options(strategy_opts, names)
     space_cls = SPACES.get(space) if space else None
     path = Path(benchmark)
@@ -265,7 +299,7 @@ def prepare(benchmark: str | Path, objectives: str | Sequence[str], *, space: st
 
     table = BenchmarkTable.load(path)
     space_obj = (space_cls or SPACES.get(table.space_name))()  # default: the table's own
-    problem = BenchProblem.build(space_obj, table, objs)
+    problem = BenchProblem.build(space_obj, table, objs, limits)
     for name in names:  # unknown or invalid strategy options fail here, not mid-league
         STRATEGIES.get(name)(problem.space, objs, seed=0, **options.get(name, {}))
     # run and reported under today's option names (an old one was said once, just above)

@@ -1,6 +1,7 @@
 """From run directories to what a report shows: per run its configuration, successful
 candidates, front, knee and hypervolume after every evaluation, and the validation summary of
-the latency table it used. Reading only: nothing here writes."""
+the latency table it used. Reading only: nothing here writes. Fronts, knees and curves are
+over the feasible successful candidates; failed and infeasible ones are counted apart."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hwnas.core.failure import is_failed, summarize_failures
+from hwnas.core.failure import summarize_failures
+from hwnas.core.feasibility import summarize_infeasible, usable
 from hwnas.errors import BadInputError
 from hwnas.fileio import read_regular
 from hwnas.latency.identity import table_change_note
@@ -32,6 +34,7 @@ class RunData:
     knee: int | None = None  # index into records
     hv_curve: tuple[list[int], list[float]] = ([], [])
     failures: dict = field(default_factory=dict)
+    infeasible: dict = field(default_factory=dict)  # hwnas.core.feasibility's summary
     problems: list[str] = field(default_factory=list)
     validation: dict | None = None
     table_note: str | None = None  # the run's table changed since the run used it
@@ -53,7 +56,7 @@ def collect(run_paths, objectives: list[str] | None = None) -> tuple[list[str], 
         label = _label(run, {d.label for d in data})
         read = run.read_history()
         every = unique_records(read.records)
-        ok = [r for r in every if not is_failed(r["result"])]
+        ok = [r for r in every if usable(r["result"])]  # fronts: feasible, successful
         lacking = sorted({n for r in ok for n in names if n not in r["result"]})
         if lacking:
             own = run.config()["search"]["objectives"]
@@ -64,6 +67,7 @@ def collect(run_paths, objectives: list[str] | None = None) -> tuple[list[str], 
         data.append(RunData(label, run, run.config(), read.records, ok,
                             points.reshape(-1, len(names)),
                             failures=summarize_failures(r["result"] for r in every),
+                            infeasible=summarize_infeasible(r["result"] for r in every),
                             problems=list(read.problems)))
     source = _fronts_and_curves(data, names, directions)
     for d in data:
@@ -114,7 +118,7 @@ def _fronts_and_curves(data: list[RunData], names, directions) -> str:
         evals, values, current, hv = [], [], np.empty((0, len(names))), 0.0
         for n, record in enumerate(d.history, start=1):
             r = record["result"]
-            if not is_failed(r) and all(k in r for k in names):
+            if usable(r) and all(k in r for k in names):
                 candidate = np.vstack([current, [[r[k] for k in names]]])
                 mask = non_dominated_mask(candidate, directions)
                 if mask[-1]:  # it moves the front: only then the hypervolume changes

@@ -7,6 +7,7 @@ import base64
 import json
 from html import escape
 
+from hwnas.core.feasibility import infeasible_line
 from hwnas.oneshot.stillness import stillness_note
 from hwnas.quoting import shell_word
 from hwnas.report.collect import RunData
@@ -45,6 +46,7 @@ def page(names: list[str], directions: list[str], runs: list[RunData], front_png
                   f"<p><strong>{escape(still)}</strong></p>" if still else "",
                   # lines of its history that are no record: named, left out, left in place
                   "".join(f"<p class=note>{escape(p)}</p>" for p in d.problems),
+                  _limits(d),
                   _front_table(d, names, directions), _validation(d), "<h3>Configuration</h3>",
                   f"<pre>{escape(json.dumps(d.config, indent=2), quote=False)}</pre>"]
     parts.append("</body></html>")
@@ -66,6 +68,17 @@ def _summary(names, runs: list[RunData]) -> str:
             f"<th>hypervolume</th></tr>{rows}</table><p class=note>objectives: "
             f"{escape(', '.join(names))}; hypervolume normalised (reference 1.1): "
             f"{escape(runs[0].hv_source or 'min-max over the runs shown')}.</p>")
+
+
+def _limits(d: RunData) -> str:
+    """The run's hard limits and its infeasible and failed candidates, counted apart:
+    '3 infeasible (broke latency_ms<=3 by the table), 1 failed'."""
+    constraints = d.config["search"].get("constraints") or []
+    if not constraints and not d.infeasible.get("infeasible"):
+        return ""
+    line = infeasible_line(d.infeasible) + f", {d.failures.get('failed', 0)} failed"
+    return (f"<p>constraints: {escape(', '.join(constraints) or 'none')}; {escape(line)}; "
+            "the front is over the feasible candidates only</p>")
 
 
 def _front_table(d: RunData, names, directions) -> str:

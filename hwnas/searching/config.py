@@ -69,6 +69,8 @@ FIELDS: dict[str, Option] = {
     "run_dir": Option("", str),
     "keep_weights": Option("front", str, choices=KEEP_WEIGHTS),
     "allow_mismatch": Option(False, bool),
+    # hard limits, as `--constraint` writes them ('latency_ms<=3'; hwnas.searching.constraints)
+    "constraints": _Names([], list),
 }
 
 
@@ -93,12 +95,18 @@ class SearchConfig:
     keep_weights: str = "front"
     # Search with a table `hwnas export` cannot re-time (batch != 1, not fp32), warned.
     allow_mismatch: bool = False
+    # Hard limits ('latency_ms<=3', `--constraint`); a run written before them has none.
+    constraints: list[str] = field(default_factory=list)
 
     def validate(self, hint: str = HINT) -> SearchConfig:
         """Every field against its declaration (`FIELDS`), in one line each: a config comes
         from the command line, from Python, or from a run's config.json (which anyone can
         edit). The fields are left as given."""
         resolve_options(OWNER, FIELDS, {name: getattr(self, name) for name in FIELDS}, hint)
+        from hwnas.objectives import parse_constraint
+
+        for text in self.constraints:  # the same syntax as --pick and --where
+            parse_constraint(text)
         return self
 
     def to_dict(self) -> dict:

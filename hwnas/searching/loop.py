@@ -14,6 +14,17 @@ caller's `on_candidate`. As in pymoo, the loop is outside the algorithm:
 Rules:
 * Every proposal is one evaluation of the budget, repeats included (a real search spends a
   step on it too); a repeat is looked up, never re-evaluated, and marked `cached`.
+* Hard limits (`limits`, hwnas.searching.constraints): a proposal that breaks a limit on a
+  cost known before training (table latency, params, FLOPs, a benchmark's device costs) is
+  ruled out: recorded infeasible with the cost and the limit, neither trained nor looked up,
+  told to the strategy, and not counted against the budget. So a strategy that proposes
+  nothing else cannot loop for ever, at most `RULED_OUT_PER_EVALUATION` x budget proposals
+  are ruled out in a run; past that the loop stops and `limits.stopped` says so. A result
+  that breaks a limit on a cost known only after evaluation (accuracy) is marked infeasible
+  and counted like any evaluation.
+* A strategy with a fixed number of proposals (`max_proposals()`: one-shot settings, a
+  weight-sharing search's `top`) that has made them all ends the loop, even short of the
+  budget when some were ruled out.
 * Replay: given the results already recorded (a resumed run), the first proposals must be
   exactly those architectures; their results are told again instead of evaluated. A strategy
   that proposes something else under the same seed cannot be resumed: that is an error. A gap
@@ -32,9 +43,15 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from hwnas.arch import Arch
+from hwnas.core.feasibility import ruled_out
 from hwnas.core.outcome import Outcome
 from hwnas.errors import HwnasRuntimeError
+from hwnas.searching.constraints import Limits
 from hwnas.threads import limit_threads, strategy_threads
+
+# Proposals ruled out by a known cost, per evaluation of the budget, before the loop stops: a
+# strategy honouring the limits rules out far fewer (tests/conformance/test_constraints.py).
+RULED_OUT_PER_EVALUATION = 10
 
 
 class MapsArchs(Protocol):
@@ -63,35 +80,51 @@ class Recorded:
 
 def run_loop(strategy, evaluator: MapsArchs, budget: int, *, batch: int = 1,
              replay: Sequence[Recorded | None] = (), on_candidate: Callable[[Candidate], None]
-             | None = None, name: str = "") -> int:
-    """Drive `strategy` for `budget` evaluations; returns the number of candidates."""
+             | None = None, name: str = "", limits: Limits | None = None) -> int:
+    """Drive `strategy` for `budget` evaluations; returns the number of candidates (ruled-out
+    ones included: each is a candidate of the history, none an evaluation)."""
     if budget < 1 or batch < 1:
         raise ValueError(f"budget and batch must be >= 1; got {budget}, {batch}")
+    limits = limits if limits is not None else Limits(())
     known = {rec.arch_key: rec.result for rec in replay if rec is not None}
-    position = 0
+    position = spent = 0  # candidates so far; evaluations of the budget so far
     threads = strategy_threads(strategy)  # hwnas.threads; the evaluator keeps its own
-    while position < budget:
+    while spent < budget:
         with limit_threads(threads):
-            archs = list(strategy.ask(min(batch, budget - position)))[: budget - position]
+            archs = list(strategy.ask(min(batch, budget - spent)))[: budget - spent]
         if not archs:
+            most = strategy.max_proposals() if hasattr(strategy, "max_proposals") else None
+            if most is not None and position >= most:  # all made, some ruled out
+                break
             raise HwnasRuntimeError(f"strategy {name or type(strategy).__name__} proposed "
                                     f"nothing after {position} evaluations")
-        candidates = _step(archs, position, evaluator, replay, known)
+        candidates = _step(archs, position, evaluator, replay, known, limits)
         for candidate in candidates:
             if on_candidate is not None:
                 on_candidate(candidate)
         with limit_threads(threads):
             strategy.tell(archs, [c.result for c in candidates])
         position += len(archs)
+        out = sum(1 for c in candidates if ruled_out(c.result))
+        spent += len(archs) - out
+        limits.ruled_out += out
+        if limits.ruled_out > RULED_OUT_PER_EVALUATION * budget:
+            limits.stopped = (f"stopped after {limits.ruled_out} proposals broke a limit "
+                              f"known before training ({RULED_OUT_PER_EVALUATION} per "
+                              f"evaluation of the budget at most), {spent} of {budget} "
+                              "evaluated: the limits may leave too little of the space")
+            break
     return position
 
 
 def _step(archs: list[Arch], position: int, evaluator: MapsArchs,
-          replay: Sequence[Recorded | None], known: dict) -> list[Candidate]:
-    """The candidates of one batch, in ask order; new archs evaluated in one `map` call."""
+          replay: Sequence[Recorded | None], known: dict, limits: Limits) -> list[Candidate]:
+    """The candidates of one batch, in ask order; new archs evaluated in one `map` call,
+    those a known cost rules out (`limits`) never."""
     fresh: dict[str, Arch] = {}
     recorded = [replay[position + k] if position + k < len(replay) else None
                 for k in range(len(archs))]
+    out_now: dict[str, dict] = {}  # ruled out in this batch, by key
     for offset, arch in enumerate(archs):
         index = position + offset
         if recorded[offset] is not None:
@@ -100,8 +133,12 @@ def _step(archs: list[Arch], position: int, evaluator: MapsArchs,
                     f"the run does not replay: candidate {index} was "
                     f"{recorded[offset].arch_key}, "
                     f"the strategy now proposes {arch.key} (same seed and options?)")
-        elif arch.key not in known:
-            fresh.setdefault(arch.key, arch)
+        elif arch.key not in known and arch.key not in out_now:
+            verdict = limits.rule_out(arch)
+            if verdict is not None:
+                out_now[arch.key] = verdict
+            else:
+                fresh.setdefault(arch.key, arch)
     outcomes = dict(zip(fresh, evaluator.map(list(fresh.values())), strict=True)) \
         if fresh else {}
     out = []
@@ -110,10 +147,19 @@ def _step(archs: list[Arch], position: int, evaluator: MapsArchs,
         if recorded[offset] is not None:
             out.append(Candidate(index, arch, recorded[offset].result, False, True, None))
             continue
+        verdict = out_now.pop(arch.key, None)  # only the first of a repeated arch
+        if verdict is not None:
+            known[arch.key] = verdict
+            out.append(Candidate(index, arch, verdict, False, False, None))
+            continue
         outcome = outcomes.pop(arch.key, None)  # only the first of a repeated arch
         if outcome is not None:
-            known[arch.key] = outcome.result
-            out.append(Candidate(index, arch, outcome.result, False, False, outcome))
+            result = limits.judge(outcome.result)  # a limit known only after evaluation
+            known[arch.key] = result
+            out.append(Candidate(index, arch, result, False, False,
+                                 outcome if result is outcome.result else
+                                 Outcome(result, outcome.state_dict, outcome.seconds,
+                                         outcome.extra)))
         else:
             out.append(Candidate(index, arch, dict(known[arch.key]), True, False, None))
     return out

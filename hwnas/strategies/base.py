@@ -16,12 +16,23 @@ objective in it. Every strategy accepts such results in `tell` and goes on; it n
 on one (a parent, a beam, an incumbent) nor fits a model on it. The helpers below say how:
 `is_failed`, `objective_vector` (min-form, +inf for a failed result: worse than anything
 real) and `best_index` (which never picks a failed result).
+
+Hard limits (`--constraint`, given as `constraints`). A result may also be infeasible
+(hwnas.core.feasibility): ruled out by a known cost before evaluation (no accuracy in it), or
+evaluated and past a limit known only then. By default a strategy treats it as it treats a
+failure (`usable` is false for both: `objective_vector` is +inf, `best_index` never picks it),
+the worst there is. A strategy whose method has its own way (Deb's rules, pymoo's constraint
+violation, a probability of feasibility, a reward past the limit) reads `violation(result)`.
+The limits on costs known before training (`known_limits`: those of `constraints` the cost
+model provides) can be checked before proposing: `known_violation(arch)`, and
+`draw_feasible(draw)`, rejection sampling with a bounded number of draws, which counts what it
+discarded (`discarded`: proposals that were never made, so never trained).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -30,7 +41,11 @@ from hwnas.arch import Arch
 from hwnas.core.context import SearchContext
 from hwnas.core.costs import NO_COSTS, CostModel
 from hwnas.core.failure import is_failed as _is_failed
-from hwnas.objectives import Objective
+from hwnas.core.feasibility import is_infeasible as _is_infeasible
+from hwnas.core.feasibility import usable as _usable
+from hwnas.core.feasibility import violation as _violation
+from hwnas.core.feasibility import violation_of
+from hwnas.objectives import Constraint, Objective, parse_constraint
 from hwnas.options import Configurable, Option, option_error
 from hwnas.spaces.base import SearchSpace
 
@@ -57,7 +72,7 @@ class Strategy(Configurable, ABC):
 
     def __init__(self, space: SearchSpace, objectives: list[Objective], seed: int = 0,
                  costs: CostModel | None = None, *, context: SearchContext | None = None,
-                 **options: Any) -> None:
+                 constraints: Sequence[Constraint | str] = (), **options: Any) -> None:
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise option_error("seed", self.owner(), "an int >= 0", seed)
         self.options = self.resolve_options(options)
@@ -68,6 +83,11 @@ class Strategy(Configurable, ABC):
         self.context = context if context is not None else SearchContext()
         self.rng = np.random.default_rng(seed)
         self.n_told = 0
+        self.constraints = tuple(c if isinstance(c, Constraint) else parse_constraint(c)
+                                 for c in constraints)
+        # the limits checkable before proposing: on costs the cost model knows
+        self.known_limits = tuple(c for c in self.constraints if self.costs.knows([c.name]))
+        self.discarded = 0  # draws that broke a known limit and were never proposed
 
     @classmethod
     def degenerate_warning(cls, options: dict, budget: int | None) -> str | None:
@@ -132,6 +152,51 @@ class Strategy(Configurable, ABC):
             raise ValueError("tell() needs one result per architecture")
         self.n_told += len(archs)
 
+    # -- hard limits ----------------------------------------------------------------------------
+    def known_violation(self, arch: Arch) -> float:
+        """How far `arch` is past the limits on costs known before training (the sum of the
+        relative excesses, hwnas.core.feasibility); 0 when it meets them, or there are none."""
+        if not self.known_limits:
+            return 0.0
+        values = self.costs.costs(arch, {c.name for c in self.known_limits})
+        return float(sum(min(violation_of(c, values[c.name]), 1e6)
+                         for c in self.known_limits))
+
+    def draw_feasible(self, draw: Callable[[], Arch], tries: int = 200) -> Arch:
+        """Rejection sampling: the first of up to `tries` draws that meets every known limit;
+        past that the least violating draw (the loop then rules it out, and the strategy is
+        told). Every draw rejected is counted in `discarded`."""
+        if not self.known_limits:
+            return draw()
+        best, best_v = None, float("inf")
+        for _ in range(max(1, tries)):
+            arch = draw()
+            v = self.known_violation(arch)
+            if v == 0:
+                return arch
+            self.discarded += 1
+            if best is None or v < best_v:
+                best, best_v = arch, v
+        self.discarded -= 1  # the least violating one is proposed after all
+        assert best is not None
+        return best
+
+    @staticmethod
+    def is_infeasible(result: dict) -> bool:
+        """An infeasible candidate's result (a hard limit broken, hwnas.core.feasibility)."""
+        return _is_infeasible(result)
+
+    @staticmethod
+    def usable(result: dict) -> bool:
+        """A result to build on: neither failed nor infeasible."""
+        return _usable(result)
+
+    @staticmethod
+    def violation(result: dict) -> float:
+        """0 for a feasible result, how far past its limits for an infeasible one, inf for a
+        failed one: what Deb's feasibility rules compare."""
+        return _violation(result)
+
     # -- helpers shared by strategies -------------------------------------------------------
     def mutate(self, arch: Arch) -> Arch:
         """Change one randomly chosen label to a different option (AmoebaNet's op mutation)."""
@@ -147,21 +212,22 @@ class Strategy(Configurable, ABC):
 
     def objective_vector(self, result: dict) -> np.ndarray:
         """The run's objectives of `result`, min-form (max ones negated), in objective order;
-        +inf in every objective for a failed result, so it is dominated by any real one."""
-        if self.is_failed(result):
+        +inf in every objective for a failed or infeasible result (by default the worst), so
+        it is dominated by any real one."""
+        if not self.usable(result):
             return np.full(len(self.objectives), np.inf)
         return np.array([-float(result[o.name]) if o.direction == "max" else
                          float(result[o.name]) for o in self.objectives])
 
     def best_index(self, results: list[dict]) -> int | None:
-        """Index of the best result; failed results are never chosen (None when every result
-        failed: there is nothing to build on).
+        """Index of the best result; failed and infeasible results are never chosen (None
+        when no result is usable: there is nothing to build on).
 
         The largest `scalar_fitness` when the strategy has one; otherwise (the default) a
         uniformly chosen member of the non-dominated subset, so no single scalarisation
         biases a multi-objective search.
         """
-        ok = [i for i, r in enumerate(results) if not self.is_failed(r)]
+        ok = [i for i, r in enumerate(results) if self.usable(r)]
         if not ok:
             return None
         score = self.scalar_fitness()

@@ -27,6 +27,11 @@ Defaults follow ENAS where it gives one: Adam lr 3.5e-4, tanh constant 2.5, entr
 here (20 steps, 5 epochs, 20 final samples) are sized for the digits dataset on 2 CPU cores.
 The baseline starts at the first reward and the entropy bonus is the exact policy entropy, as
 in `reinforce` (its docstring says why).
+
+Hard limits (`--constraint`): through the reward, as `reinforce` (hwnas.rewards: a path past a
+limit on a cost known before training is rewarded below the floor, by how far past), and the
+final samples are drawn within the known limits (a sample past one is drawn again, up to
+`FINAL_TRIES` times), ranked, and only those within the limits proposed.
 """
 
 from __future__ import annotations
@@ -38,6 +43,8 @@ from hwnas.registry import STRATEGIES
 from hwnas.rewards import Rewarder
 from hwnas.strategies.reinforce import Reinforce
 from hwnas.strategies.weight_sharing import SUPERNET_OPTIONS, WeightSharingSearch
+
+FINAL_TRIES = 20  # draws per final sample while they break a known limit
 
 
 @STRATEGIES.register("enas")
@@ -103,7 +110,12 @@ class ENAS(WeightSharingSearch, Reinforce):
                              f"val-minibatch acc {entry['shared_accuracy']:.3f}", epoch=epoch)
             calib = calibration_batches(wx, o["batch_size"], o["bn_batches"], self.seed)
             ranked = self._rank(supernet, calib, ax, ay)
-        return ranked[:o["top"]], {"epochs": epochs, "ranked": ranked}
+        return self._proposable(ranked)[:o["top"]], {"epochs": epochs, "ranked": ranked}
+
+    def _first_then_policy(self, arch):
+        """A draw for `draw_feasible`: `arch` first, then fresh samples from the policy."""
+        drawn = [arch]
+        return lambda: drawn.pop() if drawn else self._sample(1)[0]
 
     def _sample(self, n: int):
         """n architectures from the current policy (the controller on one thread)."""
@@ -146,6 +158,8 @@ class ENAS(WeightSharingSearch, Reinforce):
         counts: dict[str, int] = {}
         archs = []
         for arch in self._sample(self.options["final_samples"]):
+            if self.known_limits:
+                arch = self.draw_feasible(self._first_then_policy(arch), FINAL_TRIES)
             if arch.key not in counts:
                 archs.append(arch)
             counts[arch.key] = counts.get(arch.key, 0) + 1

@@ -10,11 +10,20 @@ benchmarks/evolution_defaults.py on three NAS-Bench-201 x HW-NAS-Bench problems 
 league does not report (10 seeds, 500 evaluations; BENCHMARKS.md): best mean hypervolume ratio
 of 12 settings, tied with 20/20 within the seeds' spread. The earlier 50/50 (a sample as large
 as the population, so no tournament pressure) ranked 8th.
+
+Hard limits (`--constraint`): feasibility first, by Deb's rules (Deb, 2000) in the tournament:
+a feasible individual beats an infeasible one, two feasible ones are compared by the fitness,
+two infeasible ones by their violation (the smaller wins); a failed one never wins. Limits on
+costs known before training are also checked before proposing: the initial population is drawn
+by rejection and a child past such a limit is mutated afresh from its parent
+(`Strategy.draw_feasible`), so no training is spent on what the table already rules out.
 """
 
 from __future__ import annotations
 
 from collections import deque
+
+import numpy as np
 
 from hwnas.arch import Arch
 from hwnas.limits import MAX_POPULATION
@@ -104,7 +113,9 @@ class AgingEvolution(Strategy):
                       if self._n_asked >= self.options["population"] and self._population
                       else None)
             # the initial random population; also a tournament with no survivor to mutate
-            out.append(self.space.sample(self.rng) if parent is None else self.mutate(parent))
+            out.append(self.draw_feasible(
+                (lambda: self.space.sample(self.rng)) if parent is None
+                else (lambda p=parent: self.mutate(p))))
             self._n_asked += 1
         return out
 
@@ -116,10 +127,14 @@ class AgingEvolution(Strategy):
                 self._population.popleft()  # the oldest dies
 
     def _tournament_winner(self) -> Arch | None:
-        """The best of a random sample; None when the whole sample failed. Failed individuals
-        stay in the population and age out like any other (removal is by age), but never win."""
+        """The best of a random sample by Deb's rules (module docstring); None when the whole
+        sample failed. Failed individuals stay in the population and age out like any other
+        (removal is by age), but never win."""
         size = min(self.options["sample_size"], len(self._population))
         idx = self.rng.choice(len(self._population), size=size, replace=False)
         sample = [self._population[i] for i in idx]
-        best = self.best_index([r for _, r in sample])
+        best = self.best_index([r for _, r in sample])  # the feasible ones, by fitness
+        if best is None:  # none feasible: the least violation among the infeasible
+            violations = [self.violation(r) for _, r in sample]
+            best = int(np.argmin(violations)) if min(violations) < np.inf else None
         return None if best is None else sample[best][0]

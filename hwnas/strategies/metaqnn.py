@@ -22,6 +22,13 @@ decisions: credit reaches decision t only through max_a' Q((t+1, a_t), a'), so w
 is how each choice pays given its predecessor and the best continuation, mostly near the end of
 the sequence. A reward driven by an early decision alone, whatever follows, is averaged away.
 
+Hard limits (`--constraint`): through the reward (hwnas.rewards: past a limit, the reward's
+floor lowered by how far past). A trajectory past a limit on a cost known before training (the
+table's latency) is not proposed: it joins the replay memory with that reward, Q is updated
+on it, and a new trajectory is chosen, up to `REJECT_TRIES` times per proposal, so Q learns
+where the limit is from models that cost no training (MetaQNN's own legality rules keep
+illegal networks out of its samples the same way).
+
 Epsilon schedule. The paper trains 2,700 models on CIFAR-10 (Table 2): 1,500 at epsilon = 1.0
 (pure exploration), 100 at each of 0.9, 0.8, 0.7 and 150 at each of 0.6 ... 0.1. hwnas keeps
 those proportions of `budget` (model i gets the epsilon of the block holding i*2700/budget),
@@ -35,6 +42,7 @@ from __future__ import annotations
 import numpy as np
 
 from hwnas.arch import Arch
+from hwnas.core.feasibility import INFEASIBLE, VIOLATION
 from hwnas.limits import MAX_BUDGET, MAX_STEPS
 from hwnas.options import Option
 from hwnas.registry import STRATEGIES
@@ -45,6 +53,7 @@ EPSILON_SCHEDULE = ((1.0, 1500), (0.9, 100), (0.8, 100), (0.7, 100), (0.6, 150),
                     (0.4, 150), (0.3, 150), (0.2, 150), (0.1, 150))
 PAPER_MODELS = sum(n for _, n in EPSILON_SCHEDULE)
 START = -1  # the "previous choice" of the first position
+REJECT_TRIES = 100  # trajectories past a known limit learnt from, per proposal
 
 
 def epsilon_at(index: int, budget: int) -> float:
@@ -117,27 +126,41 @@ class MetaQNN(RewardedStrategy):
     def ask(self, n: int = 1) -> list[Arch]:
         out = []
         for _ in range(n):
-            eps = self.epsilon()
-            trajectory, prev = [], START
-            for t, (_, opts) in enumerate(self._choices):
-                if self.rng.random() < eps:
-                    a = int(self.rng.integers(len(opts)))
-                else:
-                    q = self.q[(t, prev)]
-                    best = np.flatnonzero(q == q.max())
-                    a = int(best[self.rng.integers(len(best))]) if len(best) > 1 else int(best[0])
-                trajectory.append(a)
-                prev = a
+            arch = self._trajectory()
+            for _ in range(REJECT_TRIES if self.known_limits else 0):
+                v = self.known_violation(arch)
+                if v == 0:
+                    break
+                self.discarded += 1  # learnt from, never trained (module docstring)
+                self._learn_one(arch, {INFEASIBLE: "past a known limit", VIOLATION: v})
+                arch = self._trajectory()
             self.n_asked += 1
-            out.append(self.space.decode(trajectory))
+            out.append(arch)
         return out
+
+    def _trajectory(self) -> Arch:
+        eps = self.epsilon()
+        trajectory, prev = [], START
+        for t, (_, opts) in enumerate(self._choices):
+            if self.rng.random() < eps:
+                a = int(self.rng.integers(len(opts)))
+            else:
+                q = self.q[(t, prev)]
+                best = np.flatnonzero(q == q.max())
+                a = int(best[self.rng.integers(len(best))]) if len(best) > 1 else int(best[0])
+            trajectory.append(a)
+            prev = a
+        return self.space.decode(trajectory)
 
     def tell(self, archs: list[Arch], results: list[dict]) -> None:
         super().tell(archs, results)
         for arch, result in zip(archs, results, strict=True):
-            self.rewarder.observe([result])
-            self.memory.append((self.space.encode(arch), arch, result))
-            self.replay()
+            self._learn_one(arch, result)
+
+    def _learn_one(self, arch: Arch, result: dict) -> None:
+        self.rewarder.observe([result])
+        self.memory.append((self.space.encode(arch), arch, result))
+        self.replay()
 
     def replay(self) -> list[int]:
         """Draw `replay` memories uniformly (with replacement) and update Q with each, in the

@@ -77,6 +77,12 @@ told (as NSGA-II does), so proposals do not depend on the loop's batch size. The
 have succeeded). q = 1 by default: the model sees every result before the next proposal,
 which is affordable (below) and what a sequential budget rewards most.
 
+Hard limits (`--constraint`): the probability of feasibility. A limit on a cost known before
+training (the table's latency, params, ...) is exact: a candidate past it has probability 0
+and is never scored nor proposed (the initial design is drawn by rejection). A limit on a cost
+known only after evaluation (accuracy) gets a GP of its own (hwnas.bayesopt.feasibility), and
+the EHVI, over the front of the feasible results, is weighed by the probability of meeting it.
+
 Failed results (`{"failed": ...}`, or a non-finite value) are never fitted; their
 architectures were handed out, hence are never proposed again. Every random choice draws
 from the strategy's seeded generator in a fixed order, and the optimiser restarts are seeded
@@ -103,6 +109,7 @@ import numpy as np
 
 from hwnas.arch import Arch
 from hwnas.bayesopt.ehvi import expected_hvi, front_mask, promising
+from hwnas.bayesopt.feasibility import FeasibilityModel
 from hwnas.bayesopt.gp import Fantasies, GroupedHammingGP, HammingGP
 from hwnas.bayesopt.pool import CandidatePool
 from hwnas.bayesopt.warp import CopulaWarp
@@ -198,6 +205,12 @@ class MOBO(Strategy):
         self._exact_lo = np.full(len(self.exact), np.inf)
         self._exact_hi = np.full(len(self.exact), -np.inf)
         self.last_step: dict = {}  # what the last model step did (for tests and reports)
+        # a model per limit known only after evaluation; the known ones are exact (_open_ok)
+        n_labels = len(space.choices()) + len(space.derived_choices())
+        self._after = [FeasibilityModel(c, n_labels, refit_every=self.options["refit_every"],
+                                        seed=seed)
+                       for c in self.constraints if c not in self.known_limits]
+        self._ok_universe: np.ndarray | None = None  # the known limits over a small space
 
     # -- ask/tell ---------------------------------------------------------------------------
     def ask(self, n: int = 1) -> list[Arch]:
@@ -207,25 +220,34 @@ class MOBO(Strategy):
         super().tell(archs, results)
         for arch, result in zip(archs, results, strict=True):
             self._steps.told(arch)
-            y = self.objective_vector(result)  # +inf for a failed result: never fitted
+            y = self.objective_vector(result)  # +inf unless usable: never fitted
             if np.isfinite(y).all():
                 self._archs.append(arch)
                 self._Y.append(y)
                 self._X.append(self._encode([arch])[0])
+            if self._after and not self.is_failed(result) and result.get("evaluated", True):
+                x = self._encode([arch])[0]  # evaluated, feasible or not: what a limit reads
+                for model in self._after:
+                    model.add(x, result.get(model.constraint.name))
 
     # -- one step ---------------------------------------------------------------------------
     def _refill(self) -> list[Arch]:
+        accept = (lambda a: self.known_violation(a) == 0) if self.known_limits else None
         if not self.pool.handed:
-            batch = self.pool.random_unseen(min(self.options["n_init"], self.space.size()))
+            batch = self.pool.random_unseen(min(self.options["n_init"], self.space.size()),
+                                            accept)
         elif len(self._Y) < 2:  # nothing to fit yet: the initial design goes on
-            batch = self.pool.random_unseen(self.options["q"])
+            batch = self.pool.random_unseen(self.options["q"], accept)
         else:
             batch = self._propose(self.options["q"])
+        if not batch and accept is not None:  # no feasible one in the pool: draw one
+            batch = self.pool.random_unseen(1, accept)
         # every architecture handed out already: repeats are all there is
         return batch or self.pool.random_archs(1)
 
     def _propose(self, q: int) -> list[Arch]:
         archs, X, exact, open_ = self.pool.candidates(self._front_archs())
+        open_ &= self._open_ok(archs)  # probability of feasibility 0: never scored
         n_open = int(open_.sum())
         if not n_open:
             return []
@@ -238,11 +260,16 @@ class MOBO(Strategy):
         front = Z[front_mask(Z)]
         ref = np.full(Z.shape[1], 1.0 + self.options["ref_offset"])
         chosen, gains = [], []
+        Xc = X if X is not None else self.pool.universe()[1]
+        pof = np.prod([m.probability(Xc) for m in self._after], axis=0) if self._after \
+            else None
         for _ in range(min(q, n_open)):
             sd = np.sqrt(var + noise)
             idx = np.flatnonzero(open_ & promising(mu, sd, front, ref))
             if len(idx):
                 gain = expected_hvi(mu[idx], sd[idx], front, ref)
+                if pof is not None:  # constrained EHVI: weighed by P(feasible)
+                    gain = gain * pof[idx]
                 best = int(np.argmax(gain))
                 s, g = int(idx[best]), float(gain[best])
             else:  # nothing can improve the front short of an 8-sigma surprise: explore
@@ -260,6 +287,17 @@ class MOBO(Strategy):
         self.last_step = {"n_candidates": n_open, "enumerated": self.pool.enumerates(),
                           "ehvi": gains, "n_train": len(self._rows)}
         return [archs[s] for s in chosen]
+
+    def _open_ok(self, archs) -> np.ndarray:
+        """Per candidate: whether it meets every limit known before training (all of them
+        over the enumerated space, worked out once)."""
+        if not self.known_limits:
+            return np.ones(len(archs), dtype=bool)
+        if self.pool.enumerates():
+            if self._ok_universe is None:
+                self._ok_universe = np.array([self.known_violation(a) == 0 for a in archs])
+            return self._ok_universe
+        return np.array([self.known_violation(a) == 0 for a in archs], dtype=bool)
 
     def _warps(self) -> dict[int, CopulaWarp]:
         """Each modelled objective's warp of the results told (none unless `warp=copula`),

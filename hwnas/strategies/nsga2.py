@@ -18,6 +18,18 @@ survival keeps only the feasible ones whenever there is any, so a failed candida
 parent nor in pymoo's optimum (`opt`). While nothing has succeeded yet, the next generation is
 fresh random individuals instead of children of failures. Without failures none of this
 changes a thing: every individual is feasible.
+
+Hard limits (`--constraint`) are pymoo's constraint handling: G holds an individual's
+violation (hwnas.core.feasibility: how far past its limits, relative to them; a failure's G is
+larger than any), so pymoo's constrained domination applies as in Deb's NSGA-II: a feasible
+individual beats an infeasible one in the mating tournament and in survival, infeasible ones
+are ranked by their violation, and survival fills a population short of feasible individuals
+with the least violating ones (only failures are kept out, as above). A limit on a cost known
+before training (table latency, params, ...) is evaluated as pymoo evaluates a constraint
+function: an infill past it is given its G at once and never proposed, so no training is
+spent on it; a generation with nothing left to propose is told and the next one asked, up to
+`SILENT_GENERATIONS` in a row, after which its infills are proposed anyway (the loop rules
+them out and says so).
 """
 
 from __future__ import annotations
@@ -35,6 +47,9 @@ from hwnas.strategies.base import Strategy
 # F given to pymoo for a failed or non-finite result: finite (its sorting needs finite
 # numbers) and worse than anything real; the constraint already ranks such an individual last.
 _INFEASIBLE_F = 1e30
+FAILED_G = 1e6  # a failure's constraint violation: beyond any limit's (capped at LIMIT_G_MAX)
+LIMIT_G_MAX = 1e5
+SILENT_GENERATIONS = 100  # generations in a row whose infills all break a known limit
 DEDUP = ("population", "history")
 
 
@@ -57,22 +72,30 @@ def _history_elimination(seen: set):
 
 
 def feasible_first(survival_class: type) -> type:
-    """`survival_class` (a pymoo Survival) run over the feasible individuals alone whenever
+    """`survival_class` (a pymoo Survival) run over the individuals that did not fail whenever
     there is one (pymoo's own fills a short population up with infeasible ones, which then
-    mate); over everyone only when nothing is feasible. NSGA-II wraps rank-and-crowding,
-    NSGA-III (hwnas.strategies.nsga3) reference-direction survival."""
+    mate: right for an individual past a limit, ranked by its violation, never for a failure);
+    over everyone only when everything failed. NSGA-II wraps rank-and-crowding, NSGA-III
+    (hwnas.strategies.nsga3) reference-direction survival."""
 
     class FeasibleSurvival(survival_class):
         def do(self, problem, pop, *args, **kwargs):
             if len(pop):
-                feasible = np.asarray(pop.get("FEAS")).reshape(-1).astype(bool)
-                if feasible.any() and not feasible.all():
-                    pop = pop[np.flatnonzero(feasible)]
+                kept = _not_failed(pop)
+                if kept.any() and not kept.all():
+                    pop = pop[np.flatnonzero(kept)]
             return super().do(problem, pop, *args, **kwargs)
 
     FeasibleSurvival.__name__ = f"Feasible{survival_class.__name__}"
     FeasibleSurvival.__qualname__ = FeasibleSurvival.__name__
     return FeasibleSurvival
+
+
+def _not_failed(pop) -> np.ndarray:
+    """Per individual of a pymoo population: whether it has a result (feasible, or past a
+    limit) rather than a failure's G."""
+    G = np.asarray(pop.get("G"), dtype=float).reshape(len(pop), -1)
+    return ~(G >= FAILED_G).any(axis=1)
 
 
 def _feasible_first_survival():
@@ -114,6 +137,7 @@ class NSGA2Strategy(Strategy):
         self._algorithm = None  # built lazily: constructors only store (and check) arguments
         self._generation = None  # the pymoo Population being evaluated
         self._F: np.ndarray | None = None  # its results, min-form, NaN until told
+        self._G: np.ndarray | None = None  # its constraint violations (G), 0 until told
         self._slots: dict[str, list[int]] = {}  # arch key -> indices handed out, not told
         self._buffer: deque[tuple[int, Arch]] = deque()  # (index, arch) not yet handed out
         self._seen: set[tuple[int, ...]] = set()  # every vector handed out (dedup=history)
@@ -169,36 +193,56 @@ class NSGA2Strategy(Strategy):
             slots = self._slots.get(arch.key)
             if not slots:
                 continue  # not one of ours (or told twice): nothing for pymoo to learn
-            self._F[slots.pop(0)] = self._to_min(result)
+            slot = slots.pop(0)
+            self._F[slot] = self._to_min(result)
+            self._G[slot] = self._to_g(result)
             if not slots:
                 del self._slots[arch.key]
 
     def _to_min(self, result: dict) -> np.ndarray:
-        return self.objective_vector(result)  # +inf for a failed result: infeasible below
+        return self.objective_vector(result)  # +inf unless usable: infeasible below
+
+    def _to_g(self, result: dict) -> float:
+        """pymoo's G: 0 feasible, the violation past a limit, FAILED_G for a failure."""
+        v = self.violation(result)
+        return FAILED_G if v == np.inf else min(v, LIMIT_G_MAX)
 
     def _next_generation(self) -> None:
         """Tell pymoo the finished generation (if any), then buffer the next one's infills."""
         if self._algorithm is None:
             self._algorithm = self._build()
-        if self._generation is not None:
-            self._tell_pymoo()
-        # Mating draws parents from pymoo's population: when every member failed there is no
-        # parent to have, so pymoo is not asked for children of failures.
-        pop = self._algorithm.ask() if self._has_feasible_parent() else None
-        if pop is None or len(pop) == 0:
-            pop = self._fresh_individuals()
-        self._generation = pop
-        self._seen.update(_vec(x) for x in pop.get("X"))
-        self._F = np.full((len(pop), len(self.objectives)), np.nan)
-        self._buffer.extend((i, self.space.decode(x)) for i, x in enumerate(pop.get("X")))
+        for silent in range(SILENT_GENERATIONS + 1):
+            if self._generation is not None:
+                self._tell_pymoo()
+            # Mating draws parents from pymoo's population: when every member failed there is
+            # no parent to have, so pymoo is not asked for children of failures.
+            pop = self._algorithm.ask() if self._has_feasible_parent() else None
+            if pop is None or len(pop) == 0:
+                pop = self._fresh_individuals()
+            self._generation = pop
+            self._seen.update(_vec(x) for x in pop.get("X"))
+            self._F = np.full((len(pop), len(self.objectives)), np.nan)
+            self._G = np.zeros(len(pop))
+            for i, x in enumerate(pop.get("X")):
+                arch = self.space.decode(x)
+                # a known limit is a constraint function pymoo can evaluate without training
+                v = self.known_violation(arch) if silent < SILENT_GENERATIONS else 0.0
+                if v > 0:
+                    self._F[i], self._G[i] = _INFEASIBLE_F, min(v, LIMIT_G_MAX)
+                    self.discarded += 1
+                else:
+                    self._buffer.append((i, arch))
+            if self._buffer:
+                return
 
     def _has_feasible_parent(self) -> bool:
         """Before the first generation pymoo samples randomly (it has no parents to choose);
-        afterwards, whether its population holds a candidate that did not fail."""
+        afterwards, whether its population holds a candidate that did not fail (one past a
+        limit is a parent: pymoo's tournament prefers the least violating)."""
         algorithm = self._algorithm
         if not algorithm.is_initialized:
             return True
-        return len(algorithm.pop) > 0 and bool(np.asarray(algorithm.pop.get("FEAS")).any())
+        return len(algorithm.pop) > 0 and bool(_not_failed(algorithm.pop).any())
 
     def _fresh_individuals(self):
         """Duplicate elimination left no new child (a tiny or converged space): go on with
@@ -221,6 +265,8 @@ class NSGA2Strategy(Strategy):
         F = self._F.copy()
         bad = ~np.isfinite(F).all(axis=1)
         F[bad] = _INFEASIBLE_F
-        G = np.where(bad, 1.0, 0.0)[:, None]  # G > 0 is a violated constraint
+        # G > 0 is a violated constraint; a result with no objective and no violation (one
+        # told with a non-finite value) is a failure
+        G = np.where(bad & (self._G <= 0), FAILED_G, self._G)[:, None]
         Evaluator().eval(StaticProblem(self._problem, F=F, G=G), self._generation)
         self._algorithm.tell(infills=self._generation)

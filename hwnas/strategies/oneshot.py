@@ -13,6 +13,12 @@ picture of it and its derived architecture are written under the run's `strategy
 the setting ends. A resumed run reads the settings already done from there and trains again
 only from the setting it was in.
 
+Hard limits: a `--constraint` on the loss's cost (`latency_ms<=T` by default) is the target:
+`--target-ms T` and `--constraint latency_ms<=T` are one setting (either sets the other; two
+different values are refused in one line), the loss's T and the limit the derivation step
+repairs the argmax to meet (hwnas.oneshot.derive). A sweep of target_ms above the limit is
+refused. Limits on other costs are the loop's: a derived architecture past one is ruled out.
+
 A method is one file (hwnas/strategies/darts.py): its mechanism, a `OneShotMethod` subclass
 (the steps), and this class's subclass naming it (`mechanism = Darts`), declaring options and
 registering the strategy (a plug-in imports both bases and `COMMON_OPTIONS` from
@@ -121,7 +127,26 @@ class OneShotStrategy(Strategy):
         self._next = 0
         self._info: dict[str, dict] = {}
         self._cost = None  # built on first use: enumerating a cell space takes seconds
+        self._target_from_limits()
         self._check_targets()
+
+    def _target_from_limits(self) -> None:
+        """The tightest upper limit on the loss's cost (`--constraint`) is the target T."""
+        cost = self.options["cost"]
+        limits = [c.bound for c in self.constraints if c.name == cost and c.op in ("<=", "<")]
+        if not limits:
+            return
+        limit, target = min(limits), self.options["target_ms"]
+        if target is None:
+            self.options["target_ms"] = limit
+        elif target != limit:
+            raise BadInputError(f"--target-ms {target:g} and --constraint {cost}<={limit:g} "
+                                f"differ: {self.registry_name}'s target is its limit on {cost}; "
+                                "give one of them, or the same value")
+        above = [s["target_ms"] for s in self.settings if s.get("target_ms", 0) > limit]
+        if above:
+            raise BadInputError(f"--sweep target_ms={above[0]:g} is above --constraint "
+                                f"{cost}<={limit:g}; sweep targets within the limit")
 
     def _check_targets(self) -> None:
         """A hard target below every network of the space the table predicts can only fail

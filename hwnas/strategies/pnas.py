@@ -17,6 +17,12 @@ Pool. Only the beam's children are generated (never the space), repeats and arch
 handed out are dropped, and at most `max_pool` are scored (a seeded sample of them), so
 proxyless (6.4e9 archs) or fbnet cost the same per step as nb201.
 
+Hard limits (`--constraint`): only feasible children are ranked. A child past a limit on a
+cost known before training (the table's latency, params, ...) is dropped from the pool before
+the surrogate scores it, as are such architectures of the initial set, so the K evaluated per
+step are all within the limits; a result past a limit known only after evaluation never joins
+a beam (`Strategy.usable`).
+
 Batches. A step's pool is built only once every result of the previous step is told: `ask(n)`
 returns fewer than `n` (as NSGA-II does) rather than guess, so proposals do not depend on the
 batch size.
@@ -139,12 +145,20 @@ class ProgressiveStrategy(Strategy):
     # -- one step: beam -> children -> predictions -> K to evaluate --------------------------
     def _refill(self) -> list[Arch]:
         if not self._handed:
-            return self._initial()
-        pool = self._children()
+            return self._feasible(self._initial()) or self._random_unseen(self.options["k"])
+        pool = self._feasible(self._children())
         k = self.options["k"]
         if len(pool) > k and len(self._archs) >= 2:
             pool = [pool[i] for i in self._select(self._predict(pool), k)]
         return pool[:k] or self._random_unseen(k)
+
+    def _feasible(self, pool: list[Arch]) -> list[Arch]:
+        """`pool` without what breaks a limit known before training (counted as discarded)."""
+        if not self.known_limits:
+            return pool
+        kept = [a for a in pool if self.known_violation(a) == 0]
+        self.discarded += len(pool) - len(kept)
+        return kept
 
     def _exact_columns(self) -> list[int]:
         """Indices of the objectives read from the cost model instead of predicted."""
@@ -236,7 +250,7 @@ class ProgressiveStrategy(Strategy):
         """Nothing left to expand (a tiny space): unseen random archs while any remain."""
         out: dict[str, Arch] = {}
         for _ in range(100 * k):
-            arch = self.space.sample(self.rng)
+            arch = self.draw_feasible(lambda: self.space.sample(self.rng))
             if arch.key not in self._handed:
                 out.setdefault(arch.key, arch)
             if len(out) == k:

@@ -1,4 +1,8 @@
-"""Random search: uniform samples of the space, without repeats while repeats are avoidable."""
+"""Random search: uniform samples of the space, without repeats while repeats are avoidable.
+
+Hard limits by rejection: a sample that breaks a limit on a cost known before training (the
+run's `--constraint` on table latency, params, ...) is drawn again (`Strategy.draw_feasible`),
+so what is proposed is uniform over the feasible part of the space."""
 
 from __future__ import annotations
 
@@ -25,11 +29,14 @@ class RandomSearch(Strategy):
     def ask(self, n: int = 1) -> list[Arch]:
         out = []
         for _ in range(n):
-            arch = self.space.sample(self.rng)
+            arch = self._draw()
             for _ in range(self.options["max_retries"]):
                 if arch.key not in self._seen:
                     break
-                arch = self.space.sample(self.rng)
+                arch = self._draw()
             self._seen.add(arch.key)
             out.append(arch)
         return out
+
+    def _draw(self) -> Arch:
+        return self.draw_feasible(lambda: self.space.sample(self.rng))

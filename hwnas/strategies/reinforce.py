@@ -14,6 +14,12 @@ mnasnet). Everything is seeded from the strategy's seed (a torch.Generator, CPU,
 so the proposals are a function of the seed and the results told: a resumed run that is told
 the same results proposes the same.
 
+Hard limits (`--constraint`): through the reward (hwnas.rewards: past a limit, the reward's
+floor lowered by how far past). A sample past a limit on a cost known before training (the
+table's latency) is not proposed: the controller takes one policy-gradient step on it with
+that reward (against the current baseline, which it does not move) and samples again, up to
+`REJECT_TRIES` times, so it learns where the limit is from samples that cost no training.
+
 Where this follows the papers and where it does not:
 * Zoph & Le: an LSTM samples each decision and is fed it back; REINFORCE with an exponential
   moving-average baseline of previous rewards (decay `baseline_decay`, 0.99 as ENAS); Adam.
@@ -36,10 +42,13 @@ from __future__ import annotations
 import numpy as np
 
 from hwnas.arch import Arch
+from hwnas.core.feasibility import INFEASIBLE, VIOLATION
 from hwnas.limits import MAX_CHANNELS
 from hwnas.options import Option
 from hwnas.registry import STRATEGIES
 from hwnas.strategies.rewarded import REWARD_OPTIONS, RewardedStrategy
+
+REJECT_TRIES = 100  # samples past a known limit learnt from, per proposal, before proposing one
 
 
 @STRATEGIES.register("reinforce")
@@ -84,7 +93,25 @@ class Reinforce(RewardedStrategy):
     def ask(self, n: int = 1) -> list[Arch]:
         with self._one_thread():
             picks = self.controller.sample(n, self.generator)
-        return [self.space.decode(row) for row in picks]
+        archs = [self.space.decode(row) for row in picks]
+        return [self._within_limits(a) for a in archs] if self.known_limits else archs
+
+    def _within_limits(self, arch: Arch) -> Arch:
+        """`arch`, or, while it breaks a known limit, a fresh sample after a policy step on it
+        with the reward past the limit (module docstring)."""
+        for _ in range(REJECT_TRIES):
+            v = self.known_violation(arch)
+            if v == 0:
+                break
+            self.discarded += 1
+            reward = self.rewarder({INFEASIBLE: "past a known limit", VIOLATION: v})
+            base = self.baseline if self.baseline is not None else self.rewarder.floor
+            with self._one_thread():
+                self.optimizer.zero_grad()
+                self.loss([arch], [reward - base]).backward()
+                self.optimizer.step()
+                arch = self.space.decode(self.controller.sample(1, self.generator)[0])
+        return arch
 
     def tell(self, archs: list[Arch], results: list[dict]) -> None:
         super().tell(archs, results)

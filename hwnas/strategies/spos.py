@@ -17,6 +17,10 @@ Two stages, both inside the first `ask`:
    table latency exceeds it is discarded before it is scored (the paper's hard constraint) and
    the fitness is the accuracy; without, the fitness is the run's `reward` option over the
    shared-weight accuracy and the cost model's costs (as `reinforce` and `enas` combine them).
+   The run's hard limits on costs known before training (`--constraint latency_ms<=3`,
+   params, ...) are checked the same way, so the top-k is feasible first by construction
+   (Deb's rules with nothing infeasible left to compare) and only feasible candidates are
+   proposed.
 
 The best `top` candidates by fitness are proposed, one per `ask`, to the run's final
 estimator. Per generation the best and top-k fitness, the candidates scored and those refused
@@ -143,8 +147,9 @@ class SPOS(WeightSharingSearch, RewardedStrategy):
                 lambda arch: self._objectives_of(
                     arch, inherited_accuracy(supernet, arch, calib, ax, ay)))
         ranked = self._ranked(scored)
-        return ranked[:o["top"]], {"supernet": supernet_log, "generations": generations,
-                                   "ranked": ranked}
+        return self._proposable(ranked)[:o["top"]], {"supernet": supernet_log,
+                                                     "generations": generations,
+                                                     "ranked": ranked}
 
     def _evolve(self, score: Callable[[Arch], dict]) -> tuple[dict[str, dict], list[dict]]:
         """SPOS's evolution with `score(arch) -> objectives` as the only look at a candidate;
@@ -162,7 +167,8 @@ class SPOS(WeightSharingSearch, RewardedStrategy):
             if arch.key in seen:
                 return False
             seen.add(arch.key)
-            if target is not None and self.latency(arch) > target:
+            if (target is not None and self.latency(arch) > target) \
+                    or self.known_violation(arch) > 0:
                 counts["refused_by_target"] += 1
                 return False
             result = score(arch)

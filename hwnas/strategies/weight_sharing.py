@@ -22,7 +22,9 @@ Supernet weights: `supernet_weights=entangled|separate` and `kernel_transform`
 
 A candidate's objectives while searching: `accuracy` measured with the shared weights, every
 other objective of the run read from the strategy's cost model (the latency table's prediction,
-params/FLOPs), so that rewards combine them exactly as `reinforce` does (hwnas.rewards).
+params/FLOPs), so that rewards combine them exactly as `reinforce` does (hwnas.rewards). One
+past a hard limit on a cost known before training (`--constraint`) is marked infeasible, and
+only candidates within every known limit are proposed (`_proposable`).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from abc import ABC, abstractmethod
 from typing import ClassVar
 
 from hwnas.arch import Arch
+from hwnas.core.feasibility import INFEASIBLE, VIOLATION
 from hwnas.devices import Device
 from hwnas.errors import BadInputError
 from hwnas.limits import (
@@ -182,7 +185,17 @@ class WeightSharingSearch(ABC):
         for o in self.objectives:
             if o.name != ACCURACY:
                 result[o.name] = float(costs[o.name])
+        v = self.known_violation(arch)
+        if v > 0:  # a reward reads it as past the limit (hwnas.rewards)
+            result.update({INFEASIBLE: "past a known limit", VIOLATION: v})
         return result
+
+    def _proposable(self, ranked: list[dict]) -> list[dict]:
+        """The ranked candidates within every known limit, in order (all of them when none
+        is: the loop then rules them out and says so)."""
+        ok = [p for p in ranked if self.known_violation(Arch.from_dict(p["arch"])) == 0]
+        self.discarded += len(ranked) - len(ok)
+        return ok or ranked
 
     def _report(self, summary: str, **fields) -> None:
         self.context.report({"event": "epoch", "method": self.registry_name, **fields,
