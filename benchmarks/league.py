@@ -6,6 +6,8 @@ league.md go under `--out`, and the markdown for BENCHMARKS.md is printed with t
 and the machine.
 
     .venv/bin/python benchmarks/league.py            # 500 evaluations x 10 seeds
+    .venv/bin/python benchmarks/league.py --problems a --limit-percentile 10   # latency under
+                                  # the space's 10th percentile, scored on the feasible front
 
 Goal (issue "Tabular benchmark spaces and the league table"), problem (a): random about 0.990
 HV ratio and ~4% of the 44 true-front cells, pymoo NSGA-II about 0.997 and 20%, the best hwnas
@@ -45,15 +47,33 @@ CAVEAT = ("HW-NAS-Bench costs are those of its CIFAR-10 network configuration fo
           "by the classifier head, HW-NAS-Bench issue #10).")
 
 
+def problem_limits(objectives: str, args) -> tuple[list[str], dict[str, str]]:
+    """The problem's constraints: --constraint as given, and --limit-percentile's limit on its
+    first device cost read from the benchmark (with a note saying which percentile)."""
+    constraints, notes = list(args.constraint), {}
+    if args.limit_percentile is not None:
+        from hwnas.league.limits import percentile_limit
+        from hwnas.tabular.benchmark import BenchmarkTable
+
+        limit = percentile_limit(BenchmarkTable.load(args.benchmark), objectives,
+                                 args.limit_percentile)
+        constraints.append(limit.text)
+        notes[limit.text] = limit.note
+        print(f"limit: {limit.text} ({limit.note})", file=sys.stderr, flush=True)
+    return constraints, notes
+
+
 def run_problem(key: str, args, out: Path, command: str) -> tuple[dict, float]:
     title, objectives = PROBLEMS[key]
+    constraints, notes = problem_limits(objectives, args)
     problem, names, options = prepare(args.benchmark, objectives, methods=args.methods,
-                                      strategy_opts=args.strategy_opt)
+                                      strategy_opts=args.strategy_opt, constraints=constraints)
     start = time.perf_counter()
     results = bench(problem, names, args.seeds, args.budget, every=args.every, options=options)
     elapsed = time.perf_counter() - start
     results = {"benchmark": str(args.benchmark), "space": problem.space.name, "problem": title,
-               "command": command, "machine": machine(), **results}
+               "command": command, "machine": machine(),
+               **({"constraint_notes": notes} if notes else {}), **results}
     return write_outputs(results, out / key), elapsed
 
 
@@ -73,6 +93,12 @@ def main() -> None:
     parser.add_argument("--strategy-opt", action="append", default=[],
                         metavar="METHOD:KEY=VALUE", help="e.g. nsga2:population=40 (repeatable)")
     parser.add_argument("--problems", default="abcde", help="subset of 'abcde'")
+    parser.add_argument("--constraint", action="append", default=[], metavar="EXPR",
+                        help="hard limit on every problem, as hwnas bench --constraint, "
+                             "e.g. latency:pixel3<=3 (repeatable)")
+    parser.add_argument("--limit-percentile", type=float, default=None, metavar="P",
+                        help="also limit each problem's first device cost (its latency) to "
+                             "its P-th percentile over the benchmark's rows, e.g. 10")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     out = args.out or ROOT / "runs" / f"league-{dt.datetime.now():%Y%m%d-%H%M%S}"
@@ -84,7 +110,9 @@ def main() -> None:
                         f"{league_markdown(results, notes=False)}\n"
                         f"Whole league: {elapsed:.0f} s. Files: `{out / key}`.\n")
         print(f"({key}) done in {elapsed:.0f} s", file=sys.stderr, flush=True)
-    print("## Search strategies on NAS-Bench-201 × HW-NAS-Bench (`benchmarks/league.py`)\n")
+    limited = " under hard limits" if args.constraint or args.limit_percentile else ""
+    print(f"## Search strategies on NAS-Bench-201 × HW-NAS-Bench{limited} "
+          "(`benchmarks/league.py`)\n")
     print(f"Machine: {machine_line(machine())}.")
     print(f"Command: `{command.strip()}` ({dt.date.today().isoformat()}); benchmark "
           f"`{args.benchmark.name}` (`../shared/benchmarks/nb201_hw/`).")

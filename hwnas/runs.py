@@ -2,6 +2,7 @@
 
 runs/<name>/config.json    fully resolved configuration (seed, versions)
 runs/<name>/history.jsonl  one evaluated candidate per line, appended and flushed per candidate
+                           (after a warm start's records, marked "warm": true, if any)
 runs/<name>/pareto.json    the front, written after the search
 runs/<name>/weights/       trained weights of kept candidates (state_dict, loaded weights_only)
 runs/<name>/plots/, exports/
@@ -49,13 +50,17 @@ class RunDir:
         run.create_files(config)
         return run
 
-    def create_files(self, config: dict) -> None:
-        """A new run's config and empty history (under `writing()` when a search runs)."""
+    def create_files(self, config: dict, history: list[dict] | None = None) -> None:
+        """A new run's config and history (under `writing()` when a search runs): empty, or
+        `history`'s records (a warm start's, hwnas.api.warm_start), written whole before the
+        config, so a run never exists with only some of them."""
         if self.config_path.exists():
             raise BadInputError(f"run directory {self.path} already holds a run; resume it "
                                 f"with `hwnas search --resume {shell_word(self.path)}` or choose "
                                 "another --run-dir")
         self.path.mkdir(parents=True, exist_ok=True)
+        if history:
+            atomic_write_bytes(self.history_path, b"".join(_line(r) for r in history))
         atomic_write_json(self.config_path, config)
         self.history_path.touch()
 
@@ -181,7 +186,7 @@ class RunDir:
         (a crash tore the last record), the fragment is left in place and this record starts
         a line of its own: nothing already on disk is ever removed.
         """
-        line = (json.dumps(record, sort_keys=True, allow_nan=False) + "\n").encode()
+        line = _line(record)
         with open(self.history_path, "a+b") as fh:
             if not self._tail_checked:
                 if _last_byte(fh) not in (b"", b"\n"):
@@ -266,6 +271,16 @@ class RunDir:
 
 
 
+# A history record an earlier run evaluated, told to this one before its first proposal
+# (`--warm-start`, hwnas.api.warm_start): no candidate index, not an evaluation of the budget.
+WARM = "warm"
+WARM_FROM = "warm_from"  # the run it came from
+
+
+def is_warm(record: dict) -> bool:
+    return record.get(WARM) is True
+
+
 def unique_records(history: list[dict]) -> list[dict]:
     """The first record of each architecture, in history order (repeats are lookups)."""
     seen, out = set(), []
@@ -339,6 +354,11 @@ def record_damage(record: dict) -> str | None:
         if record.get(name) is not None and not isinstance(record[name], kind):
             return f"its {name} is {record[name]!r:.40}, not {text}"
     return None
+
+
+def _line(record: dict) -> bytes:
+    """One history line: the record's JSON, keys sorted, on a line of its own."""
+    return (json.dumps(record, sort_keys=True, allow_nan=False) + "\n").encode()
 
 
 def _last_byte(fh) -> bytes:

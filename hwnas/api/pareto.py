@@ -24,7 +24,7 @@ from hwnas.errors import BadInputError, HwnasRuntimeError
 from hwnas.fileio import check_output
 from hwnas.objectives import parse_constraint, parse_objectives
 from hwnas.quoting import printable
-from hwnas.runs import RunDir, unique_records
+from hwnas.runs import RunDir, is_warm, unique_records
 
 
 def pareto(run_paths: list[str | Path], *, objectives: list[str] | None = None,
@@ -67,12 +67,14 @@ def pareto(run_paths: list[str | Path], *, objectives: list[str] | None = None,
     infeasible: dict[str, dict] = {}
     unreadable: dict[str, list] = {}
     repeats: dict[str, int] = {}
+    warm: dict[str, int] = {}  # records an earlier run evaluated (`--warm-start`)
     for run in runs:
         label = _label(run, points)
         read = run.read_history()  # never writes; unreadable lines are reported, not cut
         unreadable[label] = read.problems
         every = unique_records(read.records)
         repeats[label] = len(read.records) - len(every)
+        warm[label] = sum(1 for r in every if is_warm(r))
         failures[label] = summarize_failures(r["result"] for r in every)
         infeasible[label] = summarize_infeasible(r["result"] for r in every)
         records[label] = [r for r in every if usable(r["result"])]  # fronts: feasible only
@@ -108,7 +110,8 @@ def pareto(run_paths: list[str | Path], *, objectives: list[str] | None = None,
         front = [{**records[label][i], "knee": i == marks["knee"],
                   "picked": i == marks["pick"]} for i in order]
         entry = {"run": str(run.path), "label": label, "front": front, **stats,
-                 "repeats": repeats[label], "failed": failures[label]["failed"],
+                 "repeats": repeats[label], "warm": warm[label],
+                 "failed": failures[label]["failed"],
                  "failures": failures[label]["reasons"], "unreadable_lines": unreadable[label],
                  "infeasible": infeasible[label]["infeasible"],
                  "ruled_out": infeasible[label]["ruled_out"],

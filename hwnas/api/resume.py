@@ -15,7 +15,7 @@ from pathlib import Path
 from hwnas.core.feasibility import ruled_out
 from hwnas.errors import BadInputError
 from hwnas.quoting import shell_word
-from hwnas.runs import RunDir
+from hwnas.runs import RunDir, is_warm
 from hwnas.searching.loop import Recorded
 
 
@@ -58,12 +58,15 @@ def replay_plan(read) -> tuple[list[Recorded | None], list[str]]:
 
     Unreadable lines are left in place (`RunDir.read_history`); the candidates whose records
     they were are the gaps, evaluated again when the strategy reaches them. A second record of
-    one index (two writers before runs were locked) is ignored: the first was told first.
+    one index (two writers before runs were locked) is ignored: the first was told first. A
+    warm start's records (hwnas.api.warm_start) are no candidates: the loop tells them apart.
     """
     by_index: dict[int, Recorded] = {}
     notes = list(read.problems)
     for record in read.records:
         index = record.get("index")
+        if is_warm(record):  # an earlier run's, told first: not a candidate
+            continue
         if not isinstance(index, int) or isinstance(index, bool) or index < 0:
             notes.append(f"a history record of {record['arch_key']} has no candidate index; "
                          "ignored")

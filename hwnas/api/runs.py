@@ -14,12 +14,13 @@ import json
 import os
 from pathlib import Path
 
+from hwnas.api import warm_start
 from hwnas.core.failure import summarize_failures
 from hwnas.core.feasibility import summarize_infeasible
 from hwnas.errors import BadInputError
 from hwnas.fileio import read_regular
 from hwnas.quoting import shell_word
-from hwnas.runs import RunDir
+from hwnas.runs import RunDir, is_warm
 
 DEFAULT_ROOT = "runs"
 
@@ -57,7 +58,8 @@ def summarize_run(path: Path, root: Path | None = None) -> dict:
         read = run.read_history()
     except BadInputError as exc:  # a history that is no file: this run, not the listing
         return {**entry, "error": str(exc)}
-    history = read.records
+    warm = warm_start.summary(read.records)  # earlier runs' candidates: not this run's
+    history = [r for r in read.records if not is_warm(r)]
     failures = summarize_failures(r.get("result") or {} for r in history)
     infeasible = summarize_infeasible(r.get("result") or {} for r in history)
     # candidates of the budget: one ruled out by a known cost (a hard limit) is not one
@@ -73,7 +75,8 @@ def summarize_run(path: Path, root: Path | None = None) -> dict:
             "infeasible_limits": infeasible["limits"],
             "failed": failures["failed"], "failures": failures["reasons"],
             "front_written": pareto_path.is_file(), "front_size": _front_size(pareto_path),
-            "being_written": being_written, "unreadable_lines": len(read.problems)}
+            "being_written": being_written, "unreadable_lines": len(read.problems),
+            **(warm if warm["warm"] else {})}
 
 
 def _status(candidates: int, budget, being_written: bool) -> str:
@@ -133,6 +136,7 @@ def show_run(path: str | Path) -> dict:
                          "options": search.get("strategy_options") or {}},
             "seed": search.get("seed"), "created": config.get("created"),
             "last_candidate": records[-1].get("time") if records else None,
+            "warm": entry.get("warm", 0), "warm_from": entry.get("warm_from", {}),
             "trained": trained_summaries(path),
             "notes": [n for n in (stillness_note(records),) if n]}
 

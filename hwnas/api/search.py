@@ -13,6 +13,7 @@ import copy
 import datetime as _dt
 from pathlib import Path
 
+from hwnas.api import warm_start
 from hwnas.api.common import Progress, build_space
 from hwnas.api.common import now as _now
 from hwnas.api.duration import DurationNote
@@ -59,15 +60,32 @@ def search(config: SearchConfig, *, resume: str | Path | None = None,
                     and config.budget > saved.budget)
         saved.budget = config.budget if extended else saved.budget
         config = saved
+    warm_runs = None  # earlier runs to start from (--warm-start), checked before any setup
     if not resume:
         config.run_dir = config.run_dir or default_run_dir(config)
         absolute_paths(config)
         config.validate()  # the constraints' syntax, before they are read below
         target_as_constraint(config)
         infer_costs(config)
+        if config.warm_start:  # stored absolute, as the table: readable from anywhere
+            config.warm_start = [str(Path(p).expanduser().absolute()) for p in config.warm_start]
+            warm_start.check_strategy(config.strategy)
+            warm_runs = warm_start.open_runs(config.warm_start)
     config.validate()
     space, strategy, evaluator = _prepare(config, run.path if resume else Path(config.run_dir),
                                           progress)
+    limits = Limits(parse_constraints(config.constraints), strategy.costs)
+    warm: list = []  # (arch, result judged under `limits`, source run), for a new run
+    if warm_runs is not None:  # refused before any warning, and before anything is written
+        try:
+            run_config = _run_config(config, space, strategy, evaluator)
+            warm_start.check_same_problem(warm_runs, run_config)
+            warm = warm_start.collect(warm_runs, limits)
+        except BaseException:
+            evaluator.close()
+            raise
+        if progress:
+            progress({"event": "notice", "summary": warm_start.note(warm, config.strategy)})
     budget = config.budget
     assert budget is not None, "_prepare resolves a budget left unset"
     warning = STRATEGIES.get(config.strategy).degenerate_warning(strategy.options, budget)
@@ -83,20 +101,25 @@ def search(config: SearchConfig, *, resume: str | Path | None = None,
         # The lock is taken before the history is read and held until the front is written:
         # one writer per run, and what it replays is what it appends after.
         with (run if resume else RunDir(config.run_dir)).writing() as run:
-            if not resume:
+            if warm_runs is not None:
+                run.create_files(run_config, warm_start.history_records(warm, space))
+                if config.keep_weights != "none":
+                    warm_start.copy_weights(warm, run)
+            elif not resume:
                 run.create_files(_run_config(config, space, strategy, evaluator))
             elif extended:  # the run's budget from now on: `runs` counts against it, and a
                 run.set_budget(budget)  # resume killed midway goes on to it
-            replay, notes = replay_plan(run.read_history())
+            read = run.read_history()
+            replay, notes = replay_plan(read)
             for note in notes:
                 if progress:
                     progress({"event": "notice", "summary": note})
             if progress:  # every input is checked: a display can be drawn now
                 progress({"event": "start", "budget": budget})
-            limits = Limits(parse_constraints(config.constraints), strategy.costs)
+            # told from the run's own history, so a resume tells exactly the same
             run_loop(strategy, evaluator, budget, batch=config.batch, replay=replay,
                      on_candidate=_recorder(run, config, space, strategy, progress),
-                     name=config.strategy, limits=limits)
+                     name=config.strategy, limits=limits, warm=warm_start.told(read))
             for limits_note in limits_notes(limits, strategy):
                 if progress:
                     progress({"event": "notice", **limits_note})

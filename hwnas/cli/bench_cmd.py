@@ -79,14 +79,16 @@ def render_league(results: dict) -> None:
     from hwnas.cli.fit import print_table
 
     # The league's own text helpers: the same rows league.md is written with.
-    from hwnas.league.metrics import LEAGUE_HEADER, league_rows, random_comparison
+    from hwnas.league.metrics import league_header, league_rows, random_comparison
 
     objs = " × ".join(o["name"] for o in results["objectives"])
     tf = results["true_front"]
+    header = league_header(results)  # two more columns under hard limits
+    limits = f" within {', '.join(results['constraints'])}" if results.get("constraints") else ""
     # eleven columns fit a wide terminal; at 80 columns each method is a block of lines
     print_table(f"{objs}: {results['budget']} evaluations × {results['seeds']} seeds; "
-                f"true front {tf['size']} of {tf['rows_available']} rows", LEAGUE_HEADER,
-                league_rows(results), right=[i for i in range(len(LEAGUE_HEADER)) if i != 1],
+                f"true front {tf['size']} of {tf['rows_available']} rows{limits}", header,
+                league_rows(results), right=[i for i in range(len(header)) if i != 1],
                 heading=2)
     verdict = random_comparison(results)
     if verdict:

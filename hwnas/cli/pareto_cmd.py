@@ -148,8 +148,10 @@ def render_report(report: dict) -> None:
         failed = entry.get("failed", 0)  # a pareto.json written before failures were kept
         infeasible = entry.get("infeasible", 0)  # likewise, before hard limits
         shown = entry.get("shown")
+        warm = entry.get("warm", 0)  # told from earlier runs (--warm-start)
         more = ", ".join([f"{infeasible} more infeasible"] * bool(infeasible)
-                         + [f"{failed} more failed"] * bool(failed))
+                         + [f"{failed} more failed"] * bool(failed)
+                         + [f"{warm} of all evaluated by earlier runs"] * bool(warm))
         title = (f"{entry['label']}: front of {entry['front_size']} among {entry['n_points']} "
                  + "feasible " * bool(infeasible) + "candidates"
                  + (f" ({more})" if more else "")

@@ -94,6 +94,10 @@ def show(path: str, as_json: bool) -> None:
     rows = [("status", status), ("candidates", f"{s['candidates']} of budget {s['budget']}"),
             ("failed", failures_line({"failed": s["failed"], "reasons": s["failures"]})
              if s["failed"] else "0")]
+    if s.get("warm"):  # earlier runs' candidates it started from: none is a candidate
+        sources = ", ".join(f"{n} from {where}" for where, n in s["warm_from"].items())
+        rows.insert(2, ("warm start", f"{s['warm']} evaluated earlier ({sources}), not "
+                                      "counted in the candidates"))
     if s.get("constraints") or s.get("infeasible"):
         rows.insert(2, ("constraints", ", ".join(s.get("constraints") or []) or "none"))
         rows.insert(3, ("infeasible", infeasible_of(s)))

@@ -75,12 +75,18 @@ PATH = click.Path(dir_okay=False)
 @click.option("--allow-mismatch", is_flag=True,
               help="Search with a table `hwnas export` cannot re-time (batch other than 1, not "
                    "fp32); export then needs --allow-mismatch too.")
+@click.option("--warm-start", "warm_start", multiple=True, type=click.Path(file_okay=False),
+              metavar="RUN",
+              help="Start from every candidate an earlier run of the same problem evaluated "
+                   "(same space, objectives, estimator, dataset and table; repeatable): told "
+                   "to the strategy first, judged under this search's --constraint, never "
+                   "evaluated again nor counted in the budget.")
 @options.as_json
 @click.pass_context
 def search(ctx, space, space_opt, table, method, strategy_opt, sweep, target_ms, constraints,
            estimator, estimator_opt, preset, evaluator, evaluator_opt, dataset, objectives,
            latency_stat, budget, batch, seed, run_dir, keep_weights, resume, allow_mismatch,
-           as_json):
+           warm_start, as_json):
     """Search a space; objectives accuracy (max) and table latency (min) by default.
 
     Before the first candidate it warns when options make the method degenerate; after the
@@ -96,6 +102,7 @@ def search(ctx, space, space_opt, table, method, strategy_opt, sweep, target_ms,
                    --objectives accuracy,latency:pixel3 --method evolution --budget 200
       hwnas search --table TABLE --method proxyless --sweep lambda=0,0.3,1.2
       hwnas search --table TABLE --method nsga2 --constraint "latency_ms<=3" --budget 60
+      hwnas search --table TABLE --method mobo --warm-start runs/<run> --budget 30
       hwnas search --resume runs/<run> --budget 50      # continue, with a larger budget
     """
     if resume:
@@ -130,7 +137,8 @@ def search(ctx, space, space_opt, table, method, strategy_opt, sweep, target_ms,
         objectives=[o.strip() for o in objectives.split(",") if o.strip()],
         latency_stat=latency_stat, budget=budget,
         batch=batch, seed=seed, run_dir=run_dir or "", keep_weights=keep_weights,
-        allow_mismatch=allow_mismatch, constraints=list(constraints))
+        allow_mismatch=allow_mismatch, constraints=list(constraints),
+        warm_start=list(warm_start))
     if not resume:  # named here, not by api.search (which copies config): Ctrl-C's resume line
         config.run_dir = config.run_dir or default_run_dir(config)
     with progress_bar(quiet=as_json) as bar:

@@ -5,6 +5,12 @@ Every indicator uses the TRUE front's normalisation: min-max with the true front
 nadir, reference point 1.1 in every normalised objective (hwnas.analysis.pareto's convention). So a
 method's hypervolume ratio is HV(its evaluated points) / HV(true front) on one fixed scale,
 and 1.0 means it found points dominating as much as the whole front does.
+
+Under hard limits (`--constraint`) the true front is the feasible one: rows past a limit are
+NaN in `TrueFront.F` (hwnas.league.runner.BenchProblem), so they are neither on it nor in any
+run's front, and the normalisation is the feasible front's own. The limit is not the reference
+point: every feasible row is weakly dominated by a member of the feasible front, so 1.0 is
+still the most a run scores, reached when it found that front.
 """
 
 from __future__ import annotations
@@ -95,18 +101,26 @@ def evals_to(hv: np.ndarray, target: float) -> int | None:
     return int(hit[0]) + 1 if hit.size else None
 
 
-def run_metrics(truth: TrueFront, rows: Sequence[int], every: int) -> dict:
-    """Curves at checkpoints and final numbers for one run (one method, one seed)."""
+def run_metrics(truth: TrueFront, rows: Sequence[int], every: int,
+                budget: int | None = None) -> dict:
+    """Curves at checkpoints and final numbers for one run (one method, one seed).
+
+    `rows` are the run's evaluations only (proposals ruled out by a hard limit are not among
+    them), so evaluations-to-X% count evaluations. `budget`: the curve's length; a run that
+    stopped short of it (a strategy proposing little but what a limit rules out,
+    hwnas.searching.loop) keeps its last values to the end, so every seed's curve has the
+    same checkpoints."""
     rows = [int(r) for r in rows]
     hv = hv_trajectory(truth, rows)
     front_set = set(truth.rows.tolist())
     feasible = np.isfinite(truth.F).all(axis=1)
     curve = {"evals": [], "hv_ratio": [], "igd": [], "found": [], "unique": []}
-    for n in checkpoints(len(rows), every):
+    for at in checkpoints(len(rows) if budget is None else budget, every):
+        n = min(at, len(rows))
         seen = set(rows[:n])
         points = truth.F[[r for r in sorted(seen) if feasible[r]]]
-        curve["evals"].append(n)
-        curve["hv_ratio"].append(float(hv[n - 1]))
+        curve["evals"].append(at)
+        curve["hv_ratio"].append(float(hv[n - 1]) if n else 0.0)
         curve["igd"].append(truth.igd(points) if len(points) else float("inf"))
         curve["found"].append(len(seen & front_set) / len(front_set))
         curve["unique"].append(len(seen))
@@ -148,10 +162,15 @@ def aggregate(per_seed: list[dict]) -> dict:
         stats = [_mean_std(col) for col in zip(*(c[key] for c in curves), strict=True)]
         summary["curve"][f"{key}_mean"] = [m for m, _ in stats]
         summary["curve"][f"{key}_std"] = [s for _, s in stats]
+    # Runs under hard limits also say what the limits did (hwnas.league.runner.bench)
+    limited = "ruled_out" in per_seed[0]
+    limits = ("ruled_out", "discarded", "evaluations") if limited else ()
     for key in ("hv_ratio", "igd", "found_share", "found_count", "found_networks",
-                "unique_evals", "infeasible_evals", "wall_s"):
+                "unique_evals", "infeasible_evals", "wall_s", *limits):
         mean, std = _mean_std([r[key] for r in per_seed])
         summary[key] = {"mean": mean, "std": std}
+    if limited:
+        summary["stopped"] = sum(1 for r in per_seed if r.get("stopped"))
     for t in HV_TARGETS:
         key = f"evals_to_{round(t * 100)}"
         hits = [r[key] for r in per_seed if r[key] is not None]
@@ -185,6 +204,13 @@ def _evals_to(stat: dict) -> str:
     return f"{mean} ({stat['reached']}/{stat['of']})"
 
 
+def _ruled_out(entry: dict) -> str:
+    """Proposals the loop ruled out per run, and the seeds it stopped short of the budget."""
+    stat = entry["ruled_out"]
+    stopped = entry.get("stopped") or 0
+    return _pm(stat, 1) + (f" (stopped {stopped}/{len(entry['per_seed'])})" if stopped else "")
+
+
 def _vs(entry: dict) -> str:
     vs = entry.get("vs_random")
     if vs is None:
@@ -205,16 +231,18 @@ def random_comparison(results: dict, alpha: float = 0.05) -> str:
     """One sentence on which methods beat random search, or why that cannot be told."""
     if not any("vs_random" in m for m in results["methods"].values()):
         return ""
+    random = BASELINE_NAME[bool(results.get("constraints"))]
     seeds = int(results["seeds"])
     if smallest_p(seeds) >= alpha:
-        return (f"Which methods beat random cannot be told with {seeds} seed(s) per method: a "
+        return (f"Which methods beat {random} cannot be told with {seeds} seed(s) per "
+                "method: a "
                 f"one-sided Mann-Whitney test's smallest p is then {smallest_p(seeds):.3f} "
                 f"(needs < {alpha}); run --seeds 4 or more.")
     behind = not_beating_random(results, alpha)
     if behind:
-        return (f"Not better than random (ΔHV ≤ 0 or one-sided Mann-Whitney p ≥ {alpha}): "
+        return (f"Not better than {random} (ΔHV ≤ 0 or one-sided Mann-Whitney p ≥ {alpha}): "
                 + ", ".join(behind) + ".")
-    return (f"Every method other than random beats it (ΔHV > 0, one-sided Mann-Whitney "
+    return (f"Every method other than {random} beats it (ΔHV > 0, one-sided Mann-Whitney "
             f"p < {alpha}).")
 
 
@@ -231,20 +259,35 @@ def not_beating_random(results: dict, alpha: float = 0.05) -> list[str]:
 
 def league_rows(results: dict) -> list[list[str]]:
     size = results["true_front"]["size"]
+    limited = bool(results.get("constraints"))
     rows = []
     for rank, name in enumerate(results["league"], 1):
         m = results["methods"][name]
+        limits = [_ruled_out(m), _pm(m["discarded"], 1)] if limited else []
         rows.append([str(rank), name, _pm(m["hv_ratio"], 4),
                      f"{_pm(m['found_share'], 1, 100, '%')} ({m['found_count']['mean']:.1f}"
                      f"/{size})", _pm(m["found_networks"], 1, 100, "%"),
                      _pm(m["igd"], 4), _evals_to(m["evals_to_95"]), _evals_to(m["evals_to_99"]),
-                     f"{m['unique_evals']['mean']:.0f}", _vs(m), f"{m['wall_s']['mean']:.2f}"])
+                     f"{m['unique_evals']['mean']:.0f}", *limits, _vs(m),
+                     f"{m['wall_s']['mean']:.2f}"])
     return rows
 
 
 LEAGUE_HEADER = ["#", "method", "HV ratio", "true front found", "front networks found", "IGD",
                  "evals to 95% HV",
                  "evals to 99% HV", "unique evals", "vs random (ΔHV, p)", "wall s/run"]
+# With hard limits: the proposals each run's loop ruled out on a known cost (not evaluations)
+# and the draws its strategy rejected before proposing, and the baseline named for what it is.
+LIMITS_HEADER = ["proposals ruled out/run", "draws discarded/run"]
+BASELINE_NAME = {False: "random", True: "random with rejection"}
+
+
+def league_header(results: dict) -> list[str]:
+    """LEAGUE_HEADER, with the limits' columns when the league ran under constraints."""
+    if not results.get("constraints"):
+        return list(LEAGUE_HEADER)
+    return [*LEAGUE_HEADER[:-2], *LIMITS_HEADER, "vs random with rejection (ΔHV, p)",
+            LEAGUE_HEADER[-1]]
 
 
 def scoring_notes(results: dict) -> str:
@@ -253,18 +296,28 @@ def scoring_notes(results: dict) -> str:
             "IGD in the same normalised space. Evals to X% HV: mean over the seeds that got "
             f"there (seeds reaching it / seeds). Budget: {results['repeats_policy']}. "
             f"Infeasible: {results['infeasible_policy']}. vs random: one-sided Mann-Whitney U "
-            "over seeds on the final HV ratio.")
+            "over seeds on the final HV ratio."
+            + (f" Hard limits ({', '.join(results['constraints'])}): "
+               f"{results['constraints_policy']}." if results.get("constraints") else ""))
 
 
 def league_markdown(results: dict, notes: bool = True) -> str:
     """The league table (sorted by final HV ratio), with the rules it was scored under."""
     objs = ", ".join(f"{o['name']} ({o['direction']})" for o in results["objectives"])
     tf = results["true_front"]
+    header = league_header(results)
+    if results.get("constraints"):  # what the front is of, and where each limit came from
+        origin = results.get("constraint_notes") or {}
+        limits = "; ".join(f"{c}" + (f" ({origin[c]})" if c in origin else "")
+                           for c in results["constraints"])
+        within = (f"hard limits: {limits}; true feasible front: {tf['size']} of "
+                  f"{tf['rows_available']} available rows within the limits")
+    else:
+        within = f"true front: {tf['size']} of {tf['rows_available']} available rows"
     lines = [f"**{objs}** — budget {results['budget']} evaluations × {results['seeds']} seeds; "
-             f"true front: {tf['size']} of {tf['rows_available']} available rows "
-             f"({tf['rows_total']} in the table). Mean ± std over seeds.", "",
-             "| " + " | ".join(LEAGUE_HEADER) + " |",
-             "|" + "|".join("---" for _ in LEAGUE_HEADER) + "|"]
+             f"{within} ({tf['rows_total']} in the table). Mean ± std over seeds.", "",
+             "| " + " | ".join(header) + " |",
+             "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(r) + " |" for r in league_rows(results)]
     lines += ["", random_comparison(results)]
     if notes:

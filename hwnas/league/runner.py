@@ -45,7 +45,18 @@ REPEATS_POLICY = ("every proposal counts as one evaluation of the budget, repeat
 INFEASIBLE_POLICY = ("rows missing an objective (NaN) are excluded from the true front and "
                      "score nothing; a strategy proposing one spends an evaluation and is told "
                      "each objective one full range beyond the worst available value")
-BASELINE = "random"
+CONSTRAINTS_POLICY = (
+    "the true front is that of the rows within every limit, and a run is scored on its "
+    "evaluated rows within them (what it proposed past a limit on a benchmark cost was ruled "
+    "out unevaluated; a row past a limit known only after evaluation counts as an evaluation "
+    "and scores nothing); normalised with the feasible front's own ideal and nadir, reference "
+    "point 1.1, as without limits (the limit is not the reference point: every row within "
+    "the limits is weakly dominated by a member of that front, so 1.0 is the most a run "
+    "scores, and it does when it found the front); "
+    "evaluations to X% count evaluations only, never ruled-out proposals; the baseline, random "
+    "search, draws uniformly and rejects draws past a known limit before proposing (random "
+    "with rejection)")
+BASELINE = "random"  # with limits, random with rejection (strategies/random_search.py)
 
 
 def sample_based_methods() -> list[str]:
@@ -171,11 +182,30 @@ class ProblemEvaluator:
                                                                                   self.cache)))
 
 
+@dataclass(frozen=True)
+class RunRecord:
+    """One run: the evaluated rows in order, its wall time, and what the hard limits did."""
+
+    rows: list[int]
+    wall_s: float
+    ruled_out: int  # proposals the loop ruled out on a known cost: never looked up or counted
+    discarded: int  # draws the strategy itself rejected before proposing (Strategy.discarded)
+    stopped: str | None  # why the loop stopped short of the budget (too many ruled out), if so
+
+
 def run_once(problem: BenchProblem, method: str, seed: int, budget: int, batch: int = 1,
              options: dict | None = None, cache: dict | None = None,
              on_evaluation: Callable[[int], None] | None = None) -> tuple[list[int], float]:
     """One run through the search loop; returns the evaluated rows in order and its wall
     time. `on_evaluation(n)` is called after the run's n-th evaluation (1-based)."""
+    record = run_recorded(problem, method, seed, budget, batch, options, cache, on_evaluation)
+    return record.rows, record.wall_s
+
+
+def run_recorded(problem: BenchProblem, method: str, seed: int, budget: int, batch: int = 1,
+                 options: dict | None = None, cache: dict | None = None,
+                 on_evaluation: Callable[[int], None] | None = None) -> RunRecord:
+    """`run_once`, with the tally of the run's hard limits."""
     cache = {} if cache is None else cache
     preload()  # BLAS/OpenMP libraries loaded before the limit, so it covers them (not timed)
     start = time.perf_counter()
@@ -195,9 +225,11 @@ def run_once(problem: BenchProblem, method: str, seed: int, budget: int, batch: 
             if on_evaluation:
                 on_evaluation(len(rows))
 
+        limits = Limits(problem.constraints, costs)
         run_loop(strategy, evaluator, budget, batch=batch, name=method,
-                 on_candidate=on_candidate, limits=Limits(problem.constraints, costs))
-    return rows, time.perf_counter() - start
+                 on_candidate=on_candidate, limits=limits)
+    return RunRecord(rows, time.perf_counter() - start, limits.ruled_out,
+                     int(getattr(strategy, "discarded", 0)), limits.stopped)
 
 
 def bench(problem: BenchProblem, methods: Sequence[str], seeds: int, budget: int, *,
@@ -220,10 +252,14 @@ def bench(problem: BenchProblem, methods: Sequence[str], seeds: int, budget: int
             for seed in range(seeds):
                 tick = None if progress is None else \
                     (lambda n, m=method, s=seed: progress(m, s, n))
-                rows, wall = run_once(problem, method, seed, budget, batch,
+                record = run_recorded(problem, method, seed, budget, batch,
                                       options.get(method), cache, on_evaluation=tick)
-                runs.append({"seed": seed, **run_metrics(problem.truth, rows, every),
-                             "wall_s": wall})
+                run = {"seed": seed, **run_metrics(problem.truth, record.rows, every, budget),
+                       "wall_s": record.wall_s}
+                if problem.constraints:  # unconstrained results keep their shape
+                    run.update(ruled_out=record.ruled_out, discarded=record.discarded,
+                               stopped=record.stopped)
+                runs.append(run)
             per_method[method] = runs
     return _results(problem, per_method, seeds, budget, batch, options)
 
@@ -243,6 +279,7 @@ def _results(problem, per_method, seeds, budget, batch, options) -> dict:
         "budget": budget, "seeds": seeds, "batch": batch,
         "repeats_policy": REPEATS_POLICY, "infeasible_policy": INFEASIBLE_POLICY,
         "constraints": [str(c) for c in problem.constraints],
+        **({"constraints_policy": CONSTRAINTS_POLICY} if problem.constraints else {}),
         "true_front": {
             "size": int(truth.rows.size),
             "rows_available": int(np.isfinite(truth.F).all(axis=1).sum()),

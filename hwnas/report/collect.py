@@ -19,7 +19,7 @@ from hwnas.fileio import read_regular
 from hwnas.latency.identity import table_change_note
 from hwnas.objectives import parse_objectives
 from hwnas.quoting import printable, shell_word
-from hwnas.runs import RunDir, unique_records
+from hwnas.runs import RunDir, is_warm, unique_records
 
 
 @dataclass
@@ -27,7 +27,7 @@ class RunData:
     label: str
     run: RunDir
     config: dict
-    history: list[dict]  # every readable record, in the order evaluated
+    history: list[dict]  # every readable candidate record, in the order evaluated
     records: list[dict]  # unique successful candidates
     points: np.ndarray  # records' objectives (user units)
     front: list[int] = field(default_factory=list)  # indices into records, front order
@@ -38,6 +38,9 @@ class RunData:
     problems: list[str] = field(default_factory=list)
     validation: dict | None = None
     table_note: str | None = None  # the run's table changed since the run used it
+    # an earlier run's records it started from (`--warm-start`): in its front, but not
+    # candidates, so its hypervolume curve starts from them at no evaluation
+    warm: list[dict] = field(default_factory=list)
     hv_source: str = ""  # where the hypervolume's normalisation comes from
 
     @property
@@ -64,11 +67,13 @@ def collect(run_paths, objectives: list[str] | None = None) -> tuple[list[str], 
                                 f"objectives: {', '.join(own)}); report runs searched for the "
                                 "same objectives, or give `--objectives A,B` every run has")
         points = np.array([[r["result"][n] for n in names] for r in ok], dtype=float)
-        data.append(RunData(label, run, run.config(), read.records, ok,
+        data.append(RunData(label, run, run.config(),
+                            [r for r in read.records if not is_warm(r)], ok,
                             points.reshape(-1, len(names)),
                             failures=summarize_failures(r["result"] for r in every),
                             infeasible=summarize_infeasible(r["result"] for r in every),
-                            problems=list(read.problems)))
+                            problems=list(read.problems),
+                            warm=[r for r in read.records if is_warm(r)]))
     source = _fronts_and_curves(data, names, directions)
     for d in data:
         d.hv_source = source
@@ -116,6 +121,12 @@ def _fronts_and_curves(data: list[RunData], names, directions) -> str:
         d.front = [int(i) for i in front_order(d.points, directions)]
         d.knee = marked_indices(d.points, directions)["knee"]
         evals, values, current, hv = [], [], np.empty((0, len(names))), 0.0
+        known = [[r[k] for k in names] for r in (w["result"] for w in d.warm)
+                 if usable(r) and all(k in r for k in names)]
+        if known:  # a warm start's front, before the first evaluation
+            current = np.array(known, dtype=float)
+            current = current[non_dominated_mask(current, directions)]
+            hv = hypervolume(current, directions, normaliser=norm).value
         for n, record in enumerate(d.history, start=1):
             r = record["result"]
             if usable(r) and all(k in r for k in names):

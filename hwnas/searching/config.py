@@ -71,6 +71,8 @@ FIELDS: dict[str, Option] = {
     "allow_mismatch": Option(False, bool),
     # hard limits, as `--constraint` writes them ('latency_ms<=3'; hwnas.searching.constraints)
     "constraints": _Names([], list),
+    # earlier runs whose evaluated candidates the search starts from (`--warm-start`)
+    "warm_start": _Names([], list),
 }
 
 
@@ -97,6 +99,9 @@ class SearchConfig:
     allow_mismatch: bool = False
     # Hard limits ('latency_ms<=3', `--constraint`); a run written before them has none.
     constraints: list[str] = field(default_factory=list)
+    # Earlier runs (absolute paths) whose evaluated candidates are told to the strategy before
+    # its first proposal (`--warm-start`, hwnas.api.warm_start); a run written before has none.
+    warm_start: list[str] = field(default_factory=list)
 
     def validate(self, hint: str = HINT) -> SearchConfig:
         """Every field against its declaration (`FIELDS`), in one line each: a config comes

@@ -34,6 +34,10 @@ Rules:
   supernet in `ask` with its own `threads` option); the evaluator keeps its own `threads`.
 * The strategy is told after the whole batch is recorded, so a crash mid-batch loses at most
   the candidates not yet recorded, and replay tells the same batches again.
+* Warm start (`warm`: results of earlier runs, already judged under this run's limits,
+  hwnas.api.warm_start): told once, before the first proposal and before any replay, through
+  `strategy.warm_start`; none is a candidate or an evaluation of the budget. A later proposal
+  of one of them is looked up like a repeat (marked `cached`, counted as one proposal).
 """
 
 from __future__ import annotations
@@ -80,15 +84,20 @@ class Recorded:
 
 def run_loop(strategy, evaluator: MapsArchs, budget: int, *, batch: int = 1,
              replay: Sequence[Recorded | None] = (), on_candidate: Callable[[Candidate], None]
-             | None = None, name: str = "", limits: Limits | None = None) -> int:
+             | None = None, name: str = "", limits: Limits | None = None,
+             warm: Sequence[tuple[Arch, dict]] = ()) -> int:
     """Drive `strategy` for `budget` evaluations; returns the number of candidates (ruled-out
     ones included: each is a candidate of the history, none an evaluation)."""
     if budget < 1 or batch < 1:
         raise ValueError(f"budget and batch must be >= 1; got {budget}, {batch}")
     limits = limits if limits is not None else Limits(())
-    known = {rec.arch_key: rec.result for rec in replay if rec is not None}
+    known = {arch.key: result for arch, result in warm}  # earlier runs' first, as told
+    known.update({rec.arch_key: rec.result for rec in replay if rec is not None})
     position = spent = 0  # candidates so far; evaluations of the budget so far
     threads = strategy_threads(strategy)  # hwnas.threads; the evaluator keeps its own
+    if warm:  # before the first proposal, so a resume tells them at the same point again
+        with limit_threads(threads):
+            strategy.warm_start([a for a, _ in warm], [dict(r) for _, r in warm])
     while spent < budget:
         with limit_threads(threads):
             archs = list(strategy.ask(min(batch, budget - spent)))[: budget - spent]

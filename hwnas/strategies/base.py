@@ -27,6 +27,15 @@ The limits on costs known before training (`known_limits`: those of `constraints
 model provides) can be checked before proposing: `known_violation(arch)`, and
 `draw_feasible(draw)`, rejection sampling with a bounded number of draws, which counts what it
 discarded (`discarded`: proposals that were never made, so never trained).
+
+Warm start (`--warm-start RUN`). A strategy that sets `takes_warm_start` is told, once, before
+its first proposal, the evaluated candidates of earlier runs of the same problem
+(`warm_start(archs, results)`; results judged under this run's limits, failed ones included).
+They were not proposed by it: the default passes them to `tell`, right for a strategy whose
+`tell` learns from any architecture (a model's data, a replay memory); one whose `tell` pairs
+results with its own proposals overrides it (seeding a population) or leaves
+`takes_warm_start` False (a policy gradient needs samples of its own policy): the run is then
+refused in one line.
 """
 
 from __future__ import annotations
@@ -69,6 +78,8 @@ class Strategy(Configurable, ABC):
     # class itself, never inherited (a subclass is another method); None: one derived from
     # the registered name (hwnas.analysis.plots.method_style).
     plot_style: ClassVar[dict[str, str] | None] = None
+    # It can start from earlier runs' evaluated candidates (`warm_start`, module docstring).
+    takes_warm_start: ClassVar[bool] = False
 
     def __init__(self, space: SearchSpace, objectives: list[Objective], seed: int = 0,
                  costs: CostModel | None = None, *, context: SearchContext | None = None,
@@ -151,6 +162,11 @@ class Strategy(Configurable, ABC):
         if len(archs) != len(results):
             raise ValueError("tell() needs one result per architecture")
         self.n_told += len(archs)
+
+    def warm_start(self, archs: list[Arch], results: list[dict]) -> None:
+        """Learn from earlier runs' evaluated candidates, before the first `ask` (only called
+        when `takes_warm_start`); by default they are told as results."""
+        self.tell(archs, results)
 
     # -- hard limits ----------------------------------------------------------------------------
     def known_violation(self, arch: Arch) -> float:

@@ -17,6 +17,12 @@ two infeasible ones by their violation (the smaller wins); a failed one never wi
 costs known before training are also checked before proposing: the initial population is drawn
 by rejection and a child past such a limit is mutated afresh from its parent
 (`Strategy.draw_feasible`), so no training is spent on what the table already rules out.
+
+Warm start (`--warm-start`): the earlier runs' candidates seed the initial population, the
+`population` best of them by Deb's rules and non-dominated rank (hwnas.strategies.warm), in
+the order they were evaluated (so the oldest of them dies first); that many random
+individuals are not drawn, so with at least `population` of them the tournaments begin with
+the first proposal.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ class AgingEvolution(Strategy):
     """Aging evolution (AmoebaNet): tournament, mutate the winner, drop the oldest."""
 
     plot_style = {"color": "#1f77b4", "marker": "s"}
+    takes_warm_start = True
 
     option_specs = {
         "population": Option(50, int, low=2, high=MAX_POPULATION,
@@ -125,6 +132,13 @@ class AgingEvolution(Strategy):
             self._population.append((arch, result))
             if len(self._population) > self.options["population"]:
                 self._population.popleft()  # the oldest dies
+
+    def warm_start(self, archs: list[Arch], results: list[dict]) -> None:
+        from hwnas.strategies.warm import best_first
+
+        chosen = sorted(best_first(self, results)[: self.options["population"]])
+        self.tell([archs[i] for i in chosen], [results[i] for i in chosen])
+        self._n_asked += len(chosen)  # random individuals the seeds stand for
 
     def _tournament_winner(self) -> Arch | None:
         """The best of a random sample by Deb's rules (module docstring); None when the whole

@@ -29,6 +29,11 @@ on it, and a new trajectory is chosen, up to `REJECT_TRIES` times per proposal, 
 where the limit is from models that cost no training (MetaQNN's own legality rules keep
 illegal networks out of its samples the same way).
 
+Warm start (`--warm-start`): Q-learning is off-policy, so models this controller did not
+choose are learnt from as any other: the earlier runs' candidates join the replay memory, each
+followed by its `replay` updates, as if evaluated here (their rewards normalised over what has
+been told, as `tell` does). The epsilon schedule is over this run's own proposals.
+
 Epsilon schedule. The paper trains 2,700 models on CIFAR-10 (Table 2): 1,500 at epsilon = 1.0
 (pure exploration), 100 at each of 0.9, 0.8, 0.7 and 150 at each of 0.6 ... 0.1. hwnas keeps
 those proportions of `budget` (model i gets the epsilon of the block holding i*2700/budget),
@@ -100,6 +105,7 @@ class MetaQNN(RewardedStrategy):
     """MetaQNN (Baker et al.): Q-learning, epsilon-greedy schedule, experience replay."""
 
     plot_style = {"color": "#bcbd22", "marker": ">"}
+    takes_warm_start = True  # experience replay is off-policy (module docstring)
 
     option_specs = {
         # the rate at which the controller (here the Q-table) learns: `controller_lr`, as

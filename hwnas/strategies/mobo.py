@@ -89,6 +89,10 @@ from the strategy's seeded generator in a fixed order, and the optimiser restart
 from the run's seed and the number of results, so the proposals are a function of the seed
 and the results told: a killed run resumes to the same proposals.
 
+Warm start (`--warm-start`): the earlier runs' candidates are the GPs' first data, in place
+of the random initial design (skipped once any was handed over), and are never proposed
+again; with fewer than 2 that succeeded, random proposals go on until 2 have.
+
 Cost. Training set: every successful result, re-chosen at each hyperparameter fit once there
 are more than `max_train`: then the best of them, non-dominated sorting layers of the
 evaluated (true) objectives in order, the layer that does not fit whole cut by recency
@@ -146,6 +150,7 @@ class MOBO(Strategy):
 
     plot_style = {"color": "#2ca02c", "marker": "D"}
     batch_independent = True
+    takes_warm_start = True
 
     option_specs = {
         # random architectures before the first model
@@ -229,6 +234,11 @@ class MOBO(Strategy):
                 x = self._encode([arch])[0]  # evaluated, feasible or not: what a limit reads
                 for model in self._after:
                     model.add(x, result.get(model.constraint.name))
+
+    def warm_start(self, archs: list[Arch], results: list[dict]) -> None:
+        self.tell(archs, results)  # fitted on, and read by the limits' models, as any result
+        for arch in archs:
+            self.pool.hand_out(arch)
 
     # -- one step ---------------------------------------------------------------------------
     def _refill(self) -> list[Arch]:

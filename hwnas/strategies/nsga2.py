@@ -30,6 +30,11 @@ function: an infill past it is given its G at once and never proposed, so no tra
 spent on it; a generation with nothing left to propose is told and the next one asked, up to
 `SILENT_GENERATIONS` in a row, after which its infills are proposed anyway (the loop rules
 them out and says so).
+
+Warm start (`--warm-start`): the earlier runs' candidates are pymoo's initial population,
+evaluated already (pymoo's own way of starting from known points: a pre-evaluated
+`Population` as the sampling). Its first survival ranks them all, mating draws the first
+children from them, and they are never proposed again (dedup=history).
 """
 
 from __future__ import annotations
@@ -115,6 +120,7 @@ class NSGA2Strategy(Strategy):
 
     plot_style = {"color": "#d62728", "marker": "^"}
     batch_independent = True
+    takes_warm_start = True
 
     # eta 3 (not pymoo's 15/20 for floats) and prob 1.0: pymoo's integer-variable recipe,
     # where small etas spread children enough to move to another option after rounding.
@@ -198,6 +204,20 @@ class NSGA2Strategy(Strategy):
             self._G[slot] = self._to_g(result)
             if not slots:
                 del self._slots[arch.key]
+
+    def warm_start(self, archs: list[Arch], results: list[dict]) -> None:
+        """The initial generation, with its results (module docstring): told to pymoo when
+        the first generation of children is asked for."""
+        from pymoo.core.population import Population
+
+        Strategy.tell(self, archs, results)  # counted; no slot of ours to fill
+        if not archs:
+            return
+        X = np.array([self.space.encode(a) for a in archs])
+        self._generation = Population.new("X", X)
+        self._seen.update(_vec(x) for x in X)
+        self._F = np.array([self._to_min(r) for r in results], dtype=float)
+        self._G = np.array([self._to_g(r) for r in results], dtype=float)
 
     def _to_min(self, result: dict) -> np.ndarray:
         return self.objective_vector(result)  # +inf unless usable: infeasible below

@@ -50,6 +50,12 @@ weight vector per step (the K best for it) was tried too: it still crept along t
 step at a time (synthetic nb201, 500 evaluations: hypervolume ratio 0.82, vs 0.87 for equal and
 1.00 for K weights per step). With one objective every form ranks by the objective itself.
 DPP-Net (hwnas.strategies.dppnet) is the Pareto sibling: non-dominated sorting + crowding.
+
+Warm start (`--warm-start`): the earlier runs' candidates join what the surrogate is fitted on
+and count as handed out (never proposed again); the progressive climb through the levels is
+skipped, as they already span the levels, and every step refines the beam of the K best of
+everything evaluated (the last stage above: every single-label change, scored by the
+surrogate).
 """
 
 from __future__ import annotations
@@ -105,6 +111,8 @@ def refinements(space, arch: Arch) -> list[Arch]:
 class ProgressiveStrategy(Strategy):
     """Shared progressive machinery; subclasses define how K of a set are chosen (`_select`)."""
 
+    takes_warm_start = True
+
     # n_models 3, hidden 32, max_pool 500: 5 / 64 / 2000 took >100 s per 500-eval run on 2 CPUs.
     option_specs = {"k": Option(25, int, low=1, high=MAX_POPULATION),
                     "n_init": Option(30, int, low=1, high=MAX_POPULATION,
@@ -141,6 +149,12 @@ class ProgressiveStrategy(Strategy):
             if np.isfinite(y).all():
                 self._archs.append(arch)
                 self._Y.append(y)
+
+    def warm_start(self, archs: list[Arch], results: list[dict]) -> None:
+        self.tell(archs, results)
+        self._handed.update(a.key for a in archs)
+        if archs:
+            self._level = self._top  # refine from the known beam (module docstring)
 
     # -- one step: beam -> children -> predictions -> K to evaluate --------------------------
     def _refill(self) -> list[Arch]:

@@ -2,7 +2,10 @@
 
 Hard limits by rejection: a sample that breaks a limit on a cost known before training (the
 run's `--constraint` on table latency, params, ...) is drawn again (`Strategy.draw_feasible`),
-so what is proposed is uniform over the feasible part of the space."""
+so what is proposed is uniform over the feasible part of the space.
+
+Warm start (`--warm-start`): it learns nothing from results, but the earlier runs' candidates
+count as seen, so it samples the rest of the space (no repeats while avoidable)."""
 
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ class RandomSearch(Strategy):
 
     plot_style = {"color": "#7f7f7f", "marker": "o"}
     batch_independent = True
+    takes_warm_start = True
 
     option_specs = {"max_retries": Option(100, int, low=0, high=MAX_STEPS)}
 
@@ -37,6 +41,10 @@ class RandomSearch(Strategy):
             self._seen.add(arch.key)
             out.append(arch)
         return out
+
+    def warm_start(self, archs: list[Arch], results: list[dict]) -> None:
+        super().warm_start(archs, results)
+        self._seen.update(a.key for a in archs)
 
     def _draw(self) -> Arch:
         return self.draw_feasible(lambda: self.space.sample(self.rng))
