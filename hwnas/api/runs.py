@@ -72,7 +72,7 @@ def summarize_run(path: Path, root: Path | None = None) -> dict:
             "candidates": counted, "budget": search.get("budget"),
             "constraints": search.get("constraints") or [],
             "infeasible": infeasible["infeasible"], "ruled_out": infeasible["ruled_out"],
-            "infeasible_limits": infeasible["limits"],
+            "infeasible_limits": infeasible["limits"], "discarded": _discarded(history),
             "failed": failures["failed"], "failures": failures["reasons"],
             "front_written": pareto_path.is_file(), "front_size": _front_size(pareto_path),
             "being_written": being_written, "unreadable_lines": len(read.problems),
@@ -85,6 +85,14 @@ def _status(candidates: int, budget, being_written: bool) -> str:
     if isinstance(budget, int) and candidates >= budget:
         return "done"
     return "incomplete"
+
+
+def _discarded(history: list[dict]) -> int:
+    """Draws the strategy discarded before proposing because a known cost broke a limit (never
+    trained): each record holds the count so far, so the latest one is the run's."""
+    counts = [r["discarded"] for r in history
+              if isinstance(r.get("discarded"), int) and not isinstance(r["discarded"], bool)]
+    return max(counts, default=0)
 
 
 def show_run(path: str | Path) -> dict:
@@ -122,6 +130,7 @@ def show_run(path: str | Path) -> dict:
             "failures": entry["failures"], "unreadable_lines": entry["unreadable_lines"],
             "constraints": entry["constraints"], "infeasible": entry["infeasible"],
             "ruled_out": entry["ruled_out"], "infeasible_limits": entry["infeasible_limits"],
+            "discarded": entry["discarded"],
             "front_size": front_size, "hypervolume": hypervolume, "reference": reference,
             "objectives": search.get("objectives"), "space": search.get("space"),
             "space_options": config.get("space_resolved") or search.get("space_config"),

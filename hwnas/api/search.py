@@ -363,6 +363,8 @@ def _recorder(run: RunDir, config: SearchConfig, space, strategy, progress: Prog
             info = strategy.proposal_info(candidate.arch)
             if info:
                 record["proposal"] = info
+            if strategy.known_limits:  # draws past a known limit never proposed, so far: the
+                record["discarded"] = strategy.discarded  # trainings saved, for `runs show`
             run.append(record)
         out = ruled_out(candidate.result)
         if progress:

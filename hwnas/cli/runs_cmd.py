@@ -100,7 +100,7 @@ def show(path: str, as_json: bool) -> None:
                                       "counted in the candidates"))
     if s.get("constraints") or s.get("infeasible"):
         rows.insert(2, ("constraints", ", ".join(s.get("constraints") or []) or "none"))
-        rows.insert(3, ("infeasible", infeasible_of(s)))
+        rows.insert(3, ("infeasible", infeasible_of(s, in_row=True)))
     if s["unreadable_lines"]:
         rows.append(("unreadable", f"{s['unreadable_lines']} history line(s)"))
     rows.append(("front", "none yet" if s["front_size"] is None else points(s["front_size"])))
@@ -135,12 +135,19 @@ def show(path: str, as_json: bool) -> None:
         console.print(escape(f"note: {note}"))
 
 
-def infeasible_of(entry: dict) -> str:
-    """'3 infeasible (broke latency_ms<=3 by the table), 3 never trained'."""
+def infeasible_of(entry: dict, in_row: bool = False) -> str:
+    """'3 infeasible (broke latency_ms<=3 by the table), 3 never trained; 22 more draw(s)
+    discarded by the strategy before proposing (never trained)'; in a row named "infeasible"
+    (`in_row`) without the word again."""
     line = infeasible_line({"infeasible": entry.get("infeasible") or 0,
                             "limits": entry.get("infeasible_limits") or []})
+    if in_row:
+        line = line.replace(" infeasible", "", 1)
     out = entry.get("ruled_out") or 0
-    return line + (f", {out} never trained" if out else "")
+    discarded = entry.get("discarded") or 0
+    return line + (f", {out} never trained" if out else "") + (
+        f"; {discarded} more draw(s) discarded by the strategy before proposing (never trained)"
+        if discarded else "")
 
 
 def benchmark_row(benchmark: dict) -> tuple[str, str]:

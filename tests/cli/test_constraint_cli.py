@@ -76,8 +76,13 @@ def test_runs_show_counts_infeasible_apart_from_failed(constrained, capsys):
     code, out, err = run(capsys, "runs", "show", constrained)
     assert code == 0, err
     text = " ".join(out.split())
-    assert f"infeasible {n} infeasible (broke {ACC_LIMIT} by the evaluation)" in text
+    assert f"infeasible {n} (broke {ACC_LIMIT} by the evaluation)" in text
     assert "failed 0" in text
+    # random rejects draws past the known cost's limit: never proposed, never trained, and
+    # still counted where a user looks afterwards (each record holds the count so far)
+    counts = [r["discarded"] for r in history(constrained)]
+    assert counts == sorted(counts) and counts[-1] > 0 and shown["discarded"] == counts[-1]
+    assert f"; {counts[-1]} more draw(s) discarded by the strategy before proposing" in text
 
 
 def test_pareto_fronts_are_feasible_and_count_infeasible_apart(constrained, capsys):
