@@ -88,7 +88,10 @@ def search(config: SearchConfig, *, resume: str | Path | None = None,
             progress({"event": "notice", "summary": warm_start.note(warm, config.strategy)})
     budget = config.budget
     assert budget is not None, "_prepare resolves a budget left unset"
-    warning = STRATEGIES.get(config.strategy).degenerate_warning(strategy.options, budget)
+    # earlier runs' candidates stand for as many draws of the strategy (evolution seeds its
+    # population with them): a budget is degenerate only beside what they do not cover
+    warning = STRATEGIES.get(config.strategy).degenerate_warning(strategy.options,
+                                                                 budget + len(warm))
     if warning and progress:
         progress({"event": "notice", "level": "warning", "summary": warning})
     if resume and progress:  # the run goes on with the table as it is now, and says so

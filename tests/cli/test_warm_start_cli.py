@@ -119,3 +119,15 @@ def test_another_benchmark_file_is_refused_naming_the_option(bench, old, tmp_pat
 def test_warm_start_is_refused_beside_resume(old, capsys):
     code, _, err = run(capsys, "search", "--resume", old, "--warm-start", old)
     one_line(code, err, "--warm-start does not apply with --resume")
+
+
+def test_a_seeded_population_is_not_called_random_sampling(bench, old, tmp_path, capsys):
+    """Evolution with population 12 and budget 10 is random sampling when cold (warned); warm
+    from 20 earlier candidates its population is seeded, and every proposal is a child."""
+    evo = ("--strategy-opt", "population=12", "--strategy-opt", "sample_size=3")
+    code, _, err = run(capsys, *tabular_search(bench, tmp_path / "cold", 10, "evolution", 1,
+                                               *evo))
+    assert code == 0 and "is random sampling" in err, err
+    code, _, err = run(capsys, *tabular_search(bench, tmp_path / "warm", 10, "evolution", 1,
+                                               *evo, "--warm-start", old))
+    assert code == 0 and "is random sampling" not in err, err
