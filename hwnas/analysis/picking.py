@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from hwnas.core.failure import failures_line, is_failed, summarize_failures
-from hwnas.core.feasibility import infeasible_line, summarize_infeasible, usable
+from hwnas.core.failure import is_failed, summarize_failures
+from hwnas.core.feasibility import none_usable, summarize_infeasible, usable
 from hwnas.errors import BadInputError
 from hwnas.objectives import parse_constraint, parse_objectives
 from hwnas.quoting import shell_word
@@ -28,9 +28,7 @@ def pick_record(run, records: list[dict], objective_names: list[str], *,
     if not arch_key:
         records = [r for r in records if usable(r["result"])]
         if not records:
-            why = ", ".join([infeasible_line(infeasible)] * bool(infeasible["infeasible"])
-                            + [failures_line(summarize_failures(failed))] * bool(failed))
-            feasible = "feasible " * bool(infeasible["infeasible"])
+            feasible, why = none_usable(infeasible, summarize_failures(failed))
             raise BadInputError(f"run {run.path} has no {feasible}candidate that succeeded, "
                                 f"nothing to export ({why}; see "
                                 f"`hwnas runs {shell_word(run.path.parent)}`)")

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hwnas.core.failure import failures_line, summarize_failures
-from hwnas.core.feasibility import infeasible_line, summarize_infeasible, usable
+from hwnas.core.failure import summarize_failures
+from hwnas.core.feasibility import none_usable, summarize_infeasible, usable
 from hwnas.errors import BadInputError, HwnasRuntimeError
 from hwnas.fileio import check_output
 from hwnas.objectives import parse_constraint, parse_objectives
@@ -80,12 +80,9 @@ def pareto(run_paths: list[str | Path], *, objectives: list[str] | None = None,
         records[label] = [r for r in every if usable(r["result"])]  # fronts: feasible only
         if not records[label]:
             if failures[label]["failed"] or infeasible[label]["infeasible"]:
-                lines = [infeasible_line(infeasible[label])] * bool(
-                    infeasible[label]["infeasible"])
-                lines += [failures_line(failures[label])] * bool(failures[label]["failed"])
-                feasible = "feasible " * bool(infeasible[label]["infeasible"])
+                feasible, why = none_usable(infeasible[label], failures[label])
                 raise HwnasRuntimeError(f"run {run.path} has no {feasible}candidate that "
-                                        f"succeeded, so no front: {', '.join(lines)} (the "
+                                        f"succeeded, so no front: {why} (the "
                                         f"reasons are in {run.history_path})")
             raise HwnasRuntimeError(f"run {run.path} has no evaluated candidates yet")
         lacking = sorted({n for r in records[label] for n in names if n not in r["result"]})

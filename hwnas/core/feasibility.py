@@ -26,7 +26,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-from hwnas.core.failure import is_failed
+from hwnas.core.failure import failures_line, is_failed
 from hwnas.objectives import Constraint
 
 INFEASIBLE = "infeasible"
@@ -129,3 +129,12 @@ def infeasible_line(summary: dict) -> str:
         return f"{n} infeasible (broke {limits[0]['limit']})"
     parts = ", ".join(f"{e['limit']} ({e['count']})" for e in limits)
     return f"{n} infeasible (broke {parts})"
+
+
+def none_usable(infeasible: dict, failures: dict) -> tuple[str, str]:
+    """Why a run has no candidate to build a front on or export: ("feasible " when some broke
+    a limit, else "", then the counts: '3 infeasible (broke ...), 2 failed (...)'), from
+    `summarize_infeasible` and hwnas.core.failure's `summarize_failures`."""
+    lines = [infeasible_line(infeasible)] * bool(infeasible["infeasible"])
+    lines += [failures_line(failures)] * bool(failures["failed"])
+    return "feasible " * bool(infeasible["infeasible"]), ", ".join(lines)

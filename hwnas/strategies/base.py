@@ -50,10 +50,10 @@ from hwnas.arch import Arch
 from hwnas.core.context import SearchContext
 from hwnas.core.costs import NO_COSTS, CostModel
 from hwnas.core.failure import is_failed as _is_failed
+from hwnas.core.feasibility import broken, total_violation
 from hwnas.core.feasibility import is_infeasible as _is_infeasible
 from hwnas.core.feasibility import usable as _usable
 from hwnas.core.feasibility import violation as _violation
-from hwnas.core.feasibility import violation_of
 from hwnas.objectives import Constraint, Objective, parse_constraint
 from hwnas.options import Configurable, Option, option_error
 from hwnas.spaces.base import SearchSpace
@@ -175,8 +175,7 @@ class Strategy(Configurable, ABC):
         if not self.known_limits:
             return 0.0
         values = self.costs.costs(arch, {c.name for c in self.known_limits})
-        return float(sum(min(violation_of(c, values[c.name]), 1e6)
-                         for c in self.known_limits))
+        return total_violation(broken(self.known_limits, values))
 
     def draw_feasible(self, draw: Callable[[], Arch], tries: int = 200) -> Arch:
         """Rejection sampling: the first of up to `tries` draws that meets every known limit;
