@@ -15,7 +15,7 @@ median. A reference that follows the machine makes the divided times repeat bett
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/reference_following.py
         [--space proxyless] [--backend torch-cpu] [--networks 5] [--reps 8] [--stat p0]
-        [--full-budget]
+        [--min-time SECONDS]
 
 Prints a markdown block for BENCHMARKS.md.
 """
@@ -42,9 +42,9 @@ def main(argv=None) -> int:
     parser.add_argument("--reps", type=int, default=8)
     parser.add_argument("--stat", default="p0")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--full-budget", action="store_true",
-                        help="rounds of 60 calls instead of 10 before the statistic "
-                             "is checked for stability")
+    parser.add_argument("--min-time", type=float, default=None,
+                        help="TimingConfig.min_time_s: the least time a measurement spans "
+                             "before its statistic may be taken as stable")
     args = parser.parse_args(argv)
 
     import torch
@@ -55,9 +55,9 @@ def main(argv=None) -> int:
 
     space = build_space(args.space)
     timing = None
-    if args.full_budget:
+    if args.min_time is not None:
         from profilers.timing import TimingConfig
-        timing = TimingConfig(min_repeats=60, max_repeats=100_000)
+        timing = TimingConfig(min_time_s=args.min_time)
     backend = make_backend(args.backend, threads=1, stat=args.stat, timing=timing)
     rng = np.random.default_rng(args.seed)
     archs = [space.sample(rng) for _ in range(args.networks + 1)]
@@ -91,7 +91,7 @@ def main(argv=None) -> int:
               "÷ network reference": raw_a / np.asarray(net_ref)[:, None]}
     print(f"**{args.space} on {args.backend}** (one thread, {args.stat}; {args.networks} "
           f"networks × {args.reps} repetitions"
-          f"{'; rounds of 60 calls' if args.full_budget else ''}; op reference {sig.key}, "
+          f"{f'; min_time_s {args.min_time:g}' if args.min_time is not None else ''}; op reference {sig.key}, "
           f"{np.median(op_ref):.3f} ms; network reference {np.median(net_ref):.2f} ms; "
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(start))}, "
           f"{time.time() - start:.0f} s; {platform.processor() or platform.machine()})\n")

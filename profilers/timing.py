@@ -27,6 +27,14 @@ class TimingConfig:
     taken, even past the budget, so a slow model still gets statistics. Watching the statistic
     that is kept, not always the median, is what makes a low quantile come from enough
     repetitions: p10 of one round of 10 is its minimum, and it is compared with the next.
+
+    ``min_time_s`` is the least time a measurement spans before its statistic may be called
+    stable (capped by ``time_budget_s``; ``max_repeats`` still ends it). Without it, the
+    minimum of a 4 ms network is "stable" after two rounds, about 0.08 s, and on a shared
+    machine a neighbour's burst lasting longer than that slows the whole measurement: measured
+    interleaved on this project's 2-core VM (`benchmarks/measurement_length.py`, BENCHMARKS.md),
+    a network's p0 strayed 16-38% between repeated measurements with no floor and 3-16% with
+    0.5 s, on torch-cpu and ort-cpu.
     """
 
     warmup_s: float = 0.05
@@ -37,11 +45,12 @@ class TimingConfig:
     rel_tol: float = 0.02
     outlier_mads: float = 5.0
     stat: str = "p50"
+    min_time_s: float = 0.5
 
     def __post_init__(self) -> None:
         if self.stat not in LATENCY_STATS:
             raise _bad("TimingConfig", "stat", f"one of {', '.join(LATENCY_STATS)}", self.stat)
-        for name in ("warmup_s", "time_budget_s", "rel_tol", "outlier_mads"):
+        for name in ("warmup_s", "time_budget_s", "rel_tol", "outlier_mads", "min_time_s"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
                 raise _bad("TimingConfig", name, "a finite number >= 0", value)
@@ -118,7 +127,9 @@ def collect_samples(
     samples: list[float] = []
     previous: float | None = None
     stable = False
-    deadline = time.perf_counter_ns() + int(cfg.time_budget_s * 1e9)
+    started = time.perf_counter_ns()
+    deadline = started + int(cfg.time_budget_s * 1e9)
+    earliest = started + int(min(cfg.min_time_s, cfg.time_budget_s) * 1e9)
     # A collection pause inside a timed call is noise, not the model's latency (timeit does
     # the same); garbage is collected between measurements instead.
     gc_was_enabled = gc.isenabled()
@@ -131,7 +142,8 @@ def collect_samples(
                 if over_budget and len(samples) >= cfg.min_repeats:
                     break
             current = statistic(samples, cfg.stat)
-            if previous is not None and abs(current - previous) <= cfg.rel_tol * previous:
+            if (previous is not None and abs(current - previous) <= cfg.rel_tol * previous
+                    and time.perf_counter_ns() >= earliest):
                 stable = True
                 break
             if over_budget:

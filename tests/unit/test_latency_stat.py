@@ -233,7 +233,7 @@ def test_the_timing_loop_repeats_until_the_kept_statistic_is_stable():
         return 1.0 if i % 2 else max(0.5, 0.9 - 0.01 * i)
 
     config = dict(warmup_s=0.0, min_warmup_iters=1, min_repeats=10, max_repeats=200,
-                  time_budget_s=10.0, rel_tol=0.005)
+                  time_budget_s=10.0, rel_tol=0.005, min_time_s=0.0)
     by_median = collect_samples(sample, TimingConfig(**config))
     calls = iter(range(10_000))
     by_min = collect_samples(sample, TimingConfig(**config, stat="p0"))

@@ -111,10 +111,27 @@ def test_frequent_slow_mode_is_kept_not_rejected():
 
 
 def test_constant_samples_stop_after_two_rounds():
-    cfg = TimingConfig(warmup_s=0.0, min_repeats=10, max_repeats=200)
+    cfg = TimingConfig(warmup_s=0.0, min_repeats=10, max_repeats=200, min_time_s=0.0)
     m = collect_samples(lambda: 1.5, cfg)
     assert (m.n, m.p50, m.p90, m.std, m.extra) == (20, 1.5, 1.5, 0.0,
                                                   {"rejected": 0, "stable": True})
+
+
+def test_stable_statistic_waits_for_min_time():
+    # A minimum that stopped moving after two rounds is not taken as stable before the
+    # measurement spans min_time_s: 1 ms calls, 30 ms floor -> about 30 calls, not 20.
+    def sample():
+        time.sleep(0.001)
+        return 1.0
+
+    cfg = TimingConfig(warmup_s=0.0, min_warmup_iters=1, min_repeats=10, max_repeats=1000,
+                       time_budget_s=10.0, stat="p0", min_time_s=0.03)
+    m = collect_samples(sample, cfg)
+    assert m.extra["stable"] is True and 30 <= m.n <= 30 + 10 * 3
+    # capped by the budget: a floor above the time budget ends at the budget, not later
+    capped = TimingConfig(warmup_s=0.0, min_warmup_iters=1, min_repeats=10, max_repeats=1000,
+                          time_budget_s=0.015, stat="p0", min_time_s=5.0)
+    assert collect_samples(sample, capped).n < 40
 
 
 def test_drifting_samples_run_to_max_repeats():
