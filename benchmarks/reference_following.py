@@ -89,9 +89,9 @@ def main(argv=None) -> int:
     raw_a = np.asarray(raw)
     series = {"raw": raw_a, "÷ op reference": raw_a / np.asarray(op_ref)[:, None],
               "÷ network reference": raw_a / np.asarray(net_ref)[:, None]}
+    floor = f"; min_time_s {args.min_time:g}" if args.min_time is not None else ""
     print(f"**{args.space} on {args.backend}** (one thread, {args.stat}; {args.networks} "
-          f"networks × {args.reps} repetitions"
-          f"{f'; min_time_s {args.min_time:g}' if args.min_time is not None else ''}; op reference {sig.key}, "
+          f"networks × {args.reps} repetitions{floor}; op reference {sig.key}, "
           f"{np.median(op_ref):.3f} ms; network reference {np.median(net_ref):.2f} ms; "
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(start))}, "
           f"{time.time() - start:.0f} s; {platform.processor() or platform.machine()})\n")
