@@ -32,10 +32,20 @@ from hwnas.quoting import command
 @click.option("--every", type=click.IntRange(min=1), default=10, show_default=True,
               help="Curves are sampled every N evaluations.")
 @click.option("--out", type=click.Path(file_okay=False), default=None,
-              help="Output folder (default: runs/bench-<time>).")
+              help="Output folder (default: runs/bench-<time>; with --family "
+                   "runs/bench-family-<time>).")
+@click.option("--family", is_flag=True,
+              help="Run the league on every problem of the benchmark: each accuracy x each "
+                   "device cost, and a seeded sample of 3- and 4-objective problems; each in "
+                   "OUT/<slug>/, the summary in OUT/family.md. A problem already in OUT with "
+                   "the same setting is read, not re-run.")
+@click.option("--problems", default=None, metavar="SLUG,SLUG",
+              help="With --family: only these problems (see --list-problems).")
+@click.option("--list-problems", is_flag=True,
+              help="With --family: print the family's problems (slug, objectives) and exit.")
 @options.as_json
 def bench(benchmark, space, objectives, budget, seeds, methods, strategy_opt, constraints,
-          batch, every, out, as_json):
+          batch, every, out, family, problems, list_problems, as_json):
     """League of search strategies at an equal evaluation budget on a tabular benchmark.
 
     The progress bar counts evaluations (methods x seeds x budget), not runs.
@@ -49,7 +59,17 @@ def bench(benchmark, space, objectives, budget, seeds, methods, strategy_opt, co
           --out runs/league
       hwnas bench --benchmark ../shared/benchmarks/nb201_hw/nb201_hw.csv \\
           --constraint "latency:pixel3<=5"   # scored against the feasible true front
+      hwnas bench --benchmark ../shared/benchmarks/nb201_hw/nb201_hw.csv --family \\
+          --budget 100 --seeds 4 --out runs/family   # every problem; run again to resume
     """
+    if family or problems is not None or list_problems:
+        from hwnas.cli.bench_family import bench_family
+
+        bench_family(benchmark=benchmark, space=space, budget=budget, seeds=seeds,
+                     methods=methods, strategy_opt=strategy_opt, constraints=constraints,
+                     batch=batch, every=every, out=out, family=family, problems=problems,
+                     list_problems=list_problems, as_json=as_json)
+        return
     from hwnas.api.bench import default_out
 
     out = out or default_out()
@@ -85,7 +105,7 @@ def render_league(results: dict) -> None:
     tf = results["true_front"]
     header = league_header(results)  # two more columns under hard limits
     limits = f" within {', '.join(results['constraints'])}" if results.get("constraints") else ""
-    # eleven columns fit a wide terminal; at 80 columns each method is a block of lines
+    # twelve columns fit a wide terminal; at 80 columns each method is a block of lines
     print_table(f"{objs}: {results['budget']} evaluations × {results['seeds']} seeds; "
                 f"true front {tf['size']} of {tf['rows_available']} rows{limits}", header,
                 league_rows(results), right=[i for i in range(len(header)) if i != 1],

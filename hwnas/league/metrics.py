@@ -165,8 +165,11 @@ def aggregate(per_seed: list[dict]) -> dict:
     # Runs under hard limits also say what the limits did (hwnas.league.runner.bench)
     limited = "ruled_out" in per_seed[0]
     limits = ("ruled_out", "discarded", "evaluations") if limited else ()
+    # proposals of rows missing a device cost, ruled out unevaluated (where the runner
+    # records them): the other half of what infeasible rows cost a run
+    missing = ("ruled_out_missing",) if "ruled_out_missing" in per_seed[0] else ()
     for key in ("hv_ratio", "igd", "found_share", "found_count", "found_networks",
-                "unique_evals", "infeasible_evals", "wall_s", *limits):
+                "unique_evals", "infeasible_evals", "wall_s", *limits, *missing):
         mean, std = _mean_std([r[key] for r in per_seed])
         summary[key] = {"mean": mean, "std": std}
     if limited:
@@ -209,6 +212,16 @@ def _ruled_out(entry: dict) -> str:
     stat = entry["ruled_out"]
     stopped = entry.get("stopped") or 0
     return _pm(stat, 1) + (f" (stopped {stopped}/{len(entry['per_seed'])})" if stopped else "")
+
+
+def _infeasible(entry: dict) -> str:
+    """Evaluations per run spent on rows that score nothing, and, where any, the proposals of
+    rows missing a device cost that the loop ruled out unevaluated (results written before
+    every league recorded them say n/a)."""
+    stat = entry.get("infeasible_evals")
+    text = "n/a" if stat is None else _pm(stat, 1)
+    missing = (entry.get("ruled_out_missing") or {}).get("mean")
+    return text + (f" (+{missing:.1f} ruled out)" if missing else "")
 
 
 def _vs(entry: dict) -> str:
@@ -268,14 +281,14 @@ def league_rows(results: dict) -> list[list[str]]:
                      f"{_pm(m['found_share'], 1, 100, '%')} ({m['found_count']['mean']:.1f}"
                      f"/{size})", _pm(m["found_networks"], 1, 100, "%"),
                      _pm(m["igd"], 4), _evals_to(m["evals_to_95"]), _evals_to(m["evals_to_99"]),
-                     f"{m['unique_evals']['mean']:.0f}", *limits, _vs(m),
+                     f"{m['unique_evals']['mean']:.0f}", _infeasible(m), *limits, _vs(m),
                      f"{m['wall_s']['mean']:.2f}"])
     return rows
 
 
 LEAGUE_HEADER = ["#", "method", "HV ratio", "true front found", "front networks found", "IGD",
-                 "evals to 95% HV",
-                 "evals to 99% HV", "unique evals", "vs random (ΔHV, p)", "wall s/run"]
+                 "evals to 95% HV", "evals to 99% HV", "unique evals", "infeasible evals/run",
+                 "vs random (ΔHV, p)", "wall s/run"]
 # With hard limits: the proposals each run's loop ruled out on a known cost (not evaluations)
 # and the draws its strategy rejected before proposing, and the baseline named for what it is.
 LIMITS_HEADER = ["proposals ruled out/run", "draws discarded/run"]
@@ -295,7 +308,10 @@ def scoring_notes(results: dict) -> str:
             "min-max normalised with the true front's ideal and nadir, reference point 1.1. "
             "IGD in the same normalised space. Evals to X% HV: mean over the seeds that got "
             f"there (seeds reaching it / seeds). Budget: {results['repeats_policy']}. "
-            f"Infeasible: {results['infeasible_policy']}. vs random: one-sided Mann-Whitney U "
+            f"Infeasible: {results['infeasible_policy']}. Infeasible evals/run: the "
+            "evaluations spent on rows missing an objective (and, under hard limits, on rows "
+            "past a limit known only after evaluation); \"+N ruled out\": proposals of rows "
+            "missing a device cost, ruled out unevaluated. vs random: one-sided Mann-Whitney U "
             "over seeds on the final HV ratio."
             + (f" Hard limits ({', '.join(results['constraints'])}): "
                f"{results['constraints_policy']}." if results.get("constraints") else ""))
