@@ -13,6 +13,7 @@ import numpy as np
 _JITTER = 1e-10  # scikit-learn's default `alpha`, added to the kernel's diagonal
 # Hyperparameter bounds, for targets standardised to mean 0 and variance 1.
 C_BOUNDS, L_BOUNDS, NOISE_BOUNDS = (1e-2, 1e2), (1e-1, 1e3), (1e-6, 1.0)
+_V_SPARE_ROWS = 32  # rows a grown V keeps spare: mobo refits every 10 new results by default
 
 
 class HammingGP:
@@ -29,6 +30,9 @@ class HammingGP:
         self.universe = universe
         self.theta: tuple[float, float, float] | None = None  # (c, l, noise)
         self.X = self.L = self.V = self.var = None
+        # V's rows live in a buffer with room to grow (append): NB201's V is 300 x 15,625
+        # doubles, and copying it whole for every new row was a third of a step's time
+        self._V_buf: np.ndarray | None = None
 
     def fit_hyperparameters(self, X: np.ndarray, y: np.ndarray, n_restarts: int,
                             random_state: int) -> None:
@@ -66,6 +70,7 @@ class HammingGP:
         self.L = np.linalg.cholesky(self._noisy(self.X))
         if self.universe is not None:
             self.V = self._solve(self.L, self.kernel(self.X, self.universe))
+            self._V_buf = None
             self.var = np.maximum(self.theta[0] - np.einsum("ij,ij->j", self.V, self.V), 0.0)
 
     def append(self, X: np.ndarray) -> None:
@@ -83,8 +88,21 @@ class HammingGP:
         self.L, self.X = L, np.vstack([self.X, X])
         if self.universe is not None:
             rows = self._solve(L22, self.kernel(X, self.universe) - L21 @ self.V)
-            self.V = np.vstack([self.V, rows])
+            self.V = self._grown(rows)
             self.var = np.maximum(self.var - np.einsum("ij,ij->j", rows, rows), 0.0)
+
+    def _grown(self, rows: np.ndarray) -> np.ndarray:
+        """V with `rows` below it: written into the buffer's spare rows (a C-ordered block, as
+        np.vstack would give, so every product with V sums in the same order), the buffer
+        replaced only when full."""
+        n, k = len(self.V), len(rows)
+        buf = self._V_buf
+        if buf is None or len(buf) < n + k:
+            buf = np.empty((n + k + _V_SPARE_ROWS, self.V.shape[1]), dtype=self.V.dtype)
+            buf[:n] = self.V
+            self._V_buf = buf
+        buf[n:n + k] = rows
+        return buf[:n + k]
 
     @staticmethod
     def _solve(L: np.ndarray, B: np.ndarray) -> np.ndarray:
@@ -124,12 +142,27 @@ class GroupedHammingGP(HammingGP):
 
     def __init__(self, groups, universe: np.ndarray | None = None):
         self.groups = [(np.asarray(cols, dtype=np.intp), int(n)) for cols, n in groups]
+        self._universe_blocks: list[np.ndarray] | None = None
         super().__init__(sum(n for _, n in self.groups), universe)
 
     def _distances(self, A: np.ndarray, B: np.ndarray) -> list[np.ndarray]:
         """Per group, the number of labels on which rows of A and B differ."""
-        A, B = np.asarray(A, np.float32), np.asarray(B, np.float32)
-        return [n - (A[:, cols] @ B[:, cols].T).astype(np.intp) for cols, n in self.groups]
+        return [n - (a @ b.T).astype(np.intp) for a, b, (_, n)
+                in zip(self._blocks(A), self._blocks(B), self.groups, strict=True)]
+
+    def _blocks(self, M: np.ndarray) -> list[np.ndarray]:
+        """Per group, `M`'s columns of its labels (float32). The universe's are cut once: it
+        is an operand of every step's kernel, and cutting 15,625 rows per call cost more than
+        the products. The counts are exact integers either way: the same distances."""
+        if M is self.universe and M is not None:
+            if self._universe_blocks is None:
+                self._universe_blocks = self._cut(M)
+            return self._universe_blocks
+        return self._cut(M)
+
+    def _cut(self, M: np.ndarray) -> list[np.ndarray]:
+        M = np.asarray(M, np.float32)
+        return [np.ascontiguousarray(M[:, cols]) for cols, _ in self.groups]
 
     def kernel(self, A: np.ndarray, B: np.ndarray) -> np.ndarray:
         c, lengths, _ = self.theta

@@ -273,7 +273,8 @@ class MOBO(Strategy):
         Xc = X if X is not None else self.pool.universe()[1]
         pof = np.prod([m.probability(Xc) for m in self._after], axis=0) if self._after \
             else None
-        for _ in range(min(q, n_open)):
+        picks = min(q, n_open)
+        for _ in range(picks):
             sd = np.sqrt(var + noise)
             idx = np.flatnonzero(open_ & promising(mu, sd, front, ref))
             if len(idx):
@@ -288,6 +289,8 @@ class MOBO(Strategy):
             chosen.append(s)
             gains.append(g)
             open_[s] = False
+            if len(chosen) == picks:  # the batch is full: no fantasy left to condition
+                break
             if np.isfinite(mu[s]).all():
                 front = np.vstack([front, mu[s]])
                 front = front[front_mask(front)]

@@ -215,6 +215,44 @@ def test_one_group_is_the_plain_gp_and_fits_as_scikit_learn_does():
     np.testing.assert_allclose(grouped.kernel(X, X[:7]), plain.kernel(X, X[:7]), atol=1e-12)
 
 
+def test_grouped_gp_grown_row_by_row_over_the_universe_equals_one_conditioning():
+    """Appending rows one at a time (past the V buffer's spare rows, so it is replaced once)
+    gives the posterior of conditioning on them all at once with the same hyperparameters,
+    and the universe's cached column blocks give the distances a copy of it gets."""
+    from hwnas.bayesopt.gp import _V_SPARE_ROWS
+
+    archs, X = _nb_rows(160, seed=6)
+    y = np.array([nb_toy(a)["accuracy"] for a in archs])
+    y = (y - y.mean()) / y.std()
+    groups = _nb_groups(OneHot(NB201))
+    universe = X[100:]
+    grown, whole = GroupedHammingGP(groups, universe), GroupedHammingGP(groups, universe)
+    grown.fit_hyperparameters(X[:20], y[:20], n_restarts=0, random_state=0)
+    whole.theta = grown.theta
+    grown.condition(X[:20])
+    for i in range(20, 20 + _V_SPARE_ROWS + 8):
+        grown.append(X[i:i + 1])
+    n = 20 + _V_SPARE_ROWS + 8
+    whole.condition(X[:n])
+    mean, var, V = grown.posterior(y[:n])
+    mean_w, var_w, V_w = whole.posterior(y[:n])
+    np.testing.assert_allclose(mean, mean_w, atol=1e-9)
+    np.testing.assert_allclose(var, var_w, atol=1e-9)
+    np.testing.assert_allclose(V, V_w, atol=1e-9)
+    assert V.shape == (n, len(universe))
+    for cached, fresh in zip(grown._distances(X[:5], universe),
+                             grown._distances(X[:5], universe.copy()), strict=True):
+        np.testing.assert_array_equal(cached, fresh)
+
+
+def test_a_proposal_is_the_same_without_the_last_fantasy_update():
+    """q = 1 skips the Kriging-believer update after the only pick; the pick of q = 2's first
+    step is q = 1's (the update only ever moves the picks after it)."""
+    one, two = mobo(n_init=10, q=1, seed=4), mobo(n_init=10, q=2, seed=4)
+    assert drive(one, 10) == drive(two, 10)
+    assert one.ask(1)[0] == two.ask(2)[0]
+
+
 def test_per_label_length_scales_learn_which_labels_matter():
     """Accuracy read from the trained (effective) edges only: ARD over labels gives the raw
     labels long length scales, and predicts held-out cells better than one length scale."""
