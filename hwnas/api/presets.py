@@ -29,8 +29,11 @@ def apply_preset(preset: str | None, estimator: str, estimator_options: dict,
     """(estimator options, strategy options): what was given over the preset's values for
     each (new dicts). Refused in one line when neither plug-in has such a preset."""
     from hwnas.registry import ESTIMATORS, STRATEGIES
+    from hwnas.searching.auto import AUTO
 
-    est_cls, strat_cls = ESTIMATORS.get(estimator), STRATEGIES.get(strategy)
+    # auto picks a sample-based method, and none of them trains anything a preset shrinks
+    est_cls = ESTIMATORS.get(estimator)
+    strat_cls = None if strategy == AUTO else STRATEGIES.get(strategy)
     est, strat = preset_values(est_cls, preset), preset_values(strat_cls, preset)
     if preset not in (None, "paper") and not est and not strat:
         having = sorted({f"--estimator {n}" for n in ESTIMATORS.names()

@@ -143,6 +143,7 @@ def show_run(path: str | Path) -> dict:
                           "options": search.get("estimator_options") or {}},
             "strategy": {"name": search.get("strategy"),
                          "options": search.get("strategy_options") or {}},
+            "auto": search.get("auto"),  # --method auto's choice, None when it was named
             "seed": search.get("seed"), "created": config.get("created"),
             "last_candidate": records[-1].get("time") if records else None,
             "warm": entry.get("warm", 0), "warm_from": entry.get("warm_from", {}),

@@ -26,6 +26,7 @@ from hwnas.fileio import json_ready
 from hwnas.objectives import parse_objectives
 from hwnas.registry import ESTIMATORS, EVALUATORS, STRATEGIES
 from hwnas.runs import RunDir
+from hwnas.searching.auto import AUTO
 from hwnas.searching.config import DEFAULT_BUDGET, SearchConfig
 from hwnas.searching.constraints import Limits, parse_constraints
 from hwnas.searching.loop import Candidate, run_loop
@@ -65,11 +66,17 @@ def search(config: SearchConfig, *, resume: str | Path | None = None,
         config.run_dir = config.run_dir or default_run_dir(config)
         absolute_paths(config)
         config.validate()  # the constraints' syntax, before they are read below
+        if config.strategy == AUTO:  # picked in _prepare, with no options of its own
+            from hwnas.searching.auto import check_no_options
+
+            check_no_options([("--strategy-opt", f"{k}={v}")
+                              for k, v in config.strategy_options.items()])
         target_as_constraint(config)
         infer_costs(config)
         if config.warm_start:  # stored absolute, as the table: readable from anywhere
             config.warm_start = [str(Path(p).expanduser().absolute()) for p in config.warm_start]
-            warm_start.check_strategy(config.strategy)
+            if config.strategy != AUTO:  # auto picks among the methods that take it
+                warm_start.check_strategy(config.strategy)
             warm_runs = warm_start.open_runs(config.warm_start)
     config.validate()
     space, strategy, evaluator = _prepare(config, run.path if resume else Path(config.run_dir),
@@ -134,6 +141,24 @@ def search(config: SearchConfig, *, resume: str | Path | None = None,
     return run
 
 
+def pick_method(config: SearchConfig, space, costs, progress: Progress = None):
+    """`--method auto`: the method picked for this search (hwnas.searching.auto.choose), set
+    in `config` with its options and the choice (`config.auto`, what the run records); said
+    in one line. Returns the strategy's class."""
+    from hwnas.searching.auto import choose, costs_known, load_rule
+
+    choice = choose(config.budget or DEFAULT_BUDGET, len(config.objectives),
+                    costs_known(config.objectives, costs.provides), space.size(),
+                    config.constraints, warm_start=bool(config.warm_start))
+    strategy_cls = STRATEGIES.get(choice.method)
+    config.strategy = choice.method
+    config.strategy_options = strategy_cls.current_options(dict(choice.options))
+    config.auto = choice.record(load_rule())
+    if progress:
+        progress({"event": "notice", "summary": choice.why, "auto": choice.method})
+    return strategy_cls
+
+
 def absolute_paths(config: SearchConfig) -> None:
     """Store the paths a run reads as absolute, so that `--resume` and `hwnas export` work from
     any working directory: the table, a dataset's folder (`cifar10:PATH`), and every estimator
@@ -170,6 +195,8 @@ def target_as_constraint(config: SearchConfig) -> None:
     target from the constraint; two different values are refused there, in one line)."""
     from hwnas.strategies.oneshot import OneShotStrategy
 
+    if config.strategy == AUTO:  # never a one-shot method, and no target (refused)
+        return
     cls = STRATEGIES.get(config.strategy)
     target = config.strategy_options.get("target_ms")
     if not (isinstance(cls, type) and issubclass(cls, OneShotStrategy)) or target is None \
@@ -192,11 +219,14 @@ def limits_notes(limits: Limits, strategy) -> list[dict]:
     and, as a warning, a stop short of the budget."""
     notes = []
     discarded = getattr(strategy, "discarded", 0)
-    if limits.before and (limits.ruled_out or discarded):
-        named = ", ".join(map(str, limits.before))
+    checked = (*limits.before, *limits.required)  # required: a cost with gaps must exist
+    if checked and (limits.ruled_out or discarded):
+        named = ", ".join(map(str, checked))
+        missing = f" ({limits.missing} for a missing cost)" if limits.required else ""
         notes.append({"summary": f"limits known before training ({named}): "
-                                 f"{limits.ruled_out} proposal(s) ruled out without training, "
-                                 f"{discarded} more discarded by the strategy before proposing"})
+                                 f"{limits.ruled_out} proposal(s) ruled out without "
+                                 f"training{missing}, {discarded} more discarded by the "
+                                 "strategy before proposing"})
     if limits.stopped:
         notes.append({"level": "warning", "summary": limits.stopped})
     return notes
@@ -225,10 +255,11 @@ def _prepare(config: SearchConfig, run_path: Path, progress: Progress = None):
     config.space_config = space_config
     space = build_space(config.space, space_config)
     objectives = parse_objectives(config.objectives)
-    strategy_cls = STRATEGIES.get(config.strategy)
-    strategy_cls.resolve_options(config.strategy_options)  # cheap: before any table is read
-    # made and stored under today's option names (an old name was said once, just above)
-    config.strategy_options = strategy_cls.current_options(config.strategy_options)
+    if config.strategy != AUTO:  # else picked below, once the cost model is known
+        strategy_cls = STRATEGIES.get(config.strategy)
+        strategy_cls.resolve_options(config.strategy_options)  # cheap: before a table is read
+        # made and stored under today's option names (an old name was said once, just above)
+        config.strategy_options = strategy_cls.current_options(config.strategy_options)
     evaluator_cls = EVALUATORS.get(config.evaluator)
     evaluator_cls.resolve_options(config.evaluator_options)
     evaluator = evaluator_cls(evaluation_task(config), **config.evaluator_options)
@@ -240,6 +271,8 @@ def _prepare(config: SearchConfig, run_path: Path, progress: Progress = None):
         notes = _check_table_exportable(scorer.table, config.allow_mismatch or resumed)
         notes.extend(n for n in [proxy_resolution_note(space, scorer.estimator)] if n)
         config.latency_stat = scorer.stat  # the run records the statistic it ranked on
+        if config.strategy == AUTO:
+            strategy_cls = pick_method(config, space, evaluator.cost_model(), progress)
         context = SearchContext(dataset=config.dataset, table=scorer.table,
                                 latency_stat=scorer.stat,
                                 workdir=run_path / "strategy", progress=progress)

@@ -63,6 +63,10 @@ def list_(kind, name, as_json):
         return
     for name, items in payload.items():
         console.print(f"[bold]{name}[/bold]")
+        if name == "strategies":  # not a plug-in: `hwnas search --method auto` picks one
+            from hwnas.searching.auto import SUMMARY
+
+            echo(f"  {'auto':<12} {SUMMARY}", hang=15)
         for item, entry in items.items():  # continuation lines under their entry's text
             echo(f"  {item:<12} {entry['summary']}", hang=15)
             for option, spec in entry.get("options", {}).items():

@@ -18,8 +18,9 @@ class PluginName(click.ParamType):
 
     name = "name"
 
-    def __init__(self, registry: str):
+    def __init__(self, registry: str, extra: tuple[str, ...] = ()):
         self.registry = registry  # attribute of hwnas.registry: "SPACES", "STRATEGIES", ...
+        self.extra = extra  # names the command resolves itself (`--method auto`), listed first
 
     def _get(self):
         from hwnas import registry
@@ -27,10 +28,22 @@ class PluginName(click.ParamType):
         return getattr(registry, self.registry)
 
     def get_metavar(self, param, ctx=None) -> str:
-        return "[" + "|".join(self._get().names()) + "]"
+        return "[" + "|".join([*self.extra, *self._get().names()]) + "]"
 
     def convert(self, value, param, ctx):
-        self._get().get(value)  # raises BadInputError (exit 2) naming the closest
+        if value in self.extra:
+            return value
+        registry = self._get()
+        if self.extra and registry.find(value) is None:  # the closest among the extra too
+            import difflib
+
+            names = [*self.extra, *registry.names()]
+            close = difflib.get_close_matches(value, names, n=1, cutoff=0.3)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            nxt = f" (see `{registry.list_command}`)" if registry.list_command else ""
+            raise BadInputError(f"unknown {registry.kind} {value!r}; allowed: "
+                                f"{', '.join(names)}{hint}{nxt}")
+        registry.get(value)  # raises BadInputError (exit 2) naming the closest
         return value
 
 

@@ -118,6 +118,8 @@ def show(path: str, as_json: bool) -> None:
         rows.append(("table", "none (costs from the estimator)"))
     rows += [("estimator", f"{s['estimator']['name']} {_options(s['estimator']['options'])}"),
              ("strategy", f"{s['strategy']['name']} {_options(s['strategy']['options'])}"),
+             *([("picked by", (s.get("auto") or {}).get("why", "--method auto"))]
+               if s.get("auto") else []),
              ("seed", str(s["seed"])), ("created", str(s["created"])),
              ("last candidate", s["last_candidate"] or "none yet")]
     for t in s.get("trained") or []:

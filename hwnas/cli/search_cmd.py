@@ -16,6 +16,7 @@ from hwnas.cli.render import console, print_json, progress_bar
 from hwnas.cli.search_progress import SearchProgress, result_info
 from hwnas.oneshot.stillness import stillness_note
 from hwnas.quoting import printable, shell_word
+from hwnas.searching.auto import AUTO, check_no_options
 from hwnas.searching.config import KEEP_WEIGHTS, SearchConfig
 from hwnas.searching.constraints import parse_constraints
 
@@ -27,9 +28,12 @@ PATH = click.Path(dir_okay=False)
 @options.space_opt
 @click.option("--table", type=PATH, default=None,
               help="Latency table JSON (from `hwnas profile`).")
-@click.option("--method", "--strategy", "method", type=options.PluginName("STRATEGIES"),
+@click.option("--method", "--strategy", "method",
+              type=options.PluginName("STRATEGIES", extra=(AUTO,)),
               default="evolution", show_default=True,
-              help="Strategy (see `hwnas list strategies`).")
+              help="Strategy (see `hwnas list strategies`); auto: the one the family league "
+                   "ranks first for the budget, the number of objectives and whether the costs "
+                   "are known before evaluation, said in one line and kept with the run.")
 @click.option("--strategy-opt", multiple=True, metavar="KEY=VALUE",
               help="Strategy option, e.g. population=20 (repeatable).")
 @click.option("--sweep", default=None, metavar="KEY=V1,V2,...",
@@ -98,6 +102,7 @@ def search(ctx, space, space_opt, table, method, strategy_opt, sweep, target_ms,
     Examples:
       hwnas search --table latency_tables/<device>/<table>.json --preset fast --budget 30
       hwnas search --table TABLE --method nsga2 --strategy-opt population=10 --budget 60
+      hwnas search --table TABLE --method auto --budget 100   # the family league's pick
       hwnas search --space nb201 --estimator tabular --estimator-opt benchmark=nb201_hw.csv \\
                    --objectives accuracy,latency:pixel3 --method evolution --budget 200
       hwnas search --table TABLE --method proxyless --sweep lambda=0,0.3,1.2
@@ -120,6 +125,11 @@ def search(ctx, space, space_opt, table, method, strategy_opt, sweep, target_ms,
         check_new_run_dir(run_dir)
     parse_constraints(constraints)  # their syntax, in one line, before anything else is read
     strategy_options = options.parse_kv(strategy_opt, "--strategy-opt")
+    if method == AUTO:  # options belong to a method, which auto names when the run starts
+        given = [("--strategy-opt", o) for o in strategy_opt]
+        given += [("--sweep", sweep)] if sweep is not None else []
+        given += [("--target-ms", f"{target_ms:g}")] if target_ms is not None else []
+        check_no_options(given)
     for key, value in (("sweep", sweep), ("target_ms", target_ms)):
         if value is not None:  # shorthands for the one-shot strategies' options
             check_shorthand(method, key, value, strategy_options)
@@ -144,13 +154,16 @@ def search(ctx, space, space_opt, table, method, strategy_opt, sweep, target_ms,
     with progress_bar(quiet=as_json) as bar:
         task = bar.add_task(f"search ({method})", total=budget, info="")
         on_event = SearchProgress(bar, task, result_info(config.objectives))
+        if method == AUTO:
+            on_event = _naming_the_pick(on_event, bar, task)
         try:
             run = api.search(config, resume=resume, progress=on_event)
         except KeyboardInterrupt:
             raise Interrupted(_interrupted(resume or config.run_dir)) from None
     report = api.pareto([run.path])
     if as_json:
-        print_json({"run": str(run.path), "pareto": report})
+        auto = (run.config().get("search") or {}).get("auto")
+        print_json({"run": str(run.path), "pareto": report, **({"auto": auto} if auto else {})})
         return
     console.print(escape(f"run written to {run.path}"))
     render_report(report)
@@ -212,6 +225,16 @@ def check_shorthand(method: str, key: str, value, given: dict) -> None:
             else "the methods that hold a latency target")
     raise BadInputError(f"{flag} is for {what} ({', '.join(takers)}); --method {method} "
                         f"takes no {key}: drop {flag}, or choose one of those with --method")
+
+
+def _naming_the_pick(on_event, bar, task):
+    """The bar says the method auto picked once the search names it (its notice)."""
+    def on_auto_event(event: dict) -> None:
+        if event.get("event") == "notice" and event.get("auto"):
+            bar.update(task, description=f"search ({event['auto']})")
+        on_event(event)
+
+    return on_auto_event
 
 
 def _interrupted(run_dir: str) -> str:

@@ -21,11 +21,19 @@ class CostModel:
 
     `compute(arch)` returns every provided cost; with `partial=True` it is called as
     `compute(arch, names)` and need return only `names`, so that a check of one cost (a
-    latency limit read from the table) does not build the network for params and FLOPs."""
+    latency limit read from the table) does not build the network for params and FLOPs.
+
+    `gaps`: provided costs that some architectures have no value for (NaN: a benchmark's
+    device that could not run the network); `known_share`: the share of the space where
+    every one of them has a value. Such an architecture is known infeasible before evaluation
+    (hwnas.core.feasibility.required_limits): the loop rules it out, strategies avoid it."""
 
     def __init__(self, provides: Iterable[str] = (),
-                 compute: Callable[..., dict] | None = None, *, partial: bool = False):
+                 compute: Callable[..., dict] | None = None, *, partial: bool = False,
+                 gaps: Iterable[str] = (), known_share: float = 1.0):
         self.provides = frozenset(provides)
+        self.gaps = frozenset(gaps) & self.provides
+        self.known_share = float(known_share) if self.gaps else 1.0
         self._compute = compute
         self._partial = partial
         self._cache: dict[str, dict] = {}

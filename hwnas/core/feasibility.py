@@ -14,6 +14,13 @@ what, and by how much:
 * Found after evaluation: a limit on a cost known only then (accuracy) is broken; the result
   holds every objective, plus "infeasible" and "violation".
 
+* Ruled out for a missing known cost: the cost model knows the cost before evaluation but has
+  no value for this architecture (a benchmark's device that could not run the network, NaN in
+  its column; `CostModel.gaps`). That is an implicit limit, "the cost exists"
+  (`required_limits`: one `KnownCost` per such column), which every strategy honours as it
+  honours a known limit: ``{"infeasible": "latency:edgegpu missing from the benchmark",
+  "violation": 1e6, "evaluated": false, "missing": ["latency:edgegpu"], ...}``.
+
 `violation` is the sum, over the broken limits, of how far past each the value is, relative to
 the limit (0.1: 10% past), what Deb's rules and pymoo's constraint violation compare. Neither
 kind reaches a front, a knee, a pick or an export; a strategy without a mechanism of its own
@@ -25,13 +32,37 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
+from hwnas.core.costs import CostModel
 from hwnas.core.failure import failures_line, is_failed
 from hwnas.objectives import Constraint
 
 INFEASIBLE = "infeasible"
 VIOLATION = "violation"
 EVALUATED = "evaluated"
+MISSING = "missing"  # the known costs a ruled-out candidate has no value for
+
+
+@dataclass(frozen=True)
+class KnownCost(Constraint):
+    """The implicit limit of a cost known before evaluation that some architectures lack: it
+    holds for any number (bound +inf) and is broken by a missing value (NaN), whose
+    violation is infinite (capped like any, `total_violation`): worse than any real excess,
+    so Deb's rules and pymoo's constraint violation prefer any architecture that exists."""
+
+    def __str__(self) -> str:
+        return f"{self.name} known"
+
+
+def known_cost(name: str) -> KnownCost:
+    return KnownCost(name, "<=", math.inf)
+
+
+def required_limits(costs: CostModel) -> tuple[KnownCost, ...]:
+    """One `KnownCost` per cost the model knows with gaps (none for a complete model, so a
+    problem without missing values is searched exactly as before)."""
+    return tuple(known_cost(name) for name in sorted(costs.gaps))
 
 
 def violation_of(constraint: Constraint, value: float) -> float:
@@ -56,7 +87,9 @@ def broken(constraints: Iterable[Constraint], values: dict) -> list[tuple[Constr
 def reason(broke: Sequence[tuple[Constraint, float]], source: dict[str, str]) -> str:
     """'latency_ms<=3 by the table: latency_ms=3.41' (several limits joined by '; ');
     `source` names where each cost came from ("the table", "the network", ...)."""
-    return "; ".join(f"{c} by {source.get(c.name, 'the evaluation')}: {c.name}={value:.4g}"
+    return "; ".join(f"{c.name} missing from {source.get(c.name, 'the evaluation')}"
+                     if isinstance(c, KnownCost) else
+                     f"{c} by {source.get(c.name, 'the evaluation')}: {c.name}={value:.4g}"
                      for c, value in broke)
 
 
@@ -70,8 +103,9 @@ def ruled_out_result(broke: Sequence[tuple[Constraint, float]], costs: dict,
     known costs read, no accuracy (nothing was trained or looked up)."""
     finite = {n: float(v) for n, v in costs.items()
               if isinstance(v, (int, float)) and math.isfinite(v)}
+    missing = sorted({c.name for c, _ in broke if isinstance(c, KnownCost)})
     return {INFEASIBLE: reason(broke, source), VIOLATION: total_violation(broke),
-            EVALUATED: False, **finite}
+            EVALUATED: False, **({MISSING: missing} if missing else {}), **finite}
 
 
 def mark_infeasible(result: dict, broke: Sequence[tuple[Constraint, float]],
@@ -87,6 +121,11 @@ def is_infeasible(result: dict | None) -> bool:
 def ruled_out(result: dict | None) -> bool:
     """Infeasible before evaluation: never trained, not counted against the budget."""
     return is_infeasible(result) and result.get(EVALUATED) is False  # type: ignore[union-attr]
+
+
+def missing_cost(result: dict | None) -> bool:
+    """Ruled out because a cost known before evaluation has no value for it."""
+    return ruled_out(result) and bool(result.get(MISSING))  # type: ignore[union-attr]
 
 
 def violation(result: dict | None) -> float:

@@ -116,6 +116,13 @@ class Estimator(Configurable, ABC):
         """Values of `cheap_cost_names()` for `arch`."""
         return {}
 
+    def cheap_cost_gaps(self) -> tuple[set[str], float]:
+        """Those of `cheap_cost_names()` that some architectures have no value for (NaN in
+        `cheap_costs`: a device that could not run the network), and the share of the space
+        where every one has a value; the loop rules the others out before evaluation
+        (hwnas.core.costs). None by default."""
+        return set(), 1.0
+
     def _resolve(self, given: dict[str, Any]) -> dict[str, Any]:
         """The options `given` to the constructor, resolved and checked (with `seed` and
         `dataset`); called once, by `__init__`, before `self.options` exists. A subclass that

@@ -83,10 +83,21 @@ class TabularEstimator(Estimator):
         return f"benchmark {Path(bench).name}" if bench else None
 
     def check_covers(self, space) -> None:
-        """An architecture the benchmark lacks, or an empty cell of an objective it reads,
-        would fail only when proposed: refused before the run is written."""
+        """An architecture the benchmark lacks, or an empty cell of the accuracy it reads,
+        would fail only when proposed: refused before the run is written. A cost's empty
+        cells are known before evaluation (`cheap_cost_gaps`): the loop rules those
+        architectures out; a cost with no value at all is refused."""
         opts = self.options  # the table was loaded at construction
-        self._table.check_covers(space, [opts["accuracy"], *opts["costs"]])
+        self._table.check_covers(space, [opts["accuracy"]])
+        for name in opts["costs"]:
+            if not np.isfinite(self._table.objective_values(name)).any():
+                self._table.check_covers(space, [name])  # its one-line refusal
+
+    def cheap_cost_gaps(self) -> tuple[set[str], float]:
+        known = self._table.available(self.options["costs"])
+        gaps = {n for n in self.options["costs"]
+                if not np.isfinite(self._table.objective_values(n)).all()}
+        return gaps, float(known.mean()) if gaps else 1.0
 
     def provides(self) -> set[str]:
         opts = self.options

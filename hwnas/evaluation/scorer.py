@@ -131,15 +131,19 @@ class Scorer:
         from_costs = names & (MODEL_OBJECTIVES | (TABLE_OBJECTIVES if self.table else set()))
         from_costs &= {"params", "flops", "latency_ms", *self.columns}
         # An estimator's lookups (a benchmark's device costs) are offered where a constraint
-        # names them, for the check before evaluation; an unconstrained run's strategies read
-        # what they always did (the costs above), so its proposals stay as they were.
-        cheap = self.constraint_names & set(self.estimator.cheap_cost_names())
+        # names them, for the check before evaluation, and where some architectures lack
+        # them (the loop rules those out unevaluated); an unconstrained run's strategies
+        # otherwise read what they always did (the costs above), so its proposals stay as
+        # they were.
+        gaps, share = self.estimator.cheap_cost_gaps()
+        cheap = (self.constraint_names | gaps) & set(self.estimator.cheap_cost_names())
 
         def compute(arch: Arch, wanted: frozenset[str]) -> dict:
             values = self.costs(arch, wanted & from_costs) if wanted & from_costs else {}
             return {**values, **(self.estimator.cheap_costs(arch) if wanted & cheap else {})}
 
-        return CostModel(from_costs | cheap, compute, partial=True)
+        return CostModel(from_costs | cheap, compute, partial=True, gaps=gaps,
+                         known_share=share)
 
     def evaluate(self, arch: Arch) -> tuple[dict, Estimate]:
         start = time.perf_counter()

@@ -7,9 +7,14 @@ Rules every method is held to (stated in results.json and league.md too):
   included: a real search would spend a step on it too (hwnas search looks a repeat up, but it
   still takes a place in the budget). Unique evaluations are reported beside it.
 * Infeasible: a table row lacking any chosen objective (NaN) is not on the true front and adds
-  nothing to a method's score. A strategy that asks for one still spends an evaluation and is
-  told a finite "very bad" result: each objective one full range beyond the worst available
-  value, so every available row dominates it.
+  nothing to a method's score. A row lacking a device cost (a network the device could not
+  run) is known to before evaluation, through the cost model, as a search's tabular estimator
+  knows it: the loop rules a proposal of it out, unevaluated and not one of the budget's
+  evaluations, and tells the strategy it is infeasible (hwnas.core.feasibility's
+  `required_limits`); every strategy avoids such rows as it avoids a known limit's. A row
+  lacking an accuracy (known only after evaluation) still costs an evaluation and is told a
+  finite "very bad" result: each objective one full range beyond the worst available value,
+  so every available row dominates it.
 * Hard limits (`--constraint`): a row breaking one is not on the (feasible) true front and
   scores nothing; a proposal breaking a limit on a benchmark cost (known before evaluation) is
   ruled out by the loop, as in `hwnas search`: told to the strategy, not one of the budget's
@@ -43,8 +48,11 @@ from hwnas.threads import limit_threads, preload
 REPEATS_POLICY = ("every proposal counts as one evaluation of the budget, repeats included; "
                   "unique evaluations are reported separately")
 INFEASIBLE_POLICY = ("rows missing an objective (NaN) are excluded from the true front and "
-                     "score nothing; a strategy proposing one spends an evaluation and is told "
-                     "each objective one full range beyond the worst available value")
+                     "score nothing; one missing a device cost is known before evaluation: a "
+                     "proposal of it is ruled out unevaluated (not one of the budget's "
+                     "evaluations; counted in ruled_out_missing) and told infeasible; a "
+                     "strategy proposing one missing an accuracy spends an evaluation and is "
+                     "told each objective one full range beyond the worst available value")
 CONSTRAINTS_POLICY = (
     "the true front is that of the rows within every limit, and a run is scored on its "
     "evaluated rows within them (what it proposed past a limit on a benchmark cost was ruled "
@@ -174,12 +182,24 @@ class ProblemEvaluator:
 
     def cost_model(self) -> CostModel:
         """The benchmark's device costs (every objective but accuracies), as a search's
-        tabular estimator would give them to strategies."""
+        tabular estimator would give them to strategies: NaN where the row has none (the
+        device could not run the network), which the model declares (`gaps`), so the loop
+        rules such a row out before evaluation."""
         names = [*(o.name for o in self.problem.objectives),
                  *(c.name for c in self.problem.constraints)]
         costs = [n for n in dict.fromkeys(names) if not n.startswith("accuracy")]
-        return CostModel(costs, lambda arch: self.problem.result(self.problem.row(arch,
-                                                                                  self.cache)))
+        table = self.problem.table
+        columns = {n: np.asarray(table.objective_values(n), dtype=float) for n in costs}
+        gaps = [n for n in costs if not np.isfinite(columns[n]).all()]
+        known = np.ones(table.n_rows, dtype=bool)
+        for n in gaps:
+            known &= np.isfinite(columns[n])
+
+        def compute(arch) -> dict:
+            row = self.problem.row(arch, self.cache)
+            return {n: float(columns[n][row]) for n in costs}
+
+        return CostModel(costs, compute, gaps=gaps, known_share=float(known.mean()))
 
 
 @dataclass(frozen=True)
@@ -189,6 +209,7 @@ class RunRecord:
     rows: list[int]
     wall_s: float
     ruled_out: int  # proposals the loop ruled out on a known cost: never looked up or counted
+    missing: int  # of them, those whose known cost the benchmark lacks (required_limits)
     discarded: int  # draws the strategy itself rejected before proposing (Strategy.discarded)
     stopped: str | None  # why the loop stopped short of the budget (too many ruled out), if so
 
@@ -228,7 +249,7 @@ def run_recorded(problem: BenchProblem, method: str, seed: int, budget: int, bat
         limits = Limits(problem.constraints, costs)
         run_loop(strategy, evaluator, budget, batch=batch, name=method,
                  on_candidate=on_candidate, limits=limits)
-    return RunRecord(rows, time.perf_counter() - start, limits.ruled_out,
+    return RunRecord(rows, time.perf_counter() - start, limits.ruled_out, limits.missing,
                      int(getattr(strategy, "discarded", 0)), limits.stopped)
 
 
@@ -256,9 +277,10 @@ def bench(problem: BenchProblem, methods: Sequence[str], seeds: int, budget: int
                                       options.get(method), cache, on_evaluation=tick)
                 run = {"seed": seed, **run_metrics(problem.truth, record.rows, every, budget),
                        "wall_s": record.wall_s}
-                if problem.constraints:  # unconstrained results keep their shape
-                    run.update(ruled_out=record.ruled_out, discarded=record.discarded,
-                               stopped=record.stopped)
+                # always present, limits or not: a row missing a device cost is ruled out
+                # without any --constraint (ruled_out_missing counts those)
+                run.update(ruled_out=record.ruled_out, ruled_out_missing=record.missing,
+                           discarded=record.discarded, stopped=record.stopped)
                 runs.append(run)
             per_method[method] = runs
     return _results(problem, per_method, seeds, budget, batch, options)

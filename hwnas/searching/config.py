@@ -26,7 +26,7 @@ class _Object(Option):
         return "an object of option -> value"
 
     def accepts(self, value: Any) -> bool:
-        return isinstance(value, dict)
+        return isinstance(value, dict) or (value is None and self.none_ok)
 
     def invalid_values(self) -> list:
         return ["abc", 3, [1]]
@@ -73,6 +73,9 @@ FIELDS: dict[str, Option] = {
     "constraints": _Names([], list),
     # earlier runs whose evaluated candidates the search starts from (`--warm-start`)
     "warm_start": _Names([], list),
+    # what `--method auto` picked and why (hwnas.searching.auto.Choice.record); `strategy` is
+    # the method picked, so a resume runs it again; None: the method was named
+    "auto": _Object(None, dict, none_ok=True),
 }
 
 
@@ -102,6 +105,9 @@ class SearchConfig:
     # Earlier runs (absolute paths) whose evaluated candidates are told to the strategy before
     # its first proposal (`--warm-start`, hwnas.api.warm_start); a run written before has none.
     warm_start: list[str] = field(default_factory=list)
+    # `--method auto`'s choice (method, why, inputs), `strategy` being the method it picked;
+    # None when the method was named (and in a run written before auto).
+    auto: dict | None = None
 
     def validate(self, hint: str = HINT) -> SearchConfig:
         """Every field against its declaration (`FIELDS`), in one line each: a config comes

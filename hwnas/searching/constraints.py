@@ -14,6 +14,11 @@ candidate the run refuses, in one line, a constraint on a cost it cannot compute
 * only after evaluation -- accuracy: `judge(result)` marks an evaluated result that breaks a
   limit as infeasible.
 
+Beside the user's limits, `before` holds the implicit ones of a cost model with gaps
+(hwnas.core.feasibility.required_limits: a benchmark's device cost missing for a network it
+could not run): an architecture without a value is ruled out as one past a limit is, with or
+without any `--constraint`. A complete cost model adds none.
+
 It also keeps the run's tally: how many proposals were ruled out (`ruled_out`) and, when the
 loop stopped because a strategy proposed little else, why (`stopped`).
 """
@@ -23,7 +28,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from hwnas.core.costs import NO_COSTS, CostModel
-from hwnas.core.feasibility import broken, mark_infeasible, ruled_out_result, usable
+from hwnas.core.feasibility import (
+    broken,
+    mark_infeasible,
+    required_limits,
+    ruled_out_result,
+    usable,
+)
 from hwnas.errors import BadInputError
 from hwnas.objectives import Constraint, parse_constraint
 
@@ -63,9 +74,13 @@ class Limits:
         self.costs = costs
         self.before = tuple(c for c in self.constraints if costs.knows([c.name]))
         self.after = tuple(c for c in self.constraints if c not in self.before)
+        self.required = required_limits(costs)  # implicit: a cost with gaps must exist
         self.source = {c.name: source_of(c.name, c in self.before) for c in self.constraints}
-        self._names = {c.name for c in self.before}
+        self.source.update({c.name: source_of(c.name, True) for c in self.required})
+        self._checked = (*self.before, *self.required)
+        self._names = {c.name for c in self._checked}
         self.ruled_out = 0  # proposals ruled out so far in this session (replays included)
+        self.missing = 0  # of them, for a missing known cost (`required`)
         self.stopped: str | None = None  # why the loop stopped short of its budget, if it did
 
     def __bool__(self) -> bool:
@@ -73,11 +88,15 @@ class Limits:
 
     def rule_out(self, arch) -> dict | None:
         """The result of `arch` when a known cost breaks a limit (nothing to train), else
-        None. A cost the model cannot give as a finite number is not judged here: the
-        evaluation will say what is wrong with the candidate."""
-        if not self.before:
+        None. A cost with gaps that has no value for `arch` rules it out (`required`); another
+        cost the model cannot give as a finite number is not judged here: the evaluation will
+        say what is wrong with the candidate."""
+        if not self._checked:
             return None
         values = self.costs.costs(arch, self._names)
+        missing = broken(self.required, values)
+        if missing:  # its other costs may be missing too: the gap alone is the reason
+            return ruled_out_result(missing, values, self.source)
         broke = [(c, v) for c, v in broken(self.before, values) if v == v and abs(v) < 1e308]
         return ruled_out_result(broke, values, self.source) if broke else None
 

@@ -22,6 +22,14 @@ Rules:
   are ruled out in a run; past that the loop stops and `limits.stopped` says so. A result
   that breaks a limit on a cost known only after evaluation (accuracy) is marked infeasible
   and counted like any evaluation.
+* Missing known costs: a proposal whose cost the cost model knows, but has no value for (a
+  benchmark's device that could not run the network), is ruled out the same way
+  (hwnas.core.feasibility.required_limits), with or without `--constraint`; `limits.missing`
+  counts them. Where only a share s of the space has every such cost (11% of NB201 for the
+  edge TPU), uniform draws are ruled out at (1 - s) / s per evaluation (8 there), near the
+  cap, though such a search does nothing wrong: the cap is then `RULED_OUT_PER_EVALUATION`
+  / s per evaluation (90 there), so the loop stops only a strategy ruled out ten times more
+  often than uniform sampling would be, as it does on a complete space.
 * A strategy with a fixed number of proposals (`max_proposals()`: one-shot settings, a
   weight-sharing search's `top`) that has made them all ends the loop, even short of the
   budget when some were ruled out.
@@ -47,7 +55,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from hwnas.arch import Arch
-from hwnas.core.feasibility import ruled_out
+from hwnas.core.feasibility import missing_cost, ruled_out
 from hwnas.core.outcome import Outcome
 from hwnas.errors import HwnasRuntimeError
 from hwnas.searching.constraints import Limits
@@ -94,6 +102,7 @@ def run_loop(strategy, evaluator: MapsArchs, budget: int, *, batch: int = 1,
     known = {arch.key: result for arch, result in warm}  # earlier runs' first, as told
     known.update({rec.arch_key: rec.result for rec in replay if rec is not None})
     position = spent = 0  # candidates so far; evaluations of the budget so far
+    most_out = ruled_out_cap(limits, budget)
     threads = strategy_threads(strategy)  # hwnas.threads; the evaluator keeps its own
     if warm:  # before the first proposal, so a resume tells them at the same point again
         with limit_threads(threads):
@@ -117,13 +126,21 @@ def run_loop(strategy, evaluator: MapsArchs, budget: int, *, batch: int = 1,
         out = sum(1 for c in candidates if ruled_out(c.result))
         spent += len(archs) - out
         limits.ruled_out += out
-        if limits.ruled_out > RULED_OUT_PER_EVALUATION * budget:
+        limits.missing += sum(1 for c in candidates if missing_cost(c.result))
+        if limits.ruled_out > most_out:
             limits.stopped = (f"stopped after {limits.ruled_out} proposals broke a limit "
-                              f"known before training ({RULED_OUT_PER_EVALUATION} per "
+                              f"known before training ({most_out / budget:.3g} per "
                               f"evaluation of the budget at most), {spent} of {budget} "
                               "evaluated: the limits may leave too little of the space")
             break
     return position
+
+
+def ruled_out_cap(limits: Limits, budget: int) -> float:
+    """Proposals ruled out before the loop stops: `RULED_OUT_PER_EVALUATION` per evaluation,
+    over the share of the space whose known costs all exist (module docstring)."""
+    share = limits.costs.known_share if limits.required else 1.0
+    return RULED_OUT_PER_EVALUATION * budget / max(share, 1e-6)
 
 
 def _step(archs: list[Arch], position: int, evaluator: MapsArchs,

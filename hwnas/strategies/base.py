@@ -24,9 +24,11 @@ failure (`usable` is false for both: `objective_vector` is +inf, `best_index` ne
 the worst there is. A strategy whose method has its own way (Deb's rules, pymoo's constraint
 violation, a probability of feasibility, a reward past the limit) reads `violation(result)`.
 The limits on costs known before training (`known_limits`: those of `constraints` the cost
-model provides) can be checked before proposing: `known_violation(arch)`, and
-`draw_feasible(draw)`, rejection sampling with a bounded number of draws, which counts what it
-discarded (`discarded`: proposals that were never made, so never trained).
+model provides, and "this cost exists" for each it provides with gaps, as a benchmark's device
+cost missing for a network the device could not run) can be checked before proposing:
+`known_violation(arch)`, and `draw_feasible(draw)`, rejection sampling with a bounded number
+of draws, which counts what it discarded (`discarded`: proposals that were never made, so
+never trained).
 
 Warm start (`--warm-start RUN`). A strategy that sets `takes_warm_start` is told, once, before
 its first proposal, the evaluated candidates of earlier runs of the same problem
@@ -50,7 +52,7 @@ from hwnas.arch import Arch
 from hwnas.core.context import SearchContext
 from hwnas.core.costs import NO_COSTS, CostModel
 from hwnas.core.failure import is_failed as _is_failed
-from hwnas.core.feasibility import broken, total_violation
+from hwnas.core.feasibility import broken, required_limits, total_violation
 from hwnas.core.feasibility import is_infeasible as _is_infeasible
 from hwnas.core.feasibility import usable as _usable
 from hwnas.core.feasibility import violation as _violation
@@ -96,8 +98,11 @@ class Strategy(Configurable, ABC):
         self.n_told = 0
         self.constraints = tuple(c if isinstance(c, Constraint) else parse_constraint(c)
                                  for c in constraints)
-        # the limits checkable before proposing: on costs the cost model knows
-        self.known_limits = tuple(c for c in self.constraints if self.costs.knows([c.name]))
+        # the limits checkable before proposing: on costs the cost model knows, and the
+        # implicit one of each known cost with gaps (it must exist: the loop rules out an
+        # architecture without it, hwnas.core.feasibility.required_limits)
+        self.known_limits = (*(c for c in self.constraints if self.costs.knows([c.name])),
+                             *required_limits(self.costs))
         self.discarded = 0  # draws that broke a known limit and were never proposed
 
     @classmethod

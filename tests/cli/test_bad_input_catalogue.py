@@ -243,10 +243,10 @@ CASES = [
          text("b.csv", BENCH_HEADER)),
     Case("benchmark-lacks-architectures", tabular(str(FIXTURE_CSV)),
          ("295 rows", "15,625 architectures", "--estimator-opt benchmark=")),
-    Case("benchmark-column-with-gaps", tabular("{gaps}", "accuracy,latency:edgegpu",
-                                               "latency:edgegpu"),
-         ("latency:edgegpu", "hw_c10_edgegpu_latency_ms", "1,954 of 15,625 rows",
-          "latency:pixel3")),
+    # a cost with gaps is searched (those cells ruled out unevaluated); one with no value is not
+    Case("benchmark-cost-column-empty", tabular("{empty}", "accuracy,latency:edgegpu",
+                                                "latency:edgegpu"),
+         ("latency:edgegpu", "hw_c10_edgegpu_latency_ms", "latency:pixel3")),
     Case("benchmark-negative-accuracy", tabular("b.csv"),
          ("row 0 (line 2)", "nats_c10_test_acc_200ep", "accuracy in [0, 100]"),
          benchmark(acc="-12.5")),
@@ -394,14 +394,13 @@ CASES = [
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory) -> dict[str, str]:
     """Benchmarks with a row per NB201 cell (written once, outside the working directory):
-    `synthetic`, complete; `gaps`, plus an edgegpu latency column on every 8th row only."""
+    `synthetic`, complete; `empty`, plus an edgegpu latency column with no value."""
     folder = tmp_path_factory.mktemp("catalogue")
     synthetic = write_synthetic_nb201(folder / "synthetic.csv")
     lines = synthetic.read_text().splitlines()
-    gaps = [lines[0] + ",hw_c10_edgegpu_latency_ms"]
-    gaps += [f"{line},{'3.5' if i % 8 == 0 else ''}" for i, line in enumerate(lines[1:])]
-    (folder / "gaps.csv").write_text("\n".join(gaps) + "\n")
-    return {"synthetic": str(synthetic), "gaps": str(folder / "gaps.csv")}
+    empty = [lines[0] + ",hw_c10_edgegpu_latency_ms"] + [f"{line}," for line in lines[1:]]
+    (folder / "empty.csv").write_text("\n".join(empty) + "\n")
+    return {"synthetic": str(synthetic), "empty": str(folder / "empty.csv")}
 
 
 def snapshot(root: Path) -> dict[str, tuple]:

@@ -134,11 +134,12 @@ def test_constrained_league_reports_limits_and_random_with_rejection():
     assert "| 0.0 ± 0.0 |" in row and "| baseline |" in row
 
 
-def test_an_unconstrained_league_keeps_its_shape():
+def test_an_unconstrained_league_keeps_its_table_and_counts_what_was_ruled_out():
     results = bench(BenchProblem.build(SPACE, make_table(), OBJECTIVES), ["random"], seeds=1,
                     budget=10)
-    assert "ruled_out" not in results["methods"]["random"]
-    assert "ruled_out" not in results["methods"]["random"]["per_seed"][0]
+    run = results["methods"]["random"]["per_seed"][0]
+    # always recorded: a row lacking a device cost is ruled out without any --constraint
+    assert run["ruled_out"] == run["ruled_out_missing"] == 0 and run["stopped"] is None
     assert "constraints_policy" not in results
     page = league_markdown(results)
     assert "ruled out/run" not in page and "rejection" not in page and "true front: " in page
