@@ -323,6 +323,36 @@ def test_observed_ehvi_adds_the_fitted_noise_to_the_modelled_variance():
     assert observed.last_step["ehvi"][0] > latent.last_step["ehvi"][0] > 0
 
 
+def coarse_toy(arch) -> dict:
+    """noisy_toy with the latency rounded to whole milliseconds: a few cost levels, each
+    shared by many cells (as HW-NAS-Bench's FPGA and Eyeriss latencies)."""
+    out = noisy_toy(arch)
+    return {**out, "latency_ms": float(np.round(out["latency_ms"]))}
+
+
+def test_tied_ehvi_counts_the_results_told_at_each_candidates_cost_level():
+    strategy = STRATEGIES.get("mobo")(NB201, OBJECTIVES, seed=0, n_init=40,
+                                      costs=CostModel(["latency_ms"], coarse_toy),
+                                      ehvi_over="tied")
+    told = drive(strategy, 45, result=coarse_toy)
+    archs, _, exact, _ = strategy.pool.candidates([])
+    level, counts = strategy._tie_levels(exact)
+    told_costs = [coarse_toy(a)["latency_ms"] for a in told]
+    for i in range(0, len(archs), 997):  # a spread of cells, told or not
+        assert counts[level[i]] == told_costs.count(exact[i, 0])
+    assert counts.max() > 1  # levels shared by several results: the discount bites
+
+
+def test_tied_ehvi_is_observed_where_no_cost_is_shared():
+    # nb_toy's latency differs between every two cells: no candidate shares a told cost, so
+    # every noise term counts whole and the proposals are those of `observed`
+    keys = {over: [a.key for a in drive(mobo(n_init=20, ehvi_over=over), 30,
+                                         result=noisy_toy)]
+            for over in ("observed", "tied")}
+    assert keys["observed"] == keys["tied"]
+    assert mobo().options["ehvi_over"] == "tied"  # the default (mobo.py's option comment)
+
+
 def test_reference_point_lies_beyond_every_known_cost_not_only_the_evaluated_ones():
     # Told only cheap cells (no convolution), slower cells must stay worth proposing: the
     # reference point is set beyond the slowest candidate the cost model knows. Set from the
