@@ -130,13 +130,13 @@ class Scorer:
         names = {o.name for o in [*self.objectives, *self.constrained]}
         from_costs = names & (MODEL_OBJECTIVES | (TABLE_OBJECTIVES if self.table else set()))
         from_costs &= {"params", "flops", "latency_ms", *self.columns}
-        # An estimator's lookups (a benchmark's device costs) are offered where a constraint
-        # names them, for the check before evaluation, and where some architectures lack
-        # them (the loop rules those out unevaluated); an unconstrained run's strategies
-        # otherwise read what they always did (the costs above), so its proposals stay as
-        # they were.
+        # An estimator's lookups (a benchmark's device costs) are known before evaluation
+        # like a table's: offered when an objective or a constraint names them, so a
+        # strategy that reads device costs (DPP-Net's device model, mobo's exact costs) reads
+        # them in `hwnas search` as it does in `hwnas bench`'s league, and those some
+        # architectures lack are ruled out unevaluated.
         gaps, share = self.estimator.cheap_cost_gaps()
-        cheap = (self.constraint_names | gaps) & set(self.estimator.cheap_cost_names())
+        cheap = (names | self.constraint_names | gaps) & set(self.estimator.cheap_cost_names())
 
         def compute(arch: Arch, wanted: frozenset[str]) -> dict:
             values = self.costs(arch, wanted & from_costs) if wanted & from_costs else {}
