@@ -32,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.league import CAVEAT, DEFAULT_BENCHMARK, machine_line  # noqa: E402
+from benchmarks.league import CAVEAT, add_league_args, machine_line  # noqa: E402
 from hwnas.api.family import family_of, prepare_family, run_family  # noqa: E402
 from hwnas.errors import BadInputError  # noqa: E402
 from hwnas.league.family import MULTI, TWO  # noqa: E402
@@ -61,13 +61,7 @@ def chosen_slugs(args) -> list[str] | None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--benchmark", type=Path, default=DEFAULT_BENCHMARK)
-    parser.add_argument("--budget", type=int, default=500)
-    parser.add_argument("--seeds", type=int, default=10)
-    parser.add_argument("--every", type=int, default=10)
-    parser.add_argument("--methods", default=None, help="comma-separated (default: all)")
-    parser.add_argument("--strategy-opt", action="append", default=[],
-                        metavar="METHOD:KEY=VALUE", help="e.g. nsga2:population=40 (repeatable)")
+    add_league_args(parser)
     parser.add_argument("--problems", default=None, metavar="SLUG,SLUG",
                         help="only these problems (`hwnas bench --family --list-problems`)")
     parser.add_argument("--group", choices=sorted(GROUPS), default=None,

@@ -83,8 +83,9 @@ def machine_line(m: dict) -> str:
             f"{v['python']}, numpy {v.get('numpy', '?')}, pymoo {v.get('pymoo', '?')}")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_league_args(parser: argparse.ArgumentParser) -> None:
+    """The options every league script takes: the benchmark, budget, seeds, curve step,
+    methods and their options."""
     parser.add_argument("--benchmark", type=Path, default=DEFAULT_BENCHMARK)
     parser.add_argument("--budget", type=int, default=500)
     parser.add_argument("--seeds", type=int, default=10)
@@ -92,6 +93,11 @@ def main() -> None:
     parser.add_argument("--methods", default=None, help="comma-separated (default: all)")
     parser.add_argument("--strategy-opt", action="append", default=[],
                         metavar="METHOD:KEY=VALUE", help="e.g. nsga2:population=40 (repeatable)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_league_args(parser)
     parser.add_argument("--problems", default="abcde", help="subset of 'abcde'")
     parser.add_argument("--constraint", action="append", default=[], metavar="EXPR",
                         help="hard limit on every problem, as hwnas bench --constraint, "
