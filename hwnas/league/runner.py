@@ -191,9 +191,7 @@ class ProblemEvaluator:
         table = self.problem.table
         columns = {n: np.asarray(table.objective_values(n), dtype=float) for n in costs}
         gaps = [n for n in costs if not np.isfinite(columns[n]).all()]
-        known = np.ones(table.n_rows, dtype=bool)
-        for n in gaps:
-            known &= np.isfinite(columns[n])
+        known = table.available(list(costs))  # the rows with every cost, as the estimator's
 
         def compute(arch) -> dict:
             row = self.problem.row(arch, self.cache)

@@ -280,10 +280,10 @@ class MOBO(Strategy):
         Z = (Y - lo) / span
         mu, var, fantasies = self._posterior(X, exact, Z, lo, span)
         over = self.options["ehvi_over"]
-        noise = self._observation_noise(Z) if over != "latent" else np.zeros(Z.shape[1])
+        base = self._observation_noise(Z) if over != "latent" else np.zeros(Z.shape[1])
         # `tied`: a candidate's noise term over 1 + the successes sharing all its exact costs
         level, told = self._tie_levels(exact) if over == "tied" else (None, None)
-        noise = noise[None, :] / (1.0 + told[level])[:, None] if level is not None else noise
+        noise = base[None, :] / (1.0 + told[level])[:, None] if level is not None else base
         front = Z[front_mask(Z)]
         ref = np.full(Z.shape[1], 1.0 + self.options["ref_offset"])
         chosen, gains = [], []
@@ -316,7 +316,7 @@ class MOBO(Strategy):
                 var[:, col] = fantasy.var * fantasy.scale ** 2
             if level is not None:  # the believed result counts at its cost level too
                 told[level[s]] += 1
-                noise = self._observation_noise(Z)[None, :] / (1.0 + told[level])[:, None]
+                noise = base[None, :] / (1.0 + told[level])[:, None]
         self.last_step = {"n_candidates": n_open, "enumerated": self.pool.enumerates(),
                           "ehvi": gains, "n_train": len(self._rows)}
         return [archs[s] for s in chosen]
