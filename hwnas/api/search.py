@@ -162,7 +162,8 @@ def pick_method(config: SearchConfig, space, costs, progress: Progress = None):
 def absolute_paths(config: SearchConfig) -> None:
     """Store the paths a run reads as absolute, so that `--resume` and `hwnas export` work from
     any working directory: the table, a dataset's folder (`cifar10:PATH`), and every estimator
-    option its declaration marks as a path (`Option(path=True)`: the tabular benchmark CSV)."""
+    or strategy option its declaration marks as a path (`Option(path=True)`: the tabular
+    benchmark CSV, ofa's earlier supernet)."""
     if config.table:
         config.table = str(Path(config.table).expanduser().absolute())
     kind, sep, where = config.dataset.partition(":")
@@ -174,6 +175,12 @@ def absolute_paths(config: SearchConfig) -> None:
         if name in specs and specs[name].path and isinstance(value, str) and value:
             options[name] = str(Path(value).expanduser().absolute())
     config.estimator_options = options
+    if config.strategy != AUTO:  # a strategy's path option too (ofa's earlier supernet)
+        specs = STRATEGIES.get(config.strategy).option_specs
+        config.strategy_options = {
+            name: str(Path(value).expanduser().absolute())
+            if name in specs and specs[name].path and isinstance(value, str) and value
+            else value for name, value in config.strategy_options.items()}
 
 
 def infer_costs(config: SearchConfig) -> None:

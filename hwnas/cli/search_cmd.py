@@ -26,8 +26,9 @@ PATH = click.Path(dir_okay=False)
 @click.command()
 @options.space
 @options.space_opt
-@click.option("--table", type=PATH, default=None,
-              help="Latency table JSON (from `hwnas profile`).")
+@click.option("--table", type=PATH, multiple=True,
+              help="Latency table JSON (from `hwnas profile`). Repeatable with --method ofa: "
+                   "one supernet trained once, one run per table (<run-dir>-<table name>).")
 @click.option("--method", "--strategy", "method",
               type=options.PluginName("STRATEGIES", extra=(AUTO,)),
               default="evolution", show_default=True,
@@ -138,7 +139,7 @@ def search(ctx, space, space_opt, table, method, strategy_opt, sweep, target_ms,
         preset, estimator, options.parse_kv(estimator_opt, "--estimator-opt"), method,
         strategy_options)
     config = SearchConfig(
-        table=table or "", space=space,
+        table=table[0] if table else "", space=space,
         space_config=options.parse_kv(space_opt, "--space-opt"), strategy=method,
         strategy_options=strategy_options, estimator=estimator,
         estimator_options=estimator_options,
@@ -151,6 +152,9 @@ def search(ctx, space, space_opt, table, method, strategy_opt, sweep, target_ms,
         warm_start=list(warm_start))
     if not resume:  # named here, not by api.search (which copies config): Ctrl-C's resume line
         config.run_dir = config.run_dir or default_run_dir(config)
+    if len(table) > 1:  # one run per table, from one trained supernet
+        _search_tables(config, list(table), method, budget, as_json)
+        return
     with progress_bar(quiet=as_json) as bar:
         task = bar.add_task(f"search ({method})", total=budget, info="")
         on_event = SearchProgress(bar, task, result_info(config.objectives))
@@ -174,6 +178,32 @@ def search(ctx, space, space_opt, table, method, strategy_opt, sweep, target_ms,
     where = shell_word(run.path)  # pasted into a shell, the run's name stays one word
     console.print(escape(f"next: hwnas train {where} --pick {pick}   (full training at the "
                          f"deploy resolution), then hwnas export {where} --pick {pick}"))
+
+
+def _search_tables(config, tables: list[str], method: str, budget, as_json: bool) -> None:
+    """`--table A --table B ...`: every run checked first (hwnas.api.multi_table), then run
+    in order; each one's front as a single search prints it."""
+    from hwnas.api.multi_table import plan_table_runs
+
+    configs = plan_table_runs(config, tables)
+    done = []
+    for i, one in enumerate(configs):
+        with progress_bar(quiet=as_json) as bar:
+            task = bar.add_task(f"search ({method}, table {i + 1}/{len(configs)})",
+                                total=budget, info="")
+            on_event = SearchProgress(bar, task, result_info(one.objectives))
+            try:
+                run = api.search(one, progress=on_event)
+            except KeyboardInterrupt:
+                raise Interrupted(_interrupted(one.run_dir)) from None
+        done.append(run)
+        if not as_json:
+            console.print(escape(f"run written to {run.path} (table {one.table})"))
+            render_report(api.pareto([run.path]))
+    if as_json:
+        print_json({"runs": [{"run": str(r.path), "table": c.table,
+                              "pareto": api.pareto([r.path])}
+                             for r, c in zip(done, configs, strict=True)]})
 
 
 # What --resume may be given with: a resumed run keeps its saved configuration, so every other

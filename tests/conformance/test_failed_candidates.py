@@ -33,7 +33,9 @@ SMALL = {"evolution": {"population": 6, "sample_size": 3}, "nsga2": {"population
 TINY_SUPERNET = {"epochs": 1, "train_subset": 32, "resolution": 8, "batch_size": 16,
                  "bn_batches": 1, "top": 40, "threads": 1}
 SMALL |= {"enas": {**TINY_SUPERNET, "controller_steps": 2, "final_samples": 40},
-          "spos": {**TINY_SUPERNET, "population": 10, "iterations": 3, "parents": 3}}
+          "spos": {**TINY_SUPERNET, "population": 10, "iterations": 3, "parents": 3},
+          # without a latency limit: one evolution per proposal (a front), kept small
+          "ofa": {**TINY_SUPERNET, "population": 4, "iterations": 1, "predictor_samples": 20}}
 SETTINGS = 6  # one-shot strategies: one proposal per sweep setting
 
 
@@ -165,7 +167,7 @@ PROBES = {"evolution": probe_helpers, "pnas": probe_beam, "dppnet": probe_beam,
           "reinforce": probe_rewards, "metaqnn": probe_rewards,
           "nsga3": probe_mating, "mobo": probe_mobo,
           # search with shared weights inside ask, then propose; never read a told result
-          "enas": no_probe, "spos": no_probe}
+          "enas": no_probe, "spos": no_probe, "ofa": no_probe}
 # the probed path has to run
 MUST_BUILD = {"evolution", "pnas", "dppnet", "nsga2", "reinforce", "metaqnn", "nsga3",
               "mobo"}

@@ -11,7 +11,8 @@ from hwnas.registry import ESTIMATORS, STRATEGIES
 
 # Every plug-in that trains a network or a supernet (what a preset must shrink).
 TRAINERS = {"estimator": ("scratch", "shared"),
-            "strategy": ("proxyless", "fbnet", "darts", "snas", "enas", "spos")}
+            "strategy": ("proxyless", "fbnet", "darts", "snas", "single_path_nas", "enas", "spos",
+                         "ofa")}
 
 
 def _all():
