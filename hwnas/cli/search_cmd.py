@@ -155,15 +155,8 @@ def search(ctx, space, space_opt, table, method, strategy_opt, sweep, target_ms,
     if len(table) > 1:  # one run per table, from one trained supernet
         _search_tables(config, list(table), method, budget, as_json)
         return
-    with progress_bar(quiet=as_json) as bar:
-        task = bar.add_task(f"search ({method})", total=budget, info="")
-        on_event = SearchProgress(bar, task, result_info(config.objectives))
-        if method == AUTO:
-            on_event = _naming_the_pick(on_event, bar, task)
-        try:
-            run = api.search(config, resume=resume, progress=on_event)
-        except KeyboardInterrupt:
-            raise Interrupted(_interrupted(resume or config.run_dir)) from None
+    run = _run_search(config, f"search ({method})", budget, as_json, resume=resume,
+                      names_pick=method == AUTO)
     report = api.pareto([run.path])
     if as_json:
         auto = (run.config().get("search") or {}).get("auto")
@@ -180,6 +173,20 @@ def search(ctx, space, space_opt, table, method, strategy_opt, sweep, target_ms,
                          f"deploy resolution), then hwnas export {where} --pick {pick}"))
 
 
+def _run_search(config, label: str, budget, as_json: bool, resume=None,
+                names_pick: bool = False):
+    """One search under a progress bar; Ctrl-C ends it with the line that resumes it."""
+    with progress_bar(quiet=as_json) as bar:
+        task = bar.add_task(label, total=budget, info="")
+        on_event = SearchProgress(bar, task, result_info(config.objectives))
+        if names_pick:
+            on_event = _naming_the_pick(on_event, bar, task)
+        try:
+            return api.search(config, resume=resume, progress=on_event)
+        except KeyboardInterrupt:
+            raise Interrupted(_interrupted(resume or config.run_dir)) from None
+
+
 def _search_tables(config, tables: list[str], method: str, budget, as_json: bool) -> None:
     """`--table A --table B ...`: every run checked first (hwnas.api.multi_table), then run
     in order; each one's front as a single search prints it."""
@@ -188,14 +195,8 @@ def _search_tables(config, tables: list[str], method: str, budget, as_json: bool
     configs = plan_table_runs(config, tables)
     done = []
     for i, one in enumerate(configs):
-        with progress_bar(quiet=as_json) as bar:
-            task = bar.add_task(f"search ({method}, table {i + 1}/{len(configs)})",
-                                total=budget, info="")
-            on_event = SearchProgress(bar, task, result_info(one.objectives))
-            try:
-                run = api.search(one, progress=on_event)
-            except KeyboardInterrupt:
-                raise Interrupted(_interrupted(one.run_dir)) from None
+        run = _run_search(one, f"search ({method}, table {i + 1}/{len(configs)})", budget,
+                          as_json)
         done.append(run)
         if not as_json:
             console.print(escape(f"run written to {run.path} (table {one.table})"))

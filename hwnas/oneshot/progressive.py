@@ -79,10 +79,8 @@ class ElasticLayout:
     @classmethod
     def of(cls, space, who: str = "ofa") -> ElasticLayout:
         """The layout of `space`, or a one-line refusal saying what it lacks."""
-        try:
-            positions = space.positions()
-        except NotImplementedError:
-            positions = []
+        space.check_supernet(who)  # a space without positions: its own one-line refusal
+        positions = space.positions()
 
         def refuse(why: str) -> BadInputError:
             return BadInputError(f"{who} needs a chain space of stages whose layers choose "
