@@ -59,19 +59,14 @@ import numpy as np
 from hwnas.arch import Arch
 from hwnas.errors import BadInputError, HwnasRuntimeError
 from hwnas.limits import MAX_EPOCHS, MAX_POPULATION, MAX_STEPS
+from hwnas.oneshot.supernet_store import SAMPLES_FILE, SUPERNET_FILE, SUPERNET_RECORD, reusable
 from hwnas.options import Option, option_error
 from hwnas.registry import STRATEGIES
 from hwnas.strategies.base import Strategy
 from hwnas.strategies.weight_sharing import SUPERNET_OPTIONS, WeightSharingSearch
 
 TRIES = 100  # draws per wanted sub-network within the constraint (the reference: unbounded)
-SUPERNET_FILE, SUPERNET_RECORD = "supernet.pt", "supernet.json"
-# What a reused supernet must share with the run that reuses it: the network it is, and the
-# images it saw (the held-out split it is scored on must not be among them).
-MUST_MATCH = ("space", "space_config", "dataset", "resolution", "train_subset", "arch_split",
-              "kernel_transform")
 TRAINING = ("epochs", "batch_size", "lr", "weight_decay", "kd_ratio", "seed")
-SAMPLES_FILE = "accuracy_samples.json"
 RANKED_LOGGED = 50  # the best candidates kept in log.json (the predictor scores thousands)
 ACCURACY_MODES = ("predictor", "inherited")
 # population and generations by what a candidate costs: a prediction, or a measurement
@@ -140,7 +135,7 @@ class OFA(WeightSharingSearch, Strategy):
             self._check_feasible(self.options["limit_ms"])
         self._reused: tuple[Path, dict] | None = None
         if self.options["supernet"] is not None:
-            self._reused = self._reusable(self.options["supernet"])
+            self._reused = reusable(self.options["supernet"], self.trained_on())
         self.memo: dict[str, float] = {}  # inherited accuracy per architecture, this run
         self.training_logs: list = []  # progressive shrinking's phases, when trained here
 
@@ -163,35 +158,6 @@ class OFA(WeightSharingSearch, Strategy):
                 "resolution": o["resolution"] or int(self.space.input_shape[-1]),
                 **{k: o[k] for k in ("train_subset", "arch_split", "kernel_transform")},
                 **{k: o[k] for k in TRAINING if k != "seed"}, "seed": self.seed}
-
-    def _reusable(self, given: str) -> tuple[Path, dict]:
-        """(supernet.pt, its record) of `given`, checked against this run: one-line refusals."""
-        path = Path(given).expanduser()
-        candidates = ([path.with_suffix(".json")] if path.suffix == ".pt" else
-                      [path / "strategy" / SUPERNET_RECORD, path / SUPERNET_RECORD])
-        record_path = next((p for p in candidates if p.is_file()), None)
-        if record_path is None:
-            raise BadInputError(f"ofa: supernet={given}: no finished ofa supernet there "
-                                f"({SUPERNET_RECORD} beside {SUPERNET_FILE}; give an ofa run's "
-                                "folder or its strategy/supernet.pt)")
-        try:
-            record = json.loads(record_path.read_text())
-            trained_on = record["trained_on"]
-        except (OSError, ValueError, KeyError, TypeError):
-            raise BadInputError(f"ofa: {record_path} is not a supernet record; give an ofa "
-                                "run's folder") from None
-        weights = record_path.with_name(SUPERNET_FILE)
-        if not weights.is_file():
-            raise BadInputError(f"ofa: {weights} is missing beside {record_path}")
-        own = self.trained_on()
-        differ = [k for k in MUST_MATCH if trained_on.get(k) != own[k]]
-        if differ:
-            said = "; ".join(f"{k}: {trained_on.get(k)!r} there, {own[k]!r} here"
-                             for k in differ)
-            raise BadInputError(f"ofa: the supernet at {record_path.parent} was trained on "
-                                f"another problem ({said}); search it with the same space, "
-                                "dataset and --strategy-opt, or train a new one")
-        return weights, record
 
     # -- the search ---------------------------------------------------------------------------
     def _search(self) -> tuple[list[dict], dict]:
