@@ -74,6 +74,12 @@ class OneShotMethod(ABC):
         """Method-specific values logged once per epoch (a temperature, a baseline)."""
         return {}
 
+    def before_child(self) -> None:
+        """Called before the trainer reads a derived network's weights out of the supernet
+        (`Supernet.child`): a method whose supernet computes that network from weights held
+        elsewhere (Single-Path NAS's superkernel BatchNorm) puts them in place here."""
+        return None  # the others' supernets hold every path's weights where `child` reads them
+
     # -- helpers shared by methods ----------------------------------------------------------
     def expected_cost(self, probs: list[torch.Tensor]) -> torch.Tensor | None:
         return None if self.cost is None else self.cost(probs)

@@ -26,6 +26,7 @@ import torch
 from hwnas.nn import train as nt
 from hwnas.oneshot.derive import Derived, derive
 from hwnas.oneshot.expected_cost import ExpectedCost
+from hwnas.oneshot.method import OneShotMethod
 from hwnas.oneshot.supernet import Supernet
 
 ARCH_SPLIT_SEED = 1  # the weights/architecture split of the training images
@@ -195,7 +196,7 @@ def _epoch_entry(epoch, config, method, supernet, sums, ax, ay, cost, target) ->
         "train_loss": sums["loss"] / max(1, sums["steps"]),
         "train_acc": sums["correct"] / max(1, sums["seen"]),
         "arch_loss": (sums["arch_loss"] / sums["arch_steps"]) if sums["arch_steps"] else None,
-        "argmax_val_acc": _argmax_accuracy(supernet, arch, ax, ay, config.batch_size),
+        "argmax_val_acc": _argmax_accuracy(method, supernet, arch, ax, ay, config.batch_size),
         "expected_cost": None if expected is None else float(expected),
         "argmax_cost": None if cost is None else cost.of_arch(arch),
         "target": target,
@@ -206,9 +207,11 @@ def _epoch_entry(epoch, config, method, supernet, sums, ax, ay, cost, target) ->
     }
 
 
-def _argmax_accuracy(supernet: Supernet, arch, x, y, batch_size: int) -> float:
+def _argmax_accuracy(method: OneShotMethod, supernet: Supernet, arch, x, y,
+                     batch_size: int) -> float:
     """The argmax architecture on the held-out split, with the supernet's weights of that path
     and BatchNorm statistics re-estimated for it (shared statistics mix every path's)."""
+    method.before_child()
     child = supernet.child(arch).to(x.device)
     nt.recalibrate_bn(child, x, batch_size)
     return nt.evaluate_accuracy(child, x, y)

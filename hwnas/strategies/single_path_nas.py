@@ -159,13 +159,15 @@ class SinglePathNAS(OneShotMethod):
         """The option index the paper's rule picks at each layer."""
         return [layer.decision() for layer in self.layers]
 
-    def distribution(self) -> list[torch.Tensor]:
-        """Per layer the indicators' max-marginal distribution over its options (the module
-        docstring): its argmax is the hard rule. The trainer reads a decided network's
-        weights right after (`Supernet.child`): each layer's blocks get the superkernel's
-        BatchNorm first, so that network is the one the supernet computes."""
+    def before_child(self) -> None:
+        """Each layer's blocks get the superkernel's BatchNorm, so that the decided network
+        `Supernet.child` builds is the one the supernet computes."""
         for layer in self.layers:
             layer.share_batchnorm()
+
+    def distribution(self) -> list[torch.Tensor]:
+        """Per layer the indicators' max-marginal distribution over its options (the module
+        docstring): its argmax is the hard rule."""
         return [layer.max_marginals(len(p.options)).float()
                 for layer, p in zip(self.layers, self.supernet.positions, strict=True)]
 

@@ -193,7 +193,7 @@ def test_with_hard_indicators_the_supernet_computes_the_decided_network():
     x = torch.randn(4, 3, 16, 16, generator=torch.Generator().manual_seed(2))
     with torch.no_grad():
         out = supernet(x)
-        method.distribution()  # shares the BatchNorm, as the trainer's epoch does
+        method.before_child()  # shares the BatchNorm, as the trainer does before a child
         child = supernet.child(arch).eval()
         assert torch.allclose(child(x), out, atol=1e-5)
 
