@@ -1,7 +1,9 @@
 """The rule of `--method auto` (hwnas.searching.auto), derived from family league results
 (`hwnas bench --family`, `benchmarks/family_league.py`), and its leave-one-problem-out check.
 
-Input: one family folder per budget (OUT/family.json for the problems' list, command and date;
+Input: one family folder per budget, or per budget and group of problems (a folder of the
+two-objective problems and one of the 3/4-objective sample, run with other methods or seeds;
+OUT/family.json for the problems' list, command and date;
 OUT/<slug>/results.json for the numbers). Per problem a method's number is its mean HV ratio
 over seeds and its rank is by that number (hwnas.league.family_summary.problem_entry).
 
@@ -74,10 +76,16 @@ def _machine_text(machine: Mapping) -> str:
 
 def derive(runs: Sequence[Mapping], *, ceilings: Mapping | None = None, note: str = "",
            created: str | None = None) -> dict:
-    """The rule from family runs (`read_run`'s dicts, one per budget)."""
-    budgets = [r["budget"] for r in runs]
-    if len(set(budgets)) != len(budgets):
-        raise BadInputError(f"two family runs at one budget ({budgets}); give one per budget")
+    """The rule from family runs (`read_run`'s dicts): one cell per budget and group of
+    problems, each from the one run that holds that group at that budget."""
+    held: dict[tuple[int, str], str] = {}
+    for run in runs:
+        for group in sorted({e["group"] for e in run["entries"]}):
+            other = held.setdefault((run["budget"], group), run["folder"])
+            if other != run["folder"]:
+                raise BadInputError(
+                    f"{other} and {run['folder']} both hold {group} problems at "
+                    f"{run['budget']} evaluations; give one folder per budget and group")
     cells = []
     for run in sorted(runs, key=lambda r: r["budget"]):
         for group, summary in summarise(run["entries"]).items():

@@ -230,6 +230,20 @@ def test_leave_one_problem_out_picks_without_the_problem(runs):
     assert checks[500]["worst"] == 0.999 and checks[500]["holds"] and checks[500]["goal_met"]
 
 
+def test_a_budget_may_take_one_folder_per_group_of_problems(tmp_path):
+    two = {k: v for k, v in HV100.items() if not k.startswith("m")}
+    multi = {"m1": (0.7, 0.8, 0.9)}  # random first, with other methods' settings
+    runs = [read_run(_write_family(tmp_path / "two", 100, 2, two)),
+            read_run(_write_family(tmp_path / "multi", 100, 5, multi))]
+    cells = {(c["group"], c["budget"]): c for c in derive(runs)["cells"]}
+    assert cells[(TWO, 100)]["order"] == ["nsga2", "mobo", "random"]
+    assert cells[(MULTI, 100)]["order"] == ["random", "nsga2", "mobo"]
+    assert choose(100, 3, True, rule=derive(runs)).method == "random"
+    again = read_run(_write_family(tmp_path / "again", 100, 2, {"p9": (0.9, 0.9, 0.9)}))
+    with pytest.raises(BadInputError, match="both hold two-objective problems at 100"):
+        derive(runs + [again])
+
+
 def test_the_script_ships_the_rule_it_checks(runs, tmp_path):
     out = tmp_path / "rule.json"
     proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "auto_rule.py"), "--runs",
