@@ -20,7 +20,7 @@ same scoring as `hwnas bench` (hwnas.league.metrics):
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/front_ceiling.py   # about 3 min
 
-At 100 evaluations, over the family (hwnas.league.family), as the league poses it: device
+Over the family (hwnas.league.family), as the league poses it, at any budget: device
 costs known before evaluation (`--known-costs`: the reference reads them exactly, predicts
 only accuracy, and never proposes a row missing a cost), and a second, stronger reference
 (`--predictor class-mean`): a cell's accuracy predicted by the mean of the other cells that
@@ -180,7 +180,7 @@ def analyse(key: str, args) -> str:
     ])
 
 
-_OOF_CACHE: dict[tuple, np.ndarray] = {}
+_OOF_CACHE: dict[str, np.ndarray] = {}  # per accuracy objective name
 
 
 def predicted_accuracy(problem, archs, kind: str, keys, members) -> np.ndarray:
@@ -221,7 +221,8 @@ def family_row(family_problem, args, compare: dict) -> str:
     theirs = compare.get(slug)
     acc_range = np.ptp(F[truth.rows, 0]) * 100
     return (f"| {slug} | {len(truth.rows)} | {int(feasible.sum())} | {acc_range:.2f} | "
-            + " | ".join(cells) + (f" | {theirs:.4f} |" if compare else " |"))
+            + " | ".join(cells)
+            + ((" | n/a |" if theirs is None else f" | {theirs:.4f} |") if compare else " |"))
 
 
 def read_compare(folder: Path | None, method: str) -> dict:
@@ -261,6 +262,9 @@ def main() -> None:
         group = {"two": TWO, "multi": MULTI}[args.problems]
         compare = read_compare(args.compare, args.compare_method)
         kinds = args.predictor.split(",")
+        if not set(kinds) <= {"oof", "class-mean"}:
+            parser.error(f"--predictor {args.predictor!r}: give oof, class-mean or both, "
+                         "comma-separated")
         print(f"## A strong-surrogate reference at {args.budget} evaluations over the family "
               "(`benchmarks/front_ceiling.py`)\n")
         print("| problem | true front | rows with every cost | front's accuracy range "
