@@ -6,6 +6,9 @@ one problem out; `--write` ships it (hwnas/searching/auto_rule.json).
     .venv/bin/python benchmarks/auto_rule.py --runs F100 F500            # the check, printed
     .venv/bin/python benchmarks/auto_rule.py --runs F100 F500 --write    # and the rule shipped
 
+A budget may take one folder per group of problems instead (e.g. `--group multi` run with
+other methods or seeds): `--runs F100 F500 F500M`.
+
 Per cell (group of problems × budget run), the methods in the family summary's order (mean
 rank over the cell's problems, then mean HV ratio; hwnas.league.auto_rule says why). Leave one
 problem out: for each problem, the rule derived with it removed from every run, applied by
@@ -97,7 +100,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", nargs="+", type=Path, required=True, metavar="DIR",
                         help="family league folders (benchmarks/family_league.py --out), one "
-                             "per budget")
+                             "per budget, or one per budget and group of problems")
     parser.add_argument("--ceiling", action="append", default=[], metavar="METHOD=BUDGET",
                         help="auto does not pick METHOD above BUDGET (default: mobo=500)")
     parser.add_argument("--note", default="", help="said in the rule file (e.g. a small run)")
