@@ -8,9 +8,8 @@ import json
 
 import pytest
 
-from hwnas.latency.table import LatencyTable
 from tests.cli.helpers import assert_one_line_error, hwnas
-from tests.cli.test_oneshot_cli import FAST, TINY, records
+from tests.cli.test_oneshot_cli import FAST, TINY, records, target_above_smallest
 
 
 def test_a_lambda_sweep_proposes_one_network_per_setting(tmp_path, tiny_table_path):
@@ -37,12 +36,7 @@ def test_a_lambda_sweep_proposes_one_network_per_setting(tmp_path, tiny_table_pa
 
 
 def test_the_target_is_a_hard_limit(tmp_path, tiny_table_path):
-    from hwnas.spaces.proxyless import ProxylessSpace
-
-    table = LatencyTable.load(tiny_table_path)
-    space = ProxylessSpace(resolution=16, width_mult=0.25)
-    smallest = space.decode([len(o) - 1 if "zero" in o else 0 for _, o in space.choices()])
-    target = 1.02 * table.predict_ops(space.ops(smallest))
+    target = target_above_smallest(tiny_table_path)
     run_dir = tmp_path / "run"
     proc = hwnas("search", *TINY, "--table", str(tiny_table_path), "--method",
                  "single_path_nas", "--target-ms", f"{target:.6f}", *FAST,
