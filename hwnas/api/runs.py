@@ -100,7 +100,7 @@ def show_run(path: str | Path) -> dict:
     by which process), budget and candidates, failures, front size and hypervolume (with the
     reference stored with the run), table, estimator, strategy, seed and dates. Reads only."""
     from hwnas.errors import HwnasRuntimeError
-    from hwnas.oneshot.stillness import stillness_note
+    from hwnas.oneshot.stillness import oneshot_notes
 
     run = RunDir.open(path)
     config = run.config()  # a damaged config is one line, exit 2
@@ -148,7 +148,7 @@ def show_run(path: str | Path) -> dict:
             "last_candidate": records[-1].get("time") if records else None,
             "warm": entry.get("warm", 0), "warm_from": entry.get("warm_from", {}),
             "trained": trained_summaries(path),
-            "notes": [n for n in (stillness_note(records),) if n]}
+            "notes": oneshot_notes(records)}
 
 
 def benchmark_accuracy(config: dict) -> dict | None:

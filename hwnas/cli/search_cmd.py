@@ -14,7 +14,7 @@ from hwnas.cli.errors import Interrupted
 from hwnas.cli.pareto_cmd import render_report
 from hwnas.cli.render import console, print_json, progress_bar
 from hwnas.cli.search_progress import SearchProgress, result_info
-from hwnas.oneshot.stillness import stillness_note
+from hwnas.oneshot.stillness import oneshot_notes
 from hwnas.quoting import printable, shell_word
 from hwnas.searching.auto import AUTO, check_no_options
 from hwnas.searching.config import KEEP_WEIGHTS, SearchConfig
@@ -164,9 +164,8 @@ def search(ctx, space, space_opt, table, method, strategy_opt, sweep, target_ms,
         return
     console.print(escape(f"run written to {run.path}"))
     render_report(report)
-    still = stillness_note(run.read_history().records)
-    if still:
-        console.print(escape(f"note: {still}"))
+    for note in oneshot_notes(run.read_history().records):
+        console.print(escape(f"note: {note}"))
     pick = shell_word(f"{config.objectives[-1]}<=X")
     where = shell_word(run.path)  # pasted into a shell, the run's name stays one word
     console.print(escape(f"next: hwnas train {where} --pick {pick}   (full training at the "

@@ -20,6 +20,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -58,6 +59,10 @@ class OneShotResult:
     # any option's probability, and the mean entropy before and after (hwnas.oneshot.stillness)
     alpha_moved: float = 0.0
     entropy: tuple[float, float] = (0.0, 0.0)
+    # the accuracy signal the architecture steps had: the best held-out accuracy of the argmax
+    # network with the supernet's weights over the epochs, beside guessing's and the number of
+    # held-out images it was measured on (hwnas.oneshot.stillness)
+    signal: dict | None = None
 
 
 def split_for_arch(x: torch.Tensor, y: torch.Tensor, share: float):
@@ -101,7 +106,8 @@ def train_supernet(space, method_cls, method_options: dict, config: OneShotConfi
         steps = list(nt.batches(len(wy), config.batch_size))
         arch_steps = list(nt.batches(len(ay), config.batch_size))
         total, step, arch_cursor = config.epochs * len(steps), 0, 0
-        trajectory, diverged = [], None
+        trajectory: list[dict[str, Any]] = []
+        diverged: str | None = None
         good_alpha = _snapshot(supernet)  # α to derive from if the training diverges
         start_probs = [p.detach().clone() for p in method.distribution()]
 
@@ -168,8 +174,11 @@ def train_supernet(space, method_cls, method_options: dict, config: OneShotConfi
                          target if hard_target else None)
         moved = max(float((p.detach() - p0).abs().max()) for p, p0 in zip(probs, start_probs,
                                                                            strict=True))
+    accs = [e["argmax_val_acc"] for e in trajectory if "argmax_val_acc" in e]
+    signal = None if not accs else {"best_argmax_acc": max(accs), "held_out": len(ay),
+                                    "chance": 1.0 / max(1, len(torch.unique(ay)))}
     return OneShotResult(derived, trajectory, time.perf_counter() - start, target, diverged,
-                         moved, (entropy(start_probs), entropy(probs)))
+                         moved, (entropy(start_probs), entropy(probs)), signal)
 
 
 def _snapshot(supernet: Supernet) -> list[torch.Tensor]:

@@ -8,7 +8,7 @@ import json
 from html import escape
 
 from hwnas.core.feasibility import infeasible_line
-from hwnas.oneshot.stillness import stillness_note
+from hwnas.oneshot.stillness import oneshot_notes
 from hwnas.quoting import shell_word
 from hwnas.report.collect import RunData
 
@@ -41,9 +41,10 @@ def page(names: list[str], directions: list[str], runs: list[RunData], front_png
         parts += ["<h2>Hypervolume over evaluations</h2>",
                   image(hv_png, "hypervolume over evaluations")]
     for d in runs:
-        still = stillness_note(d.history)  # a one-shot "front" that is the initial argmax
+        # a one-shot "front" that is the initial argmax, or chosen by cost alone
+        notes = "".join(f"<p><strong>{escape(n)}</strong></p>" for n in oneshot_notes(d.history))
         parts += [f"<h2>Front of {escape(d.label)}</h2>",
-                  f"<p><strong>{escape(still)}</strong></p>" if still else "",
+                  notes,
                   # lines of its history that are no record: named, left out, left in place
                   "".join(f"<p class=note>{escape(p)}</p>" for p in d.problems),
                   _limits(d),

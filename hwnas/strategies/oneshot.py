@@ -183,6 +183,8 @@ class OneShotStrategy(Strategy):
         if "alpha_moved" in result:  # settings saved before it was recorded lack it
             self._info[arch.key].update(alpha_moved=result["alpha_moved"],
                                         entropy=result["entropy"])
+        if result.get("signal"):  # and this
+            self._info[arch.key]["signal"] = result["signal"]
         return [arch]
 
     def proposal_info(self, arch: Arch) -> dict:
@@ -250,7 +252,7 @@ class OneShotStrategy(Strategy):
                  "changed_for_target": {k: list(v) for k, v in derived.changed.items()},
                  "table_cost": derived.cost, "seconds": result.seconds,
                  "diverged": result.diverged, "alpha_moved": result.alpha_moved,
-                 "entropy": list(result.entropy)}
+                 "entropy": list(result.entropy), "signal": result.signal}
         folder = self._setting_dir(k)
         if folder is not None:
             atomic_write_json(folder / "trajectory.json",

@@ -166,6 +166,55 @@ def test_stillness_counts_only_the_settings_that_did_not_move():
     assert stillness_note([{"proposal": {"setting": {}}}]) is None  # saved before it was kept
 
 
+def test_each_setting_records_the_accuracy_signal_it_had(swept):
+    """The best held-out accuracy of the argmax network over the epochs, with guessing's and
+    the held-out images it was measured on: what the flat-signal note reads."""
+    for k, r in enumerate(records(swept)):
+        signal = r["proposal"]["signal"]
+        trajectory = json.loads((swept / "strategy" / f"setting-{k:02d}" /
+                                 "trajectory.json").read_text())["epochs"]
+        assert signal["best_argmax_acc"] == max(e["argmax_val_acc"] for e in trajectory)
+        assert signal["chance"] == pytest.approx(0.1)  # digits: 10 classes
+        assert signal["held_out"] == 32  # arch_split 0.2 of train_subset 160
+
+
+def test_guessing_is_three_standard_errors_around_chance():
+    from hwnas.oneshot.stillness import guessing
+
+    # 10 classes, 154 held-out images: guessing's sd 0.0242, the line at 0.1725
+    assert guessing({"best_argmax_acc": 0.17, "chance": 0.1, "held_out": 154})
+    assert not guessing({"best_argmax_acc": 0.18, "chance": 0.1, "held_out": 154})
+    # fewer images, a wider band: 0.25 of 32 could be luck
+    assert guessing({"best_argmax_acc": 0.25, "chance": 0.1, "held_out": 32})
+
+
+def test_the_flat_signal_note_counts_only_the_flat_settings():
+    from hwnas.oneshot.stillness import flat_signal_note, oneshot_notes
+
+    learnt = {"proposal": {"signal": {"best_argmax_acc": 0.9, "chance": 0.1, "held_out": 154}}}
+    flat = {"proposal": {"signal": {"best_argmax_acc": 0.12, "chance": 0.1, "held_out": 154}}}
+    assert flat_signal_note([learnt, {"result": {}}]) is None
+    note = flat_signal_note([learnt, flat])
+    assert "1 of 2 settings" in note and "at best 0.120" in note and "guessing 0.100" in note
+    assert "every setting" in flat_signal_note([flat])
+    assert flat_signal_note([{"proposal": {"setting": {}}}]) is None  # saved before it was kept
+    assert oneshot_notes([learnt]) == []
+
+
+def test_a_supernet_that_learnt_nothing_says_so(tmp_path, tiny_table_path):
+    """Weights that do not learn (a learning rate of 1e-9): α moves on the cost term alone and
+    the derived network is picked by cost; the end of the run and `hwnas runs show` say so."""
+    run_dir = tmp_path / "run"
+    proc = hwnas("search", *TINY, "--table", str(tiny_table_path), "--method", "proxyless",
+                 "--sweep", "lambda=0.3", *FAST, "--strategy-opt", "lr=1e-9",
+                 "--run-dir", str(run_dir))
+    assert proc.returncode == 0, proc.stderr
+    out = " ".join(proc.stdout.split())
+    assert "no accuracy signal in every setting" in out and "guessing 0.100" in out
+    shown = hwnas("runs", "show", str(run_dir))
+    assert shown.returncode == 0 and "no accuracy signal" in " ".join(shown.stdout.split())
+
+
 @pytest.mark.parametrize("method", ["proxyless"])  # darts: the same rule, 3x the time
 def test_the_fast_preset_leaves_the_architecture_room_to_move(tmp_path, tiny_table_path, method):
     """`--preset fast` trains few architecture steps; at the papers' learning rates α did not
