@@ -12,7 +12,8 @@ At each checkpoint it reports:
   supernet's weights, BatchNorm re-estimated as the `shared` estimator does (4 training
   minibatches, the same for every network);
 - Kendall τ between the inherited-weight accuracy (the same way) and the accuracy the
-  `scratch` estimator gives at `--preset fast` (2 epochs, 768 images at 16x16) over
+  `scratch` estimator gives at `--preset fast` (2 epochs, 768 images at 16x16; longer or on
+  more images with --reference-epochs and --reference-images) over
   `--networks` random architectures. The scratch accuracies are cached in `--cache`, so a rerun
   only trains supernets. `--ceiling` also gives τ between scratch at two seeds: how well the
   reference ranks itself (`--modes ""` for that alone).
@@ -60,17 +61,28 @@ def networks(space, n: int, seed: int):
     return out
 
 
+def reference_options(args) -> dict:
+    """The scratch estimator's settings for the reference: --preset fast, or longer training
+    on more images (--reference-epochs, --reference-images; 0 images = the whole split)."""
+    out = dict(SCRATCH_FAST)
+    if args.reference_epochs:
+        out["epochs"] = args.reference_epochs
+    if args.reference_images is not None:
+        out["train_subset"] = args.reference_images or None
+    return out
+
+
 def scratch_accuracies(space, archs, args, seed: int) -> list[float]:
-    """The `scratch` estimator's accuracy of each network at --preset fast with `seed`, cached
+    """The `scratch` estimator's accuracy of each network (`reference_options`) with `seed`, cached
     on disk (keyed by the settings and the architecture)."""
     from hwnas.estimators.scratch import ScratchEstimator
 
     cache_path = Path(args.cache)
     cache = json.loads(cache_path.read_text()) if cache_path.is_file() else {}
-    settings = json.dumps({"space": space.config(), "seed": seed, **SCRATCH_FAST},
-                          sort_keys=True)
+    reference = reference_options(args)
+    settings = json.dumps({"space": space.config(), "seed": seed, **reference}, sort_keys=True)
     table = cache.setdefault(settings, {})
-    estimator = ScratchEstimator(space, "digits", seed=seed, threads=1, **SCRATCH_FAST)
+    estimator = ScratchEstimator(space, "digits", seed=seed, threads=1, **reference)
     out = []
     for i, arch in enumerate(archs):
         if arch.key not in table:
@@ -152,6 +164,11 @@ def main() -> None:
     parser.add_argument("--modes", default=",".join(MODES))
     parser.add_argument("--cache", default="/tmp/hwnas_supernet_weights_scratch.json")
     parser.add_argument("--out", default="/tmp/hwnas_supernet_weights.json")
+    parser.add_argument("--reference-epochs", type=int, default=None,
+                        help="the scratch reference's epochs (default: --preset fast's 2)")
+    parser.add_argument("--reference-images", type=int, default=None,
+                        help="the scratch reference's training images (default: --preset "
+                             "fast's 768; 0: the whole training split)")
     parser.add_argument("--ceiling", action="store_true",
                         help="also τ between scratch at seed and seed+1: how well the scratch "
                              "reference ranks itself, the most any estimator can reach")
@@ -172,9 +189,10 @@ def main() -> None:
         from scipy.stats import kendalltau
 
         again = scratch_accuracies(space, archs, args, args.seed + 1)
-        print(f"\nscratch --preset fast, seed {args.seed} against seed {args.seed + 1} over the "
-              f"same {len(archs)} networks: Kendall τ "
-              f"{float(kendalltau(scratch, again).statistic):.3f}", flush=True)
+        print(f"\nscratch {reference_options(args)}, seed {args.seed} against seed "
+              f"{args.seed + 1} over the same {len(archs)} networks: Kendall τ "
+              f"{float(kendalltau(scratch, again).statistic):.3f} (accuracies "
+              f"{min(scratch + again):.3f}-{max(scratch + again):.3f})", flush=True)
     results = {m: run(m, args, data, archs, scratch) for m in args.modes.split(",") if m}
     if not results:
         return
@@ -186,7 +204,8 @@ def main() -> None:
           f"{torch.__version__}; one thread. proxyless at resolution {args.resolution}, width "
           f"{args.width_mult}, batch {args.batch}, lr {args.lr} (cosine over {args.steps} "
           f"steps), seed {args.seed}; τ over {len(archs)} random networks against scratch "
-          f"--preset fast (mean {sum(scratch) / len(scratch):.3f}, min {min(scratch):.3f}, "
+          f"{reference_options(args)} (mean {sum(scratch) / len(scratch):.3f}, "
+          f"min {min(scratch):.3f}, "
           f"max {max(scratch):.3f}; {scratch_seconds:.0f} s, 0 when cached).\n")
     print("| weights | " + " | ".join(f"step {s}" for s in steps) + " | s/step |")
     print("|---|" + "---|" * (len(steps) + 1))
