@@ -6,10 +6,13 @@ one problem out; `--write` ships it (hwnas/searching/auto_rule.json).
     .venv/bin/python benchmarks/auto_rule.py --runs F100 F500            # the check, printed
     .venv/bin/python benchmarks/auto_rule.py --runs F100 F500 --write    # and the rule shipped
 
-A budget may take one folder per group of problems instead (e.g. `--group multi` run with
-other methods or seeds): `--runs F100 F500 F500M`.
+A budget may take one folder per objective count instead (e.g. `--problems` of the
+three-objective ones, run with other methods or seeds): `--runs F100 F500 F500-3 F500-4`. And
+an earlier rule's cells may be kept where no folder holds their budget and count (`--keep
+hwnas/searching/auto_rule.json`): re-running the three-objective problems does not need the
+two-objective ones re-run.
 
-Per cell (group of problems × budget run), the methods in the family summary's order (mean
+Per cell (objective count × budget run), the methods in the family summary's order (mean
 rank over the cell's problems, then mean HV ratio; hwnas.league.auto_rule says why). Leave one
 problem out: for each problem, the rule derived with it removed from every run, applied by
 hwnas.searching.auto.choose to that problem's inputs; the table gives the method it picked,
@@ -41,7 +44,7 @@ sys.path.insert(0, str(ROOT))
 from hwnas.errors import BadInputError  # noqa: E402
 from hwnas.fileio import atomic_write_json, json_ready  # noqa: E402
 from hwnas.league.auto_rule import derive, leave_one_out, read_run, verdicts  # noqa: E402
-from hwnas.searching.auto import RULE_PATH  # noqa: E402
+from hwnas.searching.auto import RULE_PATH, count_words, load_rule  # noqa: E402
 
 CEILINGS = {"mobo": {"budget": 500, "source": (
     "the largest budget at which mobo's time was measured: 35-60 s per 500-evaluation run "
@@ -61,8 +64,10 @@ def parse_ceilings(given: list[str], command: str) -> dict:
 def markdown(rule: dict, rows: list[dict], checks: list[dict]) -> str:
     lines = []
     for cell in rule["cells"]:
-        lines += [f"#### {cell['group'].capitalize()} problems ({cell['problems']}), "
-                  f"{cell['budget']} evaluations: auto's order", "",
+        counts = "/".join(count_words(n) for n in cell["objectives"]).capitalize()
+        kept = " (kept from the earlier rule)" if cell.get("kept") else ""
+        lines += [f"#### {counts}-objective problems ({cell['problems']}), "
+                  f"{cell['budget']} evaluations: auto's order{kept}", "",
                   "| # | method | mean rank | mean HV ratio | worst problem (HV ratio) | "
                   "first on | wall s/run |", "|---|---|---|---|---|---|---|"]
         for i, m in enumerate(cell["order"], 1):
@@ -77,7 +82,7 @@ def markdown(rule: dict, rows: list[dict], checks: list[dict]) -> str:
               "best HV ratio | gap |", "|---|---|---|---|---|---|---|"]
     for r in rows:
         if r["pick"] is None:
-            lines.append(f"| {r['budget']} | {r['slug']} | (alone in its group) | | "
+            lines.append(f"| {r['budget']} | {r['slug']} | (alone in its cell) | | "
                          f"{r['best']} | {r['best_hv']:.4f} | |")
             continue
         lines.append(f"| {r['budget']} | {r['slug']} | {r['pick']} | {r['hv']:.4f} | "
@@ -86,7 +91,9 @@ def markdown(rule: dict, rows: list[dict], checks: list[dict]) -> str:
     for c in checks:
         state = ("goal met" if c["goal_met"] else "bar held, goal not met" if c["holds"]
                  else f"bar NOT held ({c['below_bar']} problem(s) below it)")
-        lines.append(f"- {c['budget']} evaluations, {c['problems']} two-objective problems left "
+        kept = " (kept from the earlier rule)" if c.get("kept") else ""
+        lines.append(f"- {c['budget']} evaluations{kept}, {c['problems']} two-objective "
+                     f"problems left "
                      f"out one at a time: worst {c['worst']:.4f} ({c['worst_slug']}); bar "
                      f">= {c['bar']}, goal >= {c['goal']}: {state}. The best method of each "
                      f"problem (an oracle) reaches {c['oracle_worst']:.4f} on its worst "
@@ -100,7 +107,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", nargs="+", type=Path, required=True, metavar="DIR",
                         help="family league folders (benchmarks/family_league.py --out), one "
-                             "per budget, or one per budget and group of problems")
+                             "per budget, or one per budget and objective count")
+    parser.add_argument("--keep", type=Path, default=None, metavar="RULE",
+                        help="an earlier rule file (e.g. hwnas/searching/auto_rule.json) whose "
+                             "cells at a budget and objective count no --runs folder holds are "
+                             "kept, with their sources and leave-one-out verdicts")
     parser.add_argument("--ceiling", action="append", default=[], metavar="METHOD=BUDGET",
                         help="auto does not pick METHOD above BUDGET (default: mobo=500)")
     parser.add_argument("--note", default="", help="said in the rule file (e.g. a small run)")
@@ -111,11 +122,16 @@ def main() -> None:
     try:
         ceilings = parse_ceilings(args.ceiling, command)
         runs = [read_run(d) for d in args.runs]
-        rule = derive(runs, ceilings=ceilings, note=args.note)
+        earlier = None if args.keep is None else load_rule(args.keep)
+        rule = derive(runs, ceilings=ceilings, note=args.note, keep=earlier)
         rows = leave_one_out(runs, ceilings=ceilings)
     except BadInputError as exc:
         parser.exit(2, f"auto_rule.py: error: {exc}\n")
     checks = verdicts(rows)
+    if earlier is not None:  # the verdicts of budgets whose two-objective cells were kept
+        checked = {c["budget"] for c in checks}
+        checks += [{**c, "kept": True} for c in earlier.get("leave_one_out", [])
+                   if c["budget"] not in checked]
     rule["command"] = command
     rule["leave_one_out"] = checks
     print("## Choosing the method: `--method auto` (`benchmarks/auto_rule.py`)\n")

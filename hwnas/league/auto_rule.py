@@ -1,19 +1,21 @@
 """The rule of `--method auto` (hwnas.searching.auto), derived from family league results
 (`hwnas bench --family`, `benchmarks/family_league.py`), and its leave-one-problem-out check.
 
-Input: one family folder per budget, or per budget and group of problems (a folder of the
-two-objective problems and one of the 3/4-objective sample, run with other methods or seeds;
-OUT/family.json for the problems' list, command and date;
-OUT/<slug>/results.json for the numbers). Per problem a method's number is its mean HV ratio
-over seeds and its rank is by that number (hwnas.league.family_summary.problem_entry).
+Input: one family folder per budget, or per budget and objective count (a folder of the
+two-objective problems and one of the three-objective ones, run with other methods or seeds;
+OUT/family.json for the problems' list, command and date; OUT/<slug>/results.json for the
+numbers). Cells no folder holds may be kept from an earlier rule (`keep`): re-running one
+objective count does not need the others re-run. Per problem a method's number is its mean HV
+ratio over seeds and its rank is by that number (hwnas.league.family_summary.problem_entry).
 
-Derivation, the same for the shipped rule and for each leave-one-out rule: per group of
-problems (two-objective; the three- and four-objective sample) and budget, the methods in the
-family summary's own order: mean rank over the group's problems, then mean HV ratio (then the
-name). Mean rank rather than mean HV ratio because ranks weigh every problem alike: on a
-problem where every method is near 1.0 and on one where they spread from 0.4 to 0.9, the best
-method counts as much, whereas a mean of HV ratios is decided by the problems where they
-spread. Auto takes the first of that order that fits the search (hwnas.searching.auto).
+Derivation, the same for the shipped rule and for each leave-one-out rule: per objective count
+(two; three; four: the three- and four-objective problems behave apart, mobo first with three
+at 500 evaluations and too slow to run with four) and budget, the methods in the family
+summary's own order: mean rank over the cell's problems, then mean HV ratio (then the name).
+Mean rank rather than mean HV ratio because ranks weigh every problem alike: on a problem where
+every method is near 1.0 and on one where they spread from 0.4 to 0.9, the best method counts
+as much, whereas a mean of HV ratios is decided by the problems where they spread. Auto takes
+the first of that order that fits the search (hwnas.searching.auto).
 
 Leave one problem out: for each problem, the rule derived from every folder with that problem
 removed, applied by `choose` to the problem's own inputs (its objective count, the folder's
@@ -31,7 +33,7 @@ from pathlib import Path
 from hwnas.errors import BadInputError
 from hwnas.league.family import TWO, FamilyProblem
 from hwnas.league.family_summary import problem_entry, summarise
-from hwnas.searching.auto import RULE_FORMAT, choose
+from hwnas.searching.auto import RULE_FORMAT, choose, count_words
 
 # What auto must reach on every two-objective problem, left out, at each measured budget:
 # (bar, goal) in HV ratio (the issue's numbers).
@@ -75,38 +77,58 @@ def _machine_text(machine: Mapping) -> str:
 
 
 def derive(runs: Sequence[Mapping], *, ceilings: Mapping | None = None, note: str = "",
-           created: str | None = None) -> dict:
-    """The rule from family runs (`read_run`'s dicts): one cell per budget and group of
-    problems, each from the one run that holds that group at that budget."""
-    held: dict[tuple[int, str], str] = {}
+           created: str | None = None, keep: Mapping | None = None) -> dict:
+    """The rule from family runs (`read_run`'s dicts): one cell per budget and objective count,
+    each from the one run that holds that count at that budget. `keep`, an earlier rule: its
+    cells at a budget and count no run holds are kept as they are (with that rule's sources)."""
+    held: dict[tuple[int, int], str] = {}
     for run in runs:
-        for group in sorted({e["group"] for e in run["entries"]}):
-            other = held.setdefault((run["budget"], group), run["folder"])
+        for count in sorted({len(e["objectives"]) for e in run["entries"]}):
+            other = held.setdefault((run["budget"], count), run["folder"])
             if other != run["folder"]:
                 raise BadInputError(
-                    f"{other} and {run['folder']} both hold {group} problems at "
-                    f"{run['budget']} evaluations; give one folder per budget and group")
+                    f"{other} and {run['folder']} both hold {count_words(count)}-objective "
+                    f"problems at "
+                    f"{run['budget']} evaluations; give one folder per budget and objective "
+                    "count")
     cells = []
     for run in sorted(runs, key=lambda r: r["budget"]):
-        for group, summary in summarise(run["entries"]).items():
-            entries = [e for e in run["entries"] if e["group"] == group]
-            cells.append({
-                "group": group, "budget": run["budget"],
-                "objectives": sorted({len(e["objectives"]) for e in entries}),
-                "problems": len(entries), "order": summary["order"],
-                "methods": {m: {"mean_rank": s["mean_rank"], "hv_ratio": s["hv_ratio"],
-                                "worst": s["worst"], "first_on": _first_on(entries, m),
-                                "wall_s": s["wall_s"]}
-                            for m, s in summary["methods"].items()}})
+        for count in sorted({len(e["objectives"]) for e in run["entries"]}):
+            entries = [e for e in run["entries"] if len(e["objectives"]) == count]
+            for group, summary in summarise(entries).items():
+                cells.append({
+                    "group": group, "budget": run["budget"], "objectives": [count],
+                    "problems": len(entries), "seeds": run["seeds"], "source": run["command"],
+                    "order": summary["order"],
+                    "methods": {m: {"mean_rank": s["mean_rank"], "hv_ratio": s["hv_ratio"],
+                                    "worst": s["worst"], "first_on": _first_on(entries, m),
+                                    "wall_s": s["wall_s"]}
+                                for m, s in summary["methods"].items()}})
+    sources = [{k: r[k] for k in ("budget", "seeds", "methods", "command", "created",
+                                  "machine", "benchmark")}
+               | {"problems": len(r["entries"])} for r in runs]
+    if keep is not None:
+        kept = [_kept_cell(keep, c) for c in keep["cells"]
+                if not any((c["budget"], n) in held for n in c["objectives"])]
+        cells = sorted(cells + kept, key=lambda c: (c["budget"], c["objectives"]))
+        sources += [s | {"kept": True} for s in keep.get("sources", [])
+                    if any(c["source"] == s.get("command") for c in kept)]
     return {"format": RULE_FORMAT,
             "what": "the rule of `hwnas search --method auto` (hwnas.searching.auto), "
                     "written by benchmarks/auto_rule.py from family league results",
             "created": created or _dt.datetime.now().isoformat(timespec="seconds"),
-            "note": note, "criterion": CRITERION, "bands": BANDS,
-            "sources": [{k: r[k] for k in ("budget", "seeds", "methods", "command", "created",
-                                           "machine", "benchmark")}
-                        | {"problems": len(r["entries"])} for r in runs],
+            "note": note, "criterion": CRITERION, "bands": BANDS, "sources": sources,
             "ceilings": dict(ceilings or {}), "cells": cells}
+
+
+def _kept_cell(rule: Mapping, cell: Mapping) -> dict:
+    """An earlier rule's cell, kept: marked so, with its seeds and source command (a rule
+    written before cells named them: its first source at the cell's budget, the order such a
+    rule's sources were written in)."""
+    source: Mapping = next((s for s in rule.get("sources", [])
+                            if s["budget"] == cell["budget"]), {})
+    return {**cell, "seeds": cell.get("seeds", source.get("seeds")),
+            "source": cell.get("source", source.get("command")), "kept": True}
 
 
 def _first_on(entries: Sequence[Mapping], method: str) -> int:
@@ -123,20 +145,22 @@ def without(runs: Sequence[Mapping], slug: str) -> list[dict]:
 
 def leave_one_out(runs: Sequence[Mapping], *, ceilings: Mapping | None = None) -> list[dict]:
     """Per run and problem: auto's pick by the rule derived without the problem, its HV ratio
-    there, and the best method's there. A problem alone in its group has no rule left to be
-    picked by (its row says so: pick None)."""
+    there, and the best method's there. A problem alone in its cell (objective count and
+    budget) has no rule left to be picked by (its row says so: pick None)."""
     rows = []
     for run in runs:
         for e in run["entries"]:
             rest = without(runs, e["slug"])
-            group_left = any(x["group"] == e["group"] for r in rest for x in r["entries"])
+            count = len(e["objectives"])
+            group_left = any(len(x["objectives"]) == count and r["budget"] == run["budget"]
+                             for r in rest for x in r["entries"])
             best = max(e["methods"], key=lambda m: (e["methods"][m]["hv_ratio"], m))
             row = {"slug": e["slug"], "group": e["group"], "budget": run["budget"],
                    "best": best, "best_hv": e["methods"][best]["hv_ratio"], "pick": None,
                    "hv": None}
             if group_left:
                 rule = derive([r for r in rest if r["entries"]], ceilings=ceilings)
-                pick = choose(run["budget"], len(e["objectives"]), True, rule=rule).method
+                pick = choose(run["budget"], count, True, rule=rule).method
                 row.update(pick=pick, hv=e["methods"][pick]["hv_ratio"])
             rows.append(row)
     return rows

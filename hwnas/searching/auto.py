@@ -2,15 +2,15 @@
 
 The rule is data, `auto_rule.json` beside this module, written by `benchmarks/auto_rule.py`
 from `hwnas bench --family` results (hwnas.league.auto_rule derives it). It holds cells: one
-per group of problems (two objectives; three and four) and budget the family was run at, each
+per objective count (two, three, four) and budget the family was run at, each
 with the family's methods in their order (mean rank over the cell's problems, then mean HV
 ratio) and each method's evidence. `choose` applies it to one search's inputs, in this order,
 and says every step that mattered in one line (`Choice.why`):
 
 1. A space no larger than the budget: `random`. Nothing is left to learn that random search,
    which draws without repeats while repeats are avoidable, does not cover.
-2. The cell: the group of the objective count (a count no group was measured at takes the
-   nearest group, said as not measured) and the budget's band: the measured budget nearest to
+2. The cell: the objective count's (a count the family was not run at takes the nearest
+   count's, said as not measured) and the budget's band: the measured budget nearest to
    it, a tie to the smaller (with 100 and 500 measured: up to 300 the 100-evaluation cell,
    above 300 the 500 one). A budget below the smallest or above the largest measured one
    takes that end's cell, said as not measured.
@@ -234,14 +234,24 @@ def _evidence(rule: Mapping, cell: Mapping, method: str) -> str:
     """The measured numbers behind the pick, from its cell."""
     m = cell["methods"][method]
     place = cell["order"].index(method) + 1
-    source = next((s for s in rule.get("sources", []) if s["budget"] == cell["budget"]), {})
-    seeds = f" x {source['seeds']} seed(s)" if source.get("seeds") else ""
+    seeds = cell.get("seeds")
+    if seeds is None:  # a rule written before cells named their seeds: the budget's first source
+        source: Mapping = next((s for s in rule.get("sources", [])
+                                if s["budget"] == cell["budget"]), {})
+        seeds = source.get("seeds")
+    seeds_text = f" x {seeds} seed(s)" if seeds else ""
     worst = m["worst"]
     n = cell["problems"]
+    counts = "/".join(count_words(n) for n in cell["objectives"])
     return (f"{_ordinal(place)} by mean rank ({m['mean_rank']:.2f}) of {len(cell['order'])} "
-            f"methods on the {n} {cell['group']} problems of the family league at "
-            f"{cell['budget']} evaluations{seeds}, first on {m['first_on']} of {n}, mean HV "
+            f"methods on the {n} {counts}-objective problems of the family league at "
+            f"{cell['budget']} evaluations{seeds_text}, first on {m['first_on']} of {n}, mean HV "
             f"ratio {m['hv_ratio']:.4f}, worst {worst['hv_ratio']:.4f} ({worst['slug']})")
+
+
+def count_words(n: int) -> str:
+    """2 -> 'two': how a cell's objective count reads in a sentence."""
+    return {2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}.get(n, str(n))
 
 
 def _ordinal(n: int) -> str:

@@ -172,10 +172,11 @@ METHODS = ("mobo", "nsga2", "random")
 def _write_family(folder: Path, budget: int, seeds: int, hv: dict) -> Path:
     problems = []
     for slug, values in hv.items():
-        objectives = ["accuracy:c", "latency:d"] + (["latency:e"] if slug.startswith("m")
-                                                    else [])
+        # m...: three objectives, q...: four, else two
+        extra = {"m": ["latency:e"], "q": ["latency:e", "latency:f"]}.get(slug[0], [])
+        objectives = ["accuracy:c", "latency:d", *extra]
         problems.append({"slug": slug, "objectives": objectives,
-                         "group": MULTI if slug.startswith("m") else TWO})
+                         "group": MULTI if extra else TWO})
         results = {"true_front": {"size": 5, "rows_available": 100},
                    "methods": {m: {"hv_ratio": {"mean": v, "std": 0.0},
                                    "infeasible_evals": {"mean": 0.0},
@@ -244,6 +245,48 @@ def test_a_budget_may_take_one_folder_per_group_of_problems(tmp_path):
         derive(runs + [again])
 
 
+def test_three_and_four_objectives_get_a_cell_each(tmp_path):
+    """One folder of 3- and 4-objective problems: a cell per objective count, each ordered by
+    its own problems; a problem left out is picked for by the other problems of its count."""
+    hv = {"m1": (0.99, 0.90, 0.80), "m2": (0.98, 0.95, 0.80),
+          "q1": (0.80, 0.95, 0.90), "q2": (0.85, 0.99, 0.70)}
+    (run,) = runs = [read_run(_write_family(tmp_path / "multi", 500, 3, hv))]
+    rule = derive(runs)
+    cells = {tuple(c["objectives"]): c for c in rule["cells"]}
+    assert set(cells) == {(3,), (4,)}
+    assert cells[(3,)]["order"][0] == "mobo" and cells[(4,)]["order"][0] == "nsga2"
+    assert cells[(3,)]["problems"] == 2 and cells[(3,)]["seeds"] == 3
+    assert cells[(3,)]["source"] == run["command"]
+    assert choose(500, 3, True, rule=rule).method == "mobo"
+    assert choose(500, 4, True, rule=rule).method == "nsga2"
+    assert "on the 2 four-objective problems" in choose(500, 4, True, rule=rule).why
+    picks = {r["slug"]: r["pick"] for r in leave_one_out(runs)}
+    assert picks == {"m1": "mobo", "m2": "mobo", "q1": "nsga2", "q2": "nsga2"}
+
+
+def test_cells_no_folder_holds_are_kept_from_an_earlier_rule(runs, tmp_path):
+    """Re-running the 3-objective problems at 100 replaces that cell only: the earlier rule's
+    two-objective cells stay as they were, marked kept, with the sources they came from."""
+    earlier = derive(runs)
+    again = [read_run(_write_family(tmp_path / "m100", 100, 4, {"m1": (0.5, 0.6, 0.9),
+                                                                 "m2": (0.5, 0.7, 0.8)}))]
+    rule = derive(again, keep=earlier)
+    cells = {(c["budget"], tuple(c["objectives"])): c for c in rule["cells"]}
+    assert set(cells) == {(100, (2,)), (100, (3,)), (500, (2,))}
+    assert cells[(100, (3,))]["order"] == ["random", "nsga2", "mobo"]
+    assert "kept" not in cells[(100, (3,))] and cells[(100, (3,))]["seeds"] == 4
+    for key in ((100, (2,)), (500, (2,))):
+        old = next(c for c in earlier["cells"]
+                   if (c["budget"], tuple(c["objectives"])) == key)
+        assert cells[key]["kept"] and cells[key]["order"] == old["order"]
+        assert cells[key]["methods"] == old["methods"]
+    assert [(s["command"], s.get("kept", False)) for s in rule["sources"]] == [
+        (again[0]["command"], False), ("family_league.py --budget 100", True),
+        ("family_league.py --budget 500", True)]
+    assert choose(100, 2, True, rule=rule).method == "nsga2"  # the kept cell's first
+    assert choose(100, 3, True, rule=rule).method == "random"
+
+
 def test_the_script_ships_the_rule_it_checks(runs, tmp_path):
     out = tmp_path / "rule.json"
     proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "auto_rule.py"), "--runs",
@@ -257,6 +300,30 @@ def test_the_script_ships_the_rule_it_checks(runs, tmp_path):
     assert shipped["note"] == "hand-made" and shipped["ceilings"]["mobo"]["budget"] == 500
     assert [c["order"] for c in shipped["cells"]] == [c["order"] for c in derive(runs)["cells"]]
     assert choose(100, 2, True, rule=load_rule(out)).method == "nsga2"
+
+
+def test_the_script_keeps_an_earlier_rules_cells_and_verdicts(runs, tmp_path):
+    script = str(ROOT / "benchmarks" / "auto_rule.py")
+    first, second = tmp_path / "rule.json", tmp_path / "rule2.json"
+    subprocess.run([sys.executable, script, "--runs", str(tmp_path / "f100"),
+                    str(tmp_path / "f500"), "--write", "--out", str(first)],
+                   capture_output=True, text=True, timeout=120, cwd=ROOT, check=True)
+    m100 = _write_family(tmp_path / "m100", 100, 4, {"m1": (0.5, 0.6, 0.9),
+                                                      "m2": (0.5, 0.7, 0.8)})
+    proc = subprocess.run([sys.executable, script, "--runs", str(m100), "--keep", str(first),
+                           "--write", "--out", str(second)],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert "#### Two-objective problems (3), 100 evaluations: auto's order (kept from the " \
+        "earlier rule)" in proc.stdout
+    assert "#### Three-objective problems (2), 100 evaluations: auto's order\n" in proc.stdout
+    rule = json.loads(second.read_text())
+    earlier = json.loads(first.read_text())
+    assert [c["budget"] for c in rule["leave_one_out"]] == [100, 500]
+    assert all(c["kept"] for c in rule["leave_one_out"])
+    assert [{k: v for k, v in c.items() if k != "kept"} for c in rule["leave_one_out"]] == \
+        earlier["leave_one_out"]
+    assert choose(100, 3, True, rule=load_rule(second)).method == "random"
 
 
 def test_the_shipped_rule_names_registered_sample_based_methods():
