@@ -172,6 +172,11 @@ def make_ort_backend(name: str, manifest: dict, threads: int | None, timing: Tim
         onnx = sorted(_onnx_backends())
         raise BundleError(f"backend {name!r} measures torch modules; a bundle holds ONNX "
                           f"files: use one of {', '.join(onnx)}")
+    if manifest["dtype"] == "int8":  # hwnas never writes one: its int8 ops are quantized
+        # where they are timed, so the fp32 files of such a bundle would be timed as int8
+        raise BundleError("a bundle of int8 ops cannot be measured: bundles hold fp32 or fp16 "
+                          "ONNX; profile int8 with `hwnas profile --backend ort-cpu --dtype "
+                          "int8` on the device")
     cls.check_available()
     try:
         return cls(threads=threads, timing=timing, batch=manifest["batch"],

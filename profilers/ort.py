@@ -135,7 +135,8 @@ class OrtBackend(Backend):
         return {}
 
     def accepts_input_type(self, onnx_type: str) -> bool:
-        """Whether a model input of this ONNX type fits ``self.dtype``."""
+        """Whether a model input of this ONNX type fits ``self.dtype`` (an int8 model is
+        quantized in QDQ form: it takes float and quantizes inside, like a deployed one)."""
         return onnx_type == ("tensor(float16)" if self.dtype == "fp16" else "tensor(float)")
 
     def runtime_info(self) -> dict[str, Any]:
@@ -243,10 +244,15 @@ class _OrtGpuBackend(OrtBackend):
 
 @register_backend("ort-cpu")
 class OrtCPU(OrtBackend):
-    """ONNX Runtime on the host CPU (CPUExecutionProvider), fp32."""
+    """ONNX Runtime on the host CPU (CPUExecutionProvider), fp32 or int8.
+
+    int8 needs a model quantized statically in QDQ form (float input and output), as
+    ``hwnas profile --dtype int8`` makes them (hwnas.nn.quantize); ORT fuses the
+    QuantizeLinear/DequantizeLinear pairs into its int8 kernels.
+    """
 
     device_kind = "cpu"
-    supported_dtypes = ("fp32",)
+    supported_dtypes = ("fp32", "int8")
     provider = _CPU
 
     @classmethod

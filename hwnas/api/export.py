@@ -80,7 +80,10 @@ def export(run_path: str | Path, *, pick: list[str] | None = None, arch_key: str
     if search_config.table:  # a run on a tabular benchmark has no table to predict with
         table = LatencyTable.load(search_config.table)
         # The prediction is only comparable with the re-timing under the same conditions.
-        warnings = table.check_compatible(backend=backend, batch=1, allow=allow_mismatch)
+        # export writes and re-times fp32 (an int8 or fp16 table's prediction would not
+        # compare, which `hwnas search` already says of such a table)
+        warnings = table.check_compatible(backend=backend, batch=1, dtype="fp32",
+                                          allow=allow_mismatch)
         warnings += [n for n in [table_change_note(config)] if n]
         stat = search_config.latency_stat or table.stat
         predicted = table.predict_ops(space.ops(arch), stat)

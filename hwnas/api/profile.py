@@ -37,10 +37,11 @@ def profile(space: str = "proxyless", space_config: dict | None = None, backend:
     machine that does not repeat its medians gets a table in the low statistic that repeated
     best and, on a CPU backend, one thread, unless `latency_stat` / `threads` say otherwise;
     the table records the probe and the choice (`table.machine`, its "line" says it)."""
-    from hwnas.tables.profile import make_backend
+    from hwnas.tables.profile import check_dtype, make_backend
 
     check_latency_stat(latency_stat)
     space_obj = build_space(space, space_config)
+    check_dtype(backend, dtype)  # here too, before a Ray node is asked for anything
     check_table_destination(out, tables_dir)
     if ray_resource is not None:
         from hwnas.distributed.placement import run_on_resource

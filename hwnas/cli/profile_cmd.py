@@ -10,6 +10,10 @@ from hwnas.cli.render import console, print_json, progress_bar
 from hwnas.limits import MAX_BATCH
 from hwnas.quoting import shell_word
 
+# Every dtype some backend times; which backend has which is its `supported_dtypes`, and
+# another pairing is refused in one line naming the backends that have it (make_backend).
+DTYPES = ("fp32", "fp16", "int8")
+
 
 @click.command()
 @options.space
@@ -18,8 +22,9 @@ from hwnas.quoting import shell_word
 @options.threads
 @click.option("--batch", type=click.IntRange(1, MAX_BATCH), default=1, show_default=True,
               help="Batch size of the table.")
-@click.option("--dtype", type=click.Choice(["fp32", "fp16"]), default="fp32", show_default=True,
-              help="fp16 on GPU backends only.")
+@click.option("--dtype", type=click.Choice(DTYPES), default="fp32", show_default=True,
+              help="fp16 on GPU backends; int8 on ort-cpu (static QDQ quantization, per-channel "
+                   "int8 weights, uint8 activations; the table records the settings).")
 @click.option("--out", "-o", type=click.Path(dir_okay=False), default=None,
               help="Table path (default: latency_tables/<device>/<space>-<backend>-....json).")
 @click.option("--force", is_flag=True,

@@ -8,7 +8,8 @@ predicts only that one; an uncalibrated table predicts any statistic its entries
 Loading checks schema, units and values; using a table for another backend, batch or dtype is
 an error. A table may carry a `reference`: the reference workload timed with it
 (hwnas.tables.reference) and its time at the speed the table's predictions are expressed in;
-tables without one (older ones) load and predict as before.
+tables without one (older ones) load and predict as before. An int8 table carries the
+settings its ops were quantized with (`quantization`, hwnas.nn.quantize).
 """
 
 from __future__ import annotations
@@ -49,6 +50,9 @@ class LatencyTable:
     reference: dict | None = None  # {"key", "op", "ms", ...}: see hwnas.tables.reference
     stat: str = DEFAULT_STAT  # the statistic its predictions are in (and its reference's ms)
     machine: dict | None = None  # how the machine repeated itself when profiled (repeatability)
+    # int8 only: the settings its models were quantized with (hwnas.nn.quantize.QuantSettings
+    # as data), part of the header and the hash: two int8 tables quantized otherwise differ
+    quantization: dict | None = None
     created: str = field(default_factory=lambda: _dt.datetime.now(_dt.UTC).isoformat(
         timespec="seconds"))
     units: str = "ms"
@@ -170,6 +174,8 @@ class LatencyTable:
             out["latency_stat"] = self.stat
         if self.machine is not None:
             out["machine"] = self.machine
+        if self.quantization is not None:
+            out["quantization"] = self.quantization
         return out
 
     def save(self, path: str | Path) -> Path:
@@ -219,7 +225,9 @@ class LatencyTable:
             raise BadInputError(f"{where} predicts in {stat} but not every entry has it")
         if raw.get("machine") is not None and not isinstance(raw["machine"], dict):
             raise BadInputError(f"{where}: 'machine' must be an object")
+        _check_quantization(where, raw.get("dtype", "fp32"), raw.get("quantization"))
         return cls(stat=stat, machine=raw.get("machine"), backend=raw["backend"],
+                   quantization=raw.get("quantization"),
                    device=raw["device"], batch=raw.get("batch", 1),
                    dtype=raw.get("dtype", "fp32"), threads=raw.get("threads"),
                    space=raw.get("space", {}), entries=entries,
@@ -295,6 +303,18 @@ def _check_header(where: str, raw: dict) -> None:
             continue
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise BadInputError(f"{where}: {name!r} must be an int >= 1; got {value!r}")
+
+
+def _check_quantization(where: str, dtype: str, quantization) -> None:
+    """An int8 table names the settings it was quantized with; no other table has any. (The
+    values are checked where they are used to quantize again, hwnas.tables.backend_model.)"""
+    if dtype == "int8" and not isinstance(quantization, dict):
+        raise BadInputError(f"{where} is int8 but has no 'quantization' object (the settings "
+                            "its ops were quantized with); profile it again with `hwnas "
+                            "profile --dtype int8`")
+    if dtype != "int8" and quantization is not None:
+        raise BadInputError(f"{where} is {dtype} but has a 'quantization' object; only an "
+                            "int8 table has one")
 
 
 def _check_entry(where: str, key: str, entry) -> None:

@@ -30,6 +30,11 @@ def op_file_name(index: int, op: str) -> str:
 def export_bundle(space: str, space_config: dict | None, path: str | Path, *, batch: int = 1,
                   dtype: str = "fp32", progress=None) -> dict:
     """Write `path` (a zip) atomically; return its manifest."""
+    if dtype == "int8":  # quantizing needs hwnas and onnx, which a device does not have
+        raise BadInputError("a bundle cannot hold int8 ops yet (they are quantized where they "
+                            "are profiled); profile int8 on the device itself with `hwnas "
+                            "profile --backend ort-cpu --dtype int8`, or bundle "
+                            f"{' or '.join(DTYPES)}")
     if dtype not in DTYPES:
         raise BadInputError(f"bundle dtype {dtype!r} is not allowed; allowed: "
                             f"{', '.join(DTYPES)}")

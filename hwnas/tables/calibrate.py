@@ -14,6 +14,7 @@ import numpy as np
 from hwnas.latency import drift
 from hwnas.latency.table import LatencyTable
 from hwnas.limits import DEFAULT_ROUNDS
+from hwnas.tables.backend_model import quantization_note
 from hwnas.tables.validate import (
     _clock,
     _normalised,
@@ -80,7 +81,8 @@ def calibrate_table(table: LatencyTable, *, samples: int = 60, seed: int = 1,
                                                                 calibrated=False),
                             stat=stat)
     raw = per_network(passes)
-    measured, notes, drift_seen, normalised = list(raw), [], {}, passes
+    measured, drift_seen, normalised = list(raw), {}, passes
+    notes = [n for n in (quantization_note(table),) if n]
     old_reference = table.reference
     new_reference = table.reference
     if clock is not None:

@@ -18,7 +18,17 @@ def _header(table: LatencyTable) -> dict:
     head = {name: getattr(table, name) for name in HEADER_FIELDS}
     head["device"] = device_slug(table.device or {})
     head["space"] = table.space or None
+    head["quantization"] = table.quantization  # int8 only: the settings its ops were made with
     return head
+
+
+def _differing_settings(a: dict | None, b: dict | None) -> dict:
+    """Two int8 tables' quantization settings, only the fields that differ (all of each
+    when one table has none)."""
+    if a is None or b is None:
+        return {"a": a, "b": b}
+    fields = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+    return {"a": {k: a.get(k) for k in fields}, "b": {k: b.get(k) for k in fields}}
 
 
 def diff_tables(a: LatencyTable, b: LatencyTable, stat: str = "p50") -> dict:
@@ -52,6 +62,7 @@ def diff_tables(a: LatencyTable, b: LatencyTable, stat: str = "p50") -> dict:
         "zero_in_common": zero,
         "only_in_a": sorted(set(a.entries) - set(b.entries)),
         "only_in_b": sorted(set(b.entries) - set(a.entries)),
-        "header": {name: {"a": head_a[name], "b": head_b[name]}
+        "header": {name: _differing_settings(head_a[name], head_b[name])
+                   if name == "quantization" else {"a": head_a[name], "b": head_b[name]}
                    for name in head_a if head_a[name] != head_b[name]},
     }

@@ -7,19 +7,23 @@ from pathlib import Path
 from hwnas.errors import BackendUnavailableError, BadInputError
 from hwnas.latency.columns import entry_from_measurement
 from hwnas.latency.table import LatencyTable
-from hwnas.nn.onnx_io import module_to_onnx
+from hwnas.nn.quantize import INT8, QuantSettings
 from hwnas.ops import OpSignature
 from hwnas.registry import PROFILERS
 from hwnas.spaces.base import SearchSpace
+from hwnas.tables.backend_model import backend_model, quantization_record, table_quantization
 from profilers import BackendUnavailable
 
 
 def make_backend(name: str, *, threads: int | None = None, batch: int = 1, dtype: str = "fp32",
                  timing=None, memory: bool = False, energy: bool = False,
-                 stat: str | None = None):
+                 stat: str | None = None, quantization: QuantSettings | None = None):
     """A ready profiler backend, or one clear line on why it cannot run here. `stat`: the
-    latency statistic its timing loop repeats until stable (the table's)."""
+    latency statistic its timing loop repeats until stable (the table's). `quantization`:
+    how an int8 backend's models are quantized (default `INT8`; a table's own settings when
+    it is re-measured), kept on the backend as `.quantization` (None for other dtypes)."""
     cls = PROFILERS.get(name)
+    check_dtype(name, dtype)
     if stat is not None:
         import dataclasses
 
@@ -30,22 +34,30 @@ def make_backend(name: str, *, threads: int | None = None, batch: int = 1, dtype
     if reason is not None:
         raise BackendUnavailableError(reason)
     try:
-        return cls(threads=threads, batch=batch, dtype=dtype, timing=timing,
-                   measure_memory=memory, measure_energy=energy)
+        backend = cls(threads=threads, batch=batch, dtype=dtype, timing=timing,
+                      measure_memory=memory, measure_energy=energy)
     except ValueError as exc:
         raise BadInputError(str(exc)) from None
     except BackendUnavailable as exc:  # --memory/--energy on a device that cannot measure it
         raise BackendUnavailableError(str(exc)) from None
+    backend.quantization = (quantization or INT8) if dtype == "int8" else None
+    return backend
+
+
+def check_dtype(backend: str, dtype: str) -> None:
+    """One line naming the backends that have `dtype` when `backend` has not."""
+    cls = PROFILERS.get(backend)
+    if dtype in cls.supported_dtypes:
+        return
+    having = sorted(n for n in PROFILERS.names() if dtype in PROFILERS.get(n).supported_dtypes)
+    raise BadInputError(f"backend {backend!r} has no {dtype} path (it has "
+                        f"{', '.join(cls.supported_dtypes)}); {dtype} runs on: "
+                        f"{', '.join(having) or 'no backend'}")
 
 
 def measure_module(backend, module, sample_shape: tuple[int, ...]):
     """Measure one torch module on a backend, exporting it to ONNX when the backend needs it."""
-    module = module.eval()
-    if backend.input_format == "onnx":
-        model = module_to_onnx(module, (backend.batch, *sample_shape), backend.dtype)
-    else:
-        model = module
-    return backend.measure(model, sample_shape)
+    return backend.measure(backend_model(backend, module.eval(), sample_shape), sample_shape)
 
 
 DEFAULT_PASSES = 3
@@ -81,12 +93,14 @@ def profile_ops(space: SearchSpace, sigs: list[OpSignature], backend_name: str, 
     stat = table.stat if table is not None else stat  # filling a table: its own
     if backend is None:
         backend = make_backend(backend_name, threads=threads, batch=batch, dtype=dtype,
-                               timing=timing, memory=memory, energy=energy, stat=stat)
+                               timing=timing, memory=memory, energy=energy, stat=stat,
+                               quantization=table_quantization(table) if table else None)
     new = table is None
     if table is None:
         table = LatencyTable(backend=backend_name, device=backend.fingerprint(), batch=batch,
                              dtype=dtype, threads=threads, stat=stat, machine=machine,
-                             space={"name": space.name, "config": space.config()})
+                             space={"name": space.name, "config": space.config()},
+                             quantization=quantization_record(backend))
     # Filling a table keeps its speed: its new entries are scaled to its stored reference.
     use_reference = bool(sigs) and reference and (new or table.reference is not None)
     clock = _reference_clock(backend, space, sigs, table) if use_reference else None

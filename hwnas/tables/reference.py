@@ -31,13 +31,10 @@ def build_model(backend, space, sig: OpSignature):
     """The reference op as the backend takes it (built once: ONNX export is not free)."""
     import torch
 
-    torch.manual_seed(0)
-    module = space.build_op(sig).eval()
-    if backend.input_format == "onnx":
-        from hwnas.nn.onnx_io import module_to_onnx
+    from hwnas.tables.backend_model import backend_model
 
-        return module_to_onnx(module, (backend.batch, sig.cin, sig.h, sig.w), backend.dtype)
-    return module
+    torch.manual_seed(0)
+    return backend_model(backend, space.build_op(sig).eval(), (sig.cin, sig.h, sig.w))
 
 
 def choose_reference(backend, space, sigs: list[OpSignature]) -> OpSignature:  # by median

@@ -22,6 +22,7 @@ from hwnas.latency import drift
 from hwnas.latency.table import LatencyTable
 from hwnas.limits import DEFAULT_ROUNDS, MAX_ROUNDS
 from hwnas.registry import SPACES
+from hwnas.tables.backend_model import quantization_note, table_quantization
 from hwnas.tables.profile import make_backend, measure_module
 
 
@@ -106,8 +107,10 @@ def table_backend(table: LatencyTable, allow_mismatch: bool = False):
         raise BadInputError(f"table {table.path} holds HW-NAS-Bench's published per-block costs "
                             f"for {table.device.get('device')}, which cannot be measured here; "
                             "validate a table you profiled (`hwnas profile --space fbnet`)")
+    # an int8 table's networks are quantized with the table's own settings (hwnas.nn.quantize)
     backend = make_backend(table.backend, threads=table.threads, batch=table.batch,
-                           dtype=table.dtype, stat=table.stat)
+                           dtype=table.dtype, stat=table.stat,
+                           quantization=table_quantization(table))
     warnings = table.check_compatible(device_slug=device_slug(backend.fingerprint()),
                                       allow=allow_mismatch)
     return backend, warnings
@@ -241,7 +244,7 @@ def validate_table(table: LatencyTable, *, samples: int = 100, seed: int = 0,
     report = ValidationReport(str(table.path), table.backend, table.device, samples, seed)
     report.arch_keys = [a.key for a in archs]
     report.predicted_ms = [table.predict_ops(space.ops(a)) for a in archs]
-    notes = []
+    notes = [n for n in (quantization_note(table),) if n]
     clock = _clock(backend, space, table) if reference and table.reference else None
     if reference and not table.reference:
         notes.append(NO_REFERENCE)

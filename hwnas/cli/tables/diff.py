@@ -47,4 +47,5 @@ def diff(a, b, as_json):
     for name, pair in report["header"].items():
         console.print(f"header {name}: A {pair['a']!r}  B {pair['b']!r}")
     if not report["header"]:
-        console.print("headers: same backend, batch, dtype, threads, device and space")
+        console.print("headers: same backend, batch, dtype, threads, device, space and "
+                      "quantization")

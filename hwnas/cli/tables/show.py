@@ -51,6 +51,8 @@ def show(table, sort, as_json):
     console.print(f"device: {name}" + (f" ({cores} logical cores)" if cores else "")
                   + (f"; {t.device['note']}" if t.device.get("note") else ""))
     console.print(f"space: {t.space.get('name')} {t.space.get('config')}")
+    if t.quantization:  # int8: what its ops were quantized with (hwnas.nn.quantize)
+        console.print("quantization: " + ", ".join(f"{k} {v}" for k, v in t.quantization.items()))
     console.print(f"predicts in: {t.stat}" + (f" ({t.machine['line']})" if t.machine and
                                               t.machine.get("line") else ""))
     _header_lines(t)
