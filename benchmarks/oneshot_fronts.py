@@ -6,12 +6,13 @@ every run's hypervolume and wall time.
 The table is this machine's: the proxyless space (`--width-mult`, default 0.5: a DARTS step on
 the full-width supernet takes ~6 s on one core here, benchmarks/oneshot_steps.py) profiled on
 ort-cpu with one thread and calibrated on 30 networks, as `hwnas demo` does. Candidates are
-trained as in the demo (2 epochs at 16x16 on 768 digits images); supernets see
-`--supernet-images` of them at 16x16.
+trained as in the demo (2 epochs at 16x16 on 768 digits images); each one-shot method runs
+with its own `--preset fast` (its supernet on the same 768 images at 16x16), the options printed
+under the table.
 
     .venv/bin/python benchmarks/oneshot_fronts.py [--out runs/oneshot-fronts]
-        [--methods proxyless,fbnet,darts,snas,single_path_nas,ofa] [--epochs 4]
-        [--evolution-budget 24]
+        [--methods proxyless,fbnet,darts,snas,single_path_nas,ofa] [--evolution-budget 24]
+        [--epochs E --warmup W --supernet-images N: override the methods' --preset fast]
 
 Goal (one-shot issue): each one-shot method's front reaches aging evolution's hypervolume in
 at most a third of its wall time. Prints a markdown block for BENCHMARKS.md.
@@ -38,22 +39,38 @@ EVOLUTION = {"population": 8, "sample_size": 3}
 SWEEPS = {"proxyless": "lambda=0,0.15,0.3,1.2", "fbnet": "lambda=0,0.3,0.6,2.4",
           "darts": "lambda=0,0.05,0.1,0.4", "snas": "lambda=0,0.05,0.1,0.4",
           "single_path_nas": "lambda=0,0.01,0.02,0.08"}
-# Single-Path NAS's thresholds move at its `--preset fast` rate (the strategy's comment says
-# why); once-for-all has no sweep: one progressive-shrinking training, then a front of three
-# latency constraints, its `--preset fast` epochs.
-EXTRA = {"single_path_nas": {"arch_lr": 0.1}}
-OFA_EPOCHS = 10
+# Every method runs with its own `--preset fast` (what a user on a CPU is told to run: the
+# supernet on 768 images at 16x16, and an architecture learning rate that lets α move in so few
+# steps); --epochs, --warmup and --supernet-images override the preset where given.
+# Once-for-all has no sweep: one progressive-shrinking training, then a front of three latency
+# constraints.
+
+
+def method_options(method: str, args) -> dict:
+    from hwnas.registry import STRATEGIES
+
+    options = {**STRATEGIES.get(method).presets.get("fast", {}), "threads": 1}
+    if args.supernet_images is not None:
+        options["train_subset"] = args.supernet_images
+    if method == "ofa":
+        return options
+    if args.epochs is not None:
+        options["epochs"] = args.epochs
+    if args.warmup is not None:
+        options["warmup_epochs"] = args.warmup
+    return {**options, "sweep": SWEEPS[method]}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="runs/oneshot-fronts")
     parser.add_argument("--methods", default=",".join([*SWEEPS, "ofa"]))
-    parser.add_argument("--epochs", type=int, default=4, help="supernet epochs per setting")
-    parser.add_argument("--warmup", type=int, default=1, help="of which weight-only")
-    parser.add_argument("--supernet-images", type=int, default=384,
-                        help="training images a supernet sees (a DARTS-style step runs every "
-                             "candidate: ~3 s per step on one core here)")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="supernet epochs per setting (default: the method's --preset fast)")
+    parser.add_argument("--warmup", type=int, default=None,
+                        help="of which weight-only (default: the preset's)")
+    parser.add_argument("--supernet-images", type=int, default=None,
+                        help="training images a supernet sees (default: the preset's 768)")
     parser.add_argument("--evolution-budget", type=int, default=24)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--table", default=None, help="reuse a calibrated table")
@@ -81,7 +98,10 @@ def main() -> int:
     walls_path = out / "walls.json"  # finished runs and their wall times: the script resumes
     walls = json.loads(walls_path.read_text()) if walls_path.is_file() else {}
 
+    used: dict[str, dict] = {}
+
     def run(name: str, strategy: str, options: dict) -> None:
+        used[name] = options
         run_dir = out / name
         if name in walls and (run_dir / "history.jsonl").is_file():
             runs.append(run_dir)
@@ -101,21 +121,18 @@ def main() -> int:
 
     run("evolution", "evolution", dict(EVOLUTION))
     for method in [m.strip() for m in args.methods.split(",") if m.strip()]:
-        common = {"resolution": 16, "train_subset": args.supernet_images, "threads": 1}
-        if method == "ofa":
-            run(method, method, {**common, "epochs": OFA_EPOCHS})
-            continue
-        run(method, method, {**common, "sweep": SWEEPS[method], "epochs": args.epochs,
-                             "warmup_epochs": args.warmup, **EXTRA.get(method, {})})
-    report = api.pareto(runs, write=False)
+        run(method, method, method_options(method, args))
+    report = api.pareto(runs, write=False, plot=out / "pareto_compare.png")
     hv = {Path(r["run"]).name: r for r in report["runs"]}
     base = hv["evolution"]["hypervolume"]
     print(f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
           f"Python {platform.python_version()}; one thread for profiling, training and "
           "supernets.")
-    print(f"Command: `.venv/bin/python benchmarks/oneshot_fronts.py --epochs {args.epochs} "
+    given = "".join(f" --{k.replace('_', '-')} {v}" for k, v in
+                    (("epochs", args.epochs), ("warmup", args.warmup),
+                     ("supernet_images", args.supernet_images)) if v is not None)
+    print(f"Command: `.venv/bin/python benchmarks/oneshot_fronts.py{given} "
           f"--width-mult {args.width_mult} "
-          f"--warmup {args.warmup} --supernet-images {args.supernet_images} "
           f"--evolution-budget {args.evolution_budget} --methods {args.methods}` "
           f"(seed {args.seed}); table {table_path}.\n")
     print("| run | candidates | front | hypervolume | vs evolution | wall (s) | "
@@ -126,6 +143,8 @@ def main() -> int:
         print(f"| {name} | {r['n_points']} | {r['front_size']} | "
               f"{r['hypervolume']:.4f} | {r['hypervolume'] - base:+.4f} | "
               f"{walls[name]:.0f} | {walls[name] / walls['evolution']:.2f} |")
+    for name, options in used.items():
+        print(f"- {name}: {json.dumps(options, sort_keys=True)}")
     print("\nHypervolume of each run's distinct candidates, objectives min-max normalised "
           "over all runs shown (reference point 1.1); every candidate scored by the same "
           f"scratch estimator {ESTIMATOR}. Plot: {report['plot']}.")

@@ -13,7 +13,8 @@ At each checkpoint it reports:
   minibatches, the same for every network);
 - Kendall τ between the inherited-weight accuracy (the same way) and the accuracy the
   `scratch` estimator gives at `--preset fast` (2 epochs, 768 images at 16x16; longer or on
-  more images with --reference-epochs and --reference-images) over
+  more images with --reference-epochs and --reference-images; the mean over several seeds
+  with --reference-seeds) over
   `--networks` random architectures. The scratch accuracies are cached in `--cache`, so a rerun
   only trains supernets. `--ceiling` also gives τ between scratch at two seeds: how well the
   reference ranks itself (`--modes ""` for that alone).
@@ -95,6 +96,27 @@ def scratch_accuracies(space, archs, args, seed: int) -> list[float]:
     return out
 
 
+def print_reliability(per_seed: list[list[float]]) -> None:
+    """How well the reference ranks itself: Kendall τ between every two seeds, and between the
+    means of the first and the second half of the seeds."""
+    import itertools
+
+    from scipy.stats import kendalltau
+
+    def tau(a, b) -> float:
+        return float(kendalltau(a, b).statistic)
+
+    def mean(rows):
+        return [sum(v) / len(v) for v in zip(*rows, strict=True)]
+
+    pairs = [tau(a, b) for a, b in itertools.combinations(per_seed, 2)]
+    half = len(per_seed) // 2
+    print(f"\nreference over {len(per_seed)} seeds: Kendall τ between two seeds "
+          f"{sum(pairs) / len(pairs):.3f} on average ({min(pairs):.3f}-{max(pairs):.3f}); "
+          f"between the means of seeds 1-{half} and {half + 1}-{len(per_seed)}: "
+          f"{tau(mean(per_seed[:half]), mean(per_seed[half:])):.3f}", flush=True)
+
+
 def run(mode: str, args, data, archs, scratch) -> list[dict]:
     import torch
     import torch.nn.functional as F
@@ -169,6 +191,10 @@ def main() -> None:
     parser.add_argument("--reference-images", type=int, default=None,
                         help="the scratch reference's training images (default: --preset "
                              "fast's 768; 0: the whole training split)")
+    parser.add_argument("--reference-seeds", type=int, default=1,
+                        help="the reference is the mean accuracy over this many seeds (seed, "
+                             "seed+1, ...); with 2 or more, how well it ranks itself is "
+                             "printed")
     parser.add_argument("--ceiling", action="store_true",
                         help="also τ between scratch at seed and seed+1: how well the scratch "
                              "reference ranks itself, the most any estimator can reach")
@@ -183,8 +209,12 @@ def main() -> None:
     space = make_space(args, data.num_classes)
     archs = networks(space, args.networks, args.seed)
     start = time.perf_counter()
-    scratch = scratch_accuracies(space, archs, args, args.seed)
+    per_seed = [scratch_accuracies(space, archs, args, args.seed + k)
+                for k in range(args.reference_seeds)]
+    scratch = [sum(values) / len(values) for values in zip(*per_seed, strict=True)]
     scratch_seconds = time.perf_counter() - start
+    if args.reference_seeds > 1:
+        print_reliability(per_seed)
     if args.ceiling:
         from scipy.stats import kendalltau
 
@@ -204,8 +234,8 @@ def main() -> None:
           f"{torch.__version__}; one thread. proxyless at resolution {args.resolution}, width "
           f"{args.width_mult}, batch {args.batch}, lr {args.lr} (cosine over {args.steps} "
           f"steps), seed {args.seed}; τ over {len(archs)} random networks against scratch "
-          f"{reference_options(args)} (mean {sum(scratch) / len(scratch):.3f}, "
-          f"min {min(scratch):.3f}, "
+          f"{reference_options(args)}, mean of {args.reference_seeds} seed(s) "
+          f"(mean {sum(scratch) / len(scratch):.3f}, min {min(scratch):.3f}, "
           f"max {max(scratch):.3f}; {scratch_seconds:.0f} s, 0 when cached).\n")
     print("| weights | " + " | ".join(f"step {s}" for s in steps) + " | s/step |")
     print("|---|" + "---|" * (len(steps) + 1))
