@@ -27,20 +27,21 @@ def timing_warnings(report) -> list[str]:
     """What a re-timing says against the table: a prediction off by more than 10%, or a
     measurement too spread to confirm anything (p90 more than 10% above p50)."""
     out = []
-    m = report.measured_ms
+    m, careful = report.compared_timing  # of the file the prediction is of (fp32 or int8)
     error = report.prediction_error
+    dtype = f"{report.compared} " if report.compared != "fp32" else ""
     if error is not None and abs(error) > PREDICTION_TOLERANCE:
-        measured = (f"the network's {report.compared_ms:.3f} ms at the table's speed (median "
-                    f"of {report.at_table_speed['rounds']} passes next to its reference "
-                    "workload)" if report.at_table_speed else
-                    f"the measured p50 {m['p50']:.3f} ms")
+        measured = (f"the {dtype}network's {report.compared_ms:.3f} ms at the table's speed "
+                    f"(median of {careful['rounds']} passes next to its reference "
+                    "workload)" if careful else
+                    f"the {dtype}measured p50 {m['p50']:.3f} ms")
         out.append(f"the table predicted {report.predicted_ms:.3f} ms, {100 * error:+.0f}% off "
                    f"{measured} (more than "
                    f"{100 * PREDICTION_TOLERANCE:.0f}%): calibrate the table (`hwnas tables "
                    "calibrate`) or re-profile on this device")
     spread = (m["p90"] - m["p50"]) / m["p50"] if m.get("p50") and m.get("p90") else 0.0
     if spread > SPREAD_TOLERANCE:
-        out.append(f"the measurement is unstable: p90 {m['p90']:.3f} ms is "
+        out.append(f"the {dtype}measurement is unstable: p90 {m['p90']:.3f} ms is "
                    f"{100 * (m['p90'] - m['p50']) / m['p50']:.0f}% above p50 {m['p50']:.3f} ms "
                    "(other load on the machine? pin --threads, or measure again)")
     return out
@@ -49,7 +50,7 @@ def timing_warnings(report) -> list[str]:
 def export(run_path: str | Path, *, pick: list[str] | None = None, arch_key: str | None = None,
            out: str | Path | None = None, backend: str = "ort-cpu",
            threads: int | None = None, allow_mismatch: bool = False,
-           rounds: int | None = None, untrained: bool = False):
+           rounds: int | None = None, untrained: bool = False, int8: bool = False):
     """Export one candidate of a run to ONNX with weights trained at the resolution it is
     exported and timed at (hwnas.api.candidate.deploy_weights; `untrained`: a random
     initialisation, on purpose), proven: checker, parity with PyTorch, its own accuracy through
@@ -57,18 +58,32 @@ def export(run_path: str | Path, *, pick: list[str] | None = None, arch_key: str
     (the table's conditions and identity, then the re-timing's). Where the run's table has a
     reference workload measured under the re-timing's conditions, the network is also timed in
     `rounds` passes next to it, as `hwnas tables validate` times networks, and that is what
-    the prediction is compared with."""
+    the prediction is compared with.
+
+    `int8`: the file is also quantized to int8 (hwnas.tables.export_int8: the run's int8
+    table's settings, else INT8, calibrated on training images) and written beside it,
+    scored on the same held-out images and measured. A run searched on an int8 table is an
+    int8 deployment (hwnas.api.deploy_dtype): its export does this without being asked, and
+    compares the table's prediction with the int8 file's re-timing."""
+    from hwnas.api import deploy_dtype
     from hwnas.fileio import atomic_write_json
     from hwnas.latency.identity import table_change_note
     from hwnas.latency.table import LatencyTable  # numpy: loaded when exporting, not at import
     from hwnas.registry import PROFILERS
     from hwnas.tables.export import export_arch, refuse_non_finite
+    from hwnas.tables.export_int8 import int8_warnings
     from hwnas.tables.validate import check_rounds
 
     rounds = check_rounds(rounds)
     PROFILERS.get(backend)  # an unknown name is that, not a table measured on another backend
     run, config, record = choose(run_path, pick=pick, arch_key=arch_key)
     search_config = SearchConfig.from_dict(config["search"])
+    deploy = deploy_dtype.of_run(config)
+    why_int8 = "--int8" if int8 else (
+        "the run's table is int8, so export writes the int8 file too and compares the "
+        "table's prediction with its re-timing (as --int8 does)" if deploy == "int8" else None)
+    if why_int8:
+        check_int8_backend(backend, why_int8, run.path)
     again = f"; pick another candidate with `hwnas pareto {shell_word(run.path)}`"
     space = run_space(config)
     arch = Arch.from_dict(record["arch"])
@@ -79,16 +94,17 @@ def export(run_path: str | Path, *, pick: list[str] | None = None, arch_key: str
     predicted, warnings, table, stat = None, [], None, "p50"
     if search_config.table:  # a run on a tabular benchmark has no table to predict with
         table = LatencyTable.load(search_config.table)
-        # The prediction is only comparable with the re-timing under the same conditions.
-        # export writes and re-times fp32 (an int8 or fp16 table's prediction would not
-        # compare, which `hwnas search` already says of such a table)
-        warnings = table.check_compatible(backend=backend, batch=1, dtype="fp32",
+        # The prediction is only comparable with the re-timing under the same conditions:
+        # export re-times the run's deploy dtype, fp32 or int8 (an fp16 table's prediction
+        # would not compare, which `hwnas search` already says of such a table)
+        warnings = table.check_compatible(backend=backend, batch=1, dtype=deploy,
                                           allow=allow_mismatch)
         warnings += [n for n in [table_change_note(config)] if n]
         stat = search_config.latency_stat or table.stat
         predicted = table.predict_ops(space.ops(arch), stat)
     evaluation, data, note = _evaluation(search_config.dataset, space, weights)
     warnings += [note] if note else []
+    plan = None if why_int8 is None else _int8_plan(table, data, deploy == "int8", why_int8)
     out_path = Path(out) if out else run.path / "exports" / f"{arch.key}.onnx"
     notes: list[str] = []
     report = export_arch(space, arch, out_path, state_dict=weights.state_dict,
@@ -99,13 +115,54 @@ def export(run_path: str | Path, *, pick: list[str] | None = None, arch_key: str
                          retime=None if table is None else _retimer(table, rounds, notes),
                          evaluation=evaluation,
                          metadata=_metadata(space, arch, record, data, table, weights),
-                         stat=stat)
-    warnings = [*warnings, *notes, *timing_warnings(report)]
+                         stat=stat, int8=plan)
+    warnings = [*warnings, *notes, *timing_warnings(report), *int8_warnings(report.int8)]
     report = dataclasses.replace(report, accuracies=accuracy_summary(config, record, weights,
-                                                                      report))
+                                                                      report),
+                                 int8=_int8_prediction(report, table))
     atomic_write_json(out_path.with_suffix(".json"), {**report.to_dict(), "record": record,
                                                       "warnings": warnings})
     return report, warnings
+
+
+def _int8_prediction(report, table) -> dict | None:
+    """The int8 file's entry with the table's prediction of it, or why there is none."""
+    if report.int8 is None:
+        return None
+    if report.compared == "int8":
+        return {**report.int8, "predicted_ms": report.predicted_ms, "prediction_note": None}
+    why = ("the run's table is fp32" if table is not None else "the run has no latency table")
+    return {**report.int8, "predicted_ms": None,
+            "prediction_note": f"no int8 prediction exists: {why} (a search on an int8 table, "
+                               "`hwnas profile --dtype int8`, predicts int8 latency)"}
+
+
+def check_int8_backend(backend: str, why: str, run_path) -> None:
+    """One line, before anything is written, where the re-timing backend has no int8 path."""
+    from hwnas.errors import BadInputError
+    from hwnas.tables.profile import check_dtype
+
+    try:
+        check_dtype(backend, "int8")
+    except BadInputError as exc:
+        asked = "--int8" if why == "--int8" else "the run's table is int8"
+        alone = " (or drop --int8 for the fp32 file alone)" if why == "--int8" else ""
+        raise BadInputError(f"{asked}: {exc}; export with `hwnas export "
+                            f"{shell_word(run_path)} --int8 --backend ort-cpu`{alone}") from None
+
+
+def _int8_plan(table, data, compared: bool, why: str):
+    """How the int8 file is made (hwnas.tables.export_int8): the int8 table's settings (its
+    ops were quantized so, and its prediction is of networks quantized so) or INT8,
+    calibrated on images of the dataset's training split at the export's resolution."""
+    from hwnas.nn.quantize import INT8
+    from hwnas.tables.backend_model import table_quantization
+    from hwnas.tables.export_int8 import Int8Plan, calibration_images, export_settings
+
+    base = (table_quantization(table) if table is not None else None) or INT8
+    settings = export_settings(base, len(data.train_y))
+    return Int8Plan(settings, calibration_images(data.train_x, data.train_y, settings),
+                    timing_settings=base, compared=compared, why=why)
 
 
 def accuracy_summary(config: dict, record: dict, weights, report) -> dict:
@@ -123,7 +180,24 @@ def accuracy_summary(config: dict, record: dict, weights, report) -> dict:
             "accuracy": report.onnx_accuracy["onnx"], "split": report.onnx_accuracy["split"],
             "images": report.onnx_accuracy["images"],
             "what": "the exported file through onnxruntime"},
+        "int8": _int8_accuracy(report.int8),
         "weights": weights.source}
+
+
+def _int8_accuracy(int8: dict | None) -> dict | None:
+    """The int8 file's accuracy beside the fp32 file's (the same images, both through
+    onnxruntime), saying how it was calibrated."""
+    scores = (int8 or {}).get("onnx_accuracy")
+    if int8 is None or not scores:
+        return None
+    q = int8["quantization"]
+    return {"accuracy": scores["int8"], "fp32_accuracy": scores["fp32"],
+            "agreement_with_fp32": scores["agreement"], "split": scores["split"],
+            "images": scores["images"],
+            "what": (f"the int8 file through onnxruntime ({q['format']}, per-channel "
+                     f"{q['weight_type']} weights, {q['activation_type']} activations, "
+                     f"calibrated on {q['calibration_samples']} training images, seed "
+                     f"{q['calibration_seed']})")}
 
 
 def _evaluation(dataset: str, space, weights):

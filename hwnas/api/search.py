@@ -350,18 +350,25 @@ def proxy_resolution_note(space, estimator) -> str | None:
 
 
 def _check_table_exportable(table, allow_mismatch: bool) -> list[str]:
-    """`hwnas export` re-times a candidate at batch 1 in fp32 and refuses a table measured
-    otherwise (its prediction would not compare): refuse such a table now, with the same
-    reason, rather than after the search (`allow_mismatch`: warnings instead, and export then
-    needs --allow-mismatch too)."""
+    """`hwnas export` re-times a candidate at batch 1 in fp32, or in int8 (on ort-cpu, the
+    only backend an int8 table exists for), and refuses a table measured otherwise (its
+    prediction would not compare): refuse such a table now, with the same reason, rather than
+    after the search (`allow_mismatch`: warnings instead, and export then needs
+    --allow-mismatch too). An int8 table's dtype becomes the run's deploy dtype
+    (hwnas.api.deploy_dtype)."""
+    from hwnas.api import deploy_dtype
+
     if table is None:
         return []
-    return table.check_compatible(batch=1, dtype="fp32", allow=allow_mismatch,
+    return table.check_compatible(batch=1, dtype=deploy_dtype.of_table(table),
+                                  allow=allow_mismatch,
                                   why=" (`hwnas export` re-times the candidates of a run at "
-                                      "batch 1 in fp32, and would refuse this table)")
+                                      "batch 1 in fp32, or int8 on ort-cpu, and would refuse "
+                                      "this table)")
 
 
 def _run_config(config: SearchConfig, space, strategy, evaluator) -> dict:
+    from hwnas.api import deploy_dtype
     from hwnas.api.hv_reference import derive_reference
     from hwnas.versions import versions
 
@@ -376,6 +383,8 @@ def _run_config(config: SearchConfig, space, strategy, evaluator) -> dict:
             "table": None if table is None else {
                 "path": str(config.table), "backend": table.backend, "batch": table.batch,
                 "dtype": table.dtype, "device": table.device, "hash": table.content_hash()},
+            # what `hwnas export` writes and compares the prediction with: the table's dtype
+            "deploy_dtype": deploy_dtype.of_table(table),
             "versions": versions(), "created": _now()}
 
 

@@ -78,8 +78,8 @@ PATH = click.Path(dir_okay=False)
 @click.option("--resume", type=click.Path(file_okay=False), default=None,
               help="Continue the run in this directory (a larger --budget extends it).")
 @click.option("--allow-mismatch", is_flag=True,
-              help="Search with a table `hwnas export` cannot re-time (batch other than 1, not "
-                   "fp32); export then needs --allow-mismatch too.")
+              help="Search with a table `hwnas export` cannot re-time (batch other than 1, "
+                   "neither fp32 nor int8 on ort-cpu); export then needs --allow-mismatch too.")
 @click.option("--warm-start", "warm_start", multiple=True, type=click.Path(file_okay=False),
               metavar="RUN",
               help="Start from every candidate an earlier run of the same problem evaluated "

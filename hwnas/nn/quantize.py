@@ -24,7 +24,11 @@ from hwnas.errors import BadInputError
 FORMATS = ("QDQ",)  # QuantizeLinear/DequantizeLinear pairs, what ORT's optimizer fuses
 TYPES = ("int8", "uint8")
 METHODS = ("MinMax", "Entropy", "Percentile")
-CALIBRATION_DATA = ("random-normal",)
+# "random-normal": seeded standard-normal inputs (tables: timing does not depend on the
+# values); "train-images": images of the dataset's training split, stratified by class and
+# seeded (`hwnas export --int8`: accuracy depends on the scales, so they come from what the
+# network will see; hwnas.tables.export_int8)
+CALIBRATION_DATA = ("random-normal", "train-images")
 
 
 @dataclass(frozen=True)
@@ -42,7 +46,8 @@ class QuantSettings:
     # What calibration reads. Timing does not depend on the values: the scales change, the
     # kernels ORT chooses do not, so seeded random inputs of the model's input shape serve
     # for ops and for whole networks alike (no code path that times a table has the
-    # dataset's images at hand).
+    # dataset's images at hand). An exported int8 file is calibrated on training images
+    # instead ("train-images"), and these three fields then say how many and which seed.
     calibration_data: str = "random-normal"
     calibration_samples: int = 4
     calibration_seed: int = 0

@@ -98,7 +98,8 @@ class SearchConfig:
     seed: int = 0
     run_dir: str = ""
     keep_weights: str = "front"
-    # Search with a table `hwnas export` cannot re-time (batch != 1, not fp32), warned.
+    # Search with a table `hwnas export` cannot re-time (batch != 1, neither fp32 nor int8
+    # on ort-cpu), warned.
     allow_mismatch: bool = False
     # Hard limits ('latency_ms<=3', `--constraint`); a run written before them has none.
     constraints: list[str] = field(default_factory=list)
@@ -166,7 +167,7 @@ def read_run_config(run_path: str | Path) -> dict:
 _RUN_FIELDS = {"table": (dict, "an object or null"), "space_resolved": (dict, "an object"),
                "estimator_resolved": (dict, "an object"), "strategy_resolved": (dict, "an object"),
                "evaluator_resolved": (dict, "an object"), "created": (str, "a text"),
-               "hypervolume_reference": (dict, "an object")}
+               "hypervolume_reference": (dict, "an object"), "deploy_dtype": (str, "a text")}
 
 
 def _run_fields_damage(raw: dict) -> str | None:

@@ -9,6 +9,7 @@ settings (hwnas.nn.quantize).
 
 from __future__ import annotations
 
+from hwnas.errors import BadInputError
 from hwnas.latency.table import LatencyTable
 from hwnas.nn.onnx_io import module_to_onnx
 from hwnas.nn.quantize import INT8, QuantSettings, quantize_onnx, random_calibration
@@ -20,7 +21,14 @@ def table_quantization(table: LatencyTable) -> QuantSettings | None:
     if table.dtype != "int8":
         return None
     where = f"latency table {table.path}" if table.path else "latency table"
-    return QuantSettings.from_dict(table.quantization, f"{where}: 'quantization'")
+    settings = QuantSettings.from_dict(table.quantization, f"{where}: 'quantization'")
+    if settings.calibration_data != INT8.calibration_data:
+        # "train-images" is what an exported file is calibrated on; every model a table
+        # times is calibrated on random inputs (backend_model), which its header must say
+        raise BadInputError(f"{where}: 'quantization': calibration_data "
+                            f"{settings.calibration_data!r:.40} is not what a table's models "
+                            f"are calibrated on; allowed: {INT8.calibration_data}")
+    return settings
 
 
 def quantization_record(backend) -> dict | None:

@@ -41,13 +41,27 @@ class ExportReport:
     # the accuracies a user compares, each saying what it is (filled by hwnas.api.export)
     accuracies: dict | None = None
     stat: str = "p50"  # the statistic predicted and compared (the table's)
+    # the int8 file beside this one (`--int8`, or a run whose table is int8): its path,
+    # quantization settings, accuracy, measured latency (hwnas.tables.export_int8)
+    int8: dict | None = None
+    # which file the prediction is of and compared with: the table's dtype ("int8" when the
+    # run's table is int8, its re-timing then in int8["at_table_speed"])
+    compared: str = "fp32"
+
+    @property
+    def compared_timing(self) -> tuple[dict, dict | None]:
+        """The measurement and the careful re-timing of the file the prediction is of."""
+        if self.compared == "int8" and self.int8 is not None:
+            return self.int8["measured_ms"], self.int8["at_table_speed"]
+        return self.measured_ms, self.at_table_speed
 
     @property
     def compared_ms(self) -> float:
         """The measured latency the prediction is compared with, in the same statistic."""
-        if self.at_table_speed:
-            return self.at_table_speed["ms"]
-        return self.measured_ms.get(self.stat, self.measured_ms["p50"])
+        measured, careful = self.compared_timing
+        if careful:
+            return careful["ms"]
+        return measured.get(self.stat, measured["p50"])
 
     @property
     def prediction_error(self) -> float | None:
@@ -75,7 +89,8 @@ def export_arch(space: SearchSpace, arch: Arch, out: str | Path, *, state_dict: 
                 weights: str, predicted_ms: float | None = None,
                 table_backend: str | None = None, backend: str = "ort-cpu",
                 threads: int | None = None, retime=None, evaluation: Evaluation | None = None,
-                metadata: dict[str, str] | None = None, stat: str = "p50") -> ExportReport:
+                metadata: dict[str, str] | None = None, stat: str = "p50",
+                int8=None) -> ExportReport:
     """Write `arch` (with `state_dict`, or randomly initialised) to `out` as ONNX with a
     dynamic batch axis and `metadata`, after proving it: onnx.checker, parity with PyTorch on
     random inputs, and (with `evaluation`) its own accuracy through onnxruntime on held-out
@@ -84,12 +99,19 @@ def export_arch(space: SearchSpace, arch: Arch, out: str | Path, *, state_dict: 
     `retime(profiler, model_bytes, input_shape) -> dict | None`: the written model timed
     again the careful way (hwnas.tables.retime) on the re-timing backend, or None where that
     cannot be done; the caller's, as only it knows the table. `stat`: the latency statistic
-    the prediction is in, and so the one measured to compare with it."""
+    the prediction is in, and so the one measured to compare with it.
+
+    `int8` (hwnas.tables.export_int8.Int8Plan): the proven file is also quantized, scored on
+    the same held-out images and written beside it as `<name>.int8.onnx` (before either is
+    written, so a failure writes neither), then measured on the same backend in int8; where
+    the plan is `compared`, `retime` re-times the int8 file, not the fp32 one."""
     import onnx
 
     from hwnas.nn.onnx_accuracy import check_accuracy
 
     profiler = _onnx_profiler(backend, threads, stat)  # a wrong backend is refused before any write
+    int8_profiler = None if int8 is None else _onnx_profiler(
+        backend, threads, stat, dtype="int8", quantization=int8.timing_settings)
     if state_dict is not None:
         refuse_non_finite(state_dict, f"the weights of {arch.key}")
     model = space.build(arch)
@@ -109,14 +131,37 @@ def export_arch(space: SearchSpace, arch: Arch, out: str | Path, *, state_dict: 
     if evaluation is not None:
         accuracy = check_accuracy(data, model, evaluation.x, evaluation.y,
                                   claimed=evaluation.claimed, split=evaluation.split).to_dict()
+    quantized, int8_scores = None, None
+    if int8 is not None:
+        from hwnas.tables.export_int8 import int8_accuracy, quantize_file
+
+        quantized = quantize_file(data, int8)
+        int8_scores = None if evaluation is None else int8_accuracy(data, quantized, evaluation)
     path = atomic_write_bytes(out, data)
+    int8_path = None if quantized is None else atomic_write_bytes(int8_path_for(path), quantized)
     # the backend adds the batch dimension
     measured = profiler.measure(data, shape[1:]).to_dict()
+    compared = "int8" if int8 is not None and int8.compared else "fp32"
+    careful = retime(profiler, data, shape[1:]) if retime and compared == "fp32" else None
+    int8_report = None
+    if int8 is not None and quantized is not None and int8_profiler is not None:
+        int8_report = {
+            "onnx_path": str(int8_path), "why": int8.why,
+            "quantization": int8.settings.to_dict(), "onnx_accuracy": int8_scores,
+            "measured_backend": backend, "measured_dtype": "int8",
+            "measured_ms": int8_profiler.measure(quantized, shape[1:]).to_dict(),
+            "at_table_speed": (retime(int8_profiler, quantized, shape[1:])
+                               if retime and compared == "int8" else None),
+            "bytes": len(quantized), "fp32_bytes": len(data)}
     return ExportReport(arch.key, str(arch), str(path), weights, diff, PARITY_TOLERANCE,
-                        backend, measured, predicted_ms, table_backend,
-                        retime(profiler, data, shape[1:]) if retime is not None else None,
+                        backend, measured, predicted_ms, table_backend, careful,
                         ("batch", *space.input_shape), accuracy, dict(metadata or {}),
-                        stat=stat)
+                        stat=stat, int8=int8_report, compared=compared)
+
+
+def int8_path_for(out: Path) -> Path:
+    """Where the int8 file goes: beside the fp32 one, `model.onnx` -> `model.int8.onnx`."""
+    return out.with_suffix(".int8.onnx")
 
 
 def _estimate_batchnorm_statistics(model, shape: tuple[int, ...]) -> None:
@@ -171,10 +216,12 @@ def _count_bad(a: np.ndarray) -> str:
     return f"{int((~np.isfinite(a)).sum())} of {a.size}"
 
 
-def _onnx_profiler(backend: str, threads: int | None, stat: str):
+def _onnx_profiler(backend: str, threads: int | None, stat: str, dtype: str = "fp32",
+                   quantization=None):
     from hwnas.tables.profile import make_backend
 
-    profiler = make_backend(backend, threads=threads, stat=stat)
+    profiler = make_backend(backend, threads=threads, stat=stat, dtype=dtype,
+                            quantization=quantization)
     if profiler.input_format != "onnx":
         raise BadInputError(f"backend {backend!r} runs PyTorch modules, not the exported ONNX "
                             "file; re-time with ort-cpu, ort-cuda or ort-tensorrt")
