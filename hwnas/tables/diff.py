@@ -1,4 +1,12 @@
-"""Compare two latency tables: per-op p50 ratios, keys on one side only, header differences."""
+"""Compare two latency tables: per-op p50 ratios, the same per op type, keys on one side only,
+header differences.
+
+An op type is what an op computes without where it sits: its name, kernel and expansion (and
+any space-specific option), not its channels, size or stride. Per type the diff counts the
+ops where B is faster, about equal or slower than A: what a user choosing a space's ops for a
+backend or dtype (int8 against fp32) reads, when the overall ratio hides that some kinds of op
+gain and others lose.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +18,40 @@ from hwnas.latency.table import LatencyTable
 
 HEADER_FIELDS = ("backend", "batch", "dtype", "threads")
 TOP = 5
+# |B/A - 1| within this counts as equal: a table's own entries repeat to a few percent on a
+# quiet machine, so a smaller difference says nothing about which is faster
+EQUAL = 0.05
+
+
+def op_type(key: str) -> str:
+    """`mbconv|cin=16|cout=24|hw=32|k=5|s=2|e=6` -> `mbconv k=5 e=6`: the op without its
+    shapes and stride."""
+    from hwnas.ops import OpSignature
+
+    try:
+        sig = OpSignature.from_key(key)
+    except Exception:  # a key this hwnas cannot parse is its own type
+        return key
+    parts = [sig.op] + ([f"k={sig.kernel}"] if sig.kernel else []) + \
+        ([f"e={sig.expand}"] if sig.expand else []) + [f"{k}={v}" for k, v in sig.extra]
+    return " ".join(parts)
+
+
+def by_type(a: LatencyTable, b: LatencyTable, ratios: dict, stat: str) -> list[dict]:
+    """Per op type (`op_type`): ops, A's and B's summed `stat`, their ratio, and how many ops
+    B runs faster, about equal (`EQUAL`) or slower than A."""
+    groups: dict[str, list[str]] = {}
+    for key in ratios:
+        groups.setdefault(op_type(key), []).append(key)
+    rows = []
+    for kind, keys in sorted(groups.items()):
+        sa = sum(float(a.entries[k][stat]) for k in keys)
+        sb = sum(float(b.entries[k][stat]) for k in keys)
+        rows.append({"type": kind, "ops": len(keys), "a_ms": sa, "b_ms": sb, "ratio": sb / sa,
+                     "faster": sum(ratios[k] < 1 - EQUAL for k in keys),
+                     "equal": sum(abs(ratios[k] - 1) <= EQUAL for k in keys),
+                     "slower": sum(ratios[k] > 1 + EQUAL for k in keys)})
+    return rows
 
 
 def _header(table: LatencyTable) -> dict:
@@ -56,6 +98,7 @@ def diff_tables(a: LatencyTable, b: LatencyTable, stat: str = "p50") -> dict:
             "max": float(values.max()),
             "geomean": float(np.exp(np.log(values).mean())),
             "sum": sums[1] / sums[0] if sums[0] > 0 else None},
+        "by_type": by_type(a, b, ratios, stat),
         "most_different": [{"key": k, "a": float(a.entries[k][stat]),
                             "b": float(b.entries[k][stat]), "ratio": ratios[k]}
                            for k in ranked],

@@ -205,3 +205,28 @@ def test_diff_numbers(tmp_path, tiny_table_path):
     assert set(d["header"]) == {"threads", "batch", "device"}
     assert d["header"]["batch"] == {"a": 1, "b": 4}
     assert d["header"]["device"]["b"].startswith("other-")
+
+
+def test_diff_by_op_type_counts_faster_equal_and_slower(tmp_path, tiny_table_path):
+    """Per op type (name, kernel, expansion; not shapes or stride): B's ops that are faster,
+    within 5% or slower than A's, and the ratio of the type's sums."""
+    from hwnas.tables.diff import op_type
+
+    raw = json.loads(tiny_table_path.read_text())
+    mbconv = sorted(k for k in raw["entries"] if op_type(k) == "mbconv k=3 e=3")
+    assert len(mbconv) >= 3, "the tiny table has several ops of one type"
+    first, second = mbconv[:2]
+    raw["entries"][first]["p50"] *= 0.5  # faster in B
+    raw["entries"][second]["p50"] *= 1.2  # slower in B; the type's other ops equal
+    (tmp_path / "b.json").write_text(json.dumps(raw))
+    a, b = LatencyTable.load(tiny_table_path), LatencyTable.load(tmp_path / "b.json")
+    rows = {r["type"]: r for r in diff_tables(a, b)["by_type"]}
+    row = rows["mbconv k=3 e=3"]
+    assert (row["ops"], row["faster"], row["equal"], row["slower"]) == \
+        (len(mbconv), 1, len(mbconv) - 2, 1)
+    assert row["ratio"] == pytest.approx(row["b_ms"] / row["a_ms"])
+    assert row["b_ms"] == pytest.approx(row["a_ms"] - 0.5 * a.entries[first]["p50"]
+                                        + 0.2 * a.entries[second]["p50"])
+    others = [r for t, r in rows.items() if t != "mbconv k=3 e=3"]
+    assert all(r["equal"] == r["ops"] and r["ratio"] == pytest.approx(1.0) for r in others)
+    assert op_type("mbconv|cin=16|cout=24|hw=32|k=5|s=2|e=6") == "mbconv k=5 e=6"

@@ -8,6 +8,7 @@ from hwnas import api
 from hwnas.cli import options
 from hwnas.cli.fit import print_table
 from hwnas.cli.render import console, print_json
+from hwnas.tables.diff import EQUAL
 
 TABLE = click.Path(dir_okay=False)
 
@@ -17,7 +18,8 @@ TABLE = click.Path(dir_okay=False)
 @click.argument("b", type=TABLE)
 @options.as_json
 def diff(a, b, as_json):
-    """Compare table B with table A: p50 ratios B/A, keys on one side only, header changes.
+    """Compare table B with table A: p50 ratios B/A, per op and per op type (where B is
+    faster, about equal or slower), keys on one side only, header changes.
 
     \b
     Examples:
@@ -34,6 +36,15 @@ def diff(a, b, as_json):
                       f"sum {r['sum']:.3f}")
     else:
         console.print(f"{report['common']} common ops: no ratio to report")
+    if report["by_type"]:  # where B gains and where it loses, kind of op by kind of op
+        print_table(None, ["op type", "ops", "A (ms)", "B (ms)", "B/A", "faster", "equal",
+                           "slower"],
+                    [[t["type"], str(t["ops"]), f"{t['a_ms']:.4f}", f"{t['b_ms']:.4f}",
+                      f"x{t['ratio']:.3f}", str(t["faster"]), str(t["equal"]), str(t["slower"])]
+                     for t in report["by_type"]], right=(1, 2, 3, 4, 5, 6, 7), indent=2,
+                    rule=False)
+        console.print(f"  (faster / slower: B/A below / above 1 ± {EQUAL:.0%}; sums of "
+                      f"{report['stat']})")
     if report["most_different"]:  # an op key too long for the width wraps after a '|'
         print_table(None, ["most different", "A (ms)", "B (ms)", "B/A"],
                     [[d["key"], f"{d['a']:.4f}", f"{d['b']:.4f}", f"x{d['ratio']:.3f}"]
