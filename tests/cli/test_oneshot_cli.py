@@ -138,22 +138,28 @@ def test_each_setting_records_how_far_its_distribution_moved(swept):
         assert 0 <= end <= start + 1e-6  # nothing trains a distribution above uniform
 
 
+def noted_run(run_dir, table_path, method: str, sweep: str, option: str):
+    """A tiny one-shot search with one strategy option set: the run's folder, what its end
+    printed and what `hwnas runs show` prints of it (each on one line)."""
+    proc = hwnas("search", *TINY, "--table", str(table_path), "--method", method,
+                 "--sweep", sweep, *FAST, "--strategy-opt", option, "--run-dir", str(run_dir))
+    assert proc.returncode == 0, proc.stderr
+    shown = hwnas("runs", "show", str(run_dir))
+    assert shown.returncode == 0, shown.stderr
+    return run_dir, " ".join(proc.stdout.split()), " ".join(shown.stdout.split())
+
+
 def test_a_sweep_whose_architecture_never_moved_says_so(tmp_path, tiny_table_path):
     """α frozen (an architecture learning rate too small to move it): the "front" is the
     initial argmax; the end of the run and `hwnas runs show` say it in one line."""
     from hwnas.oneshot.stillness import stillness_note
 
-    run_dir = tmp_path / "run"
-    proc = hwnas("search", *TINY, "--table", str(tiny_table_path), "--method", "darts",
-                 "--sweep", "lambda=0,2", *FAST, "--strategy-opt", "arch_lr=1e-12",
-                 "--run-dir", str(run_dir))
-    assert proc.returncode == 0, proc.stderr
-    out = " ".join(proc.stdout.split())
+    run_dir, out, shown = noted_run(tmp_path / "run", tiny_table_path, "darts", "lambda=0,2",
+                                    "arch_lr=1e-12")
     assert "did not move in every setting" in out and "initial argmax" in out
     assert all(r["proposal"]["alpha_moved"] < 1e-6 for r in records(run_dir))
     assert stillness_note(records(run_dir))
-    shown = hwnas("runs", "show", str(run_dir))
-    assert shown.returncode == 0 and "initial argmax" in " ".join(shown.stdout.split())
+    assert "initial argmax" in shown
 
 
 def test_stillness_counts_only_the_settings_that_did_not_move():
@@ -204,15 +210,10 @@ def test_the_flat_signal_note_counts_only_the_flat_settings():
 def test_a_supernet_that_learnt_nothing_says_so(tmp_path, tiny_table_path):
     """Weights that do not learn (a learning rate of 1e-9): α moves on the cost term alone and
     the derived network is picked by cost; the end of the run and `hwnas runs show` say so."""
-    run_dir = tmp_path / "run"
-    proc = hwnas("search", *TINY, "--table", str(tiny_table_path), "--method", "proxyless",
-                 "--sweep", "lambda=0.3", *FAST, "--strategy-opt", "lr=1e-9",
-                 "--run-dir", str(run_dir))
-    assert proc.returncode == 0, proc.stderr
-    out = " ".join(proc.stdout.split())
+    _, out, shown = noted_run(tmp_path / "run", tiny_table_path, "proxyless", "lambda=0.3",
+                              "lr=1e-9")
     assert "no accuracy signal in every setting" in out and "guessing 0.100" in out
-    shown = hwnas("runs", "show", str(run_dir))
-    assert shown.returncode == 0 and "no accuracy signal" in " ".join(shown.stdout.split())
+    assert "no accuracy signal" in shown
 
 
 @pytest.mark.parametrize("method", ["proxyless"])  # darts: the same rule, 3x the time
