@@ -287,10 +287,15 @@ def _draw_panel(ax, data, methods, knees, picks, names, dirs, view, x, y, steps)
         method = methods[label]
         style = method_style(method)
         run_of_method = seen[method] = seen.get(method, -1) + 1
+        # a second run of one method: hollow markers (and its own line style), so its points
+        # are not taken for the first run's
+        hollow = run_of_method % 2 == 1
         dominated = pts[~_rows_in(pts, front)] if len(front) else pts
         inside = _inside(dominated, x, y, view)
-        ax.scatter(dominated[inside, x], dominated[inside, y], s=18, alpha=0.4,
-                   color=style.color, marker=style.marker, linewidths=0,
+        ax.scatter(dominated[inside, x], dominated[inside, y], s=18,
+                   alpha=0.6 if hollow else 0.4, marker=style.marker,
+                   facecolors="none" if hollow else style.color, edgecolors=style.color,
+                   linewidths=0.9 if hollow else 0,
                    label=f"{label}: dominated ({len(dominated)})")
         clipped_total += _draw_clipped(ax, dominated[~inside], x, y, view, style.color, False)
         if not len(front):
@@ -304,6 +309,7 @@ def _draw_panel(ax, data, methods, knees, picks, names, dirs, view, x, y, steps)
                     linestyle=_LINESTYLES[run_of_method % len(_LINESTYLES)])
         ax.plot(f[fin, x], f[fin, y], linestyle="none", marker=style.marker, markersize=7,
                 color=style.color, markeredgecolor="black", markeredgewidth=0.6,
+                markerfacecolor="white" if hollow else style.color,
                 label=f"{label} ({method}): front ({len(f)})")
         clipped_total += _draw_clipped(ax, f[~fin], x, y, view, style.color, True)
         many = len(data) > 1

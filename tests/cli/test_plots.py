@@ -175,6 +175,26 @@ def test_a_method_has_one_colour_and_marker_in_every_plot(tmp_path, captured):
         assert drawn == [here.color, here.marker]
 
 
+def test_two_runs_of_one_method_are_told_apart(tmp_path, captured):
+    """Same colour and marker (the method's), but the second run's points are hollow and its
+    front line has its own style: an fp32 and an int8 search by one method stay readable."""
+    F, front = _front_with_chance_point()
+    G, gfront = _front_with_chance_point(seed=1, shift=0.02)
+    plots.plot_fronts({"fp32": (F, front), "int8": (G, gfront)}, ("accuracy", "latency_ms"),
+                      DIRS, tmp_path / "p.png", methods={"fp32": "evolution",
+                                                          "int8": "evolution"})
+    ax = _main_axes(captured[-1])
+    dots = {str(c.get_label()).split(":")[0]: c for c in ax.collections
+            if "dominated" in str(c.get_label())}
+    assert len(dots["fp32"].get_facecolors()) and dots["fp32"].get_facecolors()[0][3] > 0
+    assert not len(dots["int8"].get_facecolors()) or dots["int8"].get_facecolors()[0][3] == 0
+    fronts = {x.get_label().split(" ")[0]: x for x in ax.lines if "front" in x.get_label()}
+    assert to_hex(fronts["int8"].get_markerfacecolor()) == "#ffffff"
+    assert to_hex(fronts["fp32"].get_markerfacecolor()) == plots.method_style("evolution").color
+    steps = [x for x in ax.lines if not x.get_label().startswith(("fp32", "int8", "_knee"))]
+    assert len({x.get_linestyle() for x in steps if x.get_linestyle() != "None"}) == 2
+
+
 def test_a_subclass_of_a_method_is_not_drawn_as_that_method(monkeypatch):
     """`plot_style` is read from the class itself: a variant registered on top of aging
     evolution is another method, and must not pass for evolution in a figure."""
