@@ -231,12 +231,10 @@ def table_speed_note(table: TableArg, limits=(), threshold: float | None = None,
     if sig is None or t.reference is None:  # no reference workload was timed with the table
         return None
     if backend is None:
-        from hwnas.tables.backend_model import table_quantization
-        from hwnas.tables.profile import make_backend
+        from hwnas.tables.profile import backend_for_table
         from profilers import device_slug
 
-        backend = make_backend(t.backend, threads=t.threads, batch=t.batch, dtype=t.dtype,
-                               stat=t.stat, quantization=table_quantization(t))
+        backend = backend_for_table(t)
         if device_slug(backend.fingerprint()) != device_slug(t.device):
             return None  # another device: the mismatch check already says what that risks
     now = quick_reference_ms(backend, table_space(t), sig, t.stat)

@@ -144,7 +144,7 @@ def export_arch(space: SearchSpace, arch: Arch, out: str | Path, *, state_dict: 
     compared = "int8" if int8 is not None and int8.compared else "fp32"
     careful = retime(profiler, data, shape[1:]) if retime and compared == "fp32" else None
     int8_report = None
-    if int8 is not None and quantized is not None and int8_profiler is not None:
+    if int8 is not None:
         int8_report = {
             "onnx_path": str(int8_path), "why": int8.why,
             "quantization": int8.settings.to_dict(), "onnx_accuracy": int8_scores,

@@ -12,8 +12,7 @@ from hwnas.errors import BadInputError
 from hwnas.latency.columns import available_columns
 from hwnas.latency.table import LatencyTable
 from hwnas.registry import SPACES
-from hwnas.tables.backend_model import table_quantization
-from hwnas.tables.profile import make_backend, profile_ops
+from hwnas.tables.profile import backend_for_table, profile_ops
 
 
 def table_space(table: LatencyTable):
@@ -34,8 +33,7 @@ def device_check(table: LatencyTable, allow_other_device: bool = False) -> str |
     """
     from profilers import device_slug
 
-    backend = make_backend(table.backend, threads=table.threads, batch=table.batch,
-                           dtype=table.dtype, quantization=table_quantization(table))
+    backend = backend_for_table(table)
     here, there = device_slug(backend.fingerprint()), device_slug(table.device or {})
     if here == there:
         return None

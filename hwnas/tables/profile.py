@@ -44,6 +44,16 @@ def make_backend(name: str, *, threads: int | None = None, batch: int = 1, dtype
     return backend
 
 
+def backend_for_table(table: LatencyTable, **options):
+    """`make_backend` under the conditions `table` was measured in (backend, threads, batch,
+    dtype, statistic and, for an int8 table, its own quantization settings): what every
+    re-measurement for a table (fill, validate, calibrate, a speed check) times with.
+    `options`: make_backend's others (timing, memory, energy)."""
+    return make_backend(table.backend, threads=table.threads, batch=table.batch,
+                        dtype=table.dtype, stat=table.stat,
+                        quantization=table_quantization(table), **options)
+
+
 def check_dtype(backend: str, dtype: str) -> None:
     """One line naming the backends that have `dtype` when `backend` has not."""
     cls = PROFILERS.get(backend)

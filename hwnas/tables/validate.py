@@ -22,8 +22,8 @@ from hwnas.latency import drift
 from hwnas.latency.table import LatencyTable
 from hwnas.limits import DEFAULT_ROUNDS, MAX_ROUNDS
 from hwnas.registry import SPACES
-from hwnas.tables.backend_model import quantization_note, table_quantization
-from hwnas.tables.profile import make_backend, measure_module
+from hwnas.tables.backend_model import quantization_note
+from hwnas.tables.profile import backend_for_table, measure_module
 
 
 @dataclass
@@ -108,9 +108,7 @@ def table_backend(table: LatencyTable, allow_mismatch: bool = False):
                             f"for {table.device.get('device')}, which cannot be measured here; "
                             "validate a table you profiled (`hwnas profile --space fbnet`)")
     # an int8 table's networks are quantized with the table's own settings (hwnas.nn.quantize)
-    backend = make_backend(table.backend, threads=table.threads, batch=table.batch,
-                           dtype=table.dtype, stat=table.stat,
-                           quantization=table_quantization(table))
+    backend = backend_for_table(table)
     warnings = table.check_compatible(device_slug=device_slug(backend.fingerprint()),
                                       allow=allow_mismatch)
     return backend, warnings
