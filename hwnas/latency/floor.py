@@ -131,7 +131,7 @@ def _enumerate(name: str, config: str):
     space = SPACES.get(name)(**json.loads(config))
     positions = space.positions()
     total = int(np.prod([len(p.options) for p in positions], dtype=np.int64))
-    if total <= MAX_ENUMERATE:
+    if total <= MAX_ENUMERATE and space.positions_are_choices:
         archs = (Arch(space.name, {p.label: o for p, o in zip(positions, combo, strict=True)})
                  for combo in itertools.product(*(p.options for p in positions)))
     else:

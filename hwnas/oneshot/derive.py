@@ -28,6 +28,7 @@ import torch
 from hwnas.arch import Arch
 from hwnas.errors import HwnasRuntimeError
 from hwnas.oneshot.expected_cost import ExpectedCost
+from hwnas.spaces.base import SearchSpace
 
 GRID = 4000  # cost steps of the knapsack; finer only matters within 1/GRID of T
 RESIDUAL_ROUNDS = 8  # tightenings of the affine budget when the residual exceeds the target
@@ -45,31 +46,38 @@ class Derived:
                 "changed_for_target": {k: list(v) for k, v in self.changed.items()}}
 
 
-def derive(probs: list[torch.Tensor], positions, space_name: str,
+def derive(probs: list[torch.Tensor], positions, space: SearchSpace,
            cost: ExpectedCost | None = None, target: float | None = None) -> Derived:
-    """The argmax architecture, repaired to meet `target` (table units) when it misses it."""
-    idx = [int(torch.argmax(p)) for p in probs]
-    argmax = _arch(space_name, positions, idx)
+    """The space's derivation from `probs` (the argmax at each position, or a cell space's
+    own rule: `SearchSpace.arch_from_positions`), repaired to meet `target` (table units)
+    when it misses it."""
+    argmax = space.arch_from_positions(probs, positions)
     if cost is None:
         return Derived(argmax, None, argmax)
     value = _full(cost, argmax)
     if target is None or value <= target:
         return Derived(argmax, value, argmax)
+    if not space.positions_are_choices:
+        raise HwnasRuntimeError(
+            f"the derived architecture of {space.name} is predicted at {value:.4g}, above the "
+            f"target {target:g}, and a derivation of this space cannot yet be repaired to a "
+            "target: raise --target-ms, or raise the latency weight so the search itself "
+            "meets it")
     logp = [torch.log(p.detach().double().clamp_min(1e-300)).cpu().numpy() for p in probs]
     budget = target
     for _ in range(RESIDUAL_ROUNDS):
-        arch = _repair(logp, cost, budget, space_name, positions, target)
+        arch = _repair(logp, cost, budget, space.name, positions, target)
         value = _full(cost, arch)
         if value <= target * (1 + 1e-9):
             break
         # the residual made the whole network dearer than its affine cost: ask for less
         budget = cost.of_arch(arch) * target / value * (1 - 1e-6)
     else:
-        raise HwnasRuntimeError(f"no architecture of {space_name} found whose full prediction "
+        raise HwnasRuntimeError(f"no architecture of {space.name} found whose full prediction "
                                 f"meets the target {target:g} (the last tried is {value:.4g}); "
                                 "raise --target-ms")
-    changed = {p.label: (argmax.values[p.label], arch.values[p.label]) for p in positions
-               if argmax.values[p.label] != arch.values[p.label]}
+    changed = {label: (argmax.values[label], option) for label, option in arch.values.items()
+               if argmax.values[label] != option}
     return Derived(arch, value, argmax, changed)
 
 

@@ -74,6 +74,10 @@ class ExpectedCost:
             for p in self.positions]
 
     def _init_enumerated(self) -> None:
+        if not self.space.positions_are_choices:
+            # its positions' combinations are not its architectures (a DARTS supernet's edges)
+            raise BadInputError(f"space {self.space.name}: its positions neither add up nor "
+                                "are its choices, so it has no expected cost to enumerate")
         sizes = [len(p.options) for p in self.positions]
         total = int(np.prod(sizes, dtype=np.int64))
         if total > MAX_ENUMERATE:
@@ -115,9 +119,10 @@ class ExpectedCost:
     def one_hot(self, arch: Arch, dtype=torch.float64) -> list[torch.Tensor]:
         """The one-hot per-position probabilities of `arch`."""
         out = []
-        for p in self.positions:
+        values = self.space.position_values(arch, self.positions)
+        for p, value in zip(self.positions, values, strict=True):
             v = torch.zeros(len(p.options), dtype=dtype)
-            v[p.options.index(arch.values[p.label])] = 1.0
+            v[p.options.index(value)] = 1.0
             out.append(v)
         return out
 

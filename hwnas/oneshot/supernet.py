@@ -131,15 +131,24 @@ class Supernet(nn.Module):
             op.gates = None if gates is None else gates[p]
 
     def set_arch(self, arch: Arch) -> None:
-        self.set_paths([[p.options.index(arch.values[p.label])] for p in self.positions])
+        self.set_paths([[j] for j in self.indices(arch)])
 
     # -- architectures ----------------------------------------------------------------------
     def indices(self, arch: Arch) -> list[int]:
-        return [p.options.index(arch.values[p.label]) for p in self.positions]
+        """The option index each position takes in `arch` (the space maps its choices to its
+        positions where the two differ: a DARTS genotype leaves its unused edges `none`)."""
+        values = self.space.position_values(arch, self.positions)
+        return [p.options.index(v) for p, v in zip(self.positions, values, strict=True)]
 
     def arch_of(self, indices: Sequence[int]) -> Arch:
-        return Arch(self.space.name, {p.label: p.options[int(j)]
-                                      for p, j in zip(self.positions, indices, strict=True)})
+        """The architecture of one option per position: itself where positions are the
+        space's choices, else what the space derives from that one-hot choice."""
+        one_hot = []
+        for p, j in zip(self.positions, indices, strict=True):
+            v = [0.0] * len(p.options)
+            v[int(j)] = 1.0
+            one_hot.append(v)
+        return self.space.arch_from_positions(one_hot, self.positions)
 
     def child_state_dict(self, arch: Arch) -> dict[str, torch.Tensor]:
         """The weights of `space.build(arch)` taken from the supernet: each mixed op's chosen

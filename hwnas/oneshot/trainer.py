@@ -170,7 +170,7 @@ def train_supernet(space, method_cls, method_options: dict, config: OneShotConfi
                 progress({"event": "epoch", **{k: v for k, v in entry.items() if k != "probs"},
                           "summary": _summary(entry, config)})
         probs = method.distribution()
-        derived = derive(probs, supernet.positions, space.name, cost,
+        derived = derive(probs, supernet.positions, space, cost,
                          target if hard_target else None)
         moved = max(float((p.detach() - p0).abs().max()) for p, p0 in zip(probs, start_probs,
                                                                            strict=True))
@@ -197,7 +197,7 @@ def _restore(supernet: Supernet, alpha: list[torch.Tensor]) -> None:
 
 def _epoch_entry(epoch, config, method, supernet, sums, ax, ay, cost, target) -> dict:
     probs = method.distribution()
-    arch = supernet.arch_of([int(torch.argmax(p)) for p in probs])
+    arch = supernet.space.arch_from_positions(probs, supernet.positions)
     expected = method.expected_cost(probs)
     return {
         "epoch": epoch, "epochs": config.epochs,

@@ -11,7 +11,9 @@ tests/conformance/test_spaces.py):
   classifier's outputs: `hwnas search` sets it from the dataset;
 - an instance has `num_classes` (int) and `input_shape` (channels, height, width): the scratch
   estimator checks the one against the dataset and feeds inputs of the other;
-- `SPACES.get(name)(**space.config())` rebuilds the space.
+- `SPACES.get(name)(**space.config())` rebuilds the space;
+- `positions()` are `choices()` label for label, or (`positions_are_choices = False`) a
+  supernet's own view that `position_values` and `arch_from_positions` map to and from.
 """
 
 from __future__ import annotations
@@ -61,6 +63,14 @@ class Position:
                         for opt in self.options}}
 
 
+def weight_array(weights) -> np.ndarray:
+    """One position's weights as a float array, whether a list or a torch tensor (detached:
+    deriving an architecture reads the weights, it never differentiates through them)."""
+    if hasattr(weights, "detach"):
+        weights = weights.detach().cpu().double().numpy()
+    return np.asarray(weights, dtype=float)
+
+
 class SearchSpace(Configurable, ABC):
     """Constructors only resolve and store their options; nothing is built until asked.
 
@@ -78,6 +88,11 @@ class SearchSpace(Configurable, ABC):
     # sums and an expected cost is linear in each position's probabilities. A cell space whose
     # node sums and dead edges depend on several positions at once sets it False.
     positions_add_up: ClassVar[bool] = True
+    # True when `positions()` are `choices()` label for label (chains, NB201). A cell space
+    # whose architectures pick each node's inputs as well as its ops (DARTS, NASNet) has a
+    # supernet of every candidate edge instead: it sets this False and overrides
+    # `position_values` and `arch_from_positions`, which map between the two views.
+    positions_are_choices: ClassVar[bool] = True
     # What the compact architecture strings in tables (`compact()`) mean, printed under
     # `hwnas pareto`'s front: a reader should not need the source to read "73 -|56".
     arch_legend: ClassVar[str] = "the space's choices in order (see `hwnas list spaces`)"
@@ -136,6 +151,25 @@ class SearchSpace(Configurable, ABC):
             raise BadInputError(f"{who} needs a space with positions() (a supernet); space "
                                 f"{self.name!r} has none: use --space {listed}") from None
 
+    def position_values(self, arch: Arch, positions: Sequence[Position] | None = None) -> list:
+        """The option each position of `positions()` (or of `positions`, the same list when a
+        caller holds it already) takes in `arch`: its label's value by default."""
+        positions = self.positions() if positions is None else positions
+        return [arch.values[p.label] for p in positions]
+
+    def arch_from_positions(self, weights: Sequence[Sequence[float]],
+                            positions: Sequence[Position] | None = None) -> Arch:
+        """The architecture a supernet's per-position weights derive (one 1-D vector of
+        non-negative strengths per position, in `positions()` order: probabilities, or a
+        one-hot vector). The strongest option at each position by default (the argmax of
+        ProxylessNAS, DARTS on NB201 and FBNet); a space whose positions are not its choices
+        applies its paper's rule (DARTS: each node keeps its two strongest edges)."""
+        positions = self.positions() if positions is None else positions
+        if len(weights) != len(positions):
+            raise ValueError(f"expected {len(positions)} weight vectors, got {len(weights)}")
+        return Arch(self.name, {p.label: p.options[int(np.argmax(weight_array(w)))]
+                                for p, w in zip(positions, weights, strict=True)})
+
     def fixed_ops(self) -> list[OpSignature]:
         """The ops that run whatever is chosen (stem, head, fixed reduction blocks)."""
         raise NotImplementedError(f"{self.owner()} does not define fixed_ops(); supernets and "
@@ -175,8 +209,8 @@ class SearchSpace(Configurable, ABC):
         """The network of `arch`: `build_network` with each position's chosen option."""
         self.check(arch)
         positions = self.positions()
-        return self.build_network(
-            lambda p, i: self.option_module(positions[p], arch.values[positions[p].label], i))
+        values = self.position_values(arch, positions)
+        return self.build_network(lambda p, i: self.option_module(positions[p], values[p], i))
 
     def check(self, arch: Arch) -> Arch:
         if arch.space != self.name:

@@ -52,11 +52,11 @@ def test_a_target_is_never_exceeded_and_the_argmax_kept_when_it_fits(space):
     low, high = cost.range()
     for seed in range(4):
         probs = random_probs(cost, seed)
-        free = derive(probs, cost.positions, space.name, cost)
+        free = derive(probs, cost.positions, space, cost)
         assert free.arch == free.argmax and not free.changed
         for fraction in (0.05, 0.3, 0.6, 0.95):
             target = low + fraction * (high - low)
-            got = derive(probs, cost.positions, space.name, cost, target)
+            got = derive(probs, cost.positions, space, cost, target)
             assert got.cost <= target * (1 + 1e-9)
             assert got.cost == pytest.approx(cost.of_arch(got.arch))
             if free.cost <= target:
@@ -73,7 +73,7 @@ def test_cell_space_repair_is_the_most_probable_feasible_architecture():
     probs = random_probs(cost, 9)
     low, high = cost.range()
     target = low + 0.2 * (high - low)
-    got = derive(probs, cost.positions, space.name, cost, target)
+    got = derive(probs, cost.positions, space, cost, target)
     logp = [np.log(p.numpy()) for p in probs]
     grid = cost.grid.numpy()
     best = -np.inf
@@ -89,4 +89,4 @@ def test_a_target_below_every_architecture_is_refused_in_one_line():
     cost = ExpectedCost(space, synthetic_table(space))
     low, _ = cost.range()
     with pytest.raises(HwnasRuntimeError, match="raise --target-ms"):
-        derive(random_probs(cost, 0), cost.positions, space.name, cost, low * 0.5)
+        derive(random_probs(cost, 0), cost.positions, space, cost, low * 0.5)

@@ -161,3 +161,25 @@ def test_a_space_without_positions_says_so():
         Bare().positions()
     with pytest.raises(NotImplementedError, match="does not define fixed_ops"):
         Bare().fixed_ops()
+
+
+@pytest.mark.parametrize("name", IDS)
+def test_default_derivation_is_the_argmax_and_inverts_position_values(name):
+    """Where positions are the choices, a supernet derives the strongest option at each
+    position, and an architecture's one-hot position values derive it back."""
+    import torch
+
+    space = SPACES_UNDER_TEST[name]
+    assert space.positions_are_choices
+    positions = space.positions()
+    rng = np.random.default_rng(11)
+    weights = [torch.tensor(rng.random(len(p.options)), requires_grad=True) for p in positions]
+    derived = space.arch_from_positions(weights, positions)
+    assert list(derived.values.values()) == [
+        dict(space.choices())[p.label][int(torch.argmax(w))] for p, w in
+        sorted(zip(positions, weights, strict=True), key=lambda pw: pw[0].label)]
+    arch = space.sample(rng)
+    values = space.position_values(arch)
+    assert values == [arch.values[p.label] for p in positions]
+    one_hot = [[float(o == v) for o in p.options] for p, v in zip(positions, values, strict=True)]
+    assert space.arch_from_positions(one_hot) == arch

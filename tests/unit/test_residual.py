@@ -204,11 +204,11 @@ def test_derive_checks_the_full_prediction_against_the_target(tiny_table_path, t
     positions = tiny_space.positions()
     gen = torch.Generator().manual_seed(0)
     probs = [torch.softmax(torch.randn(len(p.options), generator=gen), 0) for p in positions]
-    argmax = derive(probs, positions, tiny_space.name, cost)
+    argmax = derive(probs, positions, tiny_space, cost)
     full = [table.predict_ops(tiny_space.ops(a)) for a in
             (tiny_space.sample(np.random.default_rng(i)) for i in range(200))]
     target = (argmax.cost + min(full)) / 2  # under the argmax, above the cheapest sampled
     assert argmax.cost > target
-    out = derive(probs, positions, tiny_space.name, cost, target=target)
+    out = derive(probs, positions, tiny_space, cost, target=target)
     assert out.cost == table.predict_ops(tiny_space.ops(out.arch)) <= target
     assert out.changed
