@@ -70,7 +70,7 @@ def export(run_path: str | Path, *, pick: list[str] | None = None, arch_key: str
     from hwnas.latency.identity import table_change_note
     from hwnas.latency.table import LatencyTable  # numpy: loaded when exporting, not at import
     from hwnas.registry import PROFILERS
-    from hwnas.tables.export import export_arch, refuse_non_finite
+    from hwnas.tables.export import export_arch, refuse_non_finite, remove_stale_int8
     from hwnas.tables.export_int8 import int8_warnings
     from hwnas.tables.validate import check_rounds
 
@@ -117,6 +117,8 @@ def export(run_path: str | Path, *, pick: list[str] | None = None, arch_key: str
                          metadata=_metadata(space, arch, record, data, table, weights),
                          stat=stat, int8=plan)
     warnings = [*warnings, *notes, *timing_warnings(report), *int8_warnings(report.int8)]
+    stale = None if report.int8 is not None else remove_stale_int8(Path(report.onnx_path))
+    warnings += [stale] if stale else []
     report = dataclasses.replace(report, accuracies=accuracy_summary(config, record, weights,
                                                                       report),
                                  int8=_int8_prediction(report, table))

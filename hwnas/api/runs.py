@@ -99,6 +99,7 @@ def show_run(path: str | Path) -> dict:
     """One run in detail (`hwnas runs show RUN`): its status (done, incomplete, or running and
     by which process), budget and candidates, failures, front size and hypervolume (with the
     reference stored with the run), table, estimator, strategy, seed and dates. Reads only."""
+    from hwnas.api import deploy_dtype
     from hwnas.errors import HwnasRuntimeError
     from hwnas.oneshot.stillness import oneshot_notes
 
@@ -138,7 +139,9 @@ def show_run(path: str | Path) -> dict:
             "benchmark": benchmark_accuracy(config),
             "table": None if not table else {"path": table.get("path") or search.get("table"),
                                              "backend": table.get("backend"),
-                                             "device": table.get("device")},
+                                             "device": table.get("device"),
+                                             # what export writes and compares: fp32 or int8
+                                             "deploy_dtype": deploy_dtype.of_run(config)},
             "estimator": {"name": search.get("estimator"),
                           "options": search.get("estimator_options") or {}},
             "strategy": {"name": search.get("strategy"),

@@ -113,7 +113,9 @@ def show(path: str, as_json: bool) -> None:
     if s["table"]:
         device = s["table"].get("device") or {}
         where = device.get("cpu") or device.get("name") or device if device else "?"
-        rows.append(("table", f"{s['table']['path']} ({s['table']['backend']} on {where})"))
+        deploy = s["table"].get("deploy_dtype") or "fp32"
+        rows.append(("table", f"{s['table']['path']} ({s['table']['backend']} on {where}; "
+                              f"deploys {deploy}: what `hwnas export` writes and times)"))
     else:
         rows.append(("table", "none (costs from the estimator)"))
     rows += [("estimator", f"{s['estimator']['name']} {_options(s['estimator']['options'])}"),

@@ -164,6 +164,27 @@ def int8_path_for(out: Path) -> Path:
     return out.with_suffix(".int8.onnx")
 
 
+def remove_stale_int8(out: Path) -> str | None:
+    """After an fp32-only export to `out`: an int8 file beside it from an earlier export is of
+    another network (or other weights), and shipping the pair would deploy that one. Removed
+    when its metadata says hwnas quantized it; left, with a warning, when it is not hwnas's."""
+    import onnx
+
+    stale = int8_path_for(out)
+    if not stale.is_file():
+        return None
+    try:
+        props = {p.key for p in onnx.load(str(stale), load_external_data=False).metadata_props}
+    except Exception:  # noqa: BLE001 - not an ONNX file hwnas can read: not ours to remove
+        props = set()
+    if "hwnas.quantization" in props:
+        stale.unlink()
+        return (f"removed {stale}: an earlier export's int8 file, not of this network (this "
+                "export wrote none; add --int8 for one)")
+    return (f"{stale} is beside the exported file but was not written by this export; it is "
+            "not of this network")
+
+
 def _estimate_batchnorm_statistics(model, shape: tuple[int, ...]) -> None:
     """An untrained network gets BN statistics of its own activations on random inputs: with
     the defaults its eval-mode output would not depend on its input, and parity would prove

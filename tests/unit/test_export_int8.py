@@ -7,6 +7,7 @@ file unasked and compares the table's prediction with the int8 file's re-timing.
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import onnx
@@ -163,6 +164,29 @@ def test_without_int8_an_fp32_run_exports_as_before(exported, tmp_path, capsys):
     assert "int8 file:" not in out and "int8 measured" not in out and "fp32 measured" not in out
 
 
+def test_an_fp32_export_over_an_int8_one_removes_the_stale_int8_file(exported, tmp_path,
+                                                                       capsys):
+    """Re-exporting without --int8 where an earlier export left `m.int8.onnx`: that file is of
+    the earlier network, so it goes (and a file hwnas did not write is left, with a warning)."""
+    run, keys, out, _ = exported
+    target = tmp_path / "m.onnx"
+    shutil.copy(out.with_suffix(".int8.onnx"), tmp_path / "m.int8.onnx")
+    code, _, err = cli(capsys, "export", run.path, "--arch", keys[0], "-o", target,
+                       "--untrained")
+    assert code == 0, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json", "m.onnx"]
+    report = json.loads((tmp_path / "m.json").read_text())
+    assert any("removed" in w and "m.int8.onnx" in w for w in report["warnings"])
+    foreign = tmp_path / "m.int8.onnx"
+    foreign.write_bytes(b"not hwnas's")
+    code, _, err = cli(capsys, "export", run.path, "--arch", keys[0], "-o", target,
+                       "--untrained")
+    assert code == 0, err
+    assert foreign.read_bytes() == b"not hwnas's"
+    report = json.loads((tmp_path / "m.json").read_text())
+    assert any("not written by this export" in w for w in report["warnings"])
+
+
 @pytest.mark.parametrize("backend, has", [("torch-cpu", "fp32"), ("ort-cuda", "fp32, fp16")])
 def test_int8_on_a_backend_without_it_is_refused_in_one_line(exported, tmp_path, capsys,
                                                               backend, has):
@@ -216,6 +240,8 @@ def test_a_search_on_an_int8_table_runs_and_its_export_compares_int8_with_int8(t
     assert config["deploy_dtype"] == "int8" and config["table"]["dtype"] == "int8"
     code, printed, _ = cli(capsys, "export", run, "--dry-run")
     assert code == 0 and "int8: an int8 file too (the run's table is int8)" in printed
+    code, printed, _ = cli(capsys, "runs", "show", run)
+    assert code == 0 and "deploys int8" in " ".join(printed.split())
     # implied, int8 is refused where it would be asked: before anything is written
     code, _, err = cli(capsys, "export", run, "--backend", "torch-cpu", "-o", tmp_path / "x.onnx")
     assert code == 2 and "\n" not in err.strip() and not (tmp_path / "x.onnx").exists()
