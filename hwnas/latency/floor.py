@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -129,11 +130,13 @@ def _enumerate(name: str, config: str):
     from hwnas.registry import SPACES
 
     space = SPACES.get(name)(**json.loads(config))
-    positions = space.positions()
-    total = int(np.prod([len(p.options) for p in positions], dtype=np.int64))
-    if total <= MAX_ENUMERATE and space.positions_are_choices:
-        archs = (Arch(space.name, {p.label: o for p, o in zip(positions, combo, strict=True)})
-                 for combo in itertools.product(*(p.options for p in positions)))
+    # its architectures, from its choices: a space may have none of a supernet's positions
+    choices = space.choices()
+    total = math.prod(len(opts) for _, opts in choices)  # no int64 wrap
+    if total <= MAX_ENUMERATE:
+        labels = [label for label, _ in choices]
+        archs = (Arch(space.name, dict(zip(labels, combo, strict=True)))
+                 for combo in itertools.product(*(opts for _, opts in choices)))
     else:
         rng = np.random.default_rng(0)
         archs = (space.sample(rng) for _ in range(SAMPLED))

@@ -21,6 +21,7 @@ NB201), as one tensor contraction.
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -79,7 +80,7 @@ class ExpectedCost:
             raise BadInputError(f"space {self.space.name}: its positions neither add up nor "
                                 "are its choices, so it has no expected cost to enumerate")
         sizes = [len(p.options) for p in self.positions]
-        total = int(np.prod(sizes, dtype=np.int64))
+        total = math.prod(sizes)  # a Python int: 7**46 does not wrap
         if total > MAX_ENUMERATE:
             raise BadInputError(
                 f"space {self.space.name}: its positions do not add up and it has {total:,} "

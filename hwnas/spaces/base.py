@@ -93,6 +93,10 @@ class SearchSpace(Configurable, ABC):
     # supernet of every candidate edge instead: it sets this False and overrides
     # `position_values` and `arch_from_positions`, which map between the two views.
     positions_are_choices: ClassVar[bool] = True
+    # False when a derived network's weights cannot be taken out of the supernet (nested
+    # motifs whose merges concatenate only the live inputs): the gradient one-shot methods,
+    # which evaluate the argmax child each epoch, refuse such a space in one line.
+    supernet_children: ClassVar[bool] = True
     # What the compact architecture strings in tables (`compact()`) mean, printed under
     # `hwnas pareto`'s front: a reader should not need the source to read "73 -|56".
     arch_legend: ClassVar[str] = "the space's choices in order (see `hwnas list spaces`)"

@@ -124,6 +124,11 @@ class OneShotStrategy(Strategy):
 
             require_column(table, self.options["cost"])
         space.positions()  # a space without positions cannot have a supernet: say so now
+        if not space.supernet_children:
+            raise BadInputError(f"{self.owner()} evaluates the supernet's argmax network each "
+                                f"epoch, which space {space.name!r} cannot take out of its "
+                                "supernet; use a sample-based method (e.g. --method evolution)"
+                                " or --method spos")
         self._next = 0
         self._info: dict[str, dict] = {}
         self._cost = None  # built on first use: enumerating a cell space takes seconds
