@@ -16,6 +16,7 @@ _EXPORTS = {
     "export": "hwnas.api.export", "pareto": "hwnas.api.pareto", "profile": "hwnas.api.profile",
     "search": "hwnas.api.search",
     "Arch": "hwnas.arch",
+    "choice": "hwnas.spaces.modules.choice",
     **dict.fromkeys(("BackendUnavailableError", "BadInputError", "HwnasError",
                      "HwnasRuntimeError", "MissingLatencyError"), "hwnas.errors"),
     "LatencyTable": "hwnas.latency.table",
@@ -42,8 +43,8 @@ __all__ = [
     "STRATEGIES", "Arch", "BackendUnavailableError", "BadInputError", "BenchmarkFormat",
     "Constraint", "Estimator", "Evaluator", "HwnasError", "HwnasRuntimeError", "LatencyTable",
     "MissingLatencyError", "Objective", "OneShotMethod", "OneShotStrategy", "OpSignature",
-    "Option", "Registry", "RunDir", "SearchConfig", "SearchSpace", "Strategy", "export",
-    "mnasnet_reward", "pareto", "profile", "search",
+    "Option", "Registry", "RunDir", "SearchConfig", "SearchSpace", "Strategy", "choice",
+    "export", "mnasnet_reward", "pareto", "profile", "search",
 ]
 __version__ = "0.1.0"
 
@@ -98,6 +99,7 @@ if TYPE_CHECKING:  # what static tools see; at run time __getattr__ loads these
     from hwnas.runs import RunDir
     from hwnas.searching.config import SearchConfig
     from hwnas.spaces.base import SearchSpace
+    from hwnas.spaces.modules.choice import choice
     from hwnas.strategies.base import Strategy
     from hwnas.strategies.oneshot import OneShotStrategy
     from hwnas.tabular.formats.base import BenchmarkFormat

@@ -33,6 +33,8 @@ class PluginName(click.ParamType):
     def convert(self, value, param, ctx):
         if value in self.extra:
             return value
+        if self.registry == "SPACES" and user_space_name(value):
+            return value  # a user's space file: read with --space-opt by `space_and_options`
         registry = self._get()
         if self.extra and registry.find(value) is None:  # the closest among the extra too
             import difflib
@@ -48,7 +50,10 @@ class PluginName(click.ParamType):
 
 
 space = click.option("--space", type=PluginName("SPACES"), default="proxyless",
-                     show_default=True, help="Search space (see `hwnas list spaces`).")
+                     show_default=True,
+                     help="Search space (see `hwnas list spaces`), or a user's own: a "
+                          "FILE.yaml/.yml/.json of stages (`declared`) or FILE.py:FACTORY, a "
+                          "module with hwnas.choice points (`module`).")
 space_opt = click.option("--space-opt", "space_opt", multiple=True, metavar="KEY=VALUE",
                          help="Space option, e.g. resolution=32 or width_mult=0.5 (repeatable).")
 threads = click.option("--threads", type=click.IntRange(1, MAX_THREADS), default=None,
@@ -99,3 +104,33 @@ def parse_kv(pairs: tuple[str, ...] | list[str] | None, what: str) -> dict:
             value = raw
         out[key.strip()] = value
     return out
+
+
+def user_space_name(value: str) -> str | None:
+    """The space `--space VALUE` names when VALUE is a user's file, else None (a registered
+    name, answered by the registry). A file that does not exist is refused here."""
+    from hwnas.spaces.declared_spec import is_space_file
+    from hwnas.spaces.user_module import is_factory_ref
+
+    if is_space_file(value):
+        from pathlib import Path
+
+        if not Path(value).is_file():
+            raise BadInputError(f"--space {value}: no such space file")
+        return "declared"
+    return "module" if is_factory_ref(value) else None
+
+
+def space_and_options(space: str, space_opt: tuple[str, ...] | list[str] | None
+                      ) -> tuple[str, dict]:
+    """The registered space and its options from `--space` (a name or a user's file) and
+    `--space-opt`: a declared file is read and checked here, before anything is written."""
+    config = parse_kv(space_opt, "--space-opt")
+    name = user_space_name(space)
+    if name == "declared":
+        from hwnas.spaces.declared import options_from_file
+
+        return name, {**config, **options_from_file(space)}
+    if name == "module":
+        return name, {**config, "factory": space}
+    return space, config

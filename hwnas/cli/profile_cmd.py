@@ -80,7 +80,7 @@ def profile(space, space_opt, backend, threads, batch, dtype, out, force, bundle
             bar.update(task, total=event["total"], completed=event["index"] + 1,
                        info=f"{event['key']}  {event['stat']} {event['ms']:.3f} ms")
 
-        table = api.profile(space, options.parse_kv(space_opt, "--space-opt"), backend,
+        table = api.profile(*options.space_and_options(space, space_opt), backend,
                             threads=threads, batch=batch, dtype=dtype, out=out, progress=on_op,
                             memory=memory, energy=energy, ray_resource=ray_resource,
                             ray_address=ray_address or "", force=force,
@@ -139,7 +139,7 @@ def _write_bundle(space, space_opt, threads, batch, dtype, out, bundle, as_json)
     with progress_bar(quiet=as_json) as bar:
         task = bar.add_task(f"exporting {space} ops", total=None, info="")
         manifest = api.profile_bundle(
-            space, options.parse_kv(space_opt, "--space-opt"), bundle, batch=batch, dtype=dtype,
+            *options.space_and_options(space, space_opt), bundle, batch=batch, dtype=dtype,
             progress=lambda e: bar.update(task, total=e["total"], completed=e["index"] + 1,
                                           info=e["key"]))
     if as_json:

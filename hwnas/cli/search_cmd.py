@@ -138,9 +138,10 @@ def search(ctx, space, space_opt, table, method, strategy_opt, sweep, target_ms,
     estimator_options, strategy_options = apply_preset(
         preset, estimator, options.parse_kv(estimator_opt, "--estimator-opt"), method,
         strategy_options)
+    space, space_config = options.space_and_options(space, space_opt)
     config = SearchConfig(
         table=table[0] if table else "", space=space,
-        space_config=options.parse_kv(space_opt, "--space-opt"), strategy=method,
+        space_config=space_config, strategy=method,
         strategy_options=strategy_options, estimator=estimator,
         estimator_options=estimator_options,
         evaluator=evaluator, evaluator_options=options.parse_kv(evaluator_opt, "--evaluator-opt"),
