@@ -45,12 +45,13 @@ def profile_command(table, space) -> str:
         defaults = SPACES.get(space.name)().config()
     except (BadInputError, TypeError):  # a space without defaults: name every option
         defaults = {}
-    options = "".join(f" --space-opt {shell_word(f'{k}={v}')}" for k, v in space.config().items()
+    word, config = type(space).command_words(space.config())
+    options = "".join(f" --space-opt {shell_word(f'{k}={v}')}" for k, v in config.items()
                       if defaults.get(k, object()) != v)
     extra = (f" --threads {table.threads}" if table.threads else "") \
         + (f" --batch {table.batch}" if table.batch != 1 else "") \
         + (f" --dtype {shell_word(table.dtype)}" if table.dtype != "fp32" else "")
-    return (f"hwnas profile --space {shell_word(space.name)}{options} "
+    return (f"hwnas profile --space {shell_word(word)}{options} "
             f"--backend {shell_word(table.backend)}{extra}")
 
 

@@ -132,9 +132,14 @@ class LatencyTable:
         return short_hash(self.content_hash())
 
     def fill_command(self) -> str:
-        name = shell_word(self.space.get("name", "SPACE"))
-        options = "".join(f" --space-opt {shell_word(f'{k}={v}')}"
-                          for k, v in self.space.get("config", {}).items())
+        from hwnas.registry import SPACES
+
+        name, config = self.space.get("name", "SPACE"), self.space.get("config", {})
+        cls = SPACES.find(name)
+        if cls is not None:  # a space read from a user's file names the file
+            name, config = cls.command_words(config)
+        options = "".join(f" --space-opt {shell_word(f'{k}={v}')}" for k, v in config.items())
+        name = shell_word(name)
         profile = f"hwnas profile --space {name}{options} --backend {shell_word(self.backend)}"
         return f"hwnas tables fill {shell_word(self.path)}` or `{profile}" if self.path else profile
 

@@ -294,5 +294,12 @@ class SearchSpace(Configurable, ABC):
         """A short human form for tables; spaces with long labels override it."""
         return " ".join(str(v) for v in arch.values.values())
 
+    @classmethod
+    def command_words(cls, config: dict) -> tuple[str, dict]:
+        """What a printed command passes as `--space` for a space of this `config`, and the
+        options left for `--space-opt`: its name and all of them by default. A space read
+        from a user's file names the file instead of its content."""
+        return cls.registry_name, dict(config)
+
     def describe(self) -> str:
         return f"{self.name}({', '.join(f'{k}={v}' for k, v in self.config().items())})"

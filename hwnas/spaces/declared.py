@@ -103,6 +103,14 @@ class DeclaredSpace(SearchSpace):
     spec: str
     source: str
 
+    @classmethod
+    def command_words(cls, config: dict) -> tuple[str, dict]:
+        """`--space FILE` where the file is still there: its content, not `spec=...`."""
+        source = config.get("source") or ""
+        if source and Path(source).is_file():
+            return source, {k: v for k, v in config.items() if k not in ("spec", "source")}
+        return super().command_words(config)
+
     def __init__(self, **options):
         super().__init__(**options)
         raw = self._parsed_spec_text() if self.spec.strip() else TINY_CHAIN

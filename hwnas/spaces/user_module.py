@@ -128,6 +128,14 @@ class UserModuleSpace(SearchSpace):
     resolution: int
     in_channels: int
 
+    @classmethod
+    def command_words(cls, config: dict) -> tuple[str, dict]:
+        """`--space FILE.py:NAME` (what the user typed), not `--space-opt factory=...`."""
+        factory = config.get("factory") or ""
+        if is_factory_ref(factory):
+            return factory, {k: v for k, v in config.items() if k not in ("factory", "sha256")}
+        return super().command_words(config)
+
     def __init__(self, **options):
         super().__init__(**options)
         if not is_factory_ref(self.factory):

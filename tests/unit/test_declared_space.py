@@ -219,6 +219,26 @@ def test_the_cli_takes_a_file_for_space(tmp_path):
         space_and_options(str(tmp_path / "missing.yaml"), ())
 
 
+def test_printed_profile_commands_name_the_file_not_its_content(tmp_path):
+    """A table of a declared space says how to profile it again: `--space FILE`, as typed,
+    not the file's whole JSON as `--space-opt spec=...`; once the file is gone, the spec."""
+    import shutil
+
+    from hwnas.latency.space_match import profile_command
+    from hwnas.latency.table import LatencyTable
+
+    path = tmp_path / "mine.yaml"
+    shutil.copy(EXAMPLES / "tiny_chain.yaml", path)
+    space = declared(path, resolution=24)
+    table = LatencyTable(backend="ort-cpu", device={"cpu": "test"},
+                         space={"name": space.name, "config": space.config()})
+    for command in (profile_command(table, space), table.fill_command()):
+        assert f"--space {path}" in command and "spec=" not in command
+        assert "--space-opt resolution=24" in command
+    path.unlink()
+    assert "--space declared" in table.fill_command() and "spec=" in table.fill_command()
+
+
 def test_the_command_line_refuses_a_bad_file_before_writing(tmp_path):
     from tests.cli.helpers import assert_one_line_error, hwnas
 
