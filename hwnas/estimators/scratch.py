@@ -45,6 +45,10 @@ class ScratchEstimator(Estimator):
         "train_subset": Option(None, int, low=1, high=MAX_SUBSET, none_ok=True),
         "resolution": Option(None, int, low=1, high=MAX_RESOLUTION, none_ok=True),
         "keep_weights": Option(False, bool),
+        "drop_path": Option(0.0, float, low=0, high=1, high_open=True,
+                            help="ScheduledDropPath's final rate (NASNet), reached linearly "
+                                 "from 0 over the training; 0: off; spaces with drop-path "
+                                 "points only (nasnet)"),
         "device": Device(),
         "threads": Option(None, int, low=1, high=MAX_THREADS, none_ok=True),
     }
@@ -66,6 +70,7 @@ class ScratchEstimator(Estimator):
         import torch
 
         from hwnas.nn import train as nt
+        from hwnas.nn.drop_path import DropPathSchedule
 
         opts = self.options
         train_x, train_y, val_x, val_y = self._data(opts)
@@ -79,10 +84,14 @@ class ScratchEstimator(Estimator):
             try:
                 model = self.space.build(arch).to(device)
                 shuffle = torch.Generator().manual_seed(self.seed)
+                drop = (DropPathSchedule(model, opts["drop_path"])
+                        if opts.get("drop_path") else None)
                 result = nt.train(model, train_x, train_y, config, shuffle,
-                                  self._epoch_hook(train_x, val_x, val_y, config))
+                                  self._epoch_hook(train_x, val_x, val_y, config), drop)
                 if result.diverged:  # NaN weights score chance: a result that is no result
                     raise CandidateFailed(result.divergence())
+                if drop is not None:
+                    drop.off()  # BN recalibration runs in train mode: every path, as in eval
                 nt.recalibrate_bn(model, train_x, config.batch_size)
                 if nt.non_finite_tensors(model.state_dict()):  # e.g. overflowing BN statistics
                     raise CandidateFailed("non-finite weights after training")
@@ -100,6 +109,22 @@ class ScratchEstimator(Estimator):
                  "train_size": int(len(train_y)), "val_size": int(len(val_y))}
         return Estimate(accuracy=accuracy, seconds=time.perf_counter() - start,
                         epochs=opts["epochs"], state_dict=state, extra=extra)
+
+    def _resolve(self, given: dict) -> dict:
+        resolved = super()._resolve(given)
+        if resolved.get("drop_path"):
+            self._check_drop_path_points()
+        return resolved
+
+    def _check_drop_path_points(self) -> None:
+        """Refuse `drop_path` now, in one line, for a space whose networks have none of the
+        points it drops (a chain of MBConv layers), rather than train without it."""
+        from hwnas.nn.drop_path import drop_path_points
+
+        if not drop_path_points(self.space.build(self.space.default_arch())):
+            raise BadInputError(f"estimator option drop_path needs a space whose networks "
+                                f"have drop-path points (cells: nasnet); space "
+                                f"{self.space.name!r} has none: leave drop_path at 0")
 
     def _epoch_hook(self, train_x, val_x, val_y, config):
         """`on_epoch` for hwnas.nn.train.train: None here; a subclass that watches (or stops)

@@ -117,7 +117,7 @@ def sgd(params, config: TrainConfig) -> torch.optim.SGD:
 
 
 def train(model, x: torch.Tensor, y: torch.Tensor, config: TrainConfig,
-          generator: torch.Generator, on_epoch=None) -> TrainResult:
+          generator: torch.Generator, on_epoch=None, on_step=None) -> TrainResult:
     """Train `model` in place on (x, y); `generator` shuffles each epoch (on the CPU, so the
     order is the same on every device). Stops within `CHECK_EVERY` steps of the first loss
     that is not finite (NaN weights cannot recover), and says where it was (`TrainResult`).
@@ -125,7 +125,10 @@ def train(model, x: torch.Tensor, y: torch.Tensor, config: TrainConfig,
     `on_epoch(epoch, model) -> bool`, when given, is called after each finished epoch (1-based)
     and stops the training when it answers True (the learning rate schedule still spans
     `config.epochs`, so a stopped run is a prefix of the full one); it may evaluate the model
-    but must leave its weights alone and consume no RNG (the `curve` estimator)."""
+    but must leave its weights alone and consume no RNG (the `curve` estimator).
+
+    `on_step(step, total)`, when given, is called before each step (0-based, of `total` over
+    all epochs), e.g. to set a drop-path rate (hwnas.nn.drop_path.DropPathSchedule)."""
     steps = list(batches(len(y), config.batch_size))
     total = config.epochs * len(steps)
     optimizer = sgd(model.parameters(), config)
@@ -137,6 +140,8 @@ def train(model, x: torch.Tensor, y: torch.Tensor, config: TrainConfig,
         per_step = torch.empty(len(steps), device=x.device)  # to name the first bad step
         for i, part in enumerate(steps):
             set_lr(optimizer, cosine_lr(config.lr, step, total))
+            if on_step is not None:
+                on_step(step, total)
             idx = order[part]
             logits = model(x[idx])
             loss = F.cross_entropy(logits, y[idx], label_smoothing=config.label_smoothing)

@@ -28,6 +28,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -40,7 +41,17 @@ Sampler = Callable[[], Sequence[int]]
 
 
 def uniform_sampler(supernet: Supernet, generator: torch.Generator) -> Sampler:
-    """Each call: one option index per position, uniform and independent (SPOS)."""
+    """Each call: one option index per position, uniform and independent (SPOS); where the
+    space's positions are not its choices (an edge supernet: nasnet, darts), the positions of
+    a uniformly sampled architecture, so every trained path is a network (independent edges
+    would give a node several inputs or none: such a supernet scored at chance)."""
+    space = supernet.space
+    if not space.positions_are_choices:
+        def sample_arch() -> list[int]:
+            seed = int(torch.randint(2**31 - 1, (1,), generator=generator))
+            return supernet.indices(space.sample(np.random.default_rng(seed)))
+
+        return sample_arch
     sizes = [len(p.options) for p in supernet.positions]
 
     def sample() -> list[int]:
