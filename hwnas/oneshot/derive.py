@@ -9,7 +9,11 @@ changed. "Most probable" is max Σ_l log p_l(a_l) subject to cost(a) <= T:
 - spaces whose positions add up (chains): a multiple-choice knapsack, solved exactly by dynamic
   programming over costs rounded *up* to a grid (so a solution of the grid problem is feasible
   for the real costs) and checked against the table;
-- other spaces small enough to enumerate (NB201): exactly, over every architecture.
+- other spaces small enough to enumerate (NB201): exactly, over every architecture;
+- a space whose positions add up but are not its choices (DARTS's candidate edges) and that
+  groups them (`position_groups()`: per DARTS node, its pairs of kept edges with their ops):
+  the same knapsack over the groups, an option's log-probability the sum of its kept edges'
+  log p of their ops and its cost the sum of their costs.
 
 The repair optimises the expected cost's per-op (affine) latency, a sum over positions. A
 calibrated table may also carry a learned whole-network residual (hwnas.latency.residual),
@@ -57,7 +61,8 @@ def derive(probs: list[torch.Tensor], positions, space: SearchSpace,
     value = _full(cost, argmax)
     if target is None or value <= target:
         return Derived(argmax, value, argmax)
-    if not space.positions_are_choices:
+    groups = None if space.positions_are_choices else _groups(space, cost)
+    if not space.positions_are_choices and groups is None:
         raise HwnasRuntimeError(
             f"the derived architecture of {space.name} is predicted at {value:.4g}, above the "
             f"target {target:g}, and a derivation of this space cannot yet be repaired to a "
@@ -66,7 +71,10 @@ def derive(probs: list[torch.Tensor], positions, space: SearchSpace,
     logp = [torch.log(p.detach().double().clamp_min(1e-300)).cpu().numpy() for p in probs]
     budget = target
     for _ in range(RESIDUAL_ROUNDS):
-        arch = _repair(logp, cost, budget, space.name, positions, target)
+        if groups is None:
+            arch = _repair(logp, cost, budget, space.name, positions, target)
+        else:
+            arch = _repair_groups(logp, cost, budget, space, positions, groups, target)
         value = _full(cost, arch)
         if value <= target * (1 + 1e-9):
             break
@@ -103,6 +111,43 @@ def _repair(logp, cost: ExpectedCost, budget: float, space_name: str, positions,
         raise HwnasRuntimeError(f"no architecture of {space_name} meets the target {target:g} "
                                 f"(the smallest predicted is {low:.4g}); raise --target-ms")
     arch = _arch(space_name, positions, idx)
+    value = cost.of_arch(arch)
+    if value > budget * (1 + 1e-9):  # the grid rounds up, so this cannot happen; say if it does
+        raise HwnasRuntimeError(f"target repair returned {value:.4g} > {budget:g}")
+    return arch
+
+
+def _groups(space: SearchSpace, cost: ExpectedCost):
+    """The space's groups of positions (`position_groups()`), where its costs add up; None
+    where it has none or they do not."""
+    return space.position_groups() if cost.additive else None
+
+
+def _repair_groups(logp, cost: ExpectedCost, budget: float, space: SearchSpace, positions,
+                   groups, target: float) -> Arch:
+    """`_repair` with one option per group of positions (a DARTS node's kept edges and ops);
+    the positions an option does not keep take their first option (`none`), which costs 0."""
+    costs = [c.numpy() for c in cost.option_costs]
+    group_logp = [np.array([sum(logp[p][j] for p, j in kept) for kept in options])
+                  for options in groups]
+    if cost.is_max:  # peak memory: the largest of the kept edges'
+        group_costs = [np.array([max(costs[p][j] for p, j in kept) for kept in options])
+                       for options in groups]
+        chosen = _under_max(group_logp, group_costs, budget, cost.constant)
+    else:
+        group_costs = [np.array([sum(costs[p][j] for p, j in kept) for kept in options])
+                       for options in groups]
+        chosen = _knapsack(group_logp, group_costs, budget - cost.constant)
+    if chosen is None:
+        lows = [float(c.min()) for c in group_costs]
+        low = max([cost.constant, *lows]) if cost.is_max else cost.constant + sum(lows)
+        raise HwnasRuntimeError(f"no architecture of {space.name} meets the target {target:g} "
+                                f"(the smallest predicted is {low:.4g}); raise --target-ms")
+    one_hot = [np.eye(len(p.options))[0] for p in positions]
+    for options, k in zip(groups, chosen, strict=True):
+        for p, j in options[k]:
+            one_hot[p] = np.eye(len(positions[p].options))[j]
+    arch = space.arch_from_positions(one_hot, positions)
     value = cost.of_arch(arch)
     if value > budget * (1 + 1e-9):  # the grid rounds up, so this cannot happen; say if it does
         raise HwnasRuntimeError(f"target repair returned {value:.4g} > {budget:g}")

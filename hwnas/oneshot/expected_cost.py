@@ -127,10 +127,26 @@ class ExpectedCost:
             out.append(v)
         return out
 
+    def _group_range(self, groups) -> tuple[float, float]:
+        """`range()` over one option per group (a DARTS node's two kept edges), the positions
+        an option leaves at `none` costing nothing: "every edge none" is no architecture."""
+        costs = [c.numpy() for c in self.option_costs]
+        combine = max if self.is_max else sum
+        per_group = [[combine(float(costs[p][j]) for p, j in kept) for kept in options]
+                     for options in groups]
+        if self.is_max:
+            return (max([self.constant, *(min(g) for g in per_group)]),
+                    max([self.constant, *(max(g) for g in per_group)]))
+        return (self.constant + sum(min(g) for g in per_group),
+                self.constant + sum(max(g) for g in per_group))
+
     def range(self) -> tuple[float, float]:
         """The smallest and largest cost of any architecture of the space."""
         if not self.additive:
             return float(self.grid.min()), float(self.grid.max())
+        groups = None if self.space.positions_are_choices else self.space.position_groups()
+        if groups is not None:  # the architectures are one option per group, not per position
+            return self._group_range(groups)
         if self.is_max:
             lows = [float(c.min()) for c in self.option_costs]
             highs = [float(c.max()) for c in self.option_costs]

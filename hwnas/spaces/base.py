@@ -161,7 +161,7 @@ class SearchSpace(Configurable, ABC):
         positions = self.positions() if positions is None else positions
         return [arch.values[p.label] for p in positions]
 
-    def arch_from_positions(self, weights: Sequence[Sequence[float]],
+    def arch_from_positions(self, weights: Sequence[Any],
                             positions: Sequence[Position] | None = None) -> Arch:
         """The architecture a supernet's per-position weights derive (one 1-D vector of
         non-negative strengths per position, in `positions()` order: probabilities, or a
@@ -173,6 +173,14 @@ class SearchSpace(Configurable, ABC):
             raise ValueError(f"expected {len(positions)} weight vectors, got {len(weights)}")
         return Arch(self.name, {p.label: p.options[int(np.argmax(weight_array(w)))]
                                 for p, w in zip(positions, weights, strict=True)})
+
+    def position_groups(self) -> Sequence[Sequence[Sequence[tuple[int, int]]]] | None:
+        """Where positions are not choices: the positions grouped so that an architecture is
+        one option per group, each option the (position, option index) pairs it sets (a DARTS
+        node: two kept edges with their ops; its other edges stay at option 0, `none`, which
+        costs nothing). A latency-target repair and the cost range use them; None: no groups
+        (positions that are choices need none)."""
+        return None
 
     def fixed_ops(self) -> list[OpSignature]:
         """The ops that run whatever is chosen (stem, head, fixed reduction blocks)."""
