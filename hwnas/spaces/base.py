@@ -147,7 +147,8 @@ class SearchSpace(Configurable, ABC):
             from hwnas.registry import SPACES
 
             having = [n for n in SPACES.names()  # the registered spaces that define them
-                      if SPACES.get(n).positions is not SearchSpace.positions]
+                      if SPACES.get(n).positions is not SearchSpace.positions
+                      and SPACES.get(n).check_supernet is SearchSpace.check_supernet]
             if len(having) > 1:
                 listed = f"{', '.join(having[:-1])} or {having[-1]}"
             else:

@@ -123,7 +123,7 @@ class OneShotStrategy(Strategy):
             from hwnas.latency.columns import require_column
 
             require_column(table, self.options["cost"])
-        space.positions()  # a space without positions cannot have a supernet: say so now
+        space.check_supernet(self.owner())  # a space without a supernet: say so now
         if not space.supernet_children:
             raise BadInputError(f"{self.owner()} evaluates the supernet's argmax network each "
                                 f"epoch, which space {space.name!r} cannot take out of its "
