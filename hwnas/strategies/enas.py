@@ -26,7 +26,9 @@ Defaults follow ENAS where it gives one: Adam lr 3.5e-4, tanh constant 2.5, entr
 0.05). ENAS runs 2000 controller steps per epoch over 150-310 epochs on CIFAR-10; the defaults
 here (20 steps, 5 epochs, 20 final samples) are sized for the digits dataset on 2 CPU cores.
 The baseline starts at the first reward and the entropy bonus is the exact policy entropy, as
-in `reinforce` (its docstring says why).
+in `reinforce` (its docstring says why). `update=ppo` trains the controller with PPO's clipped
+surrogate instead (NASNet's controller update, hwnas.controllers.ppo): each controller step's
+architecture, just drawn, is its batch, so its first epoch starts at ratio 1.
 
 Hard limits (`--constraint`): through the reward, as `reinforce` (hwnas.rewards: a path past a
 limit on a cost known before training is rewarded below the floor, by how far past), and the

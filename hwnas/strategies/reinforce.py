@@ -35,6 +35,12 @@ Where this follows the papers and where it does not:
   controller steps); Zoph & Le average m sampled architectures per update, i.e. `--batch m`.
 * Zoph & Le's skip connections / anchor points and ENAS's weight sharing are not part of
   hwnas's spaces: each label is one categorical decision.
+
+`update=ppo` (NASNet, Zoph et al. 2018) replaces the one step per told batch by PPO's epochs of
+clipped-surrogate minibatch steps on it, from the log-probabilities the samples had when
+`ask` drew them (hwnas.controllers.ppo, shared with enas and renas); same baseline, same
+entropy bonus. A sample past a known limit still takes one plain step: it was just drawn, so
+its ratio is 1, where the two gradients are equal.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ from __future__ import annotations
 import numpy as np
 
 from hwnas.arch import Arch
+from hwnas.controllers.update_options import UPDATE_OPTIONS, baseline_advantages
 from hwnas.core.feasibility import INFEASIBLE, VIOLATION
 from hwnas.limits import MAX_CHANNELS
 from hwnas.options import Option
@@ -67,6 +74,7 @@ class Reinforce(RewardedStrategy):
         "tanh_constant": Option(2.5, float, low=0, low_open=True, none_ok=True,
                                 help="C in C*tanh(logits/T); None: no squashing"),
         "temperature": Option(1.0, float, low=0, low_open=True, help="T in C*tanh(logits/T)"),
+        **UPDATE_OPTIONS,
         **REWARD_OPTIONS,
     }
 
@@ -88,13 +96,26 @@ class Reinforce(RewardedStrategy):
                                           lr=self.options["controller_lr"])
         self.baseline: float | None = None
         self.baselines: list[float] = []  # b after each reward (history, for inspection)
+        # update=ppo: log pi(arch) when `ask` drew it, by key, until it is told
+        self._sampled_logp: dict[str, float] = {}
 
     # -- ask / tell -------------------------------------------------------------------------
     def ask(self, n: int = 1) -> list[Arch]:
         with self._one_thread():
             picks = self.controller.sample(n, self.generator)
         archs = [self.space.decode(row) for row in picks]
+        self._keep_logp(archs)  # before any limit step moves the policy
         return [self._within_limits(a) for a in archs] if self.known_limits else archs
+
+    def _keep_logp(self, archs: list[Arch]) -> None:
+        """update=ppo: remember log pi(arch) under the policy that just drew them."""
+        if self.options["update"] != "ppo" or not archs:
+            return
+        import torch
+
+        with self._one_thread(), torch.no_grad():
+            logp = self.controller.evaluate(np.array([self.space.encode(a) for a in archs]))[0]
+        self._sampled_logp.update({a.key: float(v) for a, v in zip(archs, logp, strict=True)})
 
     def _within_limits(self, arch: Arch) -> Arch:
         """`arch`, or, while it breaks a known limit, a fresh sample after a policy step on it
@@ -111,6 +132,7 @@ class Reinforce(RewardedStrategy):
                 self.loss([arch], [reward - base]).backward()
                 self.optimizer.step()
                 arch = self.space.decode(self.controller.sample(1, self.generator)[0])
+            self._keep_logp([arch])
         return arch
 
     def tell(self, archs: list[Arch], results: list[dict]) -> None:
@@ -118,6 +140,7 @@ class Reinforce(RewardedStrategy):
         if not archs:
             return
         self.learn(archs, results)
+        self._sampled_logp.clear()  # what was asked and not told is never updated on
 
     def learn(self, archs: list[Arch], results: list[dict]) -> np.ndarray:
         """One policy-gradient step on `results` (rewards under the run's reward option, the
@@ -136,15 +159,11 @@ class Reinforce(RewardedStrategy):
     def advantages(self, rewards) -> np.ndarray:
         """Move the baseline through `rewards` in order (b <- b - (1-decay)(b - R), starting
         at the first reward ever told) and return R - b for each, b taken after its update."""
-        decay = self.options["baseline_decay"]
-        out = []
-        for r in rewards:
-            r = float(r)
-            self.baseline = r if self.baseline is None else \
-                self.baseline - (1.0 - decay) * (self.baseline - r)
-            self.baselines.append(self.baseline)
-            out.append(r - self.baseline)
-        return np.array(out, dtype=float)
+        out, after = baseline_advantages(self.baseline, rewards, self.options["baseline_decay"])
+        if after:
+            self.baseline = after[-1]
+            self.baselines += after
+        return out
 
     def loss(self, archs: list[Arch], advantages):
         """-mean (A_i log pi(arch_i)) - entropy_weight * mean H_i (a torch scalar)."""
@@ -156,11 +175,22 @@ class Reinforce(RewardedStrategy):
         return -(adv * logp).mean() - self.options["entropy_weight"] * entropy.mean()
 
     def update(self, archs: list[Arch], rewards) -> None:
+        """One told batch: advantages against the baseline, then the `update` option's step(s)
+        (hwnas.controllers.ppo)."""
         adv = self.advantages(rewards)
+        choices = np.array([self.space.encode(a) for a in archs])
+
+        def evaluate(idx):
+            logp, entropy, _ = self.controller.evaluate(choices[idx])
+            return logp, entropy
+
+        old = [self._sampled_logp.get(a.key) for a in archs]
         with self._one_thread():
-            self.optimizer.zero_grad()
-            self.loss(archs, adv).backward()
-            self.optimizer.step()
+            from hwnas.controllers.ppo import policy_step  # torch: when a step is taken
+
+            policy_step(self.optimizer, evaluate, adv, self.options,
+                        entropy_weight=self.options["entropy_weight"], old_logp=old,
+                        generator=self.generator)
 
     def policy(self, arch: Arch) -> list[np.ndarray]:
         """Each position's option probabilities given `arch`'s earlier decisions."""

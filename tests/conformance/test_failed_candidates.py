@@ -25,6 +25,7 @@ BUDGET = 40
 # A small surrogate keeps the progressive strategies fast; failures touch none of its sizes.
 PROGRESSIVE = {"k": 4, "n_init": 6, "n_models": 1, "hidden": 8, "max_pool": 40}
 SMALL = {"evolution": {"population": 6, "sample_size": 3}, "nsga2": {"population": 6},
+         "renas": {"population": 6, "sample_size": 3},
          "pnas": PROGRESSIVE, "dppnet": PROGRESSIVE,
          "nsga3": {"n_partitions": 5, "population": 6},  # 6 directions for 2 objectives
          "mobo": {"n_init": 6, "q": 3, "n_random": 30, "max_neighbours": 60}}
@@ -162,15 +163,16 @@ def probe_rewards(strategy, seen: Seen) -> None:
     strategy._rewards = spy
 
 
-PROBES = {"evolution": probe_helpers, "pnas": probe_beam, "dppnet": probe_beam,
+PROBES = {"evolution": probe_helpers, "renas": probe_helpers, "pnas": probe_beam,
+          "dppnet": probe_beam,
           "nsga2": probe_mating, "random": no_probe,
           "reinforce": probe_rewards, "metaqnn": probe_rewards,
           "nsga3": probe_mating, "mobo": probe_mobo,
           # search with shared weights inside ask, then propose; never read a told result
           "enas": no_probe, "spos": no_probe, "ofa": no_probe}
 # the probed path has to run
-MUST_BUILD = {"evolution", "pnas", "dppnet", "nsga2", "reinforce", "metaqnn", "nsga3",
-              "mobo"}
+MUST_BUILD = {"evolution", "renas", "pnas", "dppnet", "nsga2", "reinforce", "metaqnn",
+              "nsga3", "mobo"}
 
 
 def is_one_shot(name: str) -> bool:
