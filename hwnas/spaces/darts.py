@@ -398,7 +398,8 @@ class DartsSpace(SearchSpace):
         """Stem, the cells (edge e of a cell of type t is `slot(p, k)`, p the position of
         (t, e), k the cell's index among the cells of type t), head. Modules are created in the
         order of `ops(arch)`."""
-        from hwnas.spaces.modules.darts_cell import DartsCell, DartsNetwork  # lazy
+        from hwnas.spaces.modules.darts_cell import DartsCell  # lazy: as in build_op
+        from hwnas.spaces.modules.two_input_cells import TwoInputCellNetwork
 
         stem = self.build_op(self.stem_sig())
         cells: list = []
@@ -407,4 +408,4 @@ class DartsSpace(SearchSpace):
             first = CELL_TYPES.index(plan.cell_type) * len(EDGES)
             edges = [slot(first + e, plan.index) for e in range(len(EDGES))]
             cells.append(DartsCell(pre0, pre1, edges, NODES))
-        return DartsNetwork(stem, cells, self.build_op(self.head_sig()))
+        return TwoInputCellNetwork(stem, cells, self.build_op(self.head_sig()))

@@ -384,7 +384,8 @@ class NasnetSpace(SearchSpace):
         `wiring` (cell type -> `self.wiring(arch, type)`) says which cell inputs are read and
         which blocks make the output; None (a supernet): every input, every block. Modules
         are created in the order of `ops(arch)`."""
-        from hwnas.spaces.modules.nasnet_cell import Block, Cell, ConcatProject, NasnetNetwork
+        from hwnas.spaces.modules.nasnet_cell import Block, Cell, ConcatProject
+        from hwnas.spaces.modules.two_input_cells import TwoInputCellNetwork
 
         index = {p.label: i for i, p in enumerate(self.positions())}
         every = ((True, True), None)  # a supernet's cell finds its output blocks itself
@@ -405,7 +406,7 @@ class NasnetSpace(SearchSpace):
             if len(slices) > 1:
                 out = ConcatProject(cell.channels, len(slices), tuple(f"b{u}" for u in slices))
             cells.append(Cell((pre[0], pre[1]), blocks, out, outputs))
-        return NasnetNetwork(stem, cells, self.build_op(self.head_sig()))
+        return TwoInputCellNetwork(stem, cells, self.build_op(self.head_sig()))
 
     def build(self, arch: Arch):
         """The network: each path's op on its chosen input, its other candidate inputs

@@ -17,6 +17,7 @@ import torch
 import torch.nn as nn
 
 from hwnas.ops import OpSignature
+from hwnas.spaces.modules.cell_ops import SumCopies
 
 # dilation of `dil_conv_*`: the paper's only value
 DILATION = 2
@@ -117,21 +118,6 @@ class Zero(nn.Module):
         return x[:, :, ::self.stride, ::self.stride].mul(0.0)
 
 
-class SumOf(nn.Module):
-    """Profiling stand-in for a node's sum of `n` tensors of one shape: the same n-1 additions,
-    fed from one input so the op can be timed alone."""
-
-    def __init__(self, n: int):
-        super().__init__()
-        self.n = n
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = x
-        for _ in range(self.n - 1):
-            out = out + x
-        return out
-
-
 class ConcatOf(nn.Module):
     """Profiling stand-in for a cell's output, the channel concatenation of its `n` nodes: the
     same copy, of one input `n` times, so the op can be timed alone."""
@@ -188,23 +174,6 @@ class DartsCell(nn.Module):
         return torch.cat(states[2:], dim=1)
 
 
-class DartsNetwork(nn.Module):
-    """Stem, then cells each fed the outputs of the two cells before it (the stem's output
-    twice for the first), then the head on the last cell's output."""
-
-    def __init__(self, stem: nn.Module, cells: list[nn.Module], head: nn.Module):
-        super().__init__()
-        self.stem = stem
-        self.cells = nn.ModuleList(cells)
-        self.head = head
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        s0 = s1 = self.stem(x)
-        for cell in self.cells:
-            s0, s1 = s1, cell(s0, s1)
-        return self.head(s1)
-
-
 def build_darts_op(sig: OpSignature) -> nn.Module:
     """One module per op kind `DartsSpace.ops` lists, from its signature alone."""
     op = sig.op
@@ -222,7 +191,7 @@ def build_darts_op(sig: OpSignature) -> nn.Module:
     if op in ("darts_max_pool", "darts_avg_pool"):
         return Pool(op[len("darts_"):-len("_pool")], sig.cout, sig.stride)
     if op == "darts_sum":
-        return SumOf(int(dict(sig.extra)["inputs"]))
+        return SumCopies(int(dict(sig.extra)["inputs"]))
     if op == "darts_concat":
         return ConcatOf(int(dict(sig.extra)["inputs"]))
     if op == "darts_head":

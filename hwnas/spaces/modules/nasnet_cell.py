@@ -330,20 +330,3 @@ class Cell(nn.Module):
         if self.outputs is None:
             return project(kept, [f"b{u}" for u in outputs])
         return project(kept)
-
-
-class NasnetNetwork(nn.Module):
-    """Stem, cells (each reading the two previous cells' outputs; the first two read the
-    stem's), head."""
-
-    def __init__(self, stem: nn.Module, cells: list[Cell], head: nn.Module):
-        super().__init__()
-        self.stem = stem
-        self.cells = nn.ModuleList(cells)
-        self.head = head
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        s0 = s1 = self.stem(x)
-        for cell in self.cells:
-            s0, s1 = s1, cell(s0, s1)
-        return self.head(s1)
