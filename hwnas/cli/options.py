@@ -116,7 +116,11 @@ def user_space_name(value: str) -> str | None:
         from pathlib import Path
 
         if not Path(value).is_file():
-            raise BadInputError(f"--space {value}: no such space file")
+            from hwnas.quoting import shell_word
+
+            raise BadInputError(f"--space {shell_word(value)}: no such space file (a YAML or JSON "
+                                "file of stages, or FILE.py:FACTORY; README \"Your own space\"; "
+                                "the registered spaces: `hwnas list spaces`)")
         return "declared"
     return "module" if is_factory_ref(value) else None
 
